@@ -1,0 +1,103 @@
+// Package codes holds Logbook's error codes: the one place where every error a
+// client can see gets a stable number and a stable name.
+//
+// Numbers and names never change meaning once released. The number travels in
+// the Nats-Service-Error-Code header, the name and message in the
+// Nats-Service-Error header, and the full error (with details such as a
+// stream's current revision) as a MessagePack body; see schemas/errors.md.
+package codes
+
+import "fmt"
+
+// Code is a stable error number. The hundreds follow HTTP's classes so that a
+// generic client can tell "your fault" (4xx) from "try again" (5xx).
+type Code int
+
+const (
+	// 400: the request itself is wrong; sending it again will fail again.
+	MalformedRequest Code = 40000 // not valid MessagePack, or not a map of the request's shape
+	InvalidArgument  Code = 40001 // a field has the wrong type, is missing, or is out of range
+	InvalidStoreID   Code = 40002 // the store id in the subject is not a valid store id
+	InvalidStream    Code = 40003 // the stream name is empty, too long, or has control characters
+	InvalidEventID   Code = 40004 // an event id is not a UUID
+	EmptyAppend      Code = 40005 // an append with no events
+	InvalidEventType Code = 40006 // an event type is empty, too long, or has control characters
+
+	// 404: something named does not exist.
+	StoreNotFound    Code = 40401
+	StreamNotFound   Code = 40402
+	UnknownOperation Code = 40403
+
+	// 409: the request conflicts with what is stored.
+	WrongExpectedRevision Code = 40901 // carries the stream's current revision
+	IdempotencyConflict   Code = 40902 // some of the event ids were written before, but not as this same append
+
+	// 410: the stream was deleted.
+	StreamDeleted Code = 41001
+
+	// 413: a limit was exceeded.
+	EventTooLarge   Code = 41301
+	TooManyEvents   Code = 41302
+	RequestTooLarge Code = 41303
+
+	// 5xx: the server could not do it now; the same request may succeed later.
+	// An append that failed with one of these may or may not have been written:
+	// retry it with the same event ids to find out without writing twice.
+	Internal    Code = 50000
+	Unavailable Code = 50301 // no leader for the store, or the store is starting or stopping
+	Timeout     Code = 50401 // the deadline passed before the outcome was known
+)
+
+var names = map[Code]string{
+	MalformedRequest:      "malformed_request",
+	InvalidArgument:       "invalid_argument",
+	InvalidStoreID:        "invalid_store_id",
+	InvalidStream:         "invalid_stream",
+	InvalidEventID:        "invalid_event_id",
+	EmptyAppend:           "empty_append",
+	InvalidEventType:      "invalid_event_type",
+	StoreNotFound:         "store_not_found",
+	StreamNotFound:        "stream_not_found",
+	UnknownOperation:      "unknown_operation",
+	WrongExpectedRevision: "wrong_expected_revision",
+	IdempotencyConflict:   "idempotency_conflict",
+	StreamDeleted:         "stream_deleted",
+	EventTooLarge:         "event_too_large",
+	TooManyEvents:         "too_many_events",
+	RequestTooLarge:       "request_too_large",
+	Internal:              "internal",
+	Unavailable:           "unavailable",
+	Timeout:               "timeout",
+}
+
+// All returns every defined code, for documentation and tests.
+func All() []Code {
+	out := make([]Code, 0, len(names))
+	for c := range names {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Name returns the code's stable snake_case name ("unknown_<n>" if undefined).
+func (c Code) Name() string {
+	if n, ok := names[c]; ok {
+		return n
+	}
+	return fmt.Sprintf("unknown_%d", int(c))
+}
+
+func (c Code) String() string { return c.Name() }
+
+// Retryable reports whether the same request may succeed if sent again later.
+func (c Code) Retryable() bool { return c >= 50000 }
+
+// FromName returns the code with the given name.
+func FromName(name string) (Code, bool) {
+	for c, n := range names {
+		if n == name {
+			return c, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,73 @@
+package wire
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+var encPool = sync.Pool{New: func() any {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.UseCompactInts(true)
+	return &pooledEncoder{buf: &buf, enc: enc}
+}}
+
+type pooledEncoder struct {
+	buf *bytes.Buffer
+	enc *msgpack.Encoder
+}
+
+// Marshal encodes v the way every Logbook message is encoded: struct fields
+// in declaration order, integers in their most compact form.
+func Marshal(v any) ([]byte, error) {
+	pe := encPool.Get().(*pooledEncoder)
+	defer encPool.Put(pe)
+	pe.buf.Reset()
+	if err := pe.enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("wire: encode %T: %w", v, err)
+	}
+	return bytes.Clone(pe.buf.Bytes()), nil
+}
+
+// Unmarshal decodes one message strictly: the payload must be exactly one
+// MessagePack map, with no unknown keys and no trailing bytes. Errors are
+// *codes.Error: MalformedRequest when the bytes are not MessagePack of the
+// right shape, InvalidArgument when a field has the wrong type.
+func Unmarshal(data []byte, v any) error {
+	if len(data) == 0 {
+		return codes.New(codes.MalformedRequest, "empty payload: expected a MessagePack map")
+	}
+	// Pass 1: is it one well-formed MessagePack value, and is it a map?
+	r := bytes.NewReader(data)
+	dec := msgpack.NewDecoder(r)
+	c, err := dec.PeekCode()
+	if err != nil {
+		return codes.New(codes.MalformedRequest, "not MessagePack: %v", err)
+	}
+	if !isMapCode(c) {
+		return codes.New(codes.MalformedRequest, "expected a MessagePack map at the top level")
+	}
+	if err := dec.Skip(); err != nil {
+		return codes.New(codes.MalformedRequest, "not MessagePack: %v", err)
+	}
+	if r.Len() != 0 {
+		return codes.New(codes.MalformedRequest, "%d trailing bytes after the message", r.Len())
+	}
+	// Pass 2: decode into the typed message.
+	r.Reset(data)
+	dec.Reset(r)
+	dec.DisallowUnknownFields(true)
+	if err := dec.Decode(v); err != nil {
+		return codes.New(codes.InvalidArgument, "%v", err)
+	}
+	return nil
+}
+
+func isMapCode(c byte) bool {
+	return (c >= 0x80 && c <= 0x8f) || c == 0xde || c == 0xdf
+}
+

@@ -1,0 +1,254 @@
+package wire
+
+import (
+	"math"
+
+	"github.com/logbookdb/logbook/pkg/codes"
+)
+
+// The Decode functions turn a request payload into a validated request. They
+// are what gateways and storenodes call on untrusted bytes, and they are the
+// fuzz targets: every input yields either a valid request or a *codes.Error.
+
+// maxRevision bounds revisions and positions a client may name.
+const maxRevision = math.MaxInt64 - 1
+
+func checkSize(data []byte, l Limits) error {
+	if l.MaxRequestSize > 0 && len(data) > l.MaxRequestSize {
+		return codes.New(codes.RequestTooLarge, "request is %d bytes, more than %d", len(data), l.MaxRequestSize)
+	}
+	return nil
+}
+
+// DecodeAppend decodes and validates an append request.
+func DecodeAppend(data []byte, l Limits) (*AppendRequest, error) {
+	if err := checkSize(data, l); err != nil {
+		return nil, err
+	}
+	var req AppendRequest
+	if err := Unmarshal(data, &req); err != nil {
+		return nil, err
+	}
+	if err := ValidateStream(req.Stream); err != nil {
+		return nil, err
+	}
+	if err := validateExpected(&req.ExpectedState, req.ExpectedRevision); err != nil {
+		return nil, err
+	}
+	if len(req.Events) == 0 {
+		return nil, codes.New(codes.EmptyAppend, "an append needs at least one event")
+	}
+	if l.MaxAppendEvents > 0 && len(req.Events) > l.MaxAppendEvents {
+		return nil, codes.New(codes.TooManyEvents, "append has %d events, more than %d", len(req.Events), l.MaxAppendEvents)
+	}
+	seen := make(map[string]int, len(req.Events))
+	for i := range req.Events {
+		ev := &req.Events[i]
+		if ev.ID != "" {
+			u, err := ParseEventID(ev.ID)
+			if err != nil {
+				return nil, err
+			}
+			ev.ID = u.String() // canonical lower case
+			if j, dup := seen[ev.ID]; dup {
+				return nil, codes.New(codes.InvalidEventID, "events %d and %d have the same id %s", j, i, ev.ID)
+			}
+			seen[ev.ID] = i
+		}
+		if err := ValidateEventType(ev.Type); err != nil {
+			return nil, err
+		}
+		if len(ev.DataContentType) > MaxContentTypeLen || len(ev.MetadataContentType) > MaxContentTypeLen {
+			return nil, invalid("event %d: content type longer than %d bytes", i, MaxContentTypeLen)
+		}
+		if checkText(ev.DataContentType) != "" || checkText(ev.MetadataContentType) != "" {
+			return nil, invalid("event %d: content type must be UTF-8 without control characters", i)
+		}
+		size := len(ev.Type) + len(ev.Data) + len(ev.Metadata) + len(ev.DataContentType) + len(ev.MetadataContentType)
+		if l.MaxEventSize > 0 && size > l.MaxEventSize {
+			return nil, codes.New(codes.EventTooLarge, "event %d is %d bytes, more than %d", i, size, l.MaxEventSize)
+		}
+	}
+	return &req, nil
+}
+
+// validateExpected normalises an expected state ("" becomes "any", or "exact"
+// when a revision is given) and checks that it agrees with the revision.
+func validateExpected(state *string, rev *int64) error {
+	switch *state {
+	case "":
+		if rev != nil {
+			*state = ExpectExact
+		} else {
+			*state = ExpectAny
+		}
+	case ExpectAny, ExpectNoStream, ExpectStreamExists:
+		if rev != nil {
+			return invalid("expected_revision goes only with expected_state %q", ExpectExact)
+		}
+	case ExpectExact:
+		if rev == nil {
+			return invalid("expected_state %q needs expected_revision", ExpectExact)
+		}
+	default:
+		return invalid("expected_state %q is not one of any, no_stream, stream_exists, exact", truncate(*state))
+	}
+	if rev != nil && (*rev < 0 || *rev > maxRevision) {
+		return invalid("expected_revision %d is out of range", *rev)
+	}
+	return nil
+}
+
+func validateDirection(d *string) error {
+	switch *d {
+	case "":
+		*d = Forward
+	case Forward, Backward:
+	default:
+		return invalid("direction %q is not forward or backward", truncate(*d))
+	}
+	return nil
+}
+
+func validateCount(field string, n *int64, def, max int) (int, error) {
+	if n == nil {
+		return def, nil
+	}
+	if *n < 1 || *n > int64(max) {
+		return 0, invalid("%s %d is out of range 1..%d", field, *n, max)
+	}
+	return int(*n), nil
+}
+
+func validateFrom(field string, n *int64) error {
+	if n != nil && (*n < 0 || *n > maxRevision) {
+		return invalid("%s %d is out of range", field, *n)
+	}
+	return nil
+}
+
+// DecodeRead decodes and validates a stream read; count is the effective max count.
+func DecodeRead(data []byte, l Limits) (req *ReadRequest, count int, err error) {
+	if err := checkSize(data, l); err != nil {
+		return nil, 0, err
+	}
+	req = new(ReadRequest)
+	if err := Unmarshal(data, req); err != nil {
+		return nil, 0, err
+	}
+	if err := ValidateStream(req.Stream); err != nil {
+		return nil, 0, err
+	}
+	if err := validateDirection(&req.Direction); err != nil {
+		return nil, 0, err
+	}
+	if err := validateFrom("from_revision", req.FromRevision); err != nil {
+		return nil, 0, err
+	}
+	count, err = validateCount("max_count", req.MaxCount, min(DefaultReadCount, l.MaxReadCount), l.MaxReadCount)
+	return req, count, err
+}
+
+// DecodeReadAll decodes and validates a $all read; count is the effective max count.
+func DecodeReadAll(data []byte, l Limits) (req *ReadAllRequest, count int, err error) {
+	if err := checkSize(data, l); err != nil {
+		return nil, 0, err
+	}
+	req = new(ReadAllRequest)
+	if err := Unmarshal(data, req); err != nil {
+		return nil, 0, err
+	}
+	if err := validateDirection(&req.Direction); err != nil {
+		return nil, 0, err
+	}
+	if err := validateFrom("from_position", req.FromPosition); err != nil {
+		return nil, 0, err
+	}
+	if f := req.Filter; f != nil {
+		if len(f.StreamPrefix) > MaxStreamLen || checkText(f.StreamPrefix) != "" {
+			return nil, 0, invalid("filter.stream_prefix must be UTF-8 text up to %d bytes", MaxStreamLen)
+		}
+		if len(f.Category) > MaxStreamLen || checkText(f.Category) != "" {
+			return nil, 0, invalid("filter.category must be UTF-8 text up to %d bytes", MaxStreamLen)
+		}
+		if len(f.EventTypes) > 100 {
+			return nil, 0, invalid("filter.event_types has %d entries, more than 100", len(f.EventTypes))
+		}
+		for _, t := range f.EventTypes {
+			if err := ValidateEventType(t); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+	count, err = validateCount("max_count", req.MaxCount, min(DefaultReadCount, l.MaxReadCount), l.MaxReadCount)
+	return req, count, err
+}
+
+// DecodeListStreams decodes and validates a list_streams request; limit is the effective page size.
+func DecodeListStreams(data []byte, l Limits) (req *ListStreamsRequest, limit int, err error) {
+	if err := checkSize(data, l); err != nil {
+		return nil, 0, err
+	}
+	req = new(ListStreamsRequest)
+	if err := Unmarshal(data, req); err != nil {
+		return nil, 0, err
+	}
+	if len(req.Prefix) > MaxStreamLen || checkText(req.Prefix) != "" {
+		return nil, 0, invalid("prefix must be UTF-8 text up to %d bytes", MaxStreamLen)
+	}
+	if len(req.After) > MaxStreamLen || checkText(req.After) != "" {
+		return nil, 0, invalid("after must be UTF-8 text up to %d bytes", MaxStreamLen)
+	}
+	limit, err = validateCount("limit", req.Limit, DefaultListLimit, MaxListLimit)
+	return req, limit, err
+}
+
+// DecodeStreamInfo decodes and validates a stream_info request.
+func DecodeStreamInfo(data []byte, l Limits) (*StreamInfoRequest, error) {
+	if err := checkSize(data, l); err != nil {
+		return nil, err
+	}
+	var req StreamInfoRequest
+	if err := Unmarshal(data, &req); err != nil {
+		return nil, err
+	}
+	return &req, ValidateStream(req.Stream)
+}
+
+// DecodeDeleteStream decodes and validates a delete_stream request.
+func DecodeDeleteStream(data []byte, l Limits) (*DeleteStreamRequest, error) {
+	if err := checkSize(data, l); err != nil {
+		return nil, err
+	}
+	var req DeleteStreamRequest
+	if err := Unmarshal(data, &req); err != nil {
+		return nil, err
+	}
+	if err := ValidateStream(req.Stream); err != nil {
+		return nil, err
+	}
+	return &req, validateExpected(&req.ExpectedState, req.ExpectedRevision)
+}
+
+// DecodeRequest decodes and validates the request of any operation; it is
+// what the gateway calls before forwarding.
+func DecodeRequest(op string, data []byte, l Limits) error {
+	var err error
+	switch op {
+	case "append":
+		_, err = DecodeAppend(data, l)
+	case "read":
+		_, _, err = DecodeRead(data, l)
+	case "read_all":
+		_, _, err = DecodeReadAll(data, l)
+	case "list_streams":
+		_, _, err = DecodeListStreams(data, l)
+	case "stream_info":
+		_, err = DecodeStreamInfo(data, l)
+	case "delete_stream":
+		_, err = DecodeDeleteStream(data, l)
+	default:
+		err = codes.New(codes.UnknownOperation, "unknown operation %q", truncate(op))
+	}
+	return err
+}

@@ -1,0 +1,108 @@
+package wire
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/logbookdb/logbook/pkg/codes"
+)
+
+// ValidateStoreID checks a store id: 1–64 characters of [a-z0-9_-], starting
+// with a letter or digit. Such an id is always a single NATS subject token and
+// a safe directory name.
+func ValidateStoreID(id string) error {
+	if id == "" {
+		return codes.New(codes.InvalidStoreID, "store id is empty")
+	}
+	if len(id) > MaxStoreIDLen {
+		return codes.New(codes.InvalidStoreID, "store id is %d bytes, more than %d", len(id), MaxStoreIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '_' || c == '-'))
+		if !ok {
+			return codes.New(codes.InvalidStoreID, "store id %q: only a-z, 0-9, '_' and '-' are allowed, starting with a-z or 0-9", id)
+		}
+	}
+	return nil
+}
+
+// ValidateStream checks a stream name: 1–512 bytes of valid UTF-8 without
+// control characters. Names starting with '$' are reserved for Logbook.
+func ValidateStream(name string) error {
+	if name == "" {
+		return codes.New(codes.InvalidStream, "stream name is empty")
+	}
+	if len(name) > MaxStreamLen {
+		return codes.New(codes.InvalidStream, "stream name is %d bytes, more than %d", len(name), MaxStreamLen)
+	}
+	if err := checkText(name); err != "" {
+		return codes.New(codes.InvalidStream, "stream name %s", err)
+	}
+	if name[0] == '$' {
+		return codes.New(codes.InvalidStream, "stream names starting with '$' are reserved")
+	}
+	return nil
+}
+
+// ValidateEventType checks an event type: 1–256 bytes of UTF-8, no control characters.
+func ValidateEventType(t string) error {
+	if t == "" {
+		return codes.New(codes.InvalidEventType, "event type is empty")
+	}
+	if len(t) > MaxEventTypeLen {
+		return codes.New(codes.InvalidEventType, "event type is %d bytes, more than %d", len(t), MaxEventTypeLen)
+	}
+	if err := checkText(t); err != "" {
+		return codes.New(codes.InvalidEventType, "event type %s", err)
+	}
+	return nil
+}
+
+// ParseEventID parses an event id in canonical 8-4-4-4-12 hex form.
+func ParseEventID(id string) (uuid.UUID, error) {
+	if len(id) != 36 {
+		return uuid.UUID{}, codes.New(codes.InvalidEventID, "event id %q is not a UUID in 8-4-4-4-12 form", truncate(id))
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return uuid.UUID{}, codes.New(codes.InvalidEventID, "event id %q is not a UUID: %v", truncate(id), err)
+	}
+	return u, nil
+}
+
+// Category is the part of a stream name before its first '-', or the whole
+// name when it has none.
+func Category(stream string) string {
+	if i := strings.IndexByte(stream, '-'); i >= 0 {
+		return stream[:i]
+	}
+	return stream
+}
+
+// checkText returns "" when s is valid UTF-8 without control characters,
+// else what is wrong with it.
+func checkText(s string) string {
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8"
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "contains a control character"
+		}
+	}
+	return ""
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+func invalid(format string, args ...any) error {
+	return codes.New(codes.InvalidArgument, format, args...)
+}

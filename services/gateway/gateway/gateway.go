@@ -1,0 +1,149 @@
+// Package gateway is Logbook's stateless front door: a NATS micro service in
+// a queue group that validates client requests on store.<store>.<op> and
+// forwards them to the storenode leading the store. See DESIGN.md.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+)
+
+// Config configures a gateway.
+type Config struct {
+	// NATS is the connection to serve on; the caller owns it.
+	NATS *nats.Conn
+	// Limits are checked before a request is forwarded.
+	Limits wire.Limits
+	// RequestTimeout bounds a request end to end, including waiting for a
+	// store to get a leader. Default 10s; keep it above the storenodes'.
+	RequestTimeout time.Duration
+	// MaxInFlight bounds requests served at once. Default 4096.
+	MaxInFlight int
+	// Version is reported in $SRV.INFO.
+	Version string
+	Logger  *slog.Logger
+}
+
+// Gateway is a running gateway.
+type Gateway struct {
+	cfg      Config
+	svc      micro.Service
+	ctx      context.Context
+	cancel   context.CancelFunc
+	inflight chan struct{}
+	wg       sync.WaitGroup
+}
+
+// Start joins the gateway queue group and starts serving.
+func Start(cfg Config) (*Gateway, error) {
+	if cfg.NATS == nil {
+		return nil, errors.New("gateway: NATS connection is required")
+	}
+	if cfg.Limits == (wire.Limits{}) {
+		cfg.Limits = wire.DefaultLimits()
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = 4096
+	}
+	if cfg.Version == "" {
+		cfg.Version = "0.1.0"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &Gateway{cfg: cfg, ctx: ctx, cancel: cancel, inflight: make(chan struct{}, cfg.MaxInFlight)}
+	svc, err := micro.AddService(cfg.NATS, micro.Config{
+		Name:        subjects.ServiceName,
+		Version:     cfg.Version,
+		Description: "Logbook event store gateway",
+		QueueGroup:  subjects.GatewayQueue,
+	})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("gateway: add service: %w", err)
+	}
+	err = svc.AddEndpoint("store", micro.HandlerFunc(g.onRequest),
+		micro.WithEndpointSubject(subjects.StoreWildcard),
+		micro.WithEndpointPendingLimits(1<<20, 1<<30))
+	if err != nil {
+		svc.Stop()
+		cancel()
+		return nil, fmt.Errorf("gateway: add endpoint: %w", err)
+	}
+	g.svc = svc
+	return g, nil
+}
+
+// Stop leaves the queue group, lets the requests in flight finish, and returns.
+func (g *Gateway) Stop() error {
+	err := g.svc.Stop()
+	g.wg.Wait()
+	g.cancel()
+	if err != nil {
+		return fmt.Errorf("gateway: stop: %w", err)
+	}
+	return nil
+}
+
+// onRequest runs on the endpoint's subscription goroutine: it hands the
+// request to a goroutine of its own so that slow requests don't queue behind
+// each other, blocking when MaxInFlight are already running.
+func (g *Gateway) onRequest(req micro.Request) {
+	g.inflight <- struct{}{}
+	g.wg.Add(1)
+	go func() {
+		defer func() { <-g.inflight; g.wg.Done() }()
+		ctx, cancel := context.WithTimeout(g.ctx, g.cfg.RequestTimeout)
+		defer cancel()
+		g.serve(ctx, req)
+	}()
+}
+
+func (g *Gateway) serve(ctx context.Context, req micro.Request) {
+	store, op, ok := subjects.ParseStore(req.Subject())
+	if !ok {
+		replyError(req, codes.New(codes.UnknownOperation, "subject %q is not store.<store>.<operation>", req.Subject()))
+		return
+	}
+	if err := wire.ValidateStoreID(store); err != nil {
+		replyError(req, err)
+		return
+	}
+	if !subjects.IsOp(op) {
+		replyError(req, codes.New(codes.UnknownOperation, "unknown operation %q; known: %v", op, subjects.Ops))
+		return
+	}
+	if err := wire.DecodeRequest(op, req.Data(), g.cfg.Limits); err != nil {
+		replyError(req, err)
+		return
+	}
+	msg, err := g.forward(ctx, store, op, req.Data())
+	if err != nil {
+		replyError(req, err)
+		return
+	}
+	if code := msg.Header.Get(wire.HeaderErrorCode); code != "" {
+		req.Error(code, msg.Header.Get(wire.HeaderError), msg.Data)
+		return
+	}
+	req.Respond(msg.Data)
+}
+
+func replyError(req micro.Request, err error) {
+	desc, code, body := wire.ErrorMsg(err)
+	req.Error(code, desc, body)
+}

@@ -1,0 +1,79 @@
+package embed
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/wire"
+)
+
+// DefaultStoreID is the store every Logbook starts with.
+const DefaultStoreID = "default"
+
+// Config configures an embedded Logbook. The zero value, with DataDir set,
+// runs the single-machine default.
+type Config struct {
+	// DataDir holds everything Logbook stores. Default "./data".
+	DataDir string
+	// NATSURL, when set, connects to an existing NATS server instead of
+	// embedding one.
+	NATSURL string
+	// NATSHost and NATSPort are where the embedded NATS server listens.
+	// Defaults 127.0.0.1 and 4222; a port of -1 picks a free one.
+	NATSHost string
+	NATSPort int
+	// NATSMaxPayload is the embedded server's max message size. Default 8 MiB.
+	NATSMaxPayload int32
+	// NodeID is the storenode's Raft replica id. Default 1.
+	NodeID uint64
+	// RaftAddress is where the storenode's Raft transport listens.
+	// Default 127.0.0.1:7100.
+	RaftAddress string
+	// StoreID is the id of the default store. Default "default".
+	StoreID string
+	// Limits apply to every request. Default wire.DefaultLimits().
+	Limits wire.Limits
+	// RequestTimeout bounds a request inside the storenode. Default 5s.
+	RequestTimeout time.Duration
+	// ReadyTimeout bounds how long Start waits for the store to get a leader.
+	// Default 30s.
+	ReadyTimeout time.Duration
+	// Logger receives all logs (Logbook's, NATS's and dragonboat's).
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.NATSHost == "" {
+		c.NATSHost = "127.0.0.1"
+	}
+	if c.NATSPort == 0 {
+		c.NATSPort = 4222
+	}
+	if c.NATSMaxPayload == 0 {
+		c.NATSMaxPayload = 8 << 20
+	}
+	if c.NodeID == 0 {
+		c.NodeID = 1
+	}
+	if c.RaftAddress == "" {
+		c.RaftAddress = "127.0.0.1:7100"
+	}
+	if c.StoreID == "" {
+		c.StoreID = DefaultStoreID
+	}
+	if c.Limits == (wire.Limits{}) {
+		c.Limits = wire.DefaultLimits()
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 5 * time.Second
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}

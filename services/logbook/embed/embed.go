@@ -1,0 +1,130 @@
+// Package embed runs a whole Logbook in one process: an embedded NATS server
+// (or a connection to an external one), a storenode and a gateway. The
+// logbook binary and the integration tests both start Logbook through it.
+package embed
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/logbookdb/logbook/services/gateway/gateway"
+	"github.com/logbookdb/logbook/services/storenode/node"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// Logbook is a running embedded Logbook.
+type Logbook struct {
+	cfg     Config
+	ns      *server.Server // nil when connected to an external NATS
+	nc      *nats.Conn
+	node    *node.Node
+	gateway *gateway.Gateway
+	url     string
+}
+
+// Start starts Logbook and returns when the default store has a leader and
+// requests are being served.
+func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
+	cfg.setDefaults()
+	l := &Logbook{cfg: cfg}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	// 1. NATS: the only endpoint clients need.
+	if cfg.NATSURL != "" {
+		l.url = cfg.NATSURL
+	} else if err := l.startNATS(); err != nil {
+		return nil, err
+	}
+	opts := []nats.Option{nats.Name("logbook"), nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}
+	if l.ns != nil {
+		opts = append(opts, nats.InProcessServer(l.ns))
+	}
+	if l.nc, err = nats.Connect(l.url, opts...); err != nil {
+		return nil, fmt.Errorf("logbook: connect to NATS at %s: %w", l.url, err)
+	}
+	// 2. The storenode with a replica of the default store.
+	l.node, err = node.Start(node.Config{
+		NodeID:         cfg.NodeID,
+		RaftAddress:    cfg.RaftAddress,
+		DataDir:        filepath.Join(cfg.DataDir, "storenode"),
+		NATS:           l.nc,
+		Stores:         []node.StoreSpec{{ID: cfg.StoreID, ShardID: 2}},
+		Limits:         cfg.Limits,
+		RequestTimeout: cfg.RequestTimeout,
+		Logger:         cfg.Logger.With("component", "storenode"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
+	defer cancel()
+	if err := l.node.WaitReady(rctx); err != nil {
+		return nil, err
+	}
+	// 3. The gateway: from now on clients are served.
+	l.gateway, err = gateway.Start(gateway.Config{
+		NATS:           l.nc,
+		Limits:         cfg.Limits,
+		RequestTimeout: 2 * cfg.RequestTimeout,
+		Logger:         cfg.Logger.With("component", "gateway"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Logbook) startNATS() error {
+	opts := &server.Options{
+		ServerName: "logbook",
+		Host:       l.cfg.NATSHost,
+		Port:       l.cfg.NATSPort,
+		MaxPayload: l.cfg.NATSMaxPayload,
+		NoSigs:     true,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return fmt.Errorf("logbook: embedded NATS: %w", err)
+	}
+	ns.SetLoggerV2(natsLogger{l.cfg.Logger.With("component", "nats")}, false, false, false)
+	go ns.Start() // owned by l: stopped by Shutdown in Close
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return fmt.Errorf("logbook: embedded NATS did not start listening on %s:%d", l.cfg.NATSHost, l.cfg.NATSPort)
+	}
+	l.ns = ns
+	l.url = ns.ClientURL()
+	return nil
+}
+
+// ClientURL is the NATS URL clients connect to.
+func (l *Logbook) ClientURL() string { return l.url }
+
+// StoreID is the id of the default store.
+func (l *Logbook) StoreID() string { return l.cfg.StoreID }
+
+// Close shuts Logbook down in order: the gateway stops taking requests and
+// finishes those in flight; the storenode does the same and closes Raft and
+// the stores; then the NATS connection and server go.
+func (l *Logbook) Close() error {
+	if l.gateway != nil {
+		l.gateway.Stop()
+	}
+	if l.node != nil {
+		l.node.Close()
+	}
+	if l.nc != nil {
+		l.nc.Close()
+	}
+	if l.ns != nil {
+		l.ns.Shutdown()
+		l.ns.WaitForShutdown()
+	}
+	return nil
+}

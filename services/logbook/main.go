@@ -1,0 +1,70 @@
+// Command logbook runs Logbook on its single-machine default: an embedded
+// NATS server, a gateway and a storenode in one process, data in a local
+// folder.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/logbookdb/logbook/services/logbook/embed"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "logbook:", err)
+		os.Exit(1)
+	}
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func run() error {
+	port, _ := strconv.Atoi(env("LOGBOOK_NATS_PORT", "4222"))
+	var (
+		dataDir  = flag.String("data", env("LOGBOOK_DATA", "./data"), "data directory (env LOGBOOK_DATA)")
+		natsURL  = flag.String("nats-url", env("LOGBOOK_NATS_URL", ""), "use this NATS server instead of embedding one (env LOGBOOK_NATS_URL)")
+		natsHost = flag.String("nats-host", env("LOGBOOK_NATS_HOST", "127.0.0.1"), "embedded NATS listen host (env LOGBOOK_NATS_HOST)")
+		natsPort = flag.Int("nats-port", port, "embedded NATS listen port (env LOGBOOK_NATS_PORT)")
+		raftAddr = flag.String("raft-addr", env("LOGBOOK_RAFT_ADDR", "127.0.0.1:7100"), "Raft transport address (env LOGBOOK_RAFT_ADDR)")
+		storeID  = flag.String("store", env("LOGBOOK_STORE", embed.DefaultStoreID), "id of the default store (env LOGBOOK_STORE)")
+		logLevel = flag.String("log-level", env("LOGBOOK_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGBOOK_LOG_LEVEL)")
+	)
+	flag.Parse()
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("bad -log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	// Stop on Ctrl-C or SIGTERM.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// Start: NATS, storenode, gateway (embed.Start does them in that order).
+	lb, err := embed.Start(ctx, embed.Config{
+		DataDir: *dataDir, NATSURL: *natsURL, NATSHost: *natsHost, NATSPort: *natsPort,
+		RaftAddress: *raftAddr, StoreID: *storeID, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	logger.Info("logbook ready", "nats", lb.ClientURL(), "store", lb.StoreID(), "data", *dataDir)
+	fmt.Printf("Logbook is ready. NATS URL: %s  (store %q, data in %s)\n", lb.ClientURL(), lb.StoreID(), *dataDir)
+
+	<-ctx.Done()
+	logger.Info("shutting down")
+	// Shutdown: gateway, then storenode (Raft, stores), then NATS.
+	return lb.Close()
+}

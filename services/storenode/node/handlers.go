@@ -1,0 +1,196 @@
+package node
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/sm"
+	"github.com/nats-io/nats.go"
+)
+
+// subscribeLeader serves the store's internal leader subjects. The queue
+// group keeps a request from being served twice while leadership moves.
+func (n *Node) subscribeLeader(r *replica) (*nats.Subscription, error) {
+	return n.cfg.NATS.QueueSubscribe(subjects.LeaderWildcard(r.spec.ID), "leader", func(m *nats.Msg) {
+		_, op, ok := subjects.ParseLeader(m.Subject)
+		if !ok {
+			respond(m, nil, codes.New(codes.UnknownOperation, "bad subject %q", m.Subject))
+			return
+		}
+		n.dispatch(func(ctx context.Context) {
+			v, err := n.handle(ctx, r, op, m.Data)
+			respond(m, v, err)
+		})
+	})
+}
+
+// dispatch runs fn on its own goroutine, at most cap(inflight) at a time, so
+// that one slow request never holds up the subscription. It blocks when the
+// node is saturated, which pushes back on NATS (and so on the clients).
+func (n *Node) dispatch(fn func(ctx context.Context)) {
+	select {
+	case n.inflight <- struct{}{}:
+	case <-n.ctx.Done():
+		return
+	}
+	n.requests.Add(1)
+	go func() {
+		defer func() { <-n.inflight; n.requests.Done() }()
+		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RequestTimeout)
+		defer cancel()
+		fn(ctx)
+	}()
+}
+
+// onRegistryLookup answers whether a store exists. The body is the store id.
+func (n *Node) onRegistryLookup(m *nats.Msg) {
+	exists := n.HasStore(string(m.Data))
+	b, _ := wire.Marshal(map[string]bool{"exists": exists})
+	m.Respond(b)
+}
+
+func respond(m *nats.Msg, v any, err error) {
+	if m.Reply == "" {
+		return
+	}
+	if err == nil {
+		var b []byte
+		if b, err = wire.Marshal(v); err == nil {
+			m.Respond(b)
+			return
+		}
+	}
+	desc, code, body := wire.ErrorMsg(err)
+	reply := nats.NewMsg(m.Reply)
+	reply.Header.Set(wire.HeaderError, desc)
+	reply.Header.Set(wire.HeaderErrorCode, code)
+	reply.Data = body
+	m.RespondMsg(reply)
+}
+
+func (n *Node) handle(ctx context.Context, r *replica, op string, data []byte) (any, error) {
+	l := n.cfg.Limits
+	shard := r.spec.ShardID
+	switch op {
+	case subjects.OpAppend:
+		req, err := wire.DecodeAppend(data, l)
+		if err != nil {
+			return nil, err
+		}
+		return n.appendEvents(ctx, r, req, len(data))
+	case subjects.OpDeleteStream:
+		req, err := wire.DecodeDeleteStream(data, l)
+		if err != nil {
+			return nil, err
+		}
+		cmd := sm.Command{Op: sm.OpDelete, Stream: req.Stream}
+		cmd.Expect, cmd.Revision = expectOf(req.ExpectedState, req.ExpectedRevision)
+		res, err := r.proposer.submit(ctx, cmd, len(data))
+		if err != nil {
+			return nil, err
+		}
+		if err := resultError(res); err != nil {
+			return nil, err
+		}
+		return &wire.DeleteStreamReply{Stream: req.Stream, LastRevision: res.LastRevision, Timestamp: res.Timestamp}, nil
+	case subjects.OpRead:
+		req, count, err := wire.DecodeRead(data, l)
+		if err != nil {
+			return nil, err
+		}
+		return n.read(ctx, shard, sm.ReadStream{Req: req, Count: count})
+	case subjects.OpReadAll:
+		req, count, err := wire.DecodeReadAll(data, l)
+		if err != nil {
+			return nil, err
+		}
+		return n.read(ctx, shard, sm.ReadAll{Req: req, Count: count})
+	case subjects.OpListStreams:
+		req, limit, err := wire.DecodeListStreams(data, l)
+		if err != nil {
+			return nil, err
+		}
+		return n.read(ctx, shard, sm.ListStreams{Req: req, Limit: limit})
+	case subjects.OpStreamInfo:
+		req, err := wire.DecodeStreamInfo(data, l)
+		if err != nil {
+			return nil, err
+		}
+		return n.read(ctx, shard, sm.StreamInfo{Stream: req.Stream})
+	}
+	return nil, codes.New(codes.UnknownOperation, "unknown operation %q", op)
+}
+
+// read is linearizable: dragonboat confirms leadership with a read index
+// before the state machine answers, so a read sees every append acknowledged
+// before it started.
+func (n *Node) read(ctx context.Context, shard uint64, q any) (any, error) {
+	v, err := n.nh.SyncRead(ctx, shard, q)
+	if err != nil {
+		return nil, raftError(err)
+	}
+	return v, nil
+}
+
+func (n *Node) appendEvents(ctx context.Context, r *replica, req *wire.AppendRequest, size int) (any, error) {
+	cmd := sm.Command{Op: sm.OpAppend, Stream: req.Stream, Events: make([]sm.EventCmd, len(req.Events))}
+	cmd.Expect, cmd.Revision = expectOf(req.ExpectedState, req.ExpectedRevision)
+	generated := false
+	for i, ev := range req.Events {
+		id := uuid.New()
+		if ev.ID != "" {
+			id = uuid.MustParse(ev.ID) // validated by DecodeAppend
+		} else {
+			generated = true
+		}
+		cmd.Events[i] = sm.EventCmd{
+			ID: id, Type: ev.Type, Data: ev.Data, DataContentType: ev.DataContentType,
+			Metadata: ev.Metadata, MetadataContentType: ev.MetadataContentType,
+		}
+	}
+	res, err := r.proposer.submit(ctx, cmd, size)
+	if err != nil {
+		return nil, err
+	}
+	if err := resultError(res); err != nil {
+		return nil, err
+	}
+	reply := &wire.AppendReply{
+		FirstRevision: res.FirstRevision, LastRevision: res.LastRevision,
+		FirstPosition: res.FirstPosition, LastPosition: res.LastPosition,
+		Timestamp: res.Timestamp, Duplicate: res.Duplicate,
+	}
+	if generated {
+		for _, ev := range cmd.Events {
+			reply.EventIDs = append(reply.EventIDs, uuid.UUID(ev.ID).String())
+		}
+	}
+	return reply, nil
+}
+
+func expectOf(state string, rev *int64) (uint8, uint64) {
+	switch state {
+	case wire.ExpectNoStream:
+		return sm.ExpectNoStream, 0
+	case wire.ExpectStreamExists:
+		return sm.ExpectStreamExists, 0
+	case wire.ExpectExact:
+		return sm.ExpectExact, uint64(*rev)
+	}
+	return sm.ExpectAny, 0
+}
+
+func resultError(r sm.Result) error {
+	if r.Code == 0 {
+		return nil
+	}
+	e := &codes.Error{Code: codes.Code(r.Code), Message: r.Message}
+	if r.HasCurrent {
+		cur := r.Current
+		e.CurrentRevision = &cur
+	}
+	return e
+}

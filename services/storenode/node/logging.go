@@ -1,0 +1,56 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/lni/dragonboat/v4/logger"
+)
+
+// dragonboat has one process-wide logger factory that can be set only once;
+// its loggers write to whatever slog.Logger was installed last.
+var (
+	dbLoggerOnce sync.Once
+	dbLogger     atomic.Pointer[slog.Logger]
+)
+
+func installDragonboatLogger(l *slog.Logger) {
+	dbLogger.Store(l)
+	dbLoggerOnce.Do(func() {
+		logger.SetLoggerFactory(func(pkg string) logger.ILogger {
+			return &dbLog{pkg: pkg, level: logger.WARNING}
+		})
+	})
+}
+
+// dbLog adapts dragonboat's ILogger to slog. dragonboat is chatty at INFO,
+// so its loggers start at WARNING.
+type dbLog struct {
+	pkg   string
+	level logger.LogLevel
+}
+
+func (d *dbLog) SetLevel(l logger.LogLevel) { d.level = l }
+
+func (d *dbLog) log(lvl logger.LogLevel, sl slog.Level, format string, args []any) {
+	if lvl > d.level {
+		return
+	}
+	l := dbLogger.Load()
+	if l == nil {
+		return
+	}
+	l.Log(context.Background(), sl, fmt.Sprintf(format, args...), "component", "dragonboat/"+d.pkg)
+}
+
+func (d *dbLog) Debugf(f string, a ...any)   { d.log(logger.DEBUG, slog.LevelDebug, f, a) }
+func (d *dbLog) Infof(f string, a ...any)    { d.log(logger.INFO, slog.LevelInfo, f, a) }
+func (d *dbLog) Warningf(f string, a ...any) { d.log(logger.WARNING, slog.LevelWarn, f, a) }
+func (d *dbLog) Errorf(f string, a ...any)   { d.log(logger.ERROR, slog.LevelError, f, a) }
+func (d *dbLog) Panicf(f string, a ...any) {
+	d.log(logger.CRITICAL, slog.LevelError, f, a)
+	panic(fmt.Sprintf(f, a...))
+}

@@ -1,0 +1,237 @@
+// Package node is a storenode: it owns a dragonboat NodeHost, the replicas of
+// the stores placed on it, and the NATS subscriptions through which the
+// gateway reaches the leader of each store. See DESIGN.md.
+package node
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/lni/dragonboat/v4"
+	"github.com/lni/dragonboat/v4/config"
+	"github.com/lni/dragonboat/v4/raftio"
+	dbsm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/services/storenode/sm"
+	"github.com/nats-io/nats.go"
+)
+
+// Node is a running storenode.
+type Node struct {
+	cfg    Config
+	nh     *dragonboat.NodeHost
+	ctx    context.Context // cancelled by Close; parent of every request
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	replicas map[string]*replica // by store id
+
+	leaderEvents chan struct{} // poked by dragonboat's leader callbacks
+	inflight     chan struct{} // bounds concurrently served requests
+	requests     sync.WaitGroup
+	loops        sync.WaitGroup
+	registrySub  *nats.Subscription
+}
+
+// replica is one store's replica on this node.
+type replica struct {
+	spec      StoreSpec
+	proposer  *proposer
+	leaderSub *nats.Subscription // set while this node leads the store
+}
+
+// Start starts a storenode: the NodeHost, a replica of every configured store,
+// and the NATS subscriptions. It returns once everything is started; use
+// WaitReady to wait until every store has a leader.
+func Start(cfg Config) (*Node, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	installDragonboatLogger(cfg.Logger)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		cfg: cfg, ctx: ctx, cancel: cancel,
+		replicas:     map[string]*replica{},
+		leaderEvents: make(chan struct{}, 1),
+		inflight:     make(chan struct{}, 4096),
+	}
+	logdb := config.GetSmallMemLogDBConfig()
+	nhc := config.NodeHostConfig{
+		DeploymentID:      1,
+		WALDir:            filepath.Join(cfg.DataDir, "raft"),
+		NodeHostDir:       filepath.Join(cfg.DataDir, "raft"),
+		RTTMillisecond:    uint64(cfg.RTT / time.Millisecond),
+		RaftAddress:       cfg.RaftAddress,
+		RaftEventListener: leaderListener{n},
+		Expert:            config.ExpertConfig{LogDB: logdb},
+	}
+	nh, err := dragonboat.NewNodeHost(nhc)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("storenode: start raft: %w", err)
+	}
+	n.nh = nh
+	for _, spec := range cfg.Stores {
+		if err := n.startReplica(spec); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
+	if n.registrySub, err = cfg.NATS.QueueSubscribe(subjects.RegistryLookup, subjects.StorenodeQueue, n.onRegistryLookup); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("storenode: subscribe: %w", err)
+	}
+	n.loops.Add(1)
+	go n.followLeaders()
+	return n, nil
+}
+
+func (n *Node) startReplica(spec StoreSpec) error {
+	dir := filepath.Join(n.cfg.DataDir, "stores", spec.ID)
+	limits := n.cfg.Limits
+	create := func(shardID, replicaID uint64) dbsm.IOnDiskStateMachine {
+		return sm.New(dir, limits)
+	}
+	rc := config.Config{
+		ReplicaID:          n.cfg.NodeID,
+		ShardID:            spec.ShardID,
+		CheckQuorum:        true,
+		PreVote:            true,
+		ElectionRTT:        n.cfg.ElectionTicks,
+		HeartbeatRTT:       max(1, n.cfg.ElectionTicks/10),
+		SnapshotEntries:    100_000,
+		CompactionOverhead: 20_000,
+	}
+	members := map[uint64]dragonboat.Target{n.cfg.NodeID: n.cfg.RaftAddress}
+	if err := n.nh.StartOnDiskReplica(members, false, create, rc); err != nil {
+		return fmt.Errorf("storenode: start store %s: %w", spec.ID, err)
+	}
+	r := &replica{spec: spec, proposer: newProposer(n.nh, spec.ShardID, &n.cfg)}
+	r.proposer.start(n.ctx, n.cfg.Proposers)
+	n.mu.Lock()
+	n.replicas[spec.ID] = r
+	n.mu.Unlock()
+	n.pokeLeaders()
+	return nil
+}
+
+// WaitReady blocks until every hosted store has a leader, or ctx ends.
+func (n *Node) WaitReady(ctx context.Context) error {
+	for {
+		ready := true
+		n.mu.Lock()
+		for _, r := range n.replicas {
+			if _, _, ok, err := n.nh.GetLeaderID(r.spec.ShardID); err != nil || !ok {
+				ready = false
+			}
+		}
+		n.mu.Unlock()
+		if ready {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("storenode: stores have no leader yet: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// HasStore reports whether the store is hosted here.
+func (n *Node) HasStore(id string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, ok := n.replicas[id]
+	return ok
+}
+
+// Close stops serving and shuts the node down, in order: stop taking new
+// requests, let the ones in flight finish, stop the proposers, close Raft
+// (which closes every state machine).
+func (n *Node) Close() error {
+	// 1. No new requests: leave every subject.
+	if n.registrySub != nil {
+		n.registrySub.Unsubscribe()
+	}
+	n.mu.Lock()
+	for _, r := range n.replicas {
+		if r.leaderSub != nil {
+			r.leaderSub.Unsubscribe()
+			r.leaderSub = nil
+		}
+	}
+	n.mu.Unlock()
+	// 2. Requests in flight get their answers (they are bounded by RequestTimeout).
+	n.requests.Wait()
+	// 3. Stop the leader follower and the proposers.
+	n.cancel()
+	n.loops.Wait()
+	n.mu.Lock()
+	for _, r := range n.replicas {
+		r.proposer.wait()
+	}
+	n.mu.Unlock()
+	// 4. Close Raft: flushes and closes every store's state machine.
+	if n.nh != nil {
+		n.nh.Close()
+	}
+	return nil
+}
+
+// leaderListener receives dragonboat's leader changes on its own goroutines;
+// it only pokes the follower loop, never blocks.
+type leaderListener struct{ n *Node }
+
+func (l leaderListener) LeaderUpdated(raftio.LeaderInfo) { l.n.pokeLeaders() }
+
+func (n *Node) pokeLeaders() {
+	select {
+	case n.leaderEvents <- struct{}{}:
+	default:
+	}
+}
+
+// followLeaders keeps the leader subscriptions in line with Raft: this node
+// serves store.<id> requests exactly while it leads the store. It re-checks on
+// every leader change and twice a second in case a change was missed.
+func (n *Node) followLeaders() {
+	defer n.loops.Done()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n.syncLeaders()
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.leaderEvents:
+		case <-tick.C:
+		}
+	}
+}
+
+func (n *Node) syncLeaders() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, r := range n.replicas {
+		leader, _, ok, err := n.nh.GetLeaderID(r.spec.ShardID)
+		leads := err == nil && ok && leader == n.cfg.NodeID
+		switch {
+		case leads && r.leaderSub == nil:
+			sub, err := n.subscribeLeader(r)
+			if err != nil {
+				n.cfg.Logger.Error("cannot serve store", "store", r.spec.ID, "err", err)
+				continue
+			}
+			r.leaderSub = sub
+			n.cfg.Logger.Info("leading store", "store", r.spec.ID)
+		case !leads && r.leaderSub != nil:
+			r.leaderSub.Unsubscribe()
+			r.leaderSub = nil
+			n.cfg.Logger.Info("no longer leading store", "store", r.spec.ID)
+		}
+	}
+}
+

@@ -1,0 +1,159 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lni/dragonboat/v4"
+	"github.com/lni/dragonboat/v4/client"
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/services/storenode/sm"
+)
+
+// proposer packs concurrent commands for one store into Raft entries: group
+// commit. Each of its workers takes whatever commands are waiting (up to
+// MaxBatch), proposes them as one entry and hands every command its own
+// result. Under load, one fsync then serves hundreds of appends; with a single
+// client it costs nothing, since a lone command is proposed at once.
+type proposer struct {
+	nh       *dragonboat.NodeHost
+	session  *client.Session
+	maxBatch int
+	maxBytes int
+	timeout  time.Duration
+	queue    chan *pending
+	wg       sync.WaitGroup
+	now      func() time.Time
+}
+
+type pending struct {
+	cmd  sm.Command
+	size int
+	done chan outcome // buffered: a worker never blocks on a caller that gave up
+}
+
+type outcome struct {
+	res sm.Result
+	err error
+}
+
+func newProposer(nh *dragonboat.NodeHost, shardID uint64, cfg *Config) *proposer {
+	return &proposer{
+		nh:       nh,
+		session:  nh.GetNoOPSession(shardID),
+		maxBatch: cfg.MaxBatch,
+		maxBytes: 8 << 20,
+		timeout:  cfg.RequestTimeout,
+		queue:    make(chan *pending, cfg.MaxBatch*cfg.Proposers),
+		now:      time.Now,
+	}
+}
+
+// start runs n workers until ctx is done.
+func (p *proposer) start(ctx context.Context, n int) {
+	for range n {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.work(ctx)
+		}()
+	}
+}
+
+// wait blocks until every worker has stopped.
+func (p *proposer) wait() { p.wg.Wait() }
+
+// submit proposes cmd and waits for its result or ctx's end. A Timeout error
+// means the outcome is unknown: the command may still be applied.
+func (p *proposer) submit(ctx context.Context, cmd sm.Command, size int) (sm.Result, error) {
+	pd := &pending{cmd: cmd, size: size, done: make(chan outcome, 1)}
+	select {
+	case p.queue <- pd:
+	case <-ctx.Done():
+		return sm.Result{}, codes.New(codes.Unavailable, "store is too busy: the request was not proposed")
+	}
+	select {
+	case o := <-pd.done:
+		return o.res, o.err
+	case <-ctx.Done():
+		return sm.Result{}, codes.New(codes.Timeout, "no outcome before the deadline; retry with the same event ids to find out")
+	}
+}
+
+func (p *proposer) work(ctx context.Context) {
+	batch := make([]*pending, 0, p.maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return
+		case pd := <-p.queue:
+			batch = append(batch, pd)
+		}
+		bytes := batch[0].size
+	fill:
+		for len(batch) < p.maxBatch && bytes < p.maxBytes {
+			select {
+			case pd := <-p.queue:
+				batch = append(batch, pd)
+				bytes += pd.size
+			default:
+				break fill
+			}
+		}
+		p.propose(ctx, batch)
+	}
+}
+
+func (p *proposer) propose(ctx context.Context, batch []*pending) {
+	b := sm.Batch{Time: p.now().UnixNano(), Cmds: make([]sm.Command, len(batch))}
+	for i, pd := range batch {
+		b.Cmds[i] = pd.cmd
+	}
+	fail := func(err error) {
+		for _, pd := range batch {
+			pd.done <- outcome{err: err}
+		}
+	}
+	data, err := sm.EncodeBatch(&b)
+	if err != nil {
+		fail(codes.New(codes.Internal, "%v", err))
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	res, err := p.nh.SyncPropose(pctx, p.session, data)
+	if err != nil {
+		fail(raftError(err))
+		return
+	}
+	results, err := sm.DecodeResults(res.Data)
+	if err != nil || len(results) != len(batch) {
+		fail(codes.New(codes.Internal, "bad results from the state machine: %v (%d for %d commands)", err, len(results), len(batch)))
+		return
+	}
+	for i, pd := range batch {
+		pd.done <- outcome{res: results[i]}
+	}
+}
+
+// raftError maps a dragonboat error to a Logbook error. Timeouts leave the
+// outcome unknown; the other failures mean the request was not applied.
+func raftError(err error) error {
+	if ce, ok := err.(*codes.Error); ok {
+		return ce
+	}
+	switch err {
+	case dragonboat.ErrTimeout, context.DeadlineExceeded:
+		return fmt.Errorf("%w", codes.New(codes.Timeout, "raft: no outcome before the deadline"))
+	case dragonboat.ErrShardNotReady, dragonboat.ErrSystemBusy, dragonboat.ErrShardNotFound,
+		dragonboat.ErrShardClosed, dragonboat.ErrClosed, dragonboat.ErrCanceled,
+		dragonboat.ErrAborted, dragonboat.ErrRejected, context.Canceled:
+		return fmt.Errorf("%w", codes.New(codes.Unavailable, "raft: %v", err))
+	case dragonboat.ErrPayloadTooBig:
+		return fmt.Errorf("%w", codes.New(codes.RequestTooLarge, "raft: %v", err))
+	}
+	return fmt.Errorf("%w", codes.New(codes.Internal, "raft: %v", err))
+}

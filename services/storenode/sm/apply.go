@@ -1,0 +1,240 @@
+package sm
+
+import (
+	"fmt"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/google/uuid"
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/wire"
+)
+
+// applier applies the commands of one Update call to an indexed batch, which
+// reads its own writes: a command sees everything the commands before it in
+// the same call wrote.
+type applier struct {
+	b      *pebble.Batch
+	head   head
+	limits wire.Limits
+}
+
+func (a *applier) applyEntry(cmd []byte) []Result {
+	batch, err := DecodeBatch(cmd)
+	if err != nil {
+		// A replica that cannot read an entry must not guess; every replica
+		// fails the same way, so the outcome stays deterministic.
+		return []Result{{Code: int(codes.Internal), Message: err.Error()}}
+	}
+	ts := max(batch.Time, a.head.LastTimestamp)
+	a.head.LastTimestamp = ts
+	results := make([]Result, len(batch.Cmds))
+	for i := range batch.Cmds {
+		results[i] = a.apply(&batch.Cmds[i], ts)
+	}
+	return results
+}
+
+func (a *applier) apply(c *Command, ts int64) Result {
+	var r Result
+	var err error
+	switch c.Op {
+	case OpAppend:
+		r, err = a.appendEvents(c, ts)
+	case OpDelete:
+		r, err = a.deleteStream(c, ts)
+	default:
+		err = codes.New(codes.Internal, "unknown command op %d", c.Op)
+	}
+	if err != nil {
+		e := codes.As(err)
+		r = Result{Code: int(e.Code), Message: e.Message}
+		if e.CurrentRevision != nil {
+			r.HasCurrent, r.Current = true, *e.CurrentRevision
+		}
+	}
+	return r
+}
+
+func (a *applier) stream(name string) (*streamMeta, error) {
+	v, ok, err := get(a.b, streamKey(name))
+	if err != nil || !ok {
+		return nil, err
+	}
+	var m streamMeta
+	return &m, decode(v, &m)
+}
+
+// checkExpected is the optimistic-concurrency check, done here, inside the
+// replicated apply, so that exactly one of two racing writers can pass it.
+func checkExpected(m *streamMeta, expect uint8, rev uint64) error {
+	exists := m != nil && m.Count > 0
+	var ok bool
+	switch expect {
+	case ExpectAny:
+		ok = true
+	case ExpectNoStream:
+		ok = !exists
+	case ExpectStreamExists:
+		ok = exists
+	case ExpectExact:
+		ok = exists && m.LastRevision == rev
+	default:
+		return codes.New(codes.Internal, "unknown expected state %d", expect)
+	}
+	if ok {
+		return nil
+	}
+	e := &codes.Error{Code: codes.WrongExpectedRevision}
+	if exists {
+		cur := m.LastRevision
+		e.CurrentRevision = &cur
+		e.Message = fmt.Sprintf("expected %s, stream is at revision %d", describeExpect(expect, rev), cur)
+	} else {
+		e.Message = fmt.Sprintf("expected %s, stream does not exist", describeExpect(expect, rev))
+	}
+	return e
+}
+
+func describeExpect(expect uint8, rev uint64) string {
+	switch expect {
+	case ExpectNoStream:
+		return "no stream"
+	case ExpectStreamExists:
+		return "an existing stream"
+	case ExpectExact:
+		return fmt.Sprintf("revision %d", rev)
+	}
+	return "any"
+}
+
+func (a *applier) appendEvents(c *Command, ts int64) (Result, error) {
+	if len(c.Events) == 0 {
+		return Result{}, codes.New(codes.EmptyAppend, "an append needs at least one event")
+	}
+	if r, done, err := a.checkIdempotent(c); done || err != nil {
+		return r, err
+	}
+	m, err := a.stream(c.Stream)
+	if err != nil {
+		return Result{}, err
+	}
+	if m != nil && m.Deleted {
+		return Result{}, codes.New(codes.StreamDeleted, "stream %q was deleted", c.Stream)
+	}
+	if err := checkExpected(m, c.Expect, c.Revision); err != nil {
+		return Result{}, err
+	}
+	if m == nil {
+		m = &streamMeta{Created: ts}
+	}
+	first := uint64(0)
+	if m.Count > 0 {
+		first = m.LastRevision + 1
+	} else {
+		m.FirstPosition = a.head.NextPosition
+	}
+	firstPos := a.head.NextPosition
+	for i := range c.Events {
+		ev := &c.Events[i]
+		pos, rev := a.head.NextPosition, first+uint64(i)
+		rec := eventRecord{
+			ID: ev.ID, Stream: c.Stream, Type: ev.Type, Revision: rev, Timestamp: ts,
+			Data: ev.Data, DataContentType: ev.DataContentType,
+			Metadata: ev.Metadata, MetadataContentType: ev.MetadataContentType,
+		}
+		a.b.Set(eventKey(pos), encode(&rec), nil)
+		a.b.Set(revKey(c.Stream, rev), u64(pos), nil)
+		a.b.Set(idKey(ev.ID), u64(pos), nil)
+		a.head.NextPosition++
+	}
+	n := uint64(len(c.Events))
+	m.LastRevision = first + n - 1
+	m.Count += n
+	m.LastPosition = a.head.NextPosition - 1
+	m.Updated = ts
+	a.b.Set(streamKey(c.Stream), encode(m), nil)
+	return Result{
+		FirstRevision: first, LastRevision: m.LastRevision,
+		FirstPosition: firstPos, LastPosition: m.LastPosition, Timestamp: ts,
+	}, nil
+}
+
+// checkIdempotent looks the append's event ids up. None written before: go
+// on. All written before, by this same append (same stream, same order,
+// consecutive revisions): done, with the original result. Anything else is
+// an IdempotencyConflict. The window is the whole life of the store: ids are
+// kept as long as their events.
+func (a *applier) checkIdempotent(c *Command) (Result, bool, error) {
+	positions := make([]uint64, len(c.Events))
+	found := 0
+	for i := range c.Events {
+		v, ok, err := get(a.b, idKey(c.Events[i].ID))
+		if err != nil {
+			return Result{}, false, err
+		}
+		if ok {
+			found++
+			positions[i] = decodeU64(v)
+		}
+	}
+	if found == 0 {
+		return Result{}, false, nil
+	}
+	conflict := func(format string, args ...any) (Result, bool, error) {
+		return Result{}, false, codes.New(codes.IdempotencyConflict, format, args...)
+	}
+	if found < len(c.Events) {
+		return conflict("%d of the %d event ids were already written by another append", found, len(c.Events))
+	}
+	var r Result
+	for i, pos := range positions {
+		v, ok, err := get(a.b, eventKey(pos))
+		if err != nil {
+			return Result{}, false, err
+		}
+		if !ok {
+			return Result{}, false, codes.New(codes.Internal, "event id index points at missing position %d", pos)
+		}
+		var rec eventRecord
+		if err := decode(v, &rec); err != nil {
+			return Result{}, false, err
+		}
+		if rec.Stream != c.Stream {
+			return conflict("event id %s was already written to another stream", uuid.UUID(c.Events[i].ID))
+		}
+		if i == 0 {
+			r = Result{FirstRevision: rec.Revision, FirstPosition: pos, Timestamp: rec.Timestamp, Duplicate: true}
+		} else if rec.Revision != r.FirstRevision+uint64(i) {
+			return conflict("event ids were already written, but not as one append in this order")
+		}
+		r.LastRevision, r.LastPosition = rec.Revision, pos
+	}
+	return r, true, nil
+}
+
+func (a *applier) deleteStream(c *Command, ts int64) (Result, error) {
+	m, err := a.stream(c.Stream)
+	if err != nil {
+		return Result{}, err
+	}
+	if m != nil && m.Deleted {
+		return Result{}, codes.New(codes.StreamDeleted, "stream %q was already deleted", c.Stream)
+	}
+	if err := checkExpected(m, c.Expect, c.Revision); err != nil {
+		return Result{}, err
+	}
+	if m == nil || m.Count == 0 {
+		return Result{}, codes.New(codes.StreamNotFound, "stream %q does not exist", c.Stream)
+	}
+	m.Deleted, m.Updated = true, ts
+	a.b.Set(streamKey(c.Stream), encode(m), nil)
+	return Result{LastRevision: m.LastRevision, Timestamp: ts}, nil
+}
+
+func decodeU64(v []byte) uint64 {
+	if len(v) != 8 {
+		return 0
+	}
+	return uint64(v[0])<<56 | uint64(v[1])<<48 | uint64(v[2])<<40 | uint64(v[3])<<32 |
+		uint64(v[4])<<24 | uint64(v[5])<<16 | uint64(v[6])<<8 | uint64(v[7])
+}

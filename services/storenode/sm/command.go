@@ -1,0 +1,111 @@
+package sm
+
+import (
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// The Raft log entry format. It is Logbook's own, versioned, and separate from
+// the client wire format: the client protocol can change without rewriting
+// logs, and old entries stay readable after an upgrade.
+//
+//	entry := version(1 byte) msgpack(Batch)
+//
+// A Batch carries many commands: the proposer packs concurrent appends into
+// one entry so that one Raft round and one fsync serve them all. Each command
+// gets its own result; one failing check never affects its neighbours.
+const EntryVersion byte = 1
+
+// Operations of a Command.
+const (
+	OpAppend uint8 = 1
+	OpDelete uint8 = 2
+)
+
+// Expected states of a Command.
+const (
+	ExpectAny uint8 = iota
+	ExpectNoStream
+	ExpectStreamExists
+	ExpectExact
+)
+
+// Batch is the payload of one Raft entry.
+type Batch struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	// Time is the proposer's wall clock (Unix ns). The state machine makes
+	// commit timestamps non-decreasing from it, deterministically.
+	Time int64
+	Cmds []Command
+}
+
+// Command is one append or delete.
+type Command struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	Op       uint8
+	Stream   string
+	Expect   uint8
+	Revision uint64
+	Events   []EventCmd
+}
+
+// EventCmd is one event to append. IDs are always set: the proposer
+// generates the missing ones before proposing, so replicas agree.
+type EventCmd struct {
+	_msgpack            struct{} `msgpack:",as_array"`
+	ID                  [16]byte
+	Type                string
+	Data                []byte
+	DataContentType     string
+	Metadata            []byte
+	MetadataContentType string
+}
+
+// Result is the outcome of one Command. Code 0 means success.
+type Result struct {
+	_msgpack      struct{} `msgpack:",as_array"`
+	Code          int
+	Message       string
+	HasCurrent    bool   // with WrongExpectedRevision: the stream exists
+	Current       uint64 // its current revision
+	FirstRevision uint64
+	LastRevision  uint64
+	FirstPosition uint64
+	LastPosition  uint64
+	Timestamp     int64
+	Duplicate     bool
+}
+
+// EncodeBatch encodes a batch as a Raft entry.
+func EncodeBatch(b *Batch) ([]byte, error) {
+	body, err := msgpack.Marshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("encode batch: %w", err)
+	}
+	return append([]byte{EntryVersion}, body...), nil
+}
+
+// DecodeBatch decodes a Raft entry.
+func DecodeBatch(entry []byte) (*Batch, error) {
+	if len(entry) == 0 {
+		return nil, fmt.Errorf("empty entry")
+	}
+	if entry[0] != EntryVersion {
+		return nil, fmt.Errorf("entry version %d is not supported (this build reads %d)", entry[0], EntryVersion)
+	}
+	var b Batch
+	if err := msgpack.Unmarshal(entry[1:], &b); err != nil {
+		return nil, fmt.Errorf("decode batch: %w", err)
+	}
+	return &b, nil
+}
+
+// DecodeResults decodes the results of a batch from sm.Result.Data.
+func DecodeResults(data []byte) ([]Result, error) {
+	var rs []Result
+	if err := msgpack.Unmarshal(data, &rs); err != nil {
+		return nil, fmt.Errorf("decode results: %w", err)
+	}
+	return rs, nil
+}

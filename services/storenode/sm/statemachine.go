@@ -1,0 +1,160 @@
+// Package sm is a store's replicated state machine: a dragonboat on-disk
+// state machine over a Pebble database in the store's own directory. See
+// DESIGN.md beside this file.
+package sm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/cockroachdb/pebble"
+	dbsm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/logbookdb/logbook/pkg/wire"
+)
+
+// StateMachine implements dragonboat's IOnDiskStateMachine for one store.
+//
+// Update runs on one goroutine at a time; Lookup may run concurrently with it
+// and reads only committed Pebble state, never the fields Update owns.
+type StateMachine struct {
+	dir    *dbDir
+	limits wire.Limits
+
+	mu sync.RWMutex // guards db against replacement by RecoverFromSnapshot
+	db *pebble.DB
+
+	// Owned by Update.
+	head head
+}
+
+// New returns a state machine whose data lives under dir.
+func New(dir string, limits wire.Limits) *StateMachine {
+	return &StateMachine{dir: &dbDir{root: dir}, limits: limits}
+}
+
+var _ dbsm.IOnDiskStateMachine = (*StateMachine)(nil)
+
+// Open opens the database and returns the last applied index, which
+// dragonboat uses to replay only the entries that follow it.
+func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
+	db, err := s.dir.open()
+	if err != nil {
+		return 0, err
+	}
+	applied, h, err := loadState(db)
+	if err != nil {
+		db.Close()
+		return 0, err
+	}
+	s.mu.Lock()
+	s.db, s.head = db, h
+	s.mu.Unlock()
+	return applied, nil
+}
+
+func loadState(db *pebble.DB) (uint64, head, error) {
+	var h head
+	if v, ok, err := get(db, keyFormat); err != nil {
+		return 0, h, err
+	} else if ok && (len(v) != 8 || binary.BigEndian.Uint64(v) != formatVersion) {
+		return 0, h, fmt.Errorf("sm: on-disk format %x is not supported (this build reads %d)", v, formatVersion)
+	}
+	var applied uint64
+	if v, ok, err := get(db, keyApplied); err != nil {
+		return 0, h, err
+	} else if ok {
+		if len(v) != 8 {
+			return 0, h, fmt.Errorf("sm: corrupt applied index")
+		}
+		applied = binary.BigEndian.Uint64(v)
+	}
+	if v, ok, err := get(db, keyHead); err != nil {
+		return 0, h, err
+	} else if ok {
+		if err := decode(v, &h); err != nil {
+			return 0, h, err
+		}
+	}
+	return applied, h, nil
+}
+
+// reader is what both *pebble.DB and *pebble.Snapshot and *pebble.Batch offer.
+type reader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+}
+
+// get returns a copy of the value at key.
+func get(r reader, key []byte) ([]byte, bool, error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("sm: get: %w", err)
+	}
+	out := append([]byte(nil), v...)
+	closer.Close()
+	return out, true, nil
+}
+
+// Update applies committed entries. All of them are written in one Pebble
+// batch together with the new applied index, so the database is always at
+// exactly one applied index: a crash either keeps the whole batch or none.
+// The batch is not fsynced: the Raft log is, and dragonboat replays entries
+// after the applied index found at Open.
+func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	b := s.db.NewIndexedBatch()
+	defer b.Close()
+	a := applier{b: b, head: s.head, limits: s.limits}
+	for i := range entries {
+		results := a.applyEntry(entries[i].Cmd)
+		entries[i].Result = dbsm.Result{Value: uint64(len(results)), Data: encode(results)}
+	}
+	if len(entries) > 0 {
+		if err := b.Set(keyApplied, u64(entries[len(entries)-1].Index), nil); err != nil {
+			return nil, fmt.Errorf("sm: set applied: %w", err)
+		}
+	}
+	if err := b.Set(keyHead, encode(&a.head), nil); err != nil {
+		return nil, fmt.Errorf("sm: set head: %w", err)
+	}
+	if err := b.Set(keyFormat, u64(formatVersion), nil); err != nil {
+		return nil, fmt.Errorf("sm: set format: %w", err)
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return nil, fmt.Errorf("sm: commit: %w", err)
+	}
+	s.head = a.head
+	return entries, nil
+}
+
+// Sync makes everything applied so far durable in the state machine's own
+// files; dragonboat calls it before it compacts the Raft log.
+func (s *StateMachine) Sync() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.db.Flush(); err != nil {
+		return fmt.Errorf("sm: flush: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *StateMachine) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	if err != nil {
+		return fmt.Errorf("sm: close: %w", err)
+	}
+	return nil
+}
