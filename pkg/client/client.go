@@ -1,0 +1,153 @@
+// Package client is the Go client of Logbook. It speaks the protocol in
+// schemas/ over any NATS connection:
+//
+//	c, err := client.Connect("nats://127.0.0.1:4222")
+//	store := c.Store("default")
+//	res, err := store.Append(ctx, "order-42", client.NoStream, client.Event{Type: "OrderPlaced", Data: b})
+//	page, err := store.Read(ctx, "order-42", client.ReadOptions{})
+//
+// Errors are *codes.Error; compare them with errors.Is against the sentinels
+// re-exported here (client.ErrWrongExpectedRevision, …) or inspect them with
+// errors.As.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/nats-io/nats.go"
+)
+
+// Client is a connection to Logbook. It is safe for concurrent use.
+type Client struct {
+	nc      *nats.Conn
+	ownConn bool
+	opts    options
+}
+
+type options struct {
+	timeout  time.Duration
+	natsOpts []nats.Option
+	retry    bool
+}
+
+// Option configures a Client.
+type Option func(*options)
+
+// WithTimeout sets the deadline used when a call's context has none. Default 10s.
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithNATSOptions passes options to nats.Connect.
+func WithNATSOptions(opts ...nats.Option) Option {
+	return func(o *options) { o.natsOpts = append(o.natsOpts, opts...) }
+}
+
+// WithoutRetry turns off the automatic retry of requests that failed with a
+// retryable error (unavailable, timeout, no gateway). It is on by default:
+// appends are safe to retry because the client gives every event an id.
+func WithoutRetry() Option { return func(o *options) { o.retry = false } }
+
+func buildOptions(opts []Option) options {
+	o := options{timeout: 10 * time.Second, retry: true}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// Connect connects to the NATS server at url.
+func Connect(url string, opts ...Option) (*Client, error) {
+	o := buildOptions(opts)
+	nc, err := nats.Connect(url, o.natsOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("logbook: connect: %w", err)
+	}
+	return &Client{nc: nc, ownConn: true, opts: o}, nil
+}
+
+// New uses an existing NATS connection, which the caller keeps owning.
+func New(nc *nats.Conn, opts ...Option) *Client {
+	return &Client{nc: nc, opts: buildOptions(opts)}
+}
+
+// Close closes the connection if Connect opened it.
+func (c *Client) Close() {
+	if c.ownConn {
+		c.nc.Close()
+	}
+}
+
+// Conn returns the underlying NATS connection.
+func (c *Client) Conn() *nats.Conn { return c.nc }
+
+// Store returns a handle on one store. It does not check that the store exists.
+func (c *Client) Store(id string) *Store { return &Store{c: c, id: id} }
+
+// Store is a handle on one store.
+type Store struct {
+	c  *Client
+	id string
+}
+
+// ID is the store's id.
+func (s *Store) ID() string { return s.id }
+
+// request sends req to op and decodes the reply into out, retrying
+// retryable failures with backoff until the context's deadline.
+func (s *Store) request(ctx context.Context, op string, req, out any) error {
+	if err := wire.ValidateStoreID(s.id); err != nil {
+		return err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.c.opts.timeout)
+		defer cancel()
+	}
+	data, err := wire.Marshal(req)
+	if err != nil {
+		return codes.New(codes.InvalidArgument, "%v", err)
+	}
+	backoff := 10 * time.Millisecond
+	for {
+		err := s.once(ctx, op, data, out)
+		if err == nil || !s.c.opts.retry || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
+	}
+}
+
+func (s *Store) once(ctx context.Context, op string, data []byte, out any) error {
+	msg, err := s.c.nc.RequestWithContext(ctx, subjects.Store(s.id, op), data)
+	if err != nil {
+		switch {
+		case errors.Is(err, nats.ErrNoResponders):
+			return fmt.Errorf("logbook: %w", codes.New(codes.Unavailable, "no Logbook gateway is reachable"))
+		case ctx.Err() != nil || errors.Is(err, nats.ErrTimeout):
+			return fmt.Errorf("logbook: %w", codes.New(codes.Timeout, "no answer before the deadline"))
+		}
+		return fmt.Errorf("logbook: %w", codes.New(codes.Unavailable, "%v", err))
+	}
+	if e := wire.ErrorFromMsg(msg); e != nil {
+		return fmt.Errorf("logbook: %w", e)
+	}
+	if err := wire.Unmarshal(msg.Data, out); err != nil {
+		return fmt.Errorf("logbook: bad reply to %s: %w", op, err)
+	}
+	return nil
+}
+
+func retryable(err error) bool {
+	var e *codes.Error
+	return errors.As(err, &e) && e.Code.Retryable()
+}

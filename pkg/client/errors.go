@@ -1,0 +1,17 @@
+package client
+
+import "github.com/logbookdb/logbook/pkg/codes"
+
+// Sentinels for errors.Is; see package codes for all of them.
+var (
+	ErrWrongExpectedRevision = codes.ErrWrongExpectedRevision
+	ErrIdempotencyConflict   = codes.ErrIdempotencyConflict
+	ErrStreamNotFound        = codes.ErrStreamNotFound
+	ErrStreamDeleted         = codes.ErrStreamDeleted
+	ErrStoreNotFound         = codes.ErrStoreNotFound
+	ErrUnavailable           = codes.ErrUnavailable
+	ErrTimeout               = codes.ErrTimeout
+)
+
+// Error is the type of every error Logbook returns; use errors.As.
+type Error = codes.Error
