@@ -48,7 +48,15 @@ func (d *dbLog) log(lvl logger.LogLevel, sl slog.Level, format string, args []an
 
 func (d *dbLog) Debugf(f string, a ...any)   { d.log(logger.DEBUG, slog.LevelDebug, f, a) }
 func (d *dbLog) Infof(f string, a ...any)    { d.log(logger.INFO, slog.LevelInfo, f, a) }
-func (d *dbLog) Warningf(f string, a ...any) { d.log(logger.WARNING, slog.LevelWarn, f, a) }
+// Warningf: dragonboat's raft and config packages log routine events
+// (elections, an insecure local transport) as warnings; they are INFO here.
+func (d *dbLog) Warningf(f string, a ...any) {
+	lvl := slog.LevelWarn
+	if d.pkg == "raft" || d.pkg == "config" {
+		lvl = slog.LevelInfo
+	}
+	d.log(logger.WARNING, lvl, f, a)
+}
 func (d *dbLog) Errorf(f string, a ...any)   { d.log(logger.ERROR, slog.LevelError, f, a) }
 func (d *dbLog) Panicf(f string, a ...any) {
 	d.log(logger.CRITICAL, slog.LevelError, f, a)

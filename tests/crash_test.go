@@ -1,0 +1,252 @@
+package tests
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/logbookdb/logbook/pkg/client"
+	"github.com/logbookdb/logbook/pkg/codes"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// logbookBinary builds the real logbook command once per test run.
+func logbookBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "logbook-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "logbook")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/logbookdb/logbook/services/logbook").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// proc is a logbook process.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	err  error         // its exit status, once done is closed
+}
+
+func startProc(t *testing.T, dataDir, natsAddr, raftAddr string) *proc {
+	t.Helper()
+	host, port, _ := strings.Cut(natsAddr, ":")
+	cmd := exec.Command(logbookBinary(t), "-data", dataDir, "-nats-host", host, "-nats-port", port, "-raft-addr", raftAddr, "-log-level", "warn")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "Logbook is ready") {
+				close(ready)
+			}
+		}
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	select {
+	case <-ready:
+	case <-p.done:
+		t.Fatalf("logbook exited before it was ready: %v", p.err)
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("logbook was not ready within 60s")
+	}
+	t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
+	return p
+}
+
+type ack struct {
+	stream   string
+	ids      []string
+	revision uint64
+	position uint64
+}
+
+// kill -9 during a steady write load loses no acknowledged append, and
+// retrying the appends that were in flight never writes them twice.
+func TestKill9LosesNoAcknowledgedAppend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills a real process")
+	}
+	dir := t.TempDir()
+	natsAddr, raftAddr := freeAddr(t), freeAddr(t)
+	p := startProc(t, dir, natsAddr, raftAddr)
+
+	c, err := client.Connect("nats://"+natsAddr, client.WithoutRetry(), client.WithTimeout(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var (
+		mu       sync.Mutex
+		acked    []ack
+		inFlight [][]client.Event // appends without an answer: outcome unknown
+		streams  = map[string]int{}
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := c.Store("default")
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				stream := fmt.Sprintf("w%d-%d", w, i%4)
+				evs := []client.Event{{ID: uuid.NewString(), Type: "E"}, {ID: uuid.NewString(), Type: "F"}}
+				r, err := s.Append(context.Background(), stream, client.Any, evs...)
+				mu.Lock()
+				if err == nil {
+					acked = append(acked, ack{stream, []string{evs[0].ID, evs[1].ID}, r.FirstRevision, r.FirstPosition})
+				} else {
+					inFlight = append(inFlight, evs)
+					streams[stream]++
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	t.Logf("killed with %d appends acknowledged, %d without an answer", len(acked), len(inFlight))
+	if len(acked) < 10 {
+		t.Fatalf("only %d appends acknowledged before the kill", len(acked))
+	}
+	mu.Unlock()
+
+	startProc(t, dir, natsAddr, raftAddr)
+	ctx := ctxT(t)
+	s := c.Store("default")
+	// Every acknowledged append is there, where it was acknowledged.
+	byPos := map[uint64]client.RecordedEvent{}
+	for _, e := range readAllForwardCtx(t, ctx, s) {
+		byPos[e.Position] = e
+	}
+	for _, a := range acked {
+		for k, id := range a.ids {
+			e, ok := byPos[a.position+uint64(k)]
+			if !ok || e.ID != id || e.Stream != a.stream || e.Revision != a.revision+uint64(k) {
+				t.Fatalf("acknowledged event %s of %s (rev %d, pos %d) lost or moved: %+v", id, a.stream, a.revision+uint64(k), a.position+uint64(k), e)
+			}
+		}
+	}
+	// Retrying the unanswered appends with their ids writes each at most once.
+	total := len(byPos)
+	written := 0
+	for _, evs := range inFlight {
+		r, err := s.Append(ctx, "retry-probe-never-used", client.Any, evs...)
+		if err == nil && !r.Duplicate {
+			written++ // it never reached the log: written now, once
+			continue
+		}
+		if err != nil && !errors.Is(err, codes.ErrIdempotencyConflict) {
+			t.Fatalf("retry: %v", err)
+		}
+		// idempotency_conflict: the original (in another stream) did reach the log.
+	}
+	after := readAllForwardCtx(t, ctx, s)
+	if len(after) != total+2*written {
+		t.Fatalf("$all has %d events, want %d", len(after), total+2*written)
+	}
+	for i, e := range after {
+		if e.Position != uint64(i) {
+			t.Fatalf("position gap at %d", i)
+		}
+	}
+}
+
+func readAllForwardCtx(t *testing.T, ctx context.Context, s *client.Store) []client.RecordedEvent {
+	t.Helper()
+	var out []client.RecordedEvent
+	from := uint64(0)
+	for {
+		p, err := s.ReadAll(ctx, client.ReadAllOptions{From: &from, MaxCount: 4096})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p.Events...)
+		if p.EndOfStore {
+			return out
+		}
+		from = p.NextPosition
+	}
+}
+
+// SIGTERM shuts down in order and exits 0; the data is there afterwards.
+func TestSigtermGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a real process")
+	}
+	dir := t.TempDir()
+	natsAddr, raftAddr := freeAddr(t), freeAddr(t)
+	p := startProc(t, dir, natsAddr, raftAddr)
+	c, err := client.Connect("nats://" + natsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Store("default").Append(ctxT(t), "x", client.NoStream, ev("E", "1")); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		if p.err != nil {
+			t.Fatalf("exit after SIGTERM: %v", p.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit within 30s of SIGTERM")
+	}
+	startProc(t, dir, natsAddr, raftAddr)
+	page, err := c.Store("default").Read(ctxT(t), "x", client.ReadOptions{})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("after restart: %+v %v", page, err)
+	}
+}
