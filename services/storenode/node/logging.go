@@ -46,8 +46,9 @@ func (d *dbLog) log(lvl logger.LogLevel, sl slog.Level, format string, args []an
 	l.Log(context.Background(), sl, fmt.Sprintf(format, args...), "component", "dragonboat/"+d.pkg)
 }
 
-func (d *dbLog) Debugf(f string, a ...any)   { d.log(logger.DEBUG, slog.LevelDebug, f, a) }
-func (d *dbLog) Infof(f string, a ...any)    { d.log(logger.INFO, slog.LevelInfo, f, a) }
+func (d *dbLog) Debugf(f string, a ...any) { d.log(logger.DEBUG, slog.LevelDebug, f, a) }
+func (d *dbLog) Infof(f string, a ...any)  { d.log(logger.INFO, slog.LevelInfo, f, a) }
+
 // Warningf: dragonboat's raft and config packages log routine events
 // (elections, an insecure local transport) as warnings; they are INFO here.
 func (d *dbLog) Warningf(f string, a ...any) {
@@ -57,7 +58,7 @@ func (d *dbLog) Warningf(f string, a ...any) {
 	}
 	d.log(logger.WARNING, lvl, f, a)
 }
-func (d *dbLog) Errorf(f string, a ...any)   { d.log(logger.ERROR, slog.LevelError, f, a) }
+func (d *dbLog) Errorf(f string, a ...any) { d.log(logger.ERROR, slog.LevelError, f, a) }
 func (d *dbLog) Panicf(f string, a ...any) {
 	d.log(logger.CRITICAL, slog.LevelError, f, a)
 	panic(fmt.Sprintf(f, a...))

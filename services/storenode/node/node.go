@@ -234,4 +234,3 @@ func (n *Node) syncLeaders() {
 		}
 	}
 }
-
