@@ -1,0 +1,190 @@
+package sm
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/google/uuid"
+	dbsm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/wire"
+)
+
+func open(t *testing.T, dir string) (*StateMachine, uint64) {
+	t.Helper()
+	s := New(dir, wire.DefaultLimits())
+	applied, err := s.Open(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, applied
+}
+
+func appendCmd(stream string, expect uint8, rev uint64, n int) Command {
+	c := Command{Op: OpAppend, Stream: stream, Expect: expect, Revision: rev}
+	for i := range n {
+		c.Events = append(c.Events, EventCmd{ID: uuid.New(), Type: "T", Data: []byte(fmt.Sprint(i))})
+	}
+	return c
+}
+
+func entry(t *testing.T, index uint64, time int64, cmds ...Command) dbsm.Entry {
+	t.Helper()
+	b, err := EncodeBatch(&Batch{Time: time, Cmds: cmds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dbsm.Entry{Index: index, Cmd: b}
+}
+
+func results(t *testing.T, e dbsm.Entry) []Result {
+	t.Helper()
+	rs, err := DecodeResults(e.Result.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+func readAll(t *testing.T, s *StateMachine) []wire.RecordedEvent {
+	t.Helper()
+	v, err := s.Lookup(ReadAll{Req: &wire.ReadAllRequest{Direction: wire.Forward}, Count: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.(*wire.ReadAllReply).Events
+}
+
+// Commands in one entry see each other; each has its own result.
+func TestBatchCommandsSeeEachOther(t *testing.T) {
+	s, _ := open(t, t.TempDir())
+	defer s.Close()
+	a := appendCmd("x", ExpectNoStream, 0, 2)
+	b := appendCmd("x", ExpectNoStream, 0, 1) // loses: a created x in the same entry
+	c := appendCmd("x", ExpectExact, 1, 1)
+	es, err := s.Update([]dbsm.Entry{entry(t, 1, 100, a, b, c)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := results(t, es[0])
+	if rs[0].Code != 0 || rs[1].Code != int(codes.WrongExpectedRevision) || !rs[1].HasCurrent || rs[1].Current != 1 || rs[2].Code != 0 || rs[2].FirstRevision != 2 || rs[2].FirstPosition != 2 {
+		t.Fatalf("results %+v", rs)
+	}
+	// A retry of a in a later entry is a duplicate, even against a stale expectation.
+	es, _ = s.Update([]dbsm.Entry{entry(t, 2, 50, a)})
+	if r := results(t, es[0])[0]; !r.Duplicate || r.FirstRevision != 0 || r.LastRevision != 1 || r.Timestamp != 100 {
+		t.Fatalf("retry %+v", r)
+	}
+	// Timestamps never go back, even when the proposer's clock does.
+	if evs := readAll(t, s); len(evs) != 3 || evs[2].Timestamp != 100 {
+		t.Fatalf("events %+v", evs)
+	}
+}
+
+// The applied index is persisted with the data: after reopening, Open
+// reports the last applied entry and the data matches it.
+func TestAppliedIndexSurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, applied := open(t, dir)
+	if applied != 0 {
+		t.Fatalf("fresh store applied %d", applied)
+	}
+	for i := uint64(1); i <= 5; i++ {
+		if _, err := s.Update([]dbsm.Entry{entry(t, i, int64(i), appendCmd("s", ExpectAny, 0, 3))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s, applied = open(t, dir)
+	defer s.Close()
+	if applied != 5 {
+		t.Fatalf("applied %d after reopen, want 5", applied)
+	}
+	es, _ := s.Update([]dbsm.Entry{entry(t, 6, 9, appendCmd("s", ExpectExact, 14, 1))})
+	if r := results(t, es[0])[0]; r.Code != 0 || r.FirstPosition != 15 {
+		t.Fatalf("append after reopen %+v", r)
+	}
+}
+
+// A snapshot carries the whole store; a replica recovered from it answers
+// exactly like the original and continues from the same head.
+func TestSnapshotRoundTrip(t *testing.T) {
+	src, _ := open(t, t.TempDir())
+	defer src.Close()
+	for i := uint64(1); i <= 20; i++ {
+		src.Update([]dbsm.Entry{entry(t, i, int64(i), appendCmd(fmt.Sprintf("s-%d", i%4), ExpectAny, 0, 5))})
+	}
+	src.Update([]dbsm.Entry{entry(t, 21, 30, Command{Op: OpDelete, Stream: "s-1"})})
+	ctx, err := src.PrepareSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := src.SaveSnapshot(ctx, &buf, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	dstDir := t.TempDir()
+	dst, _ := open(t, dstDir)
+	dst.Update([]dbsm.Entry{entry(t, 1, 1, appendCmd("junk", ExpectAny, 0, 1))}) // replaced by the snapshot
+	if err := dst.RecoverFromSnapshot(bytes.NewReader(buf.Bytes()), nil); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := fmt.Sprint(readAll(t, src)), fmt.Sprint(readAll(t, dst)); a != b {
+		t.Fatal("recovered $all differs from the source")
+	}
+	if _, err := dst.Lookup(StreamInfo{Stream: "junk"}); err == nil {
+		t.Fatal("data from before the snapshot survived recovery")
+	}
+	if _, err := dst.Lookup(ReadStream{Req: &wire.ReadRequest{Stream: "s-1"}, Count: 10}); !isCode(err, codes.StreamDeleted) {
+		t.Fatalf("deleted stream after recovery: %v", err)
+	}
+	es, _ := dst.Update([]dbsm.Entry{entry(t, 22, 40, appendCmd("s-2", ExpectAny, 0, 1))})
+	if r := results(t, es[0])[0]; r.FirstPosition != 100 || r.FirstRevision != 25 {
+		t.Fatalf("append after recovery %+v", r)
+	}
+	// The switch to the recovered database survives a reopen.
+	dst.Close()
+	dst, applied := open(t, dstDir)
+	defer dst.Close()
+	if applied != 22 || len(readAll(t, dst)) != 101 {
+		t.Fatalf("after reopen: applied %d, %d events", applied, len(readAll(t, dst)))
+	}
+}
+
+func TestRecoverRejectsGarbage(t *testing.T) {
+	s, _ := open(t, t.TempDir())
+	defer s.Close()
+	s.Update([]dbsm.Entry{entry(t, 1, 1, appendCmd("keep", ExpectAny, 0, 2))})
+	for _, junk := range [][]byte{nil, []byte("nope"), append([]byte("LBS1"), 0xff, 0xff)} {
+		if err := s.RecoverFromSnapshot(bytes.NewReader(junk), nil); err == nil {
+			t.Fatalf("recovered from %q", junk)
+		}
+	}
+	if len(readAll(t, s)) != 2 {
+		t.Fatal("a failed recovery harmed the data")
+	}
+}
+
+// An entry that cannot be decoded fails its own result, deterministically,
+// and harms nothing.
+func TestUndecodableEntry(t *testing.T) {
+	s, _ := open(t, t.TempDir())
+	defer s.Close()
+	es, err := s.Update([]dbsm.Entry{{Index: 1, Cmd: []byte{99, 1, 2}}, entry(t, 2, 1, appendCmd("ok", ExpectAny, 0, 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := results(t, es[0]); len(r) != 1 || r[0].Code != int(codes.Internal) {
+		t.Fatalf("bad entry result %+v", r)
+	}
+	if r := results(t, es[1])[0]; r.Code != 0 || r.FirstPosition != 0 {
+		t.Fatalf("next entry %+v", r)
+	}
+}
+
+func isCode(err error, c codes.Code) bool {
+	e, ok := err.(*codes.Error)
+	return ok && e.Code == c
+}
