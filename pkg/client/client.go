@@ -39,7 +39,9 @@ type options struct {
 // Option configures a Client.
 type Option func(*options)
 
-// WithTimeout sets the deadline used when a call's context has none. Default 10s.
+// WithTimeout sets the deadline used when a call's context has none. Default
+// 15s: longer than a gateway's own deadline (10s), so that the gateway's
+// typed answer (timeout, unavailable) arrives before the client gives up.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // WithNATSOptions passes options to nats.Connect.
@@ -53,7 +55,7 @@ func WithNATSOptions(opts ...nats.Option) Option {
 func WithoutRetry() Option { return func(o *options) { o.retry = false } }
 
 func buildOptions(opts []Option) options {
-	o := options{timeout: 10 * time.Second, retry: true}
+	o := options{timeout: 15 * time.Second, retry: true}
 	for _, f := range opts {
 		f(&o)
 	}

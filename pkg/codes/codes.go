@@ -7,7 +7,10 @@
 // stream's current revision) as a MessagePack body; see schemas/errors.md.
 package codes
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Code is a stable error number. The hundreds follow HTTP's classes so that a
 // generic client can tell "your fault" (4xx) from "try again" (5xx).
@@ -76,7 +79,14 @@ func All() []Code {
 	for c := range names {
 		out = append(out, c)
 	}
+	slices.Sort(out)
 	return out
+}
+
+// Defined reports whether c is one of the codes above.
+func (c Code) Defined() bool {
+	_, ok := names[c]
+	return ok
 }
 
 // Name returns the code's stable snake_case name ("unknown_<n>" if undefined).

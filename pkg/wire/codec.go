@@ -41,25 +41,19 @@ func Unmarshal(data []byte, v any) error {
 	if len(data) == 0 {
 		return codes.New(codes.MalformedRequest, "empty payload: expected a MessagePack map")
 	}
-	// Pass 1: is it one well-formed MessagePack value, and is it a map?
-	r := bytes.NewReader(data)
-	dec := msgpack.NewDecoder(r)
-	c, err := dec.PeekCode()
-	if err != nil {
-		return codes.New(codes.MalformedRequest, "not MessagePack: %v", err)
-	}
-	if !isMapCode(c) {
+	// Pass 1: is it one well-formed, reasonably shaped MessagePack map?
+	if !isMapCode(data[0]) {
 		return codes.New(codes.MalformedRequest, "expected a MessagePack map at the top level")
 	}
-	if err := dec.Skip(); err != nil {
-		return codes.New(codes.MalformedRequest, "not MessagePack: %v", err)
+	rest, err := checkShape(data, 0)
+	if err != nil {
+		return codes.New(codes.MalformedRequest, "not valid MessagePack: %v", err)
 	}
-	if r.Len() != 0 {
-		return codes.New(codes.MalformedRequest, "%d trailing bytes after the message", r.Len())
+	if len(rest) != 0 {
+		return codes.New(codes.MalformedRequest, "%d trailing bytes after the message", len(rest))
 	}
 	// Pass 2: decode into the typed message.
-	r.Reset(data)
-	dec.Reset(r)
+	dec := msgpack.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields(true)
 	if err := dec.Decode(v); err != nil {
 		return codes.New(codes.InvalidArgument, "%v", err)
@@ -70,4 +64,3 @@ func Unmarshal(data []byte, v any) error {
 func isMapCode(c byte) bool {
 	return (c >= 0x80 && c <= 0x8f) || c == 0xde || c == 0xdf
 }
-

@@ -14,7 +14,7 @@ import (
 const maxRevision = math.MaxInt64 - 1
 
 func checkSize(data []byte, l Limits) error {
-	if l.MaxRequestSize > 0 && len(data) > l.MaxRequestSize {
+	if len(data) > l.MaxRequestSize {
 		return codes.New(codes.RequestTooLarge, "request is %d bytes, more than %d", len(data), l.MaxRequestSize)
 	}
 	return nil
@@ -22,6 +22,7 @@ func checkSize(data []byte, l Limits) error {
 
 // DecodeAppend decodes and validates an append request.
 func DecodeAppend(data []byte, l Limits) (*AppendRequest, error) {
+	l = l.WithDefaults()
 	if err := checkSize(data, l); err != nil {
 		return nil, err
 	}
@@ -38,7 +39,7 @@ func DecodeAppend(data []byte, l Limits) (*AppendRequest, error) {
 	if len(req.Events) == 0 {
 		return nil, codes.New(codes.EmptyAppend, "an append needs at least one event")
 	}
-	if l.MaxAppendEvents > 0 && len(req.Events) > l.MaxAppendEvents {
+	if len(req.Events) > l.MaxAppendEvents {
 		return nil, codes.New(codes.TooManyEvents, "append has %d events, more than %d", len(req.Events), l.MaxAppendEvents)
 	}
 	seen := make(map[string]int, len(req.Events))
@@ -65,7 +66,7 @@ func DecodeAppend(data []byte, l Limits) (*AppendRequest, error) {
 			return nil, invalid("event %d: content type must be UTF-8 without control characters", i)
 		}
 		size := len(ev.Type) + len(ev.Data) + len(ev.Metadata) + len(ev.DataContentType) + len(ev.MetadataContentType)
-		if l.MaxEventSize > 0 && size > l.MaxEventSize {
+		if size > l.MaxEventSize {
 			return nil, codes.New(codes.EventTooLarge, "event %d is %d bytes, more than %d", i, size, l.MaxEventSize)
 		}
 	}
@@ -129,6 +130,7 @@ func validateFrom(field string, n *int64) error {
 
 // DecodeRead decodes and validates a stream read; count is the effective max count.
 func DecodeRead(data []byte, l Limits) (req *ReadRequest, count int, err error) {
+	l = l.WithDefaults()
 	if err := checkSize(data, l); err != nil {
 		return nil, 0, err
 	}
@@ -145,12 +147,15 @@ func DecodeRead(data []byte, l Limits) (req *ReadRequest, count int, err error) 
 	if err := validateFrom("from_revision", req.FromRevision); err != nil {
 		return nil, 0, err
 	}
-	count, err = validateCount("max_count", req.MaxCount, min(DefaultReadCount, l.MaxReadCount), l.MaxReadCount)
-	return req, count, err
+	if count, err = validateCount("max_count", req.MaxCount, min(DefaultReadCount, l.MaxReadCount), l.MaxReadCount); err != nil {
+		return nil, 0, err
+	}
+	return req, count, nil
 }
 
 // DecodeReadAll decodes and validates a $all read; count is the effective max count.
 func DecodeReadAll(data []byte, l Limits) (req *ReadAllRequest, count int, err error) {
+	l = l.WithDefaults()
 	if err := checkSize(data, l); err != nil {
 		return nil, 0, err
 	}
@@ -180,12 +185,15 @@ func DecodeReadAll(data []byte, l Limits) (req *ReadAllRequest, count int, err e
 			}
 		}
 	}
-	count, err = validateCount("max_count", req.MaxCount, min(DefaultReadCount, l.MaxReadCount), l.MaxReadCount)
-	return req, count, err
+	if count, err = validateCount("max_count", req.MaxCount, min(DefaultReadCount, l.MaxReadCount), l.MaxReadCount); err != nil {
+		return nil, 0, err
+	}
+	return req, count, nil
 }
 
 // DecodeListStreams decodes and validates a list_streams request; limit is the effective page size.
 func DecodeListStreams(data []byte, l Limits) (req *ListStreamsRequest, limit int, err error) {
+	l = l.WithDefaults()
 	if err := checkSize(data, l); err != nil {
 		return nil, 0, err
 	}
@@ -199,12 +207,15 @@ func DecodeListStreams(data []byte, l Limits) (req *ListStreamsRequest, limit in
 	if len(req.After) > MaxStreamLen || checkText(req.After) != "" {
 		return nil, 0, invalid("after must be UTF-8 text up to %d bytes", MaxStreamLen)
 	}
-	limit, err = validateCount("limit", req.Limit, DefaultListLimit, MaxListLimit)
-	return req, limit, err
+	if limit, err = validateCount("limit", req.Limit, DefaultListLimit, MaxListLimit); err != nil {
+		return nil, 0, err
+	}
+	return req, limit, nil
 }
 
 // DecodeStreamInfo decodes and validates a stream_info request.
 func DecodeStreamInfo(data []byte, l Limits) (*StreamInfoRequest, error) {
+	l = l.WithDefaults()
 	if err := checkSize(data, l); err != nil {
 		return nil, err
 	}
@@ -212,11 +223,15 @@ func DecodeStreamInfo(data []byte, l Limits) (*StreamInfoRequest, error) {
 	if err := Unmarshal(data, &req); err != nil {
 		return nil, err
 	}
-	return &req, ValidateStream(req.Stream)
+	if err := ValidateStream(req.Stream); err != nil {
+		return nil, err
+	}
+	return &req, nil
 }
 
 // DecodeDeleteStream decodes and validates a delete_stream request.
 func DecodeDeleteStream(data []byte, l Limits) (*DeleteStreamRequest, error) {
+	l = l.WithDefaults()
 	if err := checkSize(data, l); err != nil {
 		return nil, err
 	}
@@ -227,7 +242,10 @@ func DecodeDeleteStream(data []byte, l Limits) (*DeleteStreamRequest, error) {
 	if err := ValidateStream(req.Stream); err != nil {
 		return nil, err
 	}
-	return &req, validateExpected(&req.ExpectedState, req.ExpectedRevision)
+	if err := validateExpected(&req.ExpectedState, req.ExpectedRevision); err != nil {
+		return nil, err
+	}
+	return &req, nil
 }
 
 // DecodeRequest decodes and validates the request of any operation; it is

@@ -16,6 +16,9 @@ const (
 // ErrorMsg builds the parts of an error reply: the headers and the body.
 func ErrorMsg(err error) (description, code string, body []byte) {
 	e := codes.As(err)
+	if e == nil {
+		e = &codes.Error{Code: codes.Internal, Message: "no error given"}
+	}
 	body, mErr := Marshal(ErrorReply{Code: int(e.Code), Name: e.Code.Name(), Message: e.Message, CurrentRevision: e.CurrentRevision})
 	if mErr != nil {
 		body = nil

@@ -37,3 +37,25 @@ func DefaultLimits() Limits {
 		MaxReplySize:    4 << 20,
 	}
 }
+
+// WithDefaults returns l with every zero field set to its default, so that a
+// configuration naming only some limits keeps sane values for the others.
+func (l Limits) WithDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxEventSize <= 0 {
+		l.MaxEventSize = d.MaxEventSize
+	}
+	if l.MaxAppendEvents <= 0 {
+		l.MaxAppendEvents = d.MaxAppendEvents
+	}
+	if l.MaxRequestSize <= 0 {
+		l.MaxRequestSize = d.MaxRequestSize
+	}
+	if l.MaxReadCount <= 0 {
+		l.MaxReadCount = d.MaxReadCount
+	}
+	if l.MaxReplySize <= 0 {
+		l.MaxReplySize = d.MaxReplySize
+	}
+	return l
+}

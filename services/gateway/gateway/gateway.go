@@ -49,9 +49,7 @@ func Start(cfg Config) (*Gateway, error) {
 	if cfg.NATS == nil {
 		return nil, errors.New("gateway: NATS connection is required")
 	}
-	if cfg.Limits == (wire.Limits{}) {
-		cfg.Limits = wire.DefaultLimits()
-	}
+	cfg.Limits = cfg.Limits.WithDefaults()
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 10 * time.Second
 	}

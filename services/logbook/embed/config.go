@@ -64,9 +64,7 @@ func (c *Config) setDefaults() {
 	if c.StoreID == "" {
 		c.StoreID = DefaultStoreID
 	}
-	if c.Limits == (wire.Limits{}) {
-		c.Limits = wire.DefaultLimits()
-	}
+	c.Limits = c.Limits.WithDefaults()
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 5 * time.Second
 	}

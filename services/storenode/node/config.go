@@ -58,9 +58,7 @@ func (c *Config) setDefaults() error {
 			return fmt.Errorf("storenode: store %s: shard id must be ≥ 2 (1 is reserved)", s.ID)
 		}
 	}
-	if c.Limits == (wire.Limits{}) {
-		c.Limits = wire.DefaultLimits()
-	}
+	c.Limits = c.Limits.WithDefaults()
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 5 * time.Second
 	}

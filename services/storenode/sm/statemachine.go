@@ -32,7 +32,7 @@ type StateMachine struct {
 
 // New returns a state machine whose data lives under dir.
 func New(dir string, limits wire.Limits) *StateMachine {
-	return &StateMachine{dir: &dbDir{root: dir}, limits: limits}
+	return &StateMachine{dir: &dbDir{root: dir}, limits: limits.WithDefaults()}
 }
 
 var _ dbsm.IOnDiskStateMachine = (*StateMachine)(nil)
