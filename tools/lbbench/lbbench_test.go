@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// TestSystems runs a tiny version of the whole benchmark against both
+// systems and checks that the optimistic-concurrency check really is made:
+// an append with a stale expectation must fail on both.
+func TestSystems(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Logbook and JetStream")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	js, err := startJetStream(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer js.close()
+	lb, err := startLogbook(ctx, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.close()
+
+	for _, sys := range []system{js, lb} {
+		t.Run(sys.name(), func(t *testing.T) {
+			a, err := sys.newAppender()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.close()
+			s := &streamState{name: sys.streamName("occ", 0)}
+			data := payload(16)
+			for range 2 {
+				if err := a.append(ctx, s, data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stale := &streamState{name: s.name}
+			if err := a.append(ctx, stale, data); err == nil {
+				t.Fatal("append expecting no stream succeeded on an existing stream")
+			}
+			stale = &streamState{name: s.name, exists: true, last: s.last - 1}
+			if err := a.append(ctx, stale, data); err == nil {
+				t.Fatal("append with a stale expected revision succeeded")
+			}
+			got := streamState{name: s.name}
+			if err := a.lookup(ctx, &got); err != nil || got != *s {
+				t.Fatalf("lookup: %+v, %v; want %+v", got, err, *s)
+			}
+
+			res, err := runAppend(ctx, sys, appendConfig{clients: 3, streams: 10, eventSize: 32, duration: 300 * time.Millisecond, opTimeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Ops == 0 || res.Errors != 0 || res.Mismatches != 0 {
+				t.Fatalf("append run: %+v", res)
+			}
+			rr, err := runRead(ctx, sys, 50, 32, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rr.Reps != 3 || rr.MedianUs <= 0 {
+				t.Fatalf("read run: %+v", rr)
+			}
+		})
+	}
+}

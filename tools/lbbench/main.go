@@ -1,0 +1,211 @@
+// Command lbbench compares Logbook with JetStream in one run: it starts a
+// single-node Logbook and an embedded nats-server with JetStream (file
+// storage, every write fsynced), both in this process on 127.0.0.1, and runs
+// the same end-to-end workload through NATS against each:
+//
+//   - appends: N clients, each with its own NATS connection and its own share
+//     of the streams, append one event at a time round robin over their
+//     streams, with optimistic concurrency on the stream's last revision
+//     (Logbook: expected revision; JetStream: Nats-Expected-Last-Subject-Sequence);
+//   - reads: one stream of -read-events events read from its start (Logbook:
+//     paged reads; JetStream: an ordered consumer).
+//
+// It prints appends/s, p50/p99 latency and the Logbook/JetStream ratios.
+//
+//	go run ./tools/lbbench -duration 10s
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type options struct {
+	duration   time.Duration
+	clients    []int
+	streams    int
+	eventSize  int
+	readEvents int
+	readReps   int
+	dir        string
+	only       string
+	jsonOut    string
+	cpuProfile string
+	opTimeout  time.Duration
+	timeout    time.Duration
+	verbose    bool
+}
+
+func parseFlags() (*options, error) {
+	o := &options{}
+	clients := flag.String("clients", "1,64", "comma-separated client counts; one append scenario each")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each append scenario")
+	flag.IntVar(&o.streams, "streams", 1000, "streams appended to, shared out among the clients")
+	flag.IntVar(&o.eventSize, "event-size", 256, "bytes of data per event")
+	flag.IntVar(&o.readEvents, "read-events", 1000, "events in the stream of the read benchmark (0: skip it)")
+	flag.IntVar(&o.readReps, "read-reps", 20, "times the read benchmark reads its stream; the median is reported")
+	flag.StringVar(&o.dir, "dir", "", "data directory (default: a temporary directory, removed at the end)")
+	flag.StringVar(&o.only, "only", "both", "systems to run: logbook, jetstream or both")
+	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of Logbook's append scenario with the most clients to this file")
+	flag.DurationVar(&o.opTimeout, "op-timeout", 10*time.Second, "deadline of each request")
+	flag.DurationVar(&o.timeout, "timeout", 0, "bound on the whole run (default: derived from the other flags)")
+	flag.BoolVar(&o.verbose, "v", false, "log Logbook's and NATS's messages to stderr")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", flag.Args())
+	}
+	for f := range strings.SplitSeq(*clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-clients: %q is not a positive number", f)
+		}
+		o.clients = append(o.clients, n)
+	}
+	switch {
+	case o.only != "both" && o.only != "logbook" && o.only != "jetstream":
+		return nil, fmt.Errorf("-only: want logbook, jetstream or both, not %q", o.only)
+	case o.duration <= 0:
+		return nil, errors.New("-duration must be positive")
+	case o.streams < slices.Max(o.clients):
+		return nil, errors.New("-streams must be at least the largest client count")
+	case o.eventSize < 1 || o.readEvents < 0 || o.readReps < 1:
+		return nil, errors.New("-event-size and -read-reps must be ≥ 1, -read-events ≥ 0")
+	}
+	if o.timeout == 0 {
+		// Each scenario: its duration plus setup, warm-up and checks.
+		o.timeout = time.Duration(2*len(o.clients))*(o.duration+2*time.Minute) + 3*time.Minute
+	}
+	return o, nil
+}
+
+func main() {
+	o, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lbbench:", err)
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "lbbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o *options) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+
+	dir := o.dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "lbbench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if o.verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+
+	rep := &report{Env: environment(dir), Options: o.summary()}
+	rep.printHeader(os.Stdout)
+
+	// Both systems run side by side for the whole run; each scenario runs on
+	// JetStream first, then on Logbook, so that they see the same machine.
+	var systems []system
+	defer func() {
+		for _, s := range slices.Backward(systems) {
+			s.close()
+		}
+	}()
+	if o.only != "logbook" {
+		js, err := startJetStream(ctx, dir)
+		if err != nil {
+			return err
+		}
+		systems = append(systems, js)
+	}
+	if o.only != "jetstream" {
+		lb, err := startLogbook(ctx, dir, logger)
+		if err != nil {
+			return err
+		}
+		systems = append(systems, lb)
+	}
+
+	for _, n := range o.clients {
+		for _, sys := range systems {
+			cfg := appendConfig{clients: n, streams: o.streams, eventSize: o.eventSize, duration: o.duration, opTimeout: o.opTimeout}
+			if sys.name() == "logbook" && n == slices.Max(o.clients) {
+				cfg.profile = o.cpuProfile
+			}
+			fmt.Fprintf(os.Stderr, "appends: %s, %d clients...\n", sys.name(), n)
+			res, err := runAppend(ctx, sys, cfg)
+			if err != nil {
+				return err
+			}
+			rep.Appends = append(rep.Appends, res)
+		}
+	}
+	if o.readEvents > 0 {
+		for _, sys := range systems {
+			fmt.Fprintf(os.Stderr, "reads: %s...\n", sys.name())
+			res, err := runRead(ctx, sys, o.readEvents, o.eventSize, o.readReps)
+			if err != nil {
+				return err
+			}
+			rep.Reads = append(rep.Reads, res)
+		}
+	}
+
+	rep.printAppends(os.Stdout)
+	rep.printReads(os.Stdout)
+	if o.jsonOut != "" {
+		if err := rep.writeJSON(o.jsonOut); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *options) summary() map[string]string {
+	return map[string]string{
+		"duration":    o.duration.String(),
+		"clients":     fmt.Sprint(o.clients),
+		"streams":     strconv.Itoa(o.streams),
+		"event_size":  strconv.Itoa(o.eventSize),
+		"read_events": strconv.Itoa(o.readEvents),
+		"read_reps":   strconv.Itoa(o.readReps),
+		"only":        o.only,
+	}
+}
+
+func environment(dir string) map[string]string {
+	host, _ := os.Hostname()
+	return map[string]string{
+		"go":         runtime.Version(),
+		"os_arch":    runtime.GOOS + "/" + runtime.GOARCH,
+		"cpus":       strconv.Itoa(runtime.NumCPU()),
+		"gomaxprocs": strconv.Itoa(runtime.GOMAXPROCS(0)),
+		"host":       host,
+		"dir":        dir,
+		"started":    time.Now().UTC().Format(time.RFC3339),
+	}
+}

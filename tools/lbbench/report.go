@@ -1,0 +1,125 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"text/tabwriter"
+)
+
+// report collects the results of a run; it prints as tables and saves as JSON.
+type report struct {
+	Env     map[string]string `json:"env"`
+	Options map[string]string `json:"options"`
+	Appends []appendResult    `json:"appends"`
+	Reads   []readResult      `json:"reads"`
+}
+
+func (r *report) printHeader(w io.Writer) {
+	e, o := r.Env, r.Options
+	fmt.Fprintf(w, "lbbench: Logbook vs JetStream (nats-server embedded, file storage, sync always, R1)\n")
+	fmt.Fprintf(w, "%s %s, %s CPUs (GOMAXPROCS %s), data in %s\n", e["go"], e["os_arch"], e["cpus"], e["gomaxprocs"], e["dir"])
+	fmt.Fprintf(w, "appends: %s streams, %s-byte events, %s per scenario, clients %s; reads: %s events x %s\n\n",
+		o["streams"], o["event_size"], o["duration"], o["clients"], o["read_events"], o["read_reps"])
+}
+
+func (r *report) find(sys string, clients int) *appendResult {
+	for i := range r.Appends {
+		if a := &r.Appends[i]; a.System == sys && a.Clients == clients {
+			return a
+		}
+	}
+	return nil
+}
+
+func (r *report) printAppends(w io.Writer) {
+	if len(r.Appends) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Appends: one event per request, expected revision checked, one NATS connection per client;")
+	fmt.Fprintln(w, "first append to each stream (warm-up) not measured. Ratio = Logbook / JetStream.")
+	fmt.Fprintln(w, "cpu: CPU time of this whole process (servers + clients) per append, and its use in % of one core.")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "clients\tsystem\tappends/s\tp50\tp99\tmax\tcpu/append\tcpu\terrors\tmismatches\t")
+	var counts []int
+	for _, a := range r.Appends {
+		if !slices.Contains(counts, a.Clients) {
+			counts = append(counts, a.Clients)
+		}
+	}
+	for _, n := range counts {
+		for _, a := range r.Appends {
+			if a.Clients == n {
+				fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f%%\t%d\t%d\t\n", a.Clients, a.System, a.PerSec,
+					fmtUs(a.P50us), fmtUs(a.P99us), fmtUs(a.MaxUs), fmtUs(a.CPUPerOpUs), a.CPUPct, a.Errors, a.Mismatches)
+			}
+		}
+		if lb, js := r.find("logbook", n), r.find("jetstream", n); lb != nil && js != nil {
+			fmt.Fprintf(tw, "%d\tratio\t%s\t%s\t%s\t%s\t%s\t\t\t\t\n", n, fmtRatio(ratio(lb.PerSec, js.PerSec)),
+				fmtRatio(ratio(lb.P50us, js.P50us)), fmtRatio(ratio(lb.P99us, js.P99us)), fmtRatio(ratio(lb.MaxUs, js.MaxUs)),
+				fmtRatio(ratio(lb.CPUPerOpUs, js.CPUPerOpUs)))
+		}
+	}
+	tw.Flush()
+	for _, a := range r.Appends {
+		if a.FirstError != "" {
+			fmt.Fprintf(w, "first error, %s with %d clients: %s\n", a.System, a.Clients, a.FirstError)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func (r *report) printReads(w io.Writer) {
+	if len(r.Reads) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Reads: all %d events of one stream from its start, median of %d (Logbook: paged reads of up to %d;\n",
+		r.Reads[0].Events, r.Reads[0].Reps, maxReadPage)
+	fmt.Fprintln(w, "JetStream: ordered consumer, created inside the timed section). Ratio = Logbook / JetStream.")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "system\tmedian\tmin\tevents/s\t")
+	var lb, js *readResult
+	for i, rr := range r.Reads {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t\n", rr.System, fmtUs(rr.MedianUs), fmtUs(rr.MinUs), rr.PerSec)
+		switch rr.System {
+		case "logbook":
+			lb = &r.Reads[i]
+		case "jetstream":
+			js = &r.Reads[i]
+		}
+	}
+	if lb != nil && js != nil {
+		fmt.Fprintf(tw, "ratio\t%s\t%s\t%s\t\n", fmtRatio(ratio(lb.MedianUs, js.MedianUs)),
+			fmtRatio(ratio(lb.MinUs, js.MinUs)), fmtRatio(ratio(lb.PerSec, js.PerSec)))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+func (r *report) writeJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func fmtUs(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fs", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.2fms", v/1e3)
+	}
+	return fmt.Sprintf("%.0fµs", v)
+}
+
+func fmtRatio(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", v)
+}
