@@ -34,6 +34,8 @@ type instance struct {
 	Client  *client.Client
 	Store   *client.Store
 	natsURL string
+
+	configure []func(*embed.Config)
 }
 
 func freeAddr(t testing.TB) string {
@@ -53,10 +55,11 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// startLogbook starts a Logbook in a fresh temporary directory.
-func startLogbook(t testing.TB) *instance {
+// startLogbook starts a Logbook in a fresh temporary directory; configure
+// may adjust its configuration.
+func startLogbook(t testing.TB, configure ...func(*embed.Config)) *instance {
 	t.Helper()
-	in := &instance{t: t, dir: t.TempDir(), raft: freeAddr(t)}
+	in := &instance{t: t, dir: t.TempDir(), raft: freeAddr(t), configure: configure}
 	in.start()
 	t.Cleanup(in.stop)
 	return in
@@ -71,9 +74,11 @@ func (in *instance) start() {
 		u, _ := url2port(in.natsURL)
 		port = u
 	}
-	lb, err := embed.Start(ctx, embed.Config{
-		DataDir: in.dir, NATSPort: port, RaftAddress: in.raft, Logger: testLogger(),
-	})
+	cfg := embed.Config{DataDir: in.dir, NATSPort: port, RaftAddress: in.raft, Logger: testLogger()}
+	for _, f := range in.configure {
+		f(&cfg)
+	}
+	lb, err := embed.Start(ctx, cfg)
 	if err != nil {
 		in.t.Fatalf("start logbook: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/logbook/embed"
 )
 
@@ -21,6 +22,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "logbook:", err)
 		os.Exit(1)
 	}
+}
+
+// natsMaxPayload is the embedded NATS server's max message size.
+const natsMaxPayload = 8 << 20
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
 }
 
 func env(name, def string) string {
@@ -32,6 +43,7 @@ func env(name, def string) string {
 
 func run() error {
 	port, _ := strconv.Atoi(env("LOGBOOK_NATS_PORT", "4222"))
+	def := wire.DefaultLimits()
 	var (
 		dataDir  = flag.String("data", env("LOGBOOK_DATA", "./data"), "data directory (env LOGBOOK_DATA)")
 		natsURL  = flag.String("nats-url", env("LOGBOOK_NATS_URL", ""), "use this NATS server instead of embedding one (env LOGBOOK_NATS_URL)")
@@ -40,8 +52,17 @@ func run() error {
 		raftAddr = flag.String("raft-addr", env("LOGBOOK_RAFT_ADDR", "127.0.0.1:7100"), "Raft transport address (env LOGBOOK_RAFT_ADDR)")
 		storeID  = flag.String("store", env("LOGBOOK_STORE", embed.DefaultStoreID), "id of the default store (env LOGBOOK_STORE)")
 		logLevel = flag.String("log-level", env("LOGBOOK_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGBOOK_LOG_LEVEL)")
+		limits   wire.Limits
 	)
+	flag.IntVar(&limits.MaxEventSize, "max-event-size", envInt("LOGBOOK_MAX_EVENT_SIZE", def.MaxEventSize), "max bytes of one event: type, data, metadata and content types (env LOGBOOK_MAX_EVENT_SIZE)")
+	flag.IntVar(&limits.MaxAppendEvents, "max-append-events", envInt("LOGBOOK_MAX_APPEND_EVENTS", def.MaxAppendEvents), "max events in one append (env LOGBOOK_MAX_APPEND_EVENTS)")
+	flag.IntVar(&limits.MaxRequestSize, "max-request-size", envInt("LOGBOOK_MAX_REQUEST_SIZE", def.MaxRequestSize), "max bytes of one request (env LOGBOOK_MAX_REQUEST_SIZE)")
+	flag.IntVar(&limits.MaxReadCount, "max-read-count", envInt("LOGBOOK_MAX_READ_COUNT", def.MaxReadCount), "max events one read may ask for (env LOGBOOK_MAX_READ_COUNT)")
+	flag.IntVar(&limits.MaxReplySize, "max-reply-size", envInt("LOGBOOK_MAX_REPLY_SIZE", def.MaxReplySize), "read replies stop before this many bytes (env LOGBOOK_MAX_REPLY_SIZE)")
 	flag.Parse()
+	if limits.MaxRequestSize+(1<<20) > natsMaxPayload || limits.MaxReplySize+(1<<20) > natsMaxPayload {
+		return fmt.Errorf("-max-request-size and -max-reply-size must stay 1 MiB under the NATS max payload (%d)", natsMaxPayload)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("bad -log-level: %w", err)
@@ -56,6 +77,7 @@ func run() error {
 	lb, err := embed.Start(ctx, embed.Config{
 		DataDir: *dataDir, NATSURL: *natsURL, NATSHost: *natsHost, NATSPort: *natsPort,
 		RaftAddress: *raftAddr, StoreID: *storeID, Logger: logger,
+		Limits: limits, NATSMaxPayload: natsMaxPayload,
 	})
 	if err != nil {
 		return err

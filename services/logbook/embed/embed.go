@@ -48,6 +48,10 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 	if l.nc, err = nats.Connect(l.url, opts...); err != nil {
 		return nil, fmt.Errorf("logbook: connect to NATS at %s: %w", l.url, err)
 	}
+	if mp := l.nc.MaxPayload(); mp < int64(cfg.Limits.MaxRequestSize) || mp < int64(cfg.Limits.MaxReplySize) {
+		cfg.Logger.Warn("the NATS server's max_payload is below Logbook's request or reply limit: larger messages will be refused by NATS itself",
+			"max_payload", mp, "max_request_size", cfg.Limits.MaxRequestSize, "max_reply_size", cfg.Limits.MaxReplySize)
+	}
 	// 2. The storenode with a replica of the default store.
 	l.node, err = node.Start(node.Config{
 		NodeID:         cfg.NodeID,
