@@ -72,17 +72,6 @@ func (v view) stream(name string) (*streamMeta, error) {
 	return &m, decode(b, &m)
 }
 
-func (v view) event(pos uint64) (wire.RecordedEvent, error) {
-	b, ok, err := get(v.snap, eventKey(pos))
-	if err != nil {
-		return wire.RecordedEvent{}, err
-	}
-	if !ok {
-		return wire.RecordedEvent{}, codes.New(codes.Internal, "missing event at position %d", pos)
-	}
-	return toWire(b, pos)
-}
-
 func toWire(b []byte, pos uint64) (wire.RecordedEvent, error) {
 	var r eventRecord
 	if err := decode(b, &r); err != nil {
@@ -154,10 +143,19 @@ func (v view) readStream(req *wire.ReadRequest, count int) (*wire.ReadReply, err
 	if backward {
 		ok = it.Last()
 	}
+	// One iterator positioned over the events beats a point lookup per event:
+	// a stream's positions only grow (or only shrink, going backward), so
+	// each seek lands near the last one.
+	evIt := v.snap.NewIter(&pebble.IterOptions{LowerBound: eventKey(m.FirstPosition), UpperBound: eventKey(m.LastPosition + 1)})
+	defer evIt.Close()
 	size := 0
 	var last uint64
 	for ; ok && len(reply.Events) < count; ok = advance(it, backward) {
-		ev, err := v.event(decodeU64(it.Value()))
+		pos := decodeU64(it.Value())
+		if !evIt.SeekGE(eventKey(pos)) || posFromEventKey(evIt.Key()) != pos {
+			return nil, codes.New(codes.Internal, "missing event at position %d", pos)
+		}
+		ev, err := toWire(evIt.Value(), pos)
 		if err != nil {
 			return nil, err
 		}
