@@ -133,6 +133,8 @@ func (s *Store) once(ctx context.Context, op string, data []byte, out any) error
 	msg, err := s.c.nc.RequestWithContext(ctx, subjects.Store(s.id, op), data)
 	if err != nil {
 		switch {
+		case errors.Is(err, nats.ErrMaxPayload):
+			return fmt.Errorf("logbook: %w", codes.New(codes.RequestTooLarge, "request of %d bytes is over the NATS server's max_payload", len(data)))
 		case errors.Is(err, nats.ErrNoResponders):
 			return fmt.Errorf("logbook: %w", codes.New(codes.Unavailable, "no Logbook gateway is reachable"))
 		case ctx.Err() != nil || errors.Is(err, nats.ErrTimeout):
@@ -143,7 +145,7 @@ func (s *Store) once(ctx context.Context, op string, data []byte, out any) error
 	if e := wire.ErrorFromMsg(msg); e != nil {
 		return fmt.Errorf("logbook: %w", e)
 	}
-	if err := wire.Unmarshal(msg.Data, out); err != nil {
+	if err := wire.UnmarshalReply(msg.Data, out); err != nil {
 		return fmt.Errorf("logbook: bad reply to %s: %w", op, err)
 	}
 	return nil

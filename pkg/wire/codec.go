@@ -33,11 +33,21 @@ func Marshal(v any) ([]byte, error) {
 	return bytes.Clone(pe.buf.Bytes()), nil
 }
 
+// UnmarshalReply decodes a reply: like Unmarshal, but unknown keys are
+// ignored, so that a server may add reply fields without breaking clients.
+func UnmarshalReply(data []byte, v any) error {
+	return unmarshal(data, v, false)
+}
+
 // Unmarshal decodes one message strictly: the payload must be exactly one
 // MessagePack map, with no unknown keys and no trailing bytes. Errors are
 // *codes.Error: MalformedRequest when the bytes are not MessagePack of the
 // right shape, InvalidArgument when a field has the wrong type.
 func Unmarshal(data []byte, v any) error {
+	return unmarshal(data, v, true)
+}
+
+func unmarshal(data []byte, v any, strict bool) error {
 	if len(data) == 0 {
 		return codes.New(codes.MalformedRequest, "empty payload: expected a MessagePack map")
 	}
@@ -54,7 +64,7 @@ func Unmarshal(data []byte, v any) error {
 	}
 	// Pass 2: decode into the typed message.
 	dec := msgpack.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields(true)
+	dec.DisallowUnknownFields(strict)
 	if err := dec.Decode(v); err != nil {
 		return codes.New(codes.InvalidArgument, "%v", err)
 	}

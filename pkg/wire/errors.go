@@ -37,7 +37,7 @@ func ErrorFromMsg(m *nats.Msg) *codes.Error {
 		return nil
 	}
 	var er ErrorReply
-	if len(m.Data) > 0 && Unmarshal(m.Data, &er) == nil && er.Code != 0 {
+	if len(m.Data) > 0 && UnmarshalReply(m.Data, &er) == nil && er.Code != 0 {
 		return &codes.Error{Code: codes.Code(er.Code), Message: er.Message, CurrentRevision: er.CurrentRevision}
 	}
 	n, err := strconv.Atoi(codeStr)

@@ -41,6 +41,8 @@ type Gateway struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	inflight chan struct{}
+	mu       sync.Mutex
+	stopping bool // under mu: requests still delivered are refused
 	wg       sync.WaitGroup
 }
 
@@ -76,7 +78,7 @@ func Start(cfg Config) (*Gateway, error) {
 	}
 	err = svc.AddEndpoint("store", micro.HandlerFunc(g.onRequest),
 		micro.WithEndpointSubject(subjects.StoreWildcard),
-		micro.WithEndpointPendingLimits(1<<20, 1<<30))
+		micro.WithEndpointPendingLimits(64<<10, 256<<20))
 	if err != nil {
 		svc.Stop()
 		cancel()
@@ -86,8 +88,13 @@ func Start(cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
-// Stop leaves the queue group, lets the requests in flight finish, and returns.
+// Stop leaves the queue group, lets the requests in flight finish, and
+// returns. Requests NATS still delivers after that are refused with
+// unavailable (nothing was forwarded, so retrying elsewhere is safe).
 func (g *Gateway) Stop() error {
+	g.mu.Lock()
+	g.stopping = true
+	g.mu.Unlock()
 	err := g.svc.Stop()
 	g.wg.Wait()
 	g.cancel()
@@ -101,8 +108,15 @@ func (g *Gateway) Stop() error {
 // request to a goroutine of its own so that slow requests don't queue behind
 // each other, blocking when MaxInFlight are already running.
 func (g *Gateway) onRequest(req micro.Request) {
-	g.inflight <- struct{}{}
+	g.mu.Lock()
+	if g.stopping {
+		g.mu.Unlock()
+		replyError(req, codes.New(codes.Unavailable, "gateway is stopping"))
+		return
+	}
 	g.wg.Add(1)
+	g.mu.Unlock()
+	g.inflight <- struct{}{}
 	go func() {
 		defer func() { <-g.inflight; g.wg.Done() }()
 		ctx, cancel := context.WithTimeout(g.ctx, g.cfg.RequestTimeout)
@@ -138,7 +152,9 @@ func (g *Gateway) serve(ctx context.Context, req micro.Request) {
 		req.Error(code, msg.Header.Get(wire.HeaderError), msg.Data)
 		return
 	}
-	req.Respond(msg.Data)
+	if err := req.Respond(msg.Data); err != nil {
+		replyError(req, codes.New(codes.Internal, "reply of %d bytes could not be sent: %v", len(msg.Data), err))
+	}
 }
 
 func replyError(req micro.Request, err error) {

@@ -48,9 +48,16 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 	if l.nc, err = nats.Connect(l.url, opts...); err != nil {
 		return nil, fmt.Errorf("logbook: connect to NATS at %s: %w", l.url, err)
 	}
-	if mp := l.nc.MaxPayload(); mp < int64(cfg.Limits.MaxRequestSize) || mp < int64(cfg.Limits.MaxReplySize) {
-		cfg.Logger.Warn("the NATS server's max_payload is below Logbook's request or reply limit: larger messages will be refused by NATS itself",
-			"max_payload", mp, "max_request_size", cfg.Limits.MaxRequestSize, "max_reply_size", cfg.Limits.MaxReplySize)
+	// Replies must fit in a NATS message: read pages stop early to stay
+	// under max_payload (less room for headers). Requests over it are
+	// refused by NATS itself, so say so.
+	if room := int(l.nc.MaxPayload()) - 64<<10; cfg.Limits.MaxReplySize > room {
+		cfg.Logger.Warn("lowering max_reply_size to fit the NATS server's max_payload", "max_payload", l.nc.MaxPayload(), "max_reply_size", room)
+		cfg.Limits.MaxReplySize = room
+	}
+	if mp := l.nc.MaxPayload(); mp < int64(cfg.Limits.MaxRequestSize) {
+		cfg.Logger.Warn("the NATS server's max_payload is below max_request_size: larger requests will be refused by NATS itself",
+			"max_payload", mp, "max_request_size", cfg.Limits.MaxRequestSize)
 	}
 	// 2. The storenode with a replica of the default store.
 	l.node, err = node.Start(node.Config{

@@ -20,7 +20,7 @@ func (n *Node) subscribeLeader(r *replica) (*nats.Subscription, error) {
 			respond(m, nil, codes.New(codes.UnknownOperation, "bad subject %q", m.Subject))
 			return
 		}
-		n.dispatch(func(ctx context.Context) {
+		n.dispatch(m, func(ctx context.Context) {
 			v, err := n.handle(ctx, r, op, m.Data)
 			respond(m, v, err)
 		})
@@ -29,14 +29,24 @@ func (n *Node) subscribeLeader(r *replica) (*nats.Subscription, error) {
 
 // dispatch runs fn on its own goroutine, at most cap(inflight) at a time, so
 // that one slow request never holds up the subscription. It blocks when the
-// node is saturated, which pushes back on NATS (and so on the clients).
-func (n *Node) dispatch(fn func(ctx context.Context)) {
+// node is saturated, which pushes back on NATS (and so on the clients). Once
+// the node is closing, requests are refused with unavailable (not applied).
+func (n *Node) dispatch(m *nats.Msg, fn func(ctx context.Context)) {
 	select {
 	case n.inflight <- struct{}{}:
 	case <-n.ctx.Done():
+		respond(m, nil, codes.New(codes.Unavailable, "storenode is stopping"))
+		return
+	}
+	n.mu.Lock()
+	if n.closing {
+		n.mu.Unlock()
+		<-n.inflight
+		respond(m, nil, codes.New(codes.Unavailable, "storenode is stopping"))
 		return
 	}
 	n.requests.Add(1)
+	n.mu.Unlock()
 	go func() {
 		defer func() { <-n.inflight; n.requests.Done() }()
 		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RequestTimeout)
@@ -59,8 +69,12 @@ func respond(m *nats.Msg, v any, err error) {
 	if err == nil {
 		var b []byte
 		if b, err = wire.Marshal(v); err == nil {
-			m.Respond(b)
-			return
+			if err = m.Respond(b); err == nil {
+				return
+			}
+			// Typically a reply over the NATS server's max_payload: say so
+			// rather than leave the requester waiting for its deadline.
+			err = codes.New(codes.Internal, "reply of %d bytes could not be sent: %v", len(b), err)
 		}
 	}
 	desc, code, body := wire.ErrorMsg(err)

@@ -31,7 +31,10 @@ type Node struct {
 
 	leaderEvents chan struct{} // poked by dragonboat's leader callbacks
 	inflight     chan struct{} // bounds concurrently served requests
+	closing      bool          // under mu: no new requests, no new subscriptions
 	requests     sync.WaitGroup
+	followCtx    context.Context // cancelled first by Close: stops followLeaders
+	stopFollow   context.CancelFunc
 	loops        sync.WaitGroup
 	registrySub  *nats.Subscription
 }
@@ -52,8 +55,9 @@ func Start(cfg Config) (*Node, error) {
 	}
 	installDragonboatLogger(cfg.Logger)
 	ctx, cancel := context.WithCancel(context.Background())
+	followCtx, stopFollow := context.WithCancel(ctx)
 	n := &Node{
-		cfg: cfg, ctx: ctx, cancel: cancel,
+		cfg: cfg, ctx: ctx, cancel: cancel, followCtx: followCtx, stopFollow: stopFollow,
 		replicas:     map[string]*replica{},
 		leaderEvents: make(chan struct{}, 1),
 		inflight:     make(chan struct{}, 4096),
@@ -148,15 +152,21 @@ func (n *Node) HasStore(id string) bool {
 	return ok
 }
 
-// Close stops serving and shuts the node down, in order: stop taking new
-// requests, let the ones in flight finish, stop the proposers, close Raft
-// (which closes every state machine).
+// Close stops serving and shuts the node down, in order: stop following
+// leadership (so nothing subscribes again), leave every subject, let the
+// requests in flight finish, stop the proposers, close Raft (which closes
+// every state machine).
 func (n *Node) Close() error {
-	// 1. No new requests: leave every subject.
+	// 1. No new subscriptions: stop the leader follower.
+	n.stopFollow()
+	n.loops.Wait()
+	// 2. No new requests: leave every subject; requests that still arrive
+	// (callbacks already running) are refused with unavailable.
 	if n.registrySub != nil {
 		n.registrySub.Unsubscribe()
 	}
 	n.mu.Lock()
+	n.closing = true
 	for _, r := range n.replicas {
 		if r.leaderSub != nil {
 			r.leaderSub.Unsubscribe()
@@ -164,17 +174,16 @@ func (n *Node) Close() error {
 		}
 	}
 	n.mu.Unlock()
-	// 2. Requests in flight get their answers (they are bounded by RequestTimeout).
+	// 3. Requests in flight get their answers (they are bounded by RequestTimeout).
 	n.requests.Wait()
-	// 3. Stop the leader follower and the proposers.
+	// 4. Stop the proposers.
 	n.cancel()
-	n.loops.Wait()
 	n.mu.Lock()
 	for _, r := range n.replicas {
 		r.proposer.wait()
 	}
 	n.mu.Unlock()
-	// 4. Close Raft: flushes and closes every store's state machine.
+	// 5. Close Raft: flushes and closes every store's state machine.
 	if n.nh != nil {
 		n.nh.Close()
 	}
@@ -204,7 +213,7 @@ func (n *Node) followLeaders() {
 	for {
 		n.syncLeaders()
 		select {
-		case <-n.ctx.Done():
+		case <-n.followCtx.Done():
 			return
 		case <-n.leaderEvents:
 		case <-tick.C:
@@ -215,6 +224,9 @@ func (n *Node) followLeaders() {
 func (n *Node) syncLeaders() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.closing {
+		return
+	}
 	for _, r := range n.replicas {
 		leader, _, ok, err := n.nh.GetLeaderID(r.spec.ShardID)
 		leads := err == nil && ok && leader == n.cfg.NodeID

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -139,21 +140,27 @@ func (p *proposer) propose(ctx context.Context, batch []*pending) {
 	}
 }
 
-// raftError maps a dragonboat error to a Logbook error. Timeouts leave the
-// outcome unknown; the other failures mean the request was not applied.
+// raftError maps a dragonboat error to a Logbook error. Only errors that
+// dragonboat returns before a proposal enters the log mean "not applied"
+// (unavailable); a proposal that was queued and then timed out, was
+// cancelled, aborted or cut off by a closing shard may still commit, so those
+// are timeout: outcome unknown, retry with the same event ids.
 func raftError(err error) error {
-	if ce, ok := err.(*codes.Error); ok {
+	var ce *codes.Error
+	if errors.As(err, &ce) {
 		return ce
 	}
-	switch err {
-	case dragonboat.ErrTimeout, context.DeadlineExceeded:
-		return fmt.Errorf("%w", codes.New(codes.Timeout, "raft: no outcome before the deadline"))
-	case dragonboat.ErrShardNotReady, dragonboat.ErrSystemBusy, dragonboat.ErrShardNotFound,
-		dragonboat.ErrShardClosed, dragonboat.ErrClosed, dragonboat.ErrCanceled,
-		dragonboat.ErrAborted, dragonboat.ErrRejected, context.Canceled:
-		return fmt.Errorf("%w", codes.New(codes.Unavailable, "raft: %v", err))
-	case dragonboat.ErrPayloadTooBig:
-		return fmt.Errorf("%w", codes.New(codes.RequestTooLarge, "raft: %v", err))
+	switch {
+	case errors.Is(err, dragonboat.ErrTimeout), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, dragonboat.ErrCanceled), errors.Is(err, context.Canceled),
+		errors.Is(err, dragonboat.ErrAborted), errors.Is(err, dragonboat.ErrShardClosed):
+		return fmt.Errorf("raft: %w", codes.New(codes.Timeout, "outcome unknown: %v", err))
+	case errors.Is(err, dragonboat.ErrShardNotReady), errors.Is(err, dragonboat.ErrSystemBusy),
+		errors.Is(err, dragonboat.ErrShardNotFound), errors.Is(err, dragonboat.ErrClosed),
+		errors.Is(err, dragonboat.ErrRejected):
+		return fmt.Errorf("raft: %w", codes.New(codes.Unavailable, "not proposed: %v", err))
+	case errors.Is(err, dragonboat.ErrPayloadTooBig):
+		return fmt.Errorf("raft: %w", codes.New(codes.RequestTooLarge, "%v", err))
 	}
-	return fmt.Errorf("%w", codes.New(codes.Internal, "raft: %v", err))
+	return fmt.Errorf("raft: %w", codes.New(codes.Internal, "%v", err))
 }

@@ -1,6 +1,7 @@
 package sm
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble"
@@ -16,6 +17,10 @@ type applier struct {
 	b      *pebble.Batch
 	head   head
 	limits wire.Limits
+	// fatal is a local failure (a disk error, a corrupt record): it is not an
+	// outcome every replica would reach, so it must not become a command's
+	// result. Update returns it and dragonboat stops this replica.
+	fatal error
 }
 
 func (a *applier) applyEntry(cmd []byte) []Result {
@@ -46,7 +51,13 @@ func (a *applier) apply(c *Command, ts int64) Result {
 		err = codes.New(codes.Internal, "unknown command op %d", c.Op)
 	}
 	if err != nil {
-		e := codes.As(err)
+		var e *codes.Error
+		if !errors.As(err, &e) {
+			if a.fatal == nil {
+				a.fatal = err
+			}
+			return Result{}
+		}
 		r = Result{Code: int(e.Code), Message: e.Message}
 		if e.CurrentRevision != nil {
 			r.HasCurrent, r.Current = true, *e.CurrentRevision
@@ -193,7 +204,7 @@ func (a *applier) checkIdempotent(c *Command) (Result, bool, error) {
 			return Result{}, false, err
 		}
 		if !ok {
-			return Result{}, false, codes.New(codes.Internal, "event id index points at missing position %d", pos)
+			return Result{}, false, fmt.Errorf("sm: corrupt store: event id index points at missing position %d", pos)
 		}
 		var rec eventRecord
 		if err := decode(v, &rec); err != nil {
@@ -218,6 +229,12 @@ func (a *applier) deleteStream(c *Command, ts int64) (Result, error) {
 		return Result{}, err
 	}
 	if m != nil && m.Deleted {
+		// A retried delete (after a timeout) that took effect the first time
+		// succeeds again, so that retrying is safe; an expectation the
+		// deleted stream never satisfied still fails.
+		if c.Expect == ExpectAny || c.Expect == ExpectStreamExists || (c.Expect == ExpectExact && c.Revision == m.LastRevision) {
+			return Result{LastRevision: m.LastRevision, Timestamp: m.Updated, Duplicate: true}, nil
+		}
 		return Result{}, codes.New(codes.StreamDeleted, "stream %q was already deleted", c.Stream)
 	}
 	if err := checkExpected(m, c.Expect, c.Revision); err != nil {

@@ -28,25 +28,50 @@ func (d *dbDir) open() (*pebble.DB, error) {
 	cur, err := os.ReadFile(filepath.Join(d.root, "CURRENT"))
 	switch {
 	case os.IsNotExist(err):
+		// A new store, unless databases are lying around without CURRENT
+		// (a partial restore): then refuse rather than guess or delete.
+		if dbs := d.databases(); len(dbs) > 0 {
+			return nil, fmt.Errorf("sm: %s has databases %v but no CURRENT file; restore CURRENT or remove them", d.root, dbs)
+		}
 		d.current = "db-1"
 		if err := d.writeCurrent(d.current); err != nil {
 			return nil, err
 		}
+		return openPebble(filepath.Join(d.root, d.current), false)
 	case err != nil:
 		return nil, fmt.Errorf("sm: %w", err)
-	default:
-		d.current = strings.TrimSpace(string(cur))
+	}
+	d.current = strings.TrimSpace(string(cur))
+	if !strings.HasPrefix(d.current, "db-") || strings.ContainsAny(d.current, "/\\") {
+		return nil, fmt.Errorf("sm: %s/CURRENT names %q, not a database directory", d.root, d.current)
+	}
+	// The database CURRENT names must exist: never start an empty store
+	// in place of a missing one.
+	db, err := openPebble(filepath.Join(d.root, d.current), true)
+	if err != nil {
+		return nil, err
 	}
 	d.cleanStale()
-	return openPebble(filepath.Join(d.root, d.current))
+	return db, nil
 }
 
-func openPebble(path string) (*pebble.DB, error) {
-	db, err := pebble.Open(path, &pebble.Options{})
+func openPebble(path string, mustExist bool) (*pebble.DB, error) {
+	db, err := pebble.Open(path, &pebble.Options{ErrorIfNotExists: mustExist})
 	if err != nil {
 		return nil, fmt.Errorf("sm: open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+func (d *dbDir) databases() []string {
+	var out []string
+	entries, _ := os.ReadDir(d.root)
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "db-") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }
 
 // create makes a new, empty database directory next to the current one.
@@ -55,7 +80,7 @@ func (d *dbDir) create() (*pebble.DB, string, error) {
 	fmt.Sscanf(d.current, "db-%d", &n)
 	name := fmt.Sprintf("db-%d", n+1)
 	os.RemoveAll(filepath.Join(d.root, name))
-	db, err := openPebble(filepath.Join(d.root, name))
+	db, err := openPebble(filepath.Join(d.root, name), false)
 	return db, name, err
 }
 
@@ -103,11 +128,11 @@ func (d *dbDir) remove(name string) {
 }
 
 // cleanStale removes database directories left by an interrupted recovery.
+// It runs only after the current database opened.
 func (d *dbDir) cleanStale() {
-	entries, _ := os.ReadDir(d.root)
-	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "db-") && e.Name() != d.current {
-			os.RemoveAll(filepath.Join(d.root, e.Name()))
+	for _, name := range d.databases() {
+		if name != d.current {
+			os.RemoveAll(filepath.Join(d.root, name))
 		}
 	}
 }

@@ -116,13 +116,17 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 		}
 		b.Set(k, v, nil)
 		if b.Len() > 32<<20 {
-			if err := b.Commit(pebble.NoSync); err != nil {
+			err := b.Commit(pebble.NoSync)
+			b.Close()
+			if err != nil {
 				return fail(fmt.Errorf("sm: recover: %w", err))
 			}
 			b = db.NewBatch()
 		}
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	err = b.Commit(pebble.Sync)
+	b.Close()
+	if err != nil {
 		return fail(fmt.Errorf("sm: recover: %w", err))
 	}
 	_, h, err := loadState(db)

@@ -113,6 +113,9 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	a := applier{b: b, head: s.head, limits: s.limits}
 	for i := range entries {
 		results := a.applyEntry(entries[i].Cmd)
+		if a.fatal != nil {
+			return nil, fmt.Errorf("sm: apply entry %d: %w", entries[i].Index, a.fatal)
+		}
 		entries[i].Result = dbsm.Result{Value: uint64(len(results)), Data: encode(results)}
 	}
 	if len(entries) > 0 {
