@@ -10,6 +10,7 @@
 //
 //	_LB.leader.<store>.<op>     served by the storenode that leads the store
 //	_LB.registry.lookup         answered by any storenode: does a store exist?
+//	_LB.owner.<store>           answered by every replica of the store: its identity
 package subjects
 
 import "strings"
@@ -76,6 +77,11 @@ func ParseStore(subject string) (store, op string, ok bool) {
 
 // Leader returns the internal subject on which the leader of store serves op.
 func Leader(store, op string) string { return leaderPrefix + store + "." + op }
+
+// Owner returns the subject on which every replica of store answers with
+// the store's identity, so that two unrelated Logbooks on one NATS never
+// both serve a store of the same id.
+func Owner(store string) string { return internalPrefix + "owner." + store }
 
 // LeaderWildcard is what a storenode subscribes to for a store it leads.
 func LeaderWildcard(store string) string { return leaderPrefix + store + ".*" }

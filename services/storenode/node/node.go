@@ -41,9 +41,14 @@ type Node struct {
 
 // replica is one store's replica on this node.
 type replica struct {
-	spec      StoreSpec
-	proposer  *proposer
-	leaderSub *nats.Subscription // set while this node leads the store
+	spec     StoreSpec
+	uid      string // identity of the store's data; see owner.go
+	proposer *proposer
+	ownerSub *nats.Subscription
+
+	// Written by followLeaders under Node.mu.
+	leaderSub *nats.Subscription // set while this node leads and serves the store
+	conflict  string             // why the store is not served despite leading, if so
 }
 
 // Start starts a storenode: the NodeHost, a replica of every configured store,
@@ -110,10 +115,20 @@ func (n *Node) startReplica(spec StoreSpec) error {
 		CompactionOverhead: 20_000,
 	}
 	members := map[uint64]dragonboat.Target{n.cfg.NodeID: n.cfg.RaftAddress}
+	uid, err := loadStoreUID(dir)
+	if err != nil {
+		return err
+	}
+	r := &replica{spec: spec, uid: uid}
+	// Answer identity checks before this replica can become leader.
+	if r.ownerSub, err = n.subscribeOwner(r); err != nil {
+		return fmt.Errorf("storenode: subscribe: %w", err)
+	}
 	if err := n.nh.StartOnDiskReplica(members, false, create, rc); err != nil {
+		r.ownerSub.Unsubscribe()
 		return fmt.Errorf("storenode: start store %s: %w", spec.ID, err)
 	}
-	r := &replica{spec: spec, proposer: newProposer(n.nh, spec.ShardID, &n.cfg)}
+	r.proposer = newProposer(n.nh, spec.ShardID, &n.cfg)
 	r.proposer.start(n.ctx, n.cfg.Proposers)
 	n.mu.Lock()
 	n.replicas[spec.ID] = r
@@ -122,13 +137,20 @@ func (n *Node) startReplica(spec StoreSpec) error {
 	return nil
 }
 
-// WaitReady blocks until every hosted store has a leader, or ctx ends.
+// WaitReady blocks until every hosted store has a leader and, where this
+// node leads, is served; it fails if a store cannot be served because another
+// Logbook with other data holds the same store id on this NATS.
 func (n *Node) WaitReady(ctx context.Context) error {
 	for {
 		ready := true
 		n.mu.Lock()
 		for _, r := range n.replicas {
-			if _, _, ok, err := n.nh.GetLeaderID(r.spec.ShardID); err != nil || !ok {
+			if r.conflict != "" {
+				n.mu.Unlock()
+				return fmt.Errorf("storenode: store %s is not served: %s", r.spec.ID, r.conflict)
+			}
+			leader, _, ok, err := n.nh.GetLeaderID(r.spec.ShardID)
+			if err != nil || !ok || (leader == n.cfg.NodeID && r.leaderSub == nil) {
 				ready = false
 			}
 		}
@@ -168,6 +190,7 @@ func (n *Node) Close() error {
 	n.mu.Lock()
 	n.closing = true
 	for _, r := range n.replicas {
+		r.ownerSub.Unsubscribe()
 		if r.leaderSub != nil {
 			r.leaderSub.Unsubscribe()
 			r.leaderSub = nil
@@ -204,14 +227,16 @@ func (n *Node) pokeLeaders() {
 }
 
 // followLeaders keeps the leader subscriptions in line with Raft: this node
-// serves store.<id> requests exactly while it leads the store. It re-checks on
-// every leader change and twice a second in case a change was missed.
+// serves store.<id> requests exactly while it leads the store (and no other
+// Logbook with other data claims the id). It re-checks on every leader change
+// and twice a second in case a change was missed; every 5 s it also looks
+// for a conflicting Logbook that started serving at the same moment.
 func (n *Node) followLeaders() {
 	defer n.loops.Done()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		n.syncLeaders()
+	for i := 0; ; i++ {
+		n.syncLeaders(i%10 == 9)
 		select {
 		case <-n.followCtx.Done():
 			return
@@ -221,28 +246,65 @@ func (n *Node) followLeaders() {
 	}
 }
 
-func (n *Node) syncLeaders() {
+// syncLeaders is called only from followLeaders; it takes n.mu only to read
+// the replica set and to publish its changes, never while waiting on NATS.
+func (n *Node) syncLeaders(recheck bool) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.closing {
+		n.mu.Unlock()
 		return
 	}
+	reps := make([]*replica, 0, len(n.replicas))
 	for _, r := range n.replicas {
+		reps = append(reps, r)
+	}
+	n.mu.Unlock()
+	for _, r := range reps {
 		leader, _, ok, err := n.nh.GetLeaderID(r.spec.ShardID)
 		leads := err == nil && ok && leader == n.cfg.NodeID
 		switch {
 		case leads && r.leaderSub == nil:
+			if c := n.findImposter(r, false); c != "" {
+				n.setConflict(r, c)
+				continue
+			}
 			sub, err := n.subscribeLeader(r)
 			if err != nil {
 				n.cfg.Logger.Error("cannot serve store", "store", r.spec.ID, "err", err)
 				continue
 			}
-			r.leaderSub = sub
+			n.mu.Lock()
+			r.leaderSub, r.conflict = sub, ""
+			n.mu.Unlock()
 			n.cfg.Logger.Info("leading store", "store", r.spec.ID)
+		case leads && recheck:
+			if c := n.findImposter(r, true); c != "" {
+				n.stopServing(r)
+				n.setConflict(r, c)
+			}
 		case !leads && r.leaderSub != nil:
-			r.leaderSub.Unsubscribe()
-			r.leaderSub = nil
+			n.stopServing(r)
 			n.cfg.Logger.Info("no longer leading store", "store", r.spec.ID)
 		}
+	}
+}
+
+func (n *Node) stopServing(r *replica) {
+	n.mu.Lock()
+	sub := r.leaderSub
+	r.leaderSub = nil
+	n.mu.Unlock()
+	if sub != nil {
+		sub.Unsubscribe()
+	}
+}
+
+func (n *Node) setConflict(r *replica, c string) {
+	n.mu.Lock()
+	changed := r.conflict != c
+	r.conflict = c
+	n.mu.Unlock()
+	if changed {
+		n.cfg.Logger.Error("refusing to serve store", "store", r.spec.ID, "reason", c)
 	}
 }
