@@ -99,12 +99,17 @@ type Store struct {
 // ID is the store's id.
 func (s *Store) ID() string { return s.id }
 
-// request sends req to op and decodes the reply into out, retrying
-// retryable failures with backoff until the context's deadline.
+// request sends req to op of this store.
 func (s *Store) request(ctx context.Context, op string, req, out any) error {
 	if err := wire.ValidateStoreID(s.id); err != nil {
 		return err
 	}
+	return s.send(ctx, subjects.Store(s.id, op), op, req, out)
+}
+
+// send sends req to subject and decodes the reply into out, retrying
+// retryable failures with backoff until the context's deadline.
+func (s *Store) send(ctx context.Context, subject, op string, req, out any) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.c.opts.timeout)
@@ -116,7 +121,7 @@ func (s *Store) request(ctx context.Context, op string, req, out any) error {
 	}
 	backoff := 10 * time.Millisecond
 	for {
-		err := s.once(ctx, op, data, out)
+		err := s.once(ctx, subject, op, data, out)
 		if err == nil || !s.c.opts.retry || !retryable(err) {
 			return err
 		}
@@ -129,8 +134,8 @@ func (s *Store) request(ctx context.Context, op string, req, out any) error {
 	}
 }
 
-func (s *Store) once(ctx context.Context, op string, data []byte, out any) error {
-	msg, err := s.c.nc.RequestWithContext(ctx, subjects.Store(s.id, op), data)
+func (s *Store) once(ctx context.Context, subject, op string, data []byte, out any) error {
+	msg, err := s.c.nc.RequestWithContext(ctx, subject, data)
 	if err != nil {
 		switch {
 		case errors.Is(err, nats.ErrMaxPayload):

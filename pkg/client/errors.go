@@ -11,6 +11,11 @@ var (
 	ErrStoreNotFound         = codes.ErrStoreNotFound
 	ErrUnavailable           = codes.ErrUnavailable
 	ErrTimeout               = codes.ErrTimeout
+	ErrStoreAlreadyExists    = codes.ErrStoreAlreadyExists
+	ErrStoreLimitReached     = codes.ErrStoreLimitReached
+	ErrStoreRemoving         = codes.ErrStoreRemoving
+	ErrStoreProtected        = codes.ErrStoreProtected
+	ErrInvalidSettings       = codes.ErrInvalidSettings
 )
 
 // Error is the type of every error Logbook returns; use errors.As.

@@ -25,6 +25,7 @@ const (
 	InvalidEventID   Code = 40004 // an event id is not a UUID
 	EmptyAppend      Code = 40005 // an append with no events
 	InvalidEventType Code = 40006 // an event type is empty, too long, or has control characters
+	InvalidSettings  Code = 40007 // store settings that are unknown, out of range or impossible here
 
 	// 404: something named does not exist.
 	StoreNotFound    Code = 40401
@@ -34,6 +35,10 @@ const (
 	// 409: the request conflicts with what is stored.
 	WrongExpectedRevision Code = 40901 // carries the stream's current revision
 	IdempotencyConflict   Code = 40902 // some of the event ids were written before, but not as this same append
+	StoreAlreadyExists    Code = 40903 // a store with this id exists with other settings
+	StoreLimitReached     Code = 40904 // the cluster holds its maximum number of stores
+	StoreRemoving         Code = 40905 // the store is being removed
+	StoreProtected        Code = 40906 // the default store cannot be removed
 
 	// 410: the stream was deleted.
 	StreamDeleted Code = 41001
@@ -59,11 +64,16 @@ var names = map[Code]string{
 	InvalidEventID:        "invalid_event_id",
 	EmptyAppend:           "empty_append",
 	InvalidEventType:      "invalid_event_type",
+	InvalidSettings:       "invalid_settings",
 	StoreNotFound:         "store_not_found",
 	StreamNotFound:        "stream_not_found",
 	UnknownOperation:      "unknown_operation",
 	WrongExpectedRevision: "wrong_expected_revision",
 	IdempotencyConflict:   "idempotency_conflict",
+	StoreAlreadyExists:    "store_already_exists",
+	StoreLimitReached:     "store_limit_reached",
+	StoreRemoving:         "store_removing",
+	StoreProtected:        "store_protected",
 	StreamDeleted:         "stream_deleted",
 	EventTooLarge:         "event_too_large",
 	TooManyEvents:         "too_many_events",

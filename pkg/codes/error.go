@@ -59,6 +59,11 @@ var (
 	ErrInvalidEventID        = &Error{Code: InvalidEventID}
 	ErrEmptyAppend           = &Error{Code: EmptyAppend}
 	ErrInvalidEventType      = &Error{Code: InvalidEventType}
+	ErrInvalidSettings       = &Error{Code: InvalidSettings}
+	ErrStoreAlreadyExists    = &Error{Code: StoreAlreadyExists}
+	ErrStoreLimitReached     = &Error{Code: StoreLimitReached}
+	ErrStoreRemoving         = &Error{Code: StoreRemoving}
+	ErrStoreProtected        = &Error{Code: StoreProtected}
 	ErrStoreNotFound         = &Error{Code: StoreNotFound}
 	ErrStreamNotFound        = &Error{Code: StreamNotFound}
 	ErrUnknownOperation      = &Error{Code: UnknownOperation}

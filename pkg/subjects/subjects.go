@@ -11,6 +11,13 @@
 //	_LB.leader.<store>.<op>     served by the storenode that leads the store
 //	_LB.registry.lookup         answered by any storenode: does a store exist?
 //	_LB.owner.<store>           answered by every replica of the store: its identity
+//	_LB.meta.<op>               store lifecycle writes, served by the meta shard's leader
+//	_LB.metaread.<op>           store lifecycle reads, served by any storenode
+//
+// Store lifecycle (client-facing, served by gateways):
+//
+//	stores.<op>                 create, remove, list, status, config
+//	stores.events.<store>.<kind> lifecycle events: created, status_changed, removed
 package subjects
 
 import "strings"
@@ -77,6 +84,58 @@ func ParseStore(subject string) (store, op string, ok bool) {
 
 // Leader returns the internal subject on which the leader of store serves op.
 func Leader(store, op string) string { return leaderPrefix + store + "." + op }
+
+// Store lifecycle operations: the last token of stores.<op>.
+const (
+	StoresCreate = "create"
+	StoresRemove = "remove"
+	StoresList   = "list"
+	StoresStatus = "status"
+	StoresConfig = "config"
+)
+
+// StoresOps lists every store lifecycle operation.
+var StoresOps = []string{StoresCreate, StoresRemove, StoresList, StoresStatus, StoresConfig}
+
+// IsStoresWrite reports whether a lifecycle operation changes the registry.
+func IsStoresWrite(op string) bool { return op == StoresCreate || op == StoresRemove }
+
+const (
+	storesPrefix = "stores."
+	// StoresWildcard is what the gateway's lifecycle endpoint subscribes to.
+	StoresWildcard = "stores.*"
+	// StoreEventsAll matches every lifecycle event.
+	StoreEventsAll = "stores.events.>"
+	metaPrefix     = internalPrefix + "meta."
+	metaReadPrefix = internalPrefix + "metaread."
+)
+
+// Stores returns the client-facing subject of a lifecycle operation.
+func Stores(op string) string { return storesPrefix + op }
+
+// ParseStores returns the lifecycle operation of a stores.<op> subject.
+func ParseStores(subject string) (op string, ok bool) {
+	op, ok = strings.CutPrefix(subject, storesPrefix)
+	return op, ok && op != "" && !strings.Contains(op, ".")
+}
+
+// StoreEvent returns the subject of a lifecycle event.
+func StoreEvent(store, kind string) string { return storesPrefix + "events." + store + "." + kind }
+
+// StoreEvents matches every lifecycle event of one store.
+func StoreEvents(store string) string { return storesPrefix + "events." + store + ".*" }
+
+// Meta returns the internal subject of a lifecycle write (meta leader).
+func Meta(op string) string { return metaPrefix + op }
+
+// MetaWildcard is what the meta leader subscribes to.
+const MetaWildcard = metaPrefix + "*"
+
+// MetaRead returns the internal subject of a lifecycle read (any storenode).
+func MetaRead(op string) string { return metaReadPrefix + op }
+
+// MetaReadWildcard is what every storenode subscribes to, in StorenodeQueue.
+const MetaReadWildcard = metaReadPrefix + "*"
 
 // Owner returns the subject on which every replica of store answers with
 // the store's identity, so that two unrelated Logbooks on one NATS never

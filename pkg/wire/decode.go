@@ -270,3 +270,73 @@ func DecodeRequest(op string, data []byte, l Limits) error {
 	}
 	return err
 }
+
+// DecodeCreateStore decodes and validates a stores.create request. The
+// settings' ranges are checked by the registry, which knows the cluster.
+func DecodeCreateStore(data []byte, l Limits) (*CreateStoreRequest, error) {
+	l = l.WithDefaults()
+	if err := checkSize(data, l); err != nil {
+		return nil, err
+	}
+	var req CreateStoreRequest
+	if err := Unmarshal(data, &req); err != nil {
+		return nil, err
+	}
+	if err := ValidateStoreID(req.Store); err != nil {
+		return nil, err
+	}
+	return &req, nil
+}
+
+// DecodeStoreRequest decodes a request naming one store (remove, status, config).
+func DecodeStoreRequest(data []byte, l Limits) (*StoreRequest, error) {
+	l = l.WithDefaults()
+	if err := checkSize(data, l); err != nil {
+		return nil, err
+	}
+	var req StoreRequest
+	if err := Unmarshal(data, &req); err != nil {
+		return nil, err
+	}
+	if err := ValidateStoreID(req.Store); err != nil {
+		return nil, err
+	}
+	return &req, nil
+}
+
+// DecodeListStores decodes a stores.list request; limit is the page size.
+func DecodeListStores(data []byte, l Limits) (req *ListStoresRequest, limit int, err error) {
+	l = l.WithDefaults()
+	if err := checkSize(data, l); err != nil {
+		return nil, 0, err
+	}
+	req = new(ListStoresRequest)
+	if err := Unmarshal(data, req); err != nil {
+		return nil, 0, err
+	}
+	if req.After != "" {
+		if err := ValidateStoreID(req.After); err != nil {
+			return nil, 0, invalid("after: %v", err)
+		}
+	}
+	if limit, err = validateCount("limit", req.Limit, DefaultListLimit, MaxListLimit); err != nil {
+		return nil, 0, err
+	}
+	return req, limit, nil
+}
+
+// DecodeStoresRequest decodes and validates the request of any lifecycle operation.
+func DecodeStoresRequest(op string, data []byte, l Limits) error {
+	var err error
+	switch op {
+	case "create":
+		_, err = DecodeCreateStore(data, l)
+	case "remove", "status", "config":
+		_, err = DecodeStoreRequest(data, l)
+	case "list":
+		_, _, err = DecodeListStores(data, l)
+	default:
+		err = codes.New(codes.UnknownOperation, "unknown store operation %q", truncate(op))
+	}
+	return err
+}

@@ -29,39 +29,70 @@ func (g *Gateway) forward(ctx context.Context, store, op string, data []byte) (*
 			return nil, deadlineError(ctx, err)
 		}
 		if !checked {
-			exists, err := g.storeExists(ctx, store)
+			a, err := g.lookup(ctx, store)
 			if err != nil {
 				return nil, err
 			}
-			if !exists {
+			switch {
+			case !a.Exists:
 				return nil, codes.New(codes.StoreNotFound, "store %q does not exist", store)
+			case a.Status == wire.StatusRemoving:
+				return nil, codes.New(codes.StoreRemoving, "store %q is being removed", store)
 			}
 			checked = true
 		}
-		select {
-		case <-ctx.Done():
+		if err := sleep(ctx, &backoff); err != nil {
 			return nil, codes.New(codes.Unavailable, "store %q has no leader", store)
-		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 200*time.Millisecond)
 	}
 }
 
-func (g *Gateway) storeExists(ctx context.Context, store string) (bool, error) {
+// forwardTo sends a request to an internal subject, retrying while nobody
+// serves it (e.g. during an election) until the deadline.
+func (g *Gateway) forwardTo(ctx context.Context, subject string, data []byte, what string) (*nats.Msg, error) {
+	backoff := 5 * time.Millisecond
+	for {
+		msg, err := g.cfg.NATS.RequestMsgWithContext(ctx, &nats.Msg{Subject: subject, Data: data})
+		if err == nil {
+			return msg, nil
+		}
+		if !errors.Is(err, nats.ErrNoResponders) {
+			return nil, deadlineError(ctx, err)
+		}
+		if err := sleep(ctx, &backoff); err != nil {
+			return nil, codes.New(codes.Unavailable, "%s", what)
+		}
+	}
+}
+
+func sleep(ctx context.Context, backoff *time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(*backoff):
+	}
+	*backoff = min(*backoff*2, 200*time.Millisecond)
+	return nil
+}
+
+type registryAnswer struct {
+	Exists bool   `msgpack:"exists"`
+	Status string `msgpack:"status,omitempty"`
+}
+
+func (g *Gateway) lookup(ctx context.Context, store string) (registryAnswer, error) {
+	var a registryAnswer
 	msg, err := g.cfg.NATS.RequestWithContext(ctx, subjects.RegistryLookup, []byte(store))
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
-			return false, codes.New(codes.Unavailable, "no storenode is reachable")
+			return a, codes.New(codes.Unavailable, "no storenode is reachable")
 		}
-		return false, deadlineError(ctx, err)
+		return a, deadlineError(ctx, err)
 	}
-	var r struct {
-		Exists bool `msgpack:"exists"`
+	if err := wire.UnmarshalReply(msg.Data, &a); err != nil {
+		return a, codes.New(codes.Internal, "bad registry reply: %v", err)
 	}
-	if err := wire.Unmarshal(msg.Data, &r); err != nil {
-		return false, codes.New(codes.Internal, "bad registry reply: %v", err)
-	}
-	return r.Exists, nil
+	return a, nil
 }
 
 func deadlineError(ctx context.Context, err error) error {

@@ -79,6 +79,11 @@ func Start(cfg Config) (*Gateway, error) {
 	err = svc.AddEndpoint("store", micro.HandlerFunc(g.onRequest),
 		micro.WithEndpointSubject(subjects.StoreWildcard),
 		micro.WithEndpointPendingLimits(64<<10, 256<<20))
+	if err == nil {
+		err = svc.AddEndpoint("stores", micro.HandlerFunc(g.onRequest),
+			micro.WithEndpointSubject(subjects.StoresWildcard),
+			micro.WithEndpointPendingLimits(64<<10, 256<<20))
+	}
 	if err != nil {
 		svc.Stop()
 		cancel()
@@ -126,6 +131,10 @@ func (g *Gateway) onRequest(req micro.Request) {
 }
 
 func (g *Gateway) serve(ctx context.Context, req micro.Request) {
+	if op, ok := subjects.ParseStores(req.Subject()); ok {
+		g.serveLifecycle(ctx, req, op)
+		return
+	}
 	store, op, ok := subjects.ParseStore(req.Subject())
 	if !ok {
 		replyError(req, codes.New(codes.UnknownOperation, "subject %q is not store.<store>.<operation>", req.Subject()))
@@ -144,6 +153,26 @@ func (g *Gateway) serve(ctx context.Context, req micro.Request) {
 		return
 	}
 	msg, err := g.forward(ctx, store, op, req.Data())
+	g.relay(req, msg, err)
+}
+
+// serveLifecycle validates a stores.<op> request and forwards it: writes to
+// the meta shard's leader, reads to any storenode.
+func (g *Gateway) serveLifecycle(ctx context.Context, req micro.Request, op string) {
+	if err := wire.DecodeStoresRequest(op, req.Data(), g.cfg.Limits); err != nil {
+		replyError(req, err)
+		return
+	}
+	subject := subjects.MetaRead(op)
+	if subjects.IsStoresWrite(op) {
+		subject = subjects.Meta(op)
+	}
+	msg, err := g.forwardTo(ctx, subject, req.Data(), "the store registry has no leader")
+	g.relay(req, msg, err)
+}
+
+// relay answers the client with the storenode's reply or error.
+func (g *Gateway) relay(req micro.Request, msg *nats.Msg, err error) {
 	if err != nil {
 		replyError(req, err)
 		return

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/node"
 )
 
 // DefaultStoreID is the store every Logbook starts with.
@@ -31,6 +32,11 @@ type Config struct {
 	RaftAddress string
 	// StoreID is the id of the default store. Default "default".
 	StoreID string
+	// Stores are declared in configuration: created at start-up when the
+	// registry lacks them; a difference with the registry is reported.
+	Stores []node.StaticStore
+	// MaxStores bounds the number of stores. Default 10,000.
+	MaxStores int
 	// Limits apply to every request. Default wire.DefaultLimits().
 	Limits wire.Limits
 	// RequestTimeout bounds a request inside the storenode. Default 5s.

@@ -25,8 +25,8 @@ type Logbook struct {
 	url     string
 }
 
-// Start starts Logbook and returns when the default store has a leader and
-// requests are being served.
+// Start starts Logbook and returns when the registry has a leader, the
+// default and configured stores exist, and every store hosted here is served.
 func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 	cfg.setDefaults()
 	l := &Logbook{cfg: cfg}
@@ -65,7 +65,9 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 		RaftAddress:    cfg.RaftAddress,
 		DataDir:        filepath.Join(cfg.DataDir, "storenode"),
 		NATS:           l.nc,
-		Stores:         []node.StoreSpec{{ID: cfg.StoreID, ShardID: 2}},
+		DefaultStore:   cfg.StoreID,
+		StaticStores:   cfg.Stores,
+		MaxStores:      cfg.MaxStores,
 		Limits:         cfg.Limits,
 		RequestTimeout: cfg.RequestTimeout,
 		Logger:         cfg.Logger.With("component", "storenode"),

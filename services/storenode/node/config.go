@@ -10,10 +10,21 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// StoreSpec names a store this node hosts and the Raft shard that holds it.
+// StoreSpec is a store replica to run here, as the registry describes it.
 type StoreSpec struct {
-	ID      string
-	ShardID uint64
+	ID       string
+	ShardID  uint64
+	Limits   wire.Limits
+	Timeout  time.Duration
+	Replicas []uint64
+}
+
+// StaticStore is a store declared in configuration: created at start-up if
+// the registry lacks it; if the registry has it with other settings, the
+// difference is reported and the registry wins.
+type StaticStore struct {
+	ID       string             `json:"id"`
+	Settings wire.StoreSettings `json:"settings"`
 }
 
 // Config configures a storenode.
@@ -26,8 +37,13 @@ type Config struct {
 	DataDir string
 	// NATS is the connection the node serves requests on; the caller owns it.
 	NATS *nats.Conn
-	// Stores lists the stores hosted here.
-	Stores []StoreSpec
+	// DefaultStore is the id of the store every cluster has; it cannot be
+	// removed. Default "default".
+	DefaultStore string
+	// StaticStores are declared in configuration and created at start-up.
+	StaticStores []StaticStore
+	// MaxStores bounds the number of stores in the cluster. Default 10,000.
+	MaxStores int
 	// Limits are enforced on every request.
 	Limits wire.Limits
 	// RequestTimeout bounds each request, Raft round included. Default 5s.
@@ -50,13 +66,19 @@ func (c *Config) setDefaults() error {
 	if c.RaftAddress == "" || c.DataDir == "" || c.NATS == nil {
 		return errors.New("storenode: RaftAddress, DataDir and NATS are required")
 	}
-	for _, s := range c.Stores {
+	if c.DefaultStore == "" {
+		c.DefaultStore = "default"
+	}
+	if err := wire.ValidateStoreID(c.DefaultStore); err != nil {
+		return fmt.Errorf("storenode: default store: %w", err)
+	}
+	for _, s := range c.StaticStores {
 		if err := wire.ValidateStoreID(s.ID); err != nil {
-			return fmt.Errorf("storenode: %w", err)
+			return fmt.Errorf("storenode: static store: %w", err)
 		}
-		if s.ShardID < 2 {
-			return fmt.Errorf("storenode: store %s: shard id must be ≥ 2 (1 is reserved)", s.ID)
-		}
+	}
+	if c.MaxStores == 0 {
+		c.MaxStores = 10_000
 	}
 	c.Limits = c.Limits.WithDefaults()
 	if c.RequestTimeout == 0 {

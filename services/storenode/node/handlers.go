@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/logbookdb/logbook/pkg/codes"
@@ -20,7 +21,7 @@ func (n *Node) subscribeLeader(r *replica) (*nats.Subscription, error) {
 			respond(m, nil, codes.New(codes.UnknownOperation, "bad subject %q", m.Subject))
 			return
 		}
-		n.dispatch(m, func(ctx context.Context) {
+		n.dispatch(m, r.spec.Timeout, func(ctx context.Context) {
 			v, err := n.handle(ctx, r, op, m.Data)
 			respond(m, v, err)
 		})
@@ -31,7 +32,7 @@ func (n *Node) subscribeLeader(r *replica) (*nats.Subscription, error) {
 // that one slow request never holds up the subscription. It blocks when the
 // node is saturated, which pushes back on NATS (and so on the clients). Once
 // the node is closing, requests are refused with unavailable (not applied).
-func (n *Node) dispatch(m *nats.Msg, fn func(ctx context.Context)) {
+func (n *Node) dispatch(m *nats.Msg, timeout time.Duration, fn func(ctx context.Context)) {
 	select {
 	case n.inflight <- struct{}{}:
 	case <-n.ctx.Done():
@@ -49,17 +50,10 @@ func (n *Node) dispatch(m *nats.Msg, fn func(ctx context.Context)) {
 	n.mu.Unlock()
 	go func() {
 		defer func() { <-n.inflight; n.requests.Done() }()
-		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RequestTimeout)
+		ctx, cancel := context.WithTimeout(n.ctx, timeout)
 		defer cancel()
 		fn(ctx)
 	}()
-}
-
-// onRegistryLookup answers whether a store exists. The body is the store id.
-func (n *Node) onRegistryLookup(m *nats.Msg) {
-	exists := n.HasStore(string(m.Data))
-	b, _ := wire.Marshal(map[string]bool{"exists": exists})
-	m.Respond(b)
 }
 
 func respond(m *nats.Msg, v any, err error) {
@@ -86,7 +80,7 @@ func respond(m *nats.Msg, v any, err error) {
 }
 
 func (n *Node) handle(ctx context.Context, r *replica, op string, data []byte) (any, error) {
-	l := n.cfg.Limits
+	l := r.spec.Limits
 	shard := r.spec.ShardID
 	switch op {
 	case subjects.OpAppend:

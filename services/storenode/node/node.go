@@ -5,7 +5,9 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/lni/dragonboat/v4/raftio"
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
 	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/services/storenode/meta"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/nats-io/nats.go"
 )
@@ -29,6 +32,12 @@ type Node struct {
 	mu       sync.Mutex
 	replicas map[string]*replica // by store id
 
+	mismatch     map[string]string // static store id -> how the registry differs (under mu)
+	metaSub      *nats.Subscription
+	metaReadSub  *nats.Subscription
+	metaLeader   *nats.Subscription // set while this node leads the meta shard
+	reconcileCh  chan struct{}
+	bootstrapped bool          // under mu: default and static stores are in the registry
 	leaderEvents chan struct{} // poked by dragonboat's leader callbacks
 	inflight     chan struct{} // bounds concurrently served requests
 	closing      bool          // under mu: no new requests, no new subscriptions
@@ -45,6 +54,7 @@ type replica struct {
 	uid      string // identity of the store's data; see owner.go
 	proposer *proposer
 	ownerSub *nats.Subscription
+	stop     context.CancelFunc // stops the proposer
 
 	// Written by followLeaders under Node.mu.
 	leaderSub *nats.Subscription // set while this node leads and serves the store
@@ -64,6 +74,8 @@ func Start(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, ctx: ctx, cancel: cancel, followCtx: followCtx, stopFollow: stopFollow,
 		replicas:     map[string]*replica{},
+		mismatch:     map[string]string{},
+		reconcileCh:  make(chan struct{}, 1),
 		leaderEvents: make(chan struct{}, 1),
 		inflight:     make(chan struct{}, 4096),
 	}
@@ -83,24 +95,45 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("storenode: start raft: %w", err)
 	}
 	n.nh = nh
-	for _, spec := range cfg.Stores {
-		if err := n.startReplica(spec); err != nil {
-			n.Close()
-			return nil, err
-		}
+	if err := n.startMeta(); err != nil {
+		n.Close()
+		return nil, err
 	}
 	if n.registrySub, err = cfg.NATS.QueueSubscribe(subjects.RegistryLookup, subjects.StorenodeQueue, n.onRegistryLookup); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("storenode: subscribe: %w", err)
 	}
-	n.loops.Add(1)
+	if n.metaReadSub, err = cfg.NATS.QueueSubscribe(subjects.MetaReadWildcard, subjects.StorenodeQueue, n.onMetaRead); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("storenode: subscribe: %w", err)
+	}
+	n.loops.Add(2)
 	go n.followLeaders()
+	go n.reconcileLoop()
 	return n, nil
 }
 
+// startMeta starts this node's replica of the meta shard.
+func (n *Node) startMeta() error {
+	rc := config.Config{
+		ReplicaID: n.cfg.NodeID, ShardID: meta.ShardID, CheckQuorum: true, PreVote: true,
+		ElectionRTT: n.cfg.ElectionTicks, HeartbeatRTT: max(1, n.cfg.ElectionTicks/10),
+		SnapshotEntries: 1000, CompactionOverhead: 100,
+	}
+	members := map[uint64]dragonboat.Target{n.cfg.NodeID: n.cfg.RaftAddress}
+	create := func(shardID, replicaID uint64) dbsm.IStateMachine { return meta.New() }
+	if err := n.nh.StartReplica(members, false, create, rc); err != nil {
+		return fmt.Errorf("storenode: start meta shard: %w", err)
+	}
+	return nil
+}
+
+func (n *Node) storeDir(id string) string { return filepath.Join(n.cfg.DataDir, "stores", id) }
+
+// startReplica starts this node's replica of a store.
 func (n *Node) startReplica(spec StoreSpec) error {
-	dir := filepath.Join(n.cfg.DataDir, "stores", spec.ID)
-	limits := n.cfg.Limits
+	dir := n.storeDir(spec.ID)
+	limits := spec.Limits
 	create := func(shardID, replicaID uint64) dbsm.IOnDiskStateMachine {
 		return sm.New(dir, limits)
 	}
@@ -114,6 +147,8 @@ func (n *Node) startReplica(spec StoreSpec) error {
 		SnapshotEntries:    100_000,
 		CompactionOverhead: 20_000,
 	}
+	// Today every replica of a store is on this node; the cluster issue
+	// resolves the other members' addresses from the registry.
 	members := map[uint64]dragonboat.Target{n.cfg.NodeID: n.cfg.RaftAddress}
 	uid, err := loadStoreUID(dir)
 	if err != nil {
@@ -128,12 +163,62 @@ func (n *Node) startReplica(spec StoreSpec) error {
 		r.ownerSub.Unsubscribe()
 		return fmt.Errorf("storenode: start store %s: %w", spec.ID, err)
 	}
-	r.proposer = newProposer(n.nh, spec.ShardID, &n.cfg)
-	r.proposer.start(n.ctx, n.cfg.Proposers)
+	pcfg := n.cfg
+	pcfg.RequestTimeout = spec.Timeout
+	r.proposer = newProposer(n.nh, spec.ShardID, &pcfg)
+	var pctx context.Context
+	pctx, r.stop = context.WithCancel(n.ctx)
+	r.proposer.start(pctx, n.cfg.Proposers)
 	n.mu.Lock()
 	n.replicas[spec.ID] = r
 	n.mu.Unlock()
 	n.pokeLeaders()
+	return nil
+}
+
+// stopReplica stops serving a store here and stops its Raft replica; with
+// removeData it also deletes the replica's Raft log and its data directory.
+func (n *Node) stopReplica(id string, removeData bool) error {
+	n.mu.Lock()
+	r := n.replicas[id]
+	delete(n.replicas, id)
+	var subs []*nats.Subscription
+	if r != nil {
+		subs = append(subs, r.ownerSub, r.leaderSub)
+		r.leaderSub = nil
+	}
+	n.mu.Unlock()
+	if r != nil {
+		for _, sub := range subs {
+			if sub != nil {
+				sub.Unsubscribe()
+			}
+		}
+		r.stop()
+		r.proposer.wait()
+		if err := n.nh.StopShard(r.spec.ShardID); err != nil && !errors.Is(err, dragonboat.ErrShardNotFound) {
+			return fmt.Errorf("storenode: stop store %s: %w", id, err)
+		}
+	}
+	if !removeData {
+		return nil
+	}
+	if r != nil {
+		// RemoveData needs the shard fully stopped, which completes asynchronously.
+		for i := 0; ; i++ {
+			err := n.nh.RemoveData(r.spec.ShardID, n.cfg.NodeID)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, dragonboat.ErrShardNotStopped) || i == 500 {
+				return fmt.Errorf("storenode: remove raft data of %s: %w", id, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if err := os.RemoveAll(n.storeDir(id)); err != nil {
+		return fmt.Errorf("storenode: remove data of %s: %w", id, err)
+	}
 	return nil
 }
 
@@ -142,8 +227,14 @@ func (n *Node) startReplica(spec StoreSpec) error {
 // Logbook with other data holds the same store id on this NATS.
 func (n *Node) WaitReady(ctx context.Context) error {
 	for {
-		ready := true
+		ready := n.isBootstrapped()
+		if _, _, ok, err := n.nh.GetLeaderID(meta.ShardID); err != nil || !ok {
+			ready = false
+		}
 		n.mu.Lock()
+		if _, ok := n.replicas[n.cfg.DefaultStore]; !ok {
+			ready = false
+		}
 		for _, r := range n.replicas {
 			if r.conflict != "" {
 				n.mu.Unlock()
@@ -184,10 +275,16 @@ func (n *Node) Close() error {
 	n.loops.Wait()
 	// 2. No new requests: leave every subject; requests that still arrive
 	// (callbacks already running) are refused with unavailable.
-	if n.registrySub != nil {
-		n.registrySub.Unsubscribe()
+	for _, sub := range []*nats.Subscription{n.registrySub, n.metaReadSub} {
+		if sub != nil {
+			sub.Unsubscribe()
+		}
 	}
 	n.mu.Lock()
+	if n.metaLeader != nil {
+		n.metaLeader.Unsubscribe()
+		n.metaLeader = nil
+	}
 	n.closing = true
 	for _, r := range n.replicas {
 		r.ownerSub.Unsubscribe()
@@ -259,6 +356,7 @@ func (n *Node) syncLeaders(recheck bool) {
 		reps = append(reps, r)
 	}
 	n.mu.Unlock()
+	n.syncMetaLeader()
 	for _, r := range reps {
 		leader, _, ok, err := n.nh.GetLeaderID(r.spec.ShardID)
 		leads := err == nil && ok && leader == n.cfg.NodeID

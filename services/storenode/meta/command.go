@@ -1,0 +1,74 @@
+package meta
+
+import (
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// EntryVersion prefixes every meta Raft entry: version(1 byte) msgpack(Command).
+const EntryVersion byte = 1
+
+// Operations of a Command.
+const (
+	OpRegisterNode   uint8 = 1
+	OpCreate         uint8 = 2
+	OpSetStatus      uint8 = 3
+	OpRemove         uint8 = 4
+	OpReplicaRemoved uint8 = 5
+)
+
+// Command is one registry change. Everything the apply needs is in it
+// (including the proposer's clock and limits), so replicas agree.
+type Command struct {
+	Op          uint8    `msgpack:"op"`
+	Time        int64    `msgpack:"time"`
+	Store       string   `msgpack:"store,omitempty"`
+	Settings    Settings `msgpack:"settings,omitempty"`
+	Origin      string   `msgpack:"origin,omitempty"`
+	MaxStores   int64    `msgpack:"max_stores,omitempty"`
+	Protected   string   `msgpack:"protected,omitempty"` // the default store: not removable
+	Status      string   `msgpack:"status,omitempty"`
+	NodeID      uint64   `msgpack:"node,omitempty"`
+	RaftAddress string   `msgpack:"raft_address,omitempty"`
+}
+
+// Result is the outcome of a Command. Code 0 is success.
+type Result struct {
+	Code     int    `msgpack:"code"`
+	Message  string `msgpack:"message,omitempty"`
+	Store    *Store `msgpack:"store,omitempty"`    // the store after the command
+	Existed  bool   `msgpack:"existed,omitempty"`  // create: it was already there, same settings
+	Changed  bool   `msgpack:"changed,omitempty"`  // the store's status changed (or it was created or purged)
+	Previous string `msgpack:"previous,omitempty"` // the status before
+	Purged   bool   `msgpack:"purged,omitempty"`   // the store left the registry
+}
+
+// Encode encodes a command as a Raft entry.
+func Encode(c *Command) ([]byte, error) {
+	b, err := msgpack.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("meta: encode: %w", err)
+	}
+	return append([]byte{EntryVersion}, b...), nil
+}
+
+func decodeCommand(entry []byte) (*Command, error) {
+	if len(entry) == 0 || entry[0] != EntryVersion {
+		return nil, fmt.Errorf("meta: entry version not supported")
+	}
+	var c Command
+	if err := msgpack.Unmarshal(entry[1:], &c); err != nil {
+		return nil, fmt.Errorf("meta: decode: %w", err)
+	}
+	return &c, nil
+}
+
+// DecodeResult decodes the result of a proposal.
+func DecodeResult(data []byte) (*Result, error) {
+	var r Result
+	if err := msgpack.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("meta: decode result: %w", err)
+	}
+	return &r, nil
+}

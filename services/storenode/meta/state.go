@@ -1,0 +1,105 @@
+// Package meta is the meta shard: the cluster's single source of truth for
+// its stores (id, settings, placement, status) and its storenodes. It is one
+// dragonboat Raft group (shard 1) with a small in-memory state machine that
+// dragonboat snapshots to disk. See DESIGN.md.
+package meta
+
+import (
+	"slices"
+	"sort"
+)
+
+// ShardID is the meta shard's Raft shard id; store shards start at 2.
+const ShardID uint64 = 1
+
+// FirstStoreShard is the shard id of the first store created (the default
+// store, created at bootstrap; a single-node Logbook of the first release
+// used it for its only store).
+const FirstStoreShard uint64 = 2
+
+// Settings are a store's resolved settings.
+type Settings struct {
+	ReplicationFactor int64 `msgpack:"rf"`
+	RequestTimeoutMs  int64 `msgpack:"timeout_ms"`
+	MaxEventSize      int64 `msgpack:"max_event_size"`
+	MaxAppendEvents   int64 `msgpack:"max_append_events"`
+	MaxReadCount      int64 `msgpack:"max_read_count"`
+}
+
+// Store is one registry entry.
+type Store struct {
+	ID       string   `msgpack:"id"`
+	ShardID  uint64   `msgpack:"shard"`
+	Settings Settings `msgpack:"settings"`
+	Status   string   `msgpack:"status"`
+	Replicas []uint64 `msgpack:"replicas"` // node ids placed to hold a replica
+	Removed  []uint64 `msgpack:"removed"`  // replicas already gone, while removing
+	Origin   string   `msgpack:"origin"`   // default, config or api
+	Created  int64    `msgpack:"created"`
+	Updated  int64    `msgpack:"updated"`
+}
+
+func (s *Store) clone() *Store {
+	c := *s
+	c.Replicas = slices.Clone(s.Replicas)
+	c.Removed = slices.Clone(s.Removed)
+	return &c
+}
+
+// HasReplica reports whether node holds (or should hold) a replica.
+func (s *Store) HasReplica(node uint64) bool { return slices.Contains(s.Replicas, node) }
+
+// Node is a registered storenode.
+type Node struct {
+	ID          uint64 `msgpack:"id"`
+	RaftAddress string `msgpack:"raft_address"`
+	Registered  int64  `msgpack:"registered"`
+}
+
+// State is the whole registry.
+type State struct {
+	Stores      map[string]*Store `msgpack:"stores"`
+	Nodes       map[uint64]*Node  `msgpack:"nodes"`
+	NextShardID uint64            `msgpack:"next_shard"`
+}
+
+func newState() *State {
+	return &State{Stores: map[string]*Store{}, Nodes: map[uint64]*Node{}, NextShardID: FirstStoreShard}
+}
+
+// sortedStores returns copies of the stores in id order.
+func (st *State) sortedStores() []*Store {
+	out := make([]*Store, 0, len(st.Stores))
+	for _, s := range st.Stores {
+		out = append(out, s.clone())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// place picks rf nodes for a new store, deterministically: the nodes holding
+// the fewest replicas first, then by id.
+func (st *State) place(rf int) []uint64 {
+	load := map[uint64]int{}
+	for _, s := range st.Stores {
+		for _, n := range s.Replicas {
+			load[n]++
+		}
+	}
+	ids := make([]uint64, 0, len(st.Nodes))
+	for id := range st.Nodes {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		if load[ids[i]] != load[ids[j]] {
+			return load[ids[i]] < load[ids[j]]
+		}
+		return ids[i] < ids[j]
+	})
+	if rf > len(ids) {
+		return nil
+	}
+	out := ids[:rf]
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,180 @@
+package node
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/meta"
+	"github.com/nats-io/nats.go"
+)
+
+// syncMetaLeader keeps _LB.meta.* (registry writes) subscribed exactly while
+// this node leads the meta shard, like the store leader subjects.
+func (n *Node) syncMetaLeader() {
+	leader, _, ok, err := n.nh.GetLeaderID(meta.ShardID)
+	leads := err == nil && ok && leader == n.cfg.NodeID
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case leads && n.metaLeader == nil && !n.closing:
+		sub, err := n.cfg.NATS.QueueSubscribe(subjects.MetaWildcard, "leader", n.onMeta)
+		if err != nil {
+			n.cfg.Logger.Error("cannot serve the registry", "err", err)
+			return
+		}
+		n.metaLeader = sub
+	case !leads && n.metaLeader != nil:
+		n.metaLeader.Unsubscribe()
+		n.metaLeader = nil
+	}
+}
+
+// onMeta serves registry writes: stores.create and stores.remove.
+func (n *Node) onMeta(m *nats.Msg) {
+	op := m.Subject[len(subjects.Meta("")):]
+	n.dispatch(m, n.cfg.RequestTimeout, func(ctx context.Context) {
+		var v any
+		var err error
+		switch op {
+		case subjects.StoresCreate:
+			v, err = n.createStore(ctx, m.Data)
+		case subjects.StoresRemove:
+			v, err = n.removeStore(ctx, m.Data)
+		default:
+			err = codes.New(codes.UnknownOperation, "unknown store operation %q", op)
+		}
+		respond(m, v, err)
+	})
+}
+
+func (n *Node) createStore(ctx context.Context, data []byte) (any, error) {
+	req, err := wire.DecodeCreateStore(data, n.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := n.nh.StaleRead(meta.ShardID, meta.AllNodes{})
+	if err != nil {
+		return nil, raftError(err)
+	}
+	settings, err := n.resolveSettings(req.Settings, len(nodes.([]meta.Node)))
+	if err != nil {
+		return nil, err
+	}
+	r, err := n.proposeMeta(ctx, meta.Command{Op: meta.OpCreate, Store: req.Store, Settings: settings, Origin: "api", MaxStores: int64(n.cfg.MaxStores)})
+	if err != nil {
+		return nil, err
+	}
+	if r.Code != 0 {
+		return nil, &codes.Error{Code: codes.Code(r.Code), Message: r.Message}
+	}
+	// Answer once the store serves (or the deadline nears): a client may
+	// append right after create returns.
+	s := r.Store
+	for s.Status == wire.StatusCreating {
+		wait, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		<-wait.Done()
+		cancel()
+		if ctx.Err() != nil {
+			break
+		}
+		v, err := n.nh.StaleRead(meta.ShardID, meta.GetStore{ID: req.Store})
+		if err != nil || v.(*meta.Store) == nil {
+			break
+		}
+		s = v.(*meta.Store)
+	}
+	return &wire.CreateStoreReply{Config: toConfig(s), Status: n.toStatus(s), Existed: r.Existed}, nil
+}
+
+func (n *Node) removeStore(ctx context.Context, data []byte) (any, error) {
+	req, err := wire.DecodeStoreRequest(data, n.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	r, err := n.proposeMeta(ctx, meta.Command{Op: meta.OpRemove, Store: req.Store, Protected: n.cfg.DefaultStore})
+	if err != nil {
+		return nil, err
+	}
+	if r.Code != 0 {
+		return nil, &codes.Error{Code: codes.Code(r.Code), Message: r.Message}
+	}
+	return &wire.RemoveStoreReply{Status: n.toStatus(r.Store)}, nil
+}
+
+// onMetaRead serves registry reads from this node's meta replica: list,
+// status, config. They reflect the registry as this replica has applied it,
+// which may trail the leader by a moment.
+func (n *Node) onMetaRead(m *nats.Msg) {
+	op := m.Subject[len(subjects.MetaRead("")):]
+	n.dispatch(m, n.cfg.RequestTimeout, func(ctx context.Context) {
+		v, err := n.metaRead(op, m.Data)
+		respond(m, v, err)
+	})
+}
+
+func (n *Node) metaRead(op string, data []byte) (any, error) {
+	if op == subjects.StoresList {
+		req, limit, err := wire.DecodeListStores(data, n.cfg.Limits)
+		if err != nil {
+			return nil, err
+		}
+		stores, err := n.localStores()
+		if err != nil {
+			return nil, raftError(err)
+		}
+		i := sort.Search(len(stores), func(i int) bool { return stores[i].ID > req.After })
+		reply := &wire.ListStoresReply{Stores: []wire.StoreStatus{}}
+		for ; i < len(stores); i++ {
+			if len(reply.Stores) == limit {
+				reply.Next = reply.Stores[limit-1].Store
+				break
+			}
+			reply.Stores = append(reply.Stores, n.toStatus(stores[i]))
+		}
+		return reply, nil
+	}
+	req, err := wire.DecodeStoreRequest(data, n.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	v, err := n.nh.StaleRead(meta.ShardID, meta.GetStore{ID: req.Store})
+	if err != nil {
+		return nil, raftError(err)
+	}
+	s := v.(*meta.Store)
+	if s == nil {
+		return nil, codes.New(codes.StoreNotFound, "store %q does not exist", req.Store)
+	}
+	switch op {
+	case subjects.StoresStatus:
+		st := n.toStatus(s)
+		return &st, nil
+	case subjects.StoresConfig:
+		c := toConfig(s)
+		return &c, nil
+	}
+	return nil, codes.New(codes.UnknownOperation, "unknown store operation %q", op)
+}
+
+// registryAnswer is the reply on _LB.registry.lookup.
+type registryAnswer struct {
+	Exists bool   `msgpack:"exists"`
+	Status string `msgpack:"status,omitempty"`
+}
+
+// onRegistryLookup answers whether a store exists, and its status. The body
+// is the store id.
+func (n *Node) onRegistryLookup(m *nats.Msg) {
+	var a registryAnswer
+	if v, err := n.nh.StaleRead(meta.ShardID, meta.GetStore{ID: string(m.Data)}); err == nil {
+		if s := v.(*meta.Store); s != nil {
+			a = registryAnswer{Exists: true, Status: s.Status}
+		}
+	}
+	b, _ := wire.Marshal(a)
+	m.Respond(b)
+}

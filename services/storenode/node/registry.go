@@ -1,0 +1,245 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/meta"
+)
+
+// The reconciler makes this node's replicas match the registry: it starts
+// the replicas placed here, reports stores created (running), removes the
+// replicas of stores being removed and reports each removal. Because it works
+// from the registry alone, a create or remove interrupted by a crash at any
+// point finishes when the node comes back.
+
+// proposeMeta proposes one registry change and returns its result.
+func (n *Node) proposeMeta(ctx context.Context, c meta.Command) (*meta.Result, error) {
+	c.Time = time.Now().UnixNano()
+	data, err := meta.Encode(&c)
+	if err != nil {
+		return nil, codes.New(codes.Internal, "%v", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+	defer cancel()
+	res, err := n.nh.SyncPropose(pctx, n.nh.GetNoOPSession(meta.ShardID), data)
+	if err != nil {
+		return nil, raftError(err)
+	}
+	r, err := meta.DecodeResult(res.Data)
+	if err != nil {
+		return nil, codes.New(codes.Internal, "%v", err)
+	}
+	if r.Changed && r.Store != nil {
+		n.publishLifecycle(r)
+	}
+	n.pokeReconcile()
+	return r, nil
+}
+
+// publishLifecycle announces a registry change on stores.events.<store>.<kind>.
+// Delivery is at most once (core NATS); the registry is the truth.
+func (n *Node) publishLifecycle(r *meta.Result) {
+	kind := wire.EventStatusChanged
+	switch {
+	case r.Purged:
+		kind = wire.EventRemoved
+	case r.Previous == "" && r.Store.Status == wire.StatusCreating:
+		kind = wire.EventCreated
+	}
+	status := r.Store.Status
+	if r.Purged {
+		status = "removed"
+	}
+	b, err := wire.Marshal(wire.StoreEvent{Store: r.Store.ID, Kind: kind, Status: status, Previous: r.Previous, Timestamp: time.Now().UnixNano()})
+	if err == nil {
+		n.cfg.NATS.Publish(subjects.StoreEvent(r.Store.ID, kind), b)
+	}
+}
+
+func (n *Node) pokeReconcile() {
+	select {
+	case n.reconcileCh <- struct{}{}:
+	default:
+	}
+}
+
+func (n *Node) isBootstrapped() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.bootstrapped
+}
+
+// localStores reads the registry from this node's meta replica. It may trail
+// the leader by a moment; everything it drives is idempotent.
+func (n *Node) localStores() ([]*meta.Store, error) {
+	v, err := n.nh.StaleRead(meta.ShardID, meta.AllStores{})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]*meta.Store), nil
+}
+
+func (n *Node) reconcileLoop() {
+	defer n.loops.Done()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	registered := false
+	for {
+		select {
+		case <-n.followCtx.Done():
+			return
+		case <-n.reconcileCh:
+		case <-tick.C:
+		}
+		if _, _, ok, err := n.nh.GetLeaderID(meta.ShardID); err != nil || !ok {
+			continue // no registry to act on yet
+		}
+		if !registered {
+			if _, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpRegisterNode, NodeID: n.cfg.NodeID, RaftAddress: n.cfg.RaftAddress}); err != nil {
+				n.cfg.Logger.Warn("cannot register with the meta shard yet", "err", err)
+				continue
+			}
+			registered = true
+		}
+		if !n.isBootstrapped() {
+			if err := n.bootstrap(); err != nil {
+				n.cfg.Logger.Warn("cannot create the configured stores yet", "err", err)
+				continue
+			}
+		}
+		if err := n.reconcile(); err != nil {
+			n.cfg.Logger.Warn("reconcile", "err", err)
+		}
+	}
+}
+
+// bootstrap makes sure the default store and the static stores exist.
+func (n *Node) bootstrap() error {
+	nodes, err := n.nh.StaleRead(meta.ShardID, meta.AllNodes{})
+	if err != nil {
+		return err
+	}
+	count := len(nodes.([]meta.Node))
+	wants := append([]StaticStore{{ID: n.cfg.DefaultStore}}, n.cfg.StaticStores...)
+	for i, w := range wants {
+		settings, err := n.resolveSettings(&w.Settings, count)
+		if err != nil {
+			return fmt.Errorf("store %s in configuration: %w", w.ID, err)
+		}
+		origin := "config"
+		if i == 0 {
+			origin = "default"
+		}
+		r, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpCreate, Store: w.ID, Settings: settings, Origin: origin, MaxStores: int64(n.cfg.MaxStores)})
+		if err != nil {
+			return err
+		}
+		switch codes.Code(r.Code) {
+		case 0:
+		case codes.StoreAlreadyExists:
+			diff := describeDiff(settings, r.Store.Settings)
+			n.mu.Lock()
+			n.mismatch[w.ID] = "configuration differs from the registry, which wins: " + diff
+			n.mu.Unlock()
+			n.cfg.Logger.Warn("store in configuration differs from the registry; the registry wins", "store", w.ID, "diff", diff)
+		default:
+			return fmt.Errorf("store %s: %s", w.ID, r.Message)
+		}
+	}
+	n.mu.Lock()
+	n.bootstrapped = true
+	n.mu.Unlock()
+	return nil
+}
+
+func describeDiff(want, have meta.Settings) string {
+	out := ""
+	add := func(name string, w, h int64) {
+		if w != h {
+			out += fmt.Sprintf("%s: configured %d, stored %d; ", name, w, h)
+		}
+	}
+	add("replication_factor", want.ReplicationFactor, have.ReplicationFactor)
+	add("request_timeout_ms", want.RequestTimeoutMs, have.RequestTimeoutMs)
+	add("max_event_size", want.MaxEventSize, have.MaxEventSize)
+	add("max_append_events", want.MaxAppendEvents, have.MaxAppendEvents)
+	add("max_read_count", want.MaxReadCount, have.MaxReadCount)
+	if len(out) > 2 {
+		out = out[:len(out)-2]
+	}
+	return out
+}
+
+// reconcile runs one pass over the registry.
+func (n *Node) reconcile() error {
+	stores, err := n.localStores()
+	if err != nil {
+		return err
+	}
+	me := n.cfg.NodeID
+	known := map[string]bool{}
+	for _, s := range stores {
+		known[s.ID] = true
+		n.mu.Lock()
+		_, running := n.replicas[s.ID]
+		n.mu.Unlock()
+		switch {
+		case s.Status == wire.StatusRemoving:
+			if running {
+				if err := n.stopReplica(s.ID, true); err != nil {
+					return err
+				}
+				n.cfg.Logger.Info("removed store replica", "store", s.ID)
+			} else if _, err := os.Stat(n.storeDir(s.ID)); err == nil && s.HasReplica(me) {
+				// Removal interrupted after the replica stopped: finish it.
+				if err := n.stopReplica(s.ID, true); err != nil {
+					return err
+				}
+			}
+			if s.HasReplica(me) && !slices.Contains(s.Removed, me) {
+				if _, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpReplicaRemoved, Store: s.ID, NodeID: me}); err != nil {
+					return err
+				}
+			}
+		case s.HasReplica(me) && !running:
+			if err := n.startReplica(n.specOf(s)); err != nil {
+				return err
+			}
+			n.cfg.Logger.Info("started store replica", "store", s.ID, "shard", s.ShardID)
+		case s.Status == wire.StatusCreating && running:
+			// Report the store running once it has a leader; its leader does it.
+			if leader, _, ok, err := n.nh.GetLeaderID(s.ShardID); err == nil && ok && leader == me {
+				status := wire.StatusRunning
+				if int64(len(s.Replicas)) < s.Settings.ReplicationFactor {
+					status = wire.StatusDegraded
+				}
+				if _, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpSetStatus, Store: s.ID, Status: status}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// Replicas the registry no longer knows: stop serving them, keep the data.
+	n.mu.Lock()
+	var orphans []string
+	for id := range n.replicas {
+		if !known[id] {
+			orphans = append(orphans, id)
+		}
+	}
+	n.mu.Unlock()
+	for _, id := range orphans {
+		n.cfg.Logger.Warn("store replica is not in the registry; stopping it, keeping its data", "store", id)
+		if err := n.stopReplica(id, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package node
+
+import (
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/meta"
+)
+
+// Ranges of per-store settings.
+const (
+	maxReplicationFactor = 7
+	minRequestTimeout    = 100 * time.Millisecond
+	maxRequestTimeout    = 5 * time.Minute
+)
+
+// resolveSettings fills a create request's settings from this node's
+// defaults and checks their ranges. nodes is the number of storenodes.
+func (n *Node) resolveSettings(in *wire.StoreSettings, nodes int) (meta.Settings, error) {
+	l := n.cfg.Limits
+	out := meta.Settings{
+		ReplicationFactor: int64(min(3, max(nodes, 1))),
+		RequestTimeoutMs:  n.cfg.RequestTimeout.Milliseconds(),
+		MaxEventSize:      int64(l.MaxEventSize),
+		MaxAppendEvents:   int64(l.MaxAppendEvents),
+		MaxReadCount:      int64(l.MaxReadCount),
+	}
+	if in == nil {
+		return out, nil
+	}
+	check := func(name string, v *int64, lo, hi int64, dst *int64) error {
+		if v == nil {
+			return nil
+		}
+		if *v < lo || *v > hi {
+			return codes.New(codes.InvalidSettings, "%s %d is out of range %d..%d", name, *v, lo, hi)
+		}
+		*dst = *v
+		return nil
+	}
+	for _, c := range []struct {
+		name   string
+		v      *int64
+		lo, hi int64
+		dst    *int64
+	}{
+		{"replication_factor", in.ReplicationFactor, 1, maxReplicationFactor, &out.ReplicationFactor},
+		{"request_timeout_ms", in.RequestTimeoutMs, minRequestTimeout.Milliseconds(), maxRequestTimeout.Milliseconds(), &out.RequestTimeoutMs},
+		{"max_event_size", in.MaxEventSize, 1, int64(l.MaxRequestSize), &out.MaxEventSize},
+		{"max_append_events", in.MaxAppendEvents, 1, 100_000, &out.MaxAppendEvents},
+		{"max_read_count", in.MaxReadCount, 1, 100_000, &out.MaxReadCount},
+	} {
+		if err := check(c.name, c.v, c.lo, c.hi, c.dst); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// specOf turns a registry entry into what a local replica runs with.
+func (n *Node) specOf(s *meta.Store) StoreSpec {
+	l := n.cfg.Limits
+	l.MaxEventSize = int(s.Settings.MaxEventSize)
+	l.MaxAppendEvents = int(s.Settings.MaxAppendEvents)
+	l.MaxReadCount = int(s.Settings.MaxReadCount)
+	return StoreSpec{
+		ID: s.ID, ShardID: s.ShardID, Limits: l.WithDefaults(),
+		Timeout:  time.Duration(s.Settings.RequestTimeoutMs) * time.Millisecond,
+		Replicas: s.Replicas,
+	}
+}
+
+// toConfig and toStatus turn a registry entry into wire types.
+func toConfig(s *meta.Store) wire.StoreConfig {
+	return wire.StoreConfig{
+		Store: s.ID, ShardID: s.ShardID, ReplicationFactor: s.Settings.ReplicationFactor,
+		RequestTimeoutMs: s.Settings.RequestTimeoutMs, MaxEventSize: s.Settings.MaxEventSize,
+		MaxAppendEvents: s.Settings.MaxAppendEvents, MaxReadCount: s.Settings.MaxReadCount,
+		Origin: s.Origin, Created: s.Created,
+	}
+}
+
+func (n *Node) toStatus(s *meta.Store) wire.StoreStatus {
+	st := wire.StoreStatus{
+		Store: s.ID, Status: s.Status, Replicas: append([]uint64{}, s.Replicas...),
+		Created: s.Created, Updated: s.Updated,
+	}
+	if leader, _, ok, err := n.nh.GetLeaderID(s.ShardID); err == nil && ok {
+		st.Leader = leader
+	}
+	n.mu.Lock()
+	st.ConfigMismatch = n.mismatch[s.ID]
+	n.mu.Unlock()
+	return st
+}
