@@ -53,6 +53,9 @@ func run() error {
 		storeID  = flag.String("store", env("LOGBOOK_STORE", embed.DefaultStoreID), "id of the default store (env LOGBOOK_STORE)")
 		logLevel = flag.String("log-level", env("LOGBOOK_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGBOOK_LOG_LEVEL)")
 		limits   wire.Limits
+		confPath = flag.String("config", env("LOGBOOK_CONFIG", ""), "JSON file declaring stores (env LOGBOOK_CONFIG); see docs/operations.md")
+		stores   = flag.String("stores", env("LOGBOOK_STORES", ""), "comma-separated ids of stores to create at start-up with default settings (env LOGBOOK_STORES)")
+		maxStore = flag.Int("max-stores", envInt("LOGBOOK_MAX_STORES", 10_000), "most stores the cluster may hold (env LOGBOOK_MAX_STORES)")
 	)
 	flag.IntVar(&limits.MaxEventSize, "max-event-size", envInt("LOGBOOK_MAX_EVENT_SIZE", def.MaxEventSize), "max bytes of one event: type, data, metadata and content types (env LOGBOOK_MAX_EVENT_SIZE)")
 	flag.IntVar(&limits.MaxAppendEvents, "max-append-events", envInt("LOGBOOK_MAX_APPEND_EVENTS", def.MaxAppendEvents), "max events in one append (env LOGBOOK_MAX_APPEND_EVENTS)")
@@ -67,6 +70,10 @@ func run() error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("bad -log-level: %w", err)
 	}
+	static, err := staticStores(*confPath, *stores)
+	if err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	// Stop on Ctrl-C or SIGTERM.
@@ -78,6 +85,7 @@ func run() error {
 		DataDir: *dataDir, NATSURL: *natsURL, NATSHost: *natsHost, NATSPort: *natsPort,
 		RaftAddress: *raftAddr, StoreID: *storeID, Logger: logger,
 		Limits: limits, NATSMaxPayload: natsMaxPayload,
+		Stores: static, MaxStores: *maxStore,
 	})
 	if err != nil {
 		return err

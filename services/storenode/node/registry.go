@@ -204,11 +204,15 @@ func (n *Node) reconcile() error {
 				}
 			}
 			if s.HasReplica(me) && !slices.Contains(s.Removed, me) {
+				crashAt("remove-before-report")
 				if _, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpReplicaRemoved, Store: s.ID, NodeID: me}); err != nil {
 					return err
 				}
 			}
 		case s.HasReplica(me) && !running:
+			if s.Origin == "api" && s.Status == wire.StatusCreating {
+				crashAt("create-before-start")
+			}
 			if err := n.startReplica(n.specOf(s)); err != nil {
 				return err
 			}
