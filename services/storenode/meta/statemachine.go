@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -27,7 +28,7 @@ func (m *StateMachine) Update(e dbsm.Entry) (dbsm.Result, error) {
 	c, err := decodeCommand(e.Cmd)
 	var r Result
 	if err != nil {
-		r = Result{Code: 50000, Message: err.Error()}
+		r = Result{Code: int(codes.Internal), Message: err.Error()}
 	} else {
 		m.mu.Lock()
 		r = m.st.apply(c)

@@ -178,7 +178,9 @@ func (n *Node) startReplica(spec StoreSpec) error {
 
 // stopReplica stops serving a store here and stops its Raft replica; with
 // removeData it also deletes the replica's Raft log and its data directory.
-func (n *Node) stopReplica(id string, removeData bool) error {
+// shardID names the store's shard even when no replica runs here (a removal
+// interrupted by a crash), so that its Raft log is never left behind.
+func (n *Node) stopReplica(id string, shardID uint64, removeData bool) error {
 	n.mu.Lock()
 	r := n.replicas[id]
 	delete(n.replicas, id)
@@ -203,18 +205,16 @@ func (n *Node) stopReplica(id string, removeData bool) error {
 	if !removeData {
 		return nil
 	}
-	if r != nil {
-		// RemoveData needs the shard fully stopped, which completes asynchronously.
-		for i := 0; ; i++ {
-			err := n.nh.RemoveData(r.spec.ShardID, n.cfg.NodeID)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, dragonboat.ErrShardNotStopped) || i == 500 {
-				return fmt.Errorf("storenode: remove raft data of %s: %w", id, err)
-			}
-			time.Sleep(10 * time.Millisecond)
+	// RemoveData needs the shard fully stopped, which completes asynchronously.
+	for i := 0; ; i++ {
+		err := n.nh.RemoveData(shardID, n.cfg.NodeID)
+		if err == nil {
+			break
 		}
+		if !errors.Is(err, dragonboat.ErrShardNotStopped) || i == 500 {
+			return fmt.Errorf("storenode: remove raft data of %s: %w", id, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if err := os.RemoveAll(n.storeDir(id)); err != nil {
 		return fmt.Errorf("storenode: remove data of %s: %w", id, err)
@@ -255,14 +255,6 @@ func (n *Node) WaitReady(ctx context.Context) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-}
-
-// HasStore reports whether the store is hosted here.
-func (n *Node) HasStore(id string) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	_, ok := n.replicas[id]
-	return ok
 }
 
 // Close stops serving and shuts the node down, in order: stop following

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"time"
 
@@ -192,18 +191,15 @@ func (n *Node) reconcile() error {
 		n.mu.Unlock()
 		switch {
 		case s.Status == wire.StatusRemoving:
-			if running {
-				if err := n.stopReplica(s.ID, true); err != nil {
-					return err
-				}
-				n.cfg.Logger.Info("removed store replica", "store", s.ID)
-			} else if _, err := os.Stat(n.storeDir(s.ID)); err == nil && s.HasReplica(me) {
-				// Removal interrupted after the replica stopped: finish it.
-				if err := n.stopReplica(s.ID, true); err != nil {
-					return err
-				}
-			}
 			if s.HasReplica(me) && !slices.Contains(s.Removed, me) {
+				// Stop and delete (again, if a crash interrupted it: every
+				// step is idempotent), then report.
+				if err := n.stopReplica(s.ID, s.ShardID, true); err != nil {
+					return err
+				}
+				if running {
+					n.cfg.Logger.Info("removed store replica", "store", s.ID)
+				}
 				crashAt("remove-before-report")
 				if _, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpReplicaRemoved, Store: s.ID, NodeID: me}); err != nil {
 					return err
@@ -241,7 +237,7 @@ func (n *Node) reconcile() error {
 	n.mu.Unlock()
 	for _, id := range orphans {
 		n.cfg.Logger.Warn("store replica is not in the registry; stopping it, keeping its data", "store", id)
-		if err := n.stopReplica(id, false); err != nil {
+		if err := n.stopReplica(id, 0, false); err != nil {
 			return err
 		}
 	}
