@@ -25,7 +25,7 @@ const (
 	InvalidEventID   Code = 40004 // an event id is not a UUID
 	EmptyAppend      Code = 40005 // an append with no events
 	InvalidEventType Code = 40006 // an event type is empty, too long, or has control characters
-	InvalidSettings  Code = 40007 // store settings that are unknown, out of range or impossible here
+	InvalidSettings  Code = 40007 // store settings out of range or impossible here (unknown keys are invalid_argument)
 
 	// 404: something named does not exist.
 	StoreNotFound    Code = 40401

@@ -103,6 +103,11 @@ func addSeeds(f *testing.F) {
 		"\xdf\x00\x00\x00\x01\xa6stream\xa1s",
 		"\x81\xa6stream\xd4\x01\x02",
 		"\x81\xa6stream" + strings.Repeat("\x91", 200) + "\xc0",
+		// {"store": "a", "settings": {"replication_factor": uint64 max}}
+		"\x82\xa5store\xa1a\xa8settings\x81\xb2replication_factor\xcf\xff\xff\xff\xff\xff\xff\xff\xff",
+		// {"store": "a", "settings": nil}, {"after": "z", "limit": nil}
+		"\x82\xa5store\xa1a\xa8settings\xc0",
+		"\x82\xa5after\xa1z\xa5limit\xc0",
 	} {
 		f.Add([]byte(s))
 	}
@@ -124,9 +129,23 @@ func checkError(t *testing.T, err error, allowed map[codes.Code]bool) {
 	}
 }
 
+// storesDecodeCodes are the codes a lifecycle (stores.<op>) Decode function
+// may return: the request names a store, so invalid_store_id too.
+var storesDecodeCodes = map[codes.Code]bool{
+	codes.MalformedRequest: true,
+	codes.InvalidArgument:  true,
+	codes.InvalidStoreID:   true,
+	codes.RequestTooLarge:  true,
+}
+
 // fuzzDecode runs decode over data with each of the limits and checks the
 // properties common to all decoders; valid checks an accepted request.
 func fuzzDecode[R any](t *testing.T, data []byte, decode func([]byte, wire.Limits) (*R, int, error), valid func(*testing.T, *R, int, wire.Limits)) {
+	fuzzDecodeCodes(t, decodeCodes, data, decode, valid)
+}
+
+// fuzzDecodeCodes is fuzzDecode for a decoder that may return the codes in allowed.
+func fuzzDecodeCodes[R any](t *testing.T, allowed map[codes.Code]bool, data []byte, decode func([]byte, wire.Limits) (*R, int, error), valid func(*testing.T, *R, int, wire.Limits)) {
 	orig := bytes.Clone(data)
 	for _, l := range fuzzLimits {
 		req, n, err := decode(data, l)
@@ -136,7 +155,7 @@ func fuzzDecode[R any](t *testing.T, data []byte, decode func([]byte, wire.Limit
 		if err != nil {
 			// Some decoders return a partly validated request along with
 			// the error; callers must look at the error only.
-			checkError(t, err, decodeCodes)
+			checkError(t, err, allowed)
 			continue
 		}
 		if req == nil {
@@ -269,6 +288,38 @@ func FuzzDecodeDeleteStream(f *testing.F) {
 	})
 }
 
+func FuzzDecodeCreateStore(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzDecodeCodes(t, storesDecodeCodes, data, noCount(wire.DecodeCreateStore), func(t *testing.T, r *wire.CreateStoreRequest, _ int, _ wire.Limits) {
+			checkStoreID(t, "store", r.Store)
+			// The settings' values are checked by the registry, which
+			// knows the cluster; the decoder only checks their shape.
+		})
+	})
+}
+
+func FuzzDecodeStoreRequest(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzDecodeCodes(t, storesDecodeCodes, data, noCount(wire.DecodeStoreRequest), func(t *testing.T, r *wire.StoreRequest, _ int, _ wire.Limits) {
+			checkStoreID(t, "store", r.Store)
+		})
+	})
+}
+
+func FuzzDecodeListStores(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzDecodeCodes(t, storesDecodeCodes, data, wire.DecodeListStores, func(t *testing.T, r *wire.ListStoresRequest, limit int, _ wire.Limits) {
+			if r.After != "" {
+				checkStoreID(t, "after", r.After)
+			}
+			checkCount(t, "limit", r.Limit, limit, 100, 1000)
+		})
+	})
+}
+
 // FuzzUnmarshalErrorReply: clients decode error bodies with wire.Unmarshal.
 func FuzzUnmarshalErrorReply(f *testing.F) {
 	addSeeds(f)
@@ -312,6 +363,16 @@ func checkText(t *testing.T, field, s string, minLen, maxLen int) {
 	}
 	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
 		t.Fatalf("%s: %q has a control character", field, s)
+	}
+}
+
+var storeIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// checkStoreID: the store id pattern of schemas/README.md.
+func checkStoreID(t *testing.T, field, id string) {
+	t.Helper()
+	if !storeIDPattern.MatchString(id) {
+		t.Fatalf("%s: store id %q accepted", field, id)
 	}
 }
 

@@ -50,10 +50,40 @@ var messageTypes = map[string]reflect.Type{
 	"DeleteStreamRequest": reflect.TypeFor[wire.DeleteStreamRequest](),
 	"DeleteStreamReply":   reflect.TypeFor[wire.DeleteStreamReply](),
 	"ErrorReply":          reflect.TypeFor[wire.ErrorReply](),
+	// Store lifecycle.
+	"StoreSettings":      reflect.TypeFor[wire.StoreSettings](),
+	"StoreConfig":        reflect.TypeFor[wire.StoreConfig](),
+	"StoreStatus":        reflect.TypeFor[wire.StoreStatus](),
+	"CreateStoreRequest": reflect.TypeFor[wire.CreateStoreRequest](),
+	"CreateStoreReply":   reflect.TypeFor[wire.CreateStoreReply](),
+	"StoreRequest":       reflect.TypeFor[wire.StoreRequest](),
+	"RemoveStoreReply":   reflect.TypeFor[wire.RemoveStoreReply](),
+	"ListStoresRequest":  reflect.TypeFor[wire.ListStoresRequest](),
+	"ListStoresReply":    reflect.TypeFor[wire.ListStoresReply](),
+	"StoreEvent":         reflect.TypeFor[wire.StoreEvent](),
 }
 
 // nestedOnly are the types that never travel alone, so need no golden case.
-var nestedOnly = map[string]bool{"EventData": true, "Filter": true}
+var nestedOnly = map[string]bool{"EventData": true, "Filter": true, "StoreSettings": true}
+
+// isOperation reports whether op names an operation: one of store.<store>.<op>
+// (append, read...) or a lifecycle operation written as its subject
+// (stores.create...).
+func isOperation(op string) bool {
+	if sop, ok := subjects.ParseStores(op); ok {
+		return slices.Contains(subjects.StoresOps, sop)
+	}
+	return subjects.IsOp(op)
+}
+
+// decodeRequest validates a request payload the way the gateway does: op is
+// an operation of store.<store>.<op>, or a stores.<op> subject.
+func decodeRequest(op string, data []byte, l wire.Limits) error {
+	if sop, ok := subjects.ParseStores(op); ok {
+		return wire.DecodeStoresRequest(sop, data, l)
+	}
+	return wire.DecodeRequest(op, data, l)
+}
 
 // binFields are the keys whose values are MessagePack bin (base64 in JSON).
 // TestSchemaMatchesGoTypes checks that the schema and the Go types agree.
@@ -122,10 +152,10 @@ func TestGoldenVectors(t *testing.T) {
 				t.Fatalf("unknown message %q", c.Message)
 			}
 			covered[c.Message] = true
-			if c.Operation != "" && !subjects.IsOp(c.Operation) {
+			if c.Operation != "" && !isOperation(c.Operation) {
 				t.Errorf("unknown operation %q", c.Operation)
 			}
-			if !slices.Contains([]string{"request", "reply", "part", "error"}, c.Kind) {
+			if !slices.Contains([]string{"request", "reply", "part", "error", "event"}, c.Kind) {
 				t.Errorf("unknown kind %q", c.Kind)
 			}
 			if c.Description == "" {
@@ -176,8 +206,8 @@ func TestGoldenVectors(t *testing.T) {
 
 			// A golden request is a valid request.
 			if c.Kind == "request" {
-				if err := wire.DecodeRequest(c.Operation, data, wire.DefaultLimits()); err != nil {
-					t.Errorf("DecodeRequest(%s): %v", c.Operation, err)
+				if err := decodeRequest(c.Operation, data, wire.DefaultLimits()); err != nil {
+					t.Errorf("decode request (%s): %v", c.Operation, err)
 				}
 			}
 		})
@@ -441,16 +471,16 @@ func TestInvalidVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = wire.DecodeRequest(c.Operation, data, l)
+			err = decodeRequest(c.Operation, data, l)
 			if err == nil {
-				t.Fatalf("DecodeRequest(%s) accepted the payload", c.Operation)
+				t.Fatalf("decode request (%s) accepted the payload", c.Operation)
 			}
 			var ce *codes.Error
 			if !errors.As(err, &ce) {
 				t.Fatalf("error %v (%T) is not a *codes.Error", err, err)
 			}
 			if ce.Code != want {
-				t.Errorf("DecodeRequest(%s) = %v, want code %s", c.Operation, err, c.Code)
+				t.Errorf("decode request (%s) = %v, want code %s", c.Operation, err, c.Code)
 			}
 		})
 	}
@@ -551,6 +581,26 @@ func TestOperationsAreDocumented(t *testing.T) {
 		if !strings.Contains(readme, "`"+op+"`") {
 			t.Errorf("README.md does not list operation `%s`", op)
 		}
+	}
+	for _, op := range subjects.StoresOps {
+		subject := subjects.Stores(op)
+		if !strings.Contains(ops, "## `"+subject+"`") {
+			t.Errorf("operations.md has no section ## `%s`", subject)
+		}
+		if !strings.Contains(readme, "`"+subject+"`") {
+			t.Errorf("README.md does not list operation `%s`", subject)
+		}
+	}
+	// Lifecycle events: the subject, every kind and every status.
+	for _, s := range []string{subjects.StoreEvent("<store>", "<kind>"),
+		wire.EventCreated, wire.EventStatusChanged, wire.EventRemoved,
+		wire.StatusCreating, wire.StatusRunning, wire.StatusDegraded, wire.StatusRemoving} {
+		if !strings.Contains(ops, "`"+s+"`") {
+			t.Errorf("operations.md does not mention `%s`", s)
+		}
+	}
+	if !strings.Contains(readme, "`"+subjects.StoreEvent("<store>", "<kind>")+"`") {
+		t.Errorf("README.md does not list the lifecycle event subject")
 	}
 }
 

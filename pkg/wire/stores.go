@@ -75,8 +75,8 @@ type StoreRequest struct {
 	Store string `msgpack:"store"`
 }
 
-// RemoveStoreReply confirms that removal started; the store_removed event
-// follows when every replica is gone.
+// RemoveStoreReply confirms that removal started; the "removed" lifecycle
+// event follows when every replica is gone.
 type RemoveStoreReply struct {
 	Status StoreStatus `msgpack:"status"`
 }

@@ -70,6 +70,9 @@ func run() error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("bad -log-level: %w", err)
 	}
+	if *maxStore < 1 {
+		return fmt.Errorf("-max-stores must be at least 1")
+	}
 	static, err := staticStores(*confPath, *stores)
 	if err != nil {
 		return err

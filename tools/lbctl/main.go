@@ -7,6 +7,12 @@
 //	lbctl streams
 //	lbctl info order-1
 //	lbctl delete order-1
+//	lbctl stores create orders --replication-factor 1
+//	lbctl stores list
+//	lbctl stores remove --yes orders
+//	lbctl stores watch
+//
+// The stores subcommands (store lifecycle) are in stores.go.
 package main
 
 import (
@@ -30,6 +36,8 @@ commands:
   streams                         list streams (--prefix P, --after NAME, --limit N)
   info <stream>                   show a stream's info
   delete <stream>                 delete a stream for good (--expect N)
+  stores <command>                manage stores: create, remove, list, status, config, watch
+                                  (lbctl stores help)
 
 global flags:
 `
@@ -58,6 +66,9 @@ func run(args []string) error {
 		global.Usage()
 		return errors.New("no command")
 	}
+	if global.Arg(0) == "stores" && storesHelp(global.Args()[1:]) {
+		return nil
+	}
 	c, err := client.Connect(*url, client.WithTimeout(*timeout))
 	if err != nil {
 		return err
@@ -69,6 +80,8 @@ func run(args []string) error {
 	cmd, rest := global.Arg(0), global.Args()[1:]
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	switch cmd {
+	case "stores":
+		return storesCmd(ctx, c, rest)
 	case "append":
 		ct := fs.String("content-type", "application/json", "content type of the data")
 		expect := fs.String("expect", "any", "expected revision: any, no_stream, stream_exists or a number")

@@ -15,6 +15,11 @@ func fail(c codes.Code, format string, args ...any) Result {
 // apply changes st by one command; deterministic.
 func (st *State) apply(c *Command) Result {
 	switch c.Op {
+	case OpInit:
+		if st.ClusterUID == "" {
+			st.ClusterUID = c.UID
+		}
+		return Result{UID: st.ClusterUID}
 	case OpRegisterNode:
 		if n, ok := st.Nodes[c.NodeID]; ok && n.RaftAddress == c.RaftAddress {
 			return Result{}
@@ -42,7 +47,7 @@ func (st *State) apply(c *Command) Result {
 		if !ok {
 			return fail(codes.StoreNotFound, "store %q does not exist", c.Store)
 		}
-		if c.Store == c.Protected {
+		if c.Store == c.Protected || s.Origin == "default" {
 			return fail(codes.StoreProtected, "store %q is the default store and cannot be removed", c.Store)
 		}
 		if s.Status == wire.StatusRemoving {

@@ -16,6 +16,7 @@ const (
 	OpSetStatus      uint8 = 3
 	OpRemove         uint8 = 4
 	OpReplicaRemoved uint8 = 5
+	OpInit           uint8 = 6 // sets the cluster UID if it has none
 )
 
 // Command is one registry change. Everything the apply needs is in it
@@ -31,6 +32,7 @@ type Command struct {
 	Status      string   `msgpack:"status,omitempty"`
 	NodeID      uint64   `msgpack:"node,omitempty"`
 	RaftAddress string   `msgpack:"raft_address,omitempty"`
+	UID         string   `msgpack:"uid,omitempty"`
 }
 
 // Result is the outcome of a Command. Code 0 is success.
@@ -42,6 +44,7 @@ type Result struct {
 	Changed  bool   `msgpack:"changed,omitempty"`  // the store's status changed (or it was created or purged)
 	Previous string `msgpack:"previous,omitempty"` // the status before
 	Purged   bool   `msgpack:"purged,omitempty"`   // the store left the registry
+	UID      string `msgpack:"uid,omitempty"`      // init: the cluster UID in force
 }
 
 // Encode encodes a command as a Raft entry.

@@ -61,6 +61,9 @@ type State struct {
 	Stores      map[string]*Store `msgpack:"stores"`
 	Nodes       map[uint64]*Node  `msgpack:"nodes"`
 	NextShardID uint64            `msgpack:"next_shard"`
+	// ClusterUID identifies this cluster's registry, set once by OpInit, so
+	// that two Logbooks sharing a NATS server can tell each other apart.
+	ClusterUID string `msgpack:"cluster_uid"`
 }
 
 func newState() *State {

@@ -20,7 +20,7 @@ func (n *Node) syncMetaLeader() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch {
-	case leads && n.metaLeader == nil && !n.closing:
+	case leads && n.metaLeader == nil && !n.closing && n.clusterOK:
 		sub, err := n.cfg.NATS.QueueSubscribe(subjects.MetaWildcard, "leader", n.onMeta)
 		if err != nil {
 			n.cfg.Logger.Error("cannot serve the registry", "err", err)

@@ -16,7 +16,6 @@ import (
 	"github.com/lni/dragonboat/v4/config"
 	"github.com/lni/dragonboat/v4/raftio"
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
-	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/services/storenode/meta"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/nats-io/nats.go"
@@ -32,20 +31,25 @@ type Node struct {
 	mu       sync.Mutex
 	replicas map[string]*replica // by store id
 
-	mismatch     map[string]string // static store id -> how the registry differs (under mu)
-	metaSub      *nats.Subscription
-	metaReadSub  *nats.Subscription
-	metaLeader   *nats.Subscription // set while this node leads the meta shard
-	reconcileCh  chan struct{}
-	bootstrapped bool          // under mu: default and static stores are in the registry
-	leaderEvents chan struct{} // poked by dragonboat's leader callbacks
-	inflight     chan struct{} // bounds concurrently served requests
-	closing      bool          // under mu: no new requests, no new subscriptions
-	requests     sync.WaitGroup
-	followCtx    context.Context // cancelled first by Close: stops followLeaders
-	stopFollow   context.CancelFunc
-	loops        sync.WaitGroup
-	registrySub  *nats.Subscription
+	mismatch      map[string]string // static store id -> how the registry differs (under mu)
+	metaSub       *nats.Subscription
+	metaReadSub   *nats.Subscription
+	clusterSub    *nats.Subscription // answers _LB.owner._cluster once the cluster UID is known
+	clusterOK     bool               // under mu: no other cluster answers on this NATS
+	fatal         error              // under mu: the node cannot serve (see WaitReady)
+	metaLeader    *nats.Subscription // set while this node leads the meta shard
+	reconcileCh   chan struct{}
+	bootstrapped  bool            // under mu: the default store is in the registry
+	settled       map[string]bool // under mu: configured stores dealt with (created or reported)
+	staticPending bool            // under mu: a configured store waits to be created
+	leaderEvents  chan struct{}   // poked by dragonboat's leader callbacks
+	inflight      chan struct{}   // bounds concurrently served requests
+	closing       bool            // under mu: no new requests, no new subscriptions
+	requests      sync.WaitGroup
+	followCtx     context.Context // cancelled first by Close: stops followLeaders
+	stopFollow    context.CancelFunc
+	loops         sync.WaitGroup
+	registrySub   *nats.Subscription
 }
 
 // replica is one store's replica on this node.
@@ -75,6 +79,7 @@ func Start(cfg Config) (*Node, error) {
 		cfg: cfg, ctx: ctx, cancel: cancel, followCtx: followCtx, stopFollow: stopFollow,
 		replicas:     map[string]*replica{},
 		mismatch:     map[string]string{},
+		settled:      map[string]bool{},
 		reconcileCh:  make(chan struct{}, 1),
 		leaderEvents: make(chan struct{}, 1),
 		inflight:     make(chan struct{}, 4096),
@@ -98,14 +103,6 @@ func Start(cfg Config) (*Node, error) {
 	if err := n.startMeta(); err != nil {
 		n.Close()
 		return nil, err
-	}
-	if n.registrySub, err = cfg.NATS.QueueSubscribe(subjects.RegistryLookup, subjects.StorenodeQueue, n.onRegistryLookup); err != nil {
-		n.Close()
-		return nil, fmt.Errorf("storenode: subscribe: %w", err)
-	}
-	if n.metaReadSub, err = cfg.NATS.QueueSubscribe(subjects.MetaReadWildcard, subjects.StorenodeQueue, n.onMetaRead); err != nil {
-		n.Close()
-		return nil, fmt.Errorf("storenode: subscribe: %w", err)
 	}
 	n.loops.Add(2)
 	go n.followLeaders()
@@ -227,6 +224,12 @@ func (n *Node) stopReplica(id string, shardID uint64, removeData bool) error {
 // Logbook with other data holds the same store id on this NATS.
 func (n *Node) WaitReady(ctx context.Context) error {
 	for {
+		n.mu.Lock()
+		fatal := n.fatal
+		n.mu.Unlock()
+		if fatal != nil {
+			return fatal
+		}
 		ready := n.isBootstrapped()
 		if _, _, ok, err := n.nh.GetLeaderID(meta.ShardID); err != nil || !ok {
 			ready = false
@@ -267,7 +270,7 @@ func (n *Node) Close() error {
 	n.loops.Wait()
 	// 2. No new requests: leave every subject; requests that still arrive
 	// (callbacks already running) are refused with unavailable.
-	for _, sub := range []*nats.Subscription{n.registrySub, n.metaReadSub} {
+	for _, sub := range []*nats.Subscription{n.registrySub, n.metaReadSub, n.clusterSub} {
 		if sub != nil {
 			sub.Unsubscribe()
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/codes"
@@ -37,8 +38,8 @@ func (n *Node) proposeMeta(ctx context.Context, c meta.Command) (*meta.Result, e
 	}
 	if r.Changed && r.Store != nil {
 		n.publishLifecycle(r)
+		n.pokeReconcile()
 	}
-	n.pokeReconcile()
 	return r, nil
 }
 
@@ -56,7 +57,7 @@ func (n *Node) publishLifecycle(r *meta.Result) {
 	if r.Purged {
 		status = "removed"
 	}
-	b, err := wire.Marshal(wire.StoreEvent{Store: r.Store.ID, Kind: kind, Status: status, Previous: r.Previous, Timestamp: time.Now().UnixNano()})
+	b, err := wire.Marshal(wire.StoreEvent{Store: r.Store.ID, Kind: kind, Status: status, Previous: r.Previous, Timestamp: r.Store.Updated})
 	if err == nil {
 		n.cfg.NATS.Publish(subjects.StoreEvent(r.Store.ID, kind), b)
 	}
@@ -67,6 +68,12 @@ func (n *Node) pokeReconcile() {
 	case n.reconcileCh <- struct{}{}:
 	default:
 	}
+}
+
+func (n *Node) hasStaticPending() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.staticPending
 }
 
 func (n *Node) isBootstrapped() bool {
@@ -90,6 +97,7 @@ func (n *Node) reconcileLoop() {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	registered := false
+	passes := 0
 	for {
 		select {
 		case <-n.followCtx.Done():
@@ -100,6 +108,18 @@ func (n *Node) reconcileLoop() {
 		if _, _, ok, err := n.nh.GetLeaderID(meta.ShardID); err != nil || !ok {
 			continue // no registry to act on yet
 		}
+		n.mu.Lock()
+		joined, fatal := n.clusterOK, n.fatal
+		n.mu.Unlock()
+		if fatal != nil {
+			return // WaitReady reports it; Close stops the node
+		}
+		if !joined {
+			if err := n.joinCluster(); err != nil {
+				n.cfg.Logger.Warn("cannot join the cluster yet", "err", err)
+				continue
+			}
+		}
 		if !registered {
 			if _, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpRegisterNode, NodeID: n.cfg.NodeID, RaftAddress: n.cfg.RaftAddress}); err != nil {
 				n.cfg.Logger.Warn("cannot register with the meta shard yet", "err", err)
@@ -107,9 +127,10 @@ func (n *Node) reconcileLoop() {
 			}
 			registered = true
 		}
-		if !n.isBootstrapped() {
+		passes++
+		if !n.isBootstrapped() || (n.hasStaticPending() && passes%20 == 0) {
 			if err := n.bootstrap(); err != nil {
-				n.cfg.Logger.Warn("cannot create the configured stores yet", "err", err)
+				n.cfg.Logger.Warn("cannot create the default store yet", "err", err)
 				continue
 			}
 		}
@@ -119,7 +140,10 @@ func (n *Node) reconcileLoop() {
 	}
 }
 
-// bootstrap makes sure the default store and the static stores exist.
+// bootstrap makes sure the default store and the static stores exist. Only
+// the default store is required: a configured store that cannot be created
+// (being removed, impossible settings) is reported on its status and in the
+// log, and tried again on the next passes, without holding anything up.
 func (n *Node) bootstrap() error {
 	nodes, err := n.nh.StaleRead(meta.ShardID, meta.AllNodes{})
 	if err != nil {
@@ -127,35 +151,68 @@ func (n *Node) bootstrap() error {
 	}
 	count := len(nodes.([]meta.Node))
 	wants := append([]StaticStore{{ID: n.cfg.DefaultStore}}, n.cfg.StaticStores...)
+	pending := false
 	for i, w := range wants {
-		settings, err := n.resolveSettings(&w.Settings, count)
-		if err != nil {
-			return fmt.Errorf("store %s in configuration: %w", w.ID, err)
+		n.mu.Lock()
+		done := n.settled[w.ID]
+		n.mu.Unlock()
+		if done {
+			continue
 		}
 		origin := "config"
 		if i == 0 {
 			origin = "default"
 		}
-		r, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpCreate, Store: w.ID, Settings: settings, Origin: origin, MaxStores: int64(n.cfg.MaxStores)})
+		problem, err := n.ensureStore(w, origin, count)
 		if err != nil {
-			return err
+			if i == 0 {
+				return fmt.Errorf("default store %s: %w", w.ID, err)
+			}
+			pending = true
+			continue
 		}
-		switch codes.Code(r.Code) {
-		case 0:
-		case codes.StoreAlreadyExists:
-			diff := describeDiff(settings, r.Store.Settings)
-			n.mu.Lock()
-			n.mismatch[w.ID] = "configuration differs from the registry, which wins: " + diff
-			n.mu.Unlock()
-			n.cfg.Logger.Warn("store in configuration differs from the registry; the registry wins", "store", w.ID, "diff", diff)
-		default:
-			return fmt.Errorf("store %s: %s", w.ID, r.Message)
+		n.mu.Lock()
+		if problem != "" {
+			if n.mismatch[w.ID] != problem {
+				n.cfg.Logger.Warn("store in configuration", "store", w.ID, "problem", problem)
+			}
+			n.mismatch[w.ID] = problem
 		}
+		n.settled[w.ID] = problem == "" || !strings.HasPrefix(problem, retryPrefix)
+		pending = pending || !n.settled[w.ID]
+		n.mu.Unlock()
 	}
 	n.mu.Lock()
-	n.bootstrapped = true
+	n.bootstrapped = n.settled[n.cfg.DefaultStore]
+	n.staticPending = pending
 	n.mu.Unlock()
 	return nil
+}
+
+// retryPrefix marks a configuration problem that may go away by itself.
+const retryPrefix = "not created yet: "
+
+// ensureStore creates a configured store unless the registry has it. It
+// returns a problem to report (the store differs from the configuration, or
+// cannot be created now) or an error when the registry cannot be reached.
+func (n *Node) ensureStore(w StaticStore, origin string, nodes int) (string, error) {
+	settings, err := n.resolveSettings(&w.Settings, nodes)
+	if err != nil {
+		return "cannot be created: " + err.Error(), nil
+	}
+	r, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpCreate, Store: w.ID, Settings: settings, Origin: origin, MaxStores: int64(n.cfg.MaxStores)})
+	if err != nil {
+		return "", err
+	}
+	switch codes.Code(r.Code) {
+	case 0:
+		return "", nil
+	case codes.StoreAlreadyExists:
+		return "configuration differs from the registry, which wins: " + describeDiff(settings, r.Store.Settings), nil
+	case codes.StoreRemoving, codes.Unavailable:
+		return retryPrefix + r.Message, nil
+	}
+	return "cannot be created: " + r.Message, nil
 }
 
 func describeDiff(want, have meta.Settings) string {

@@ -12,7 +12,6 @@ import (
 const (
 	maxReplicationFactor = 7
 	minRequestTimeout    = 100 * time.Millisecond
-	maxRequestTimeout    = 5 * time.Minute
 )
 
 // resolveSettings fills a create request's settings from this node's
@@ -45,11 +44,13 @@ func (n *Node) resolveSettings(in *wire.StoreSettings, nodes int) (meta.Settings
 		lo, hi int64
 		dst    *int64
 	}{
+		// A store's limits and timeout may be lower than the cluster's, never
+		// higher: gateways enforce the cluster's as ceilings.
 		{"replication_factor", in.ReplicationFactor, 1, maxReplicationFactor, &out.ReplicationFactor},
-		{"request_timeout_ms", in.RequestTimeoutMs, minRequestTimeout.Milliseconds(), maxRequestTimeout.Milliseconds(), &out.RequestTimeoutMs},
-		{"max_event_size", in.MaxEventSize, 1, int64(l.MaxRequestSize), &out.MaxEventSize},
-		{"max_append_events", in.MaxAppendEvents, 1, 100_000, &out.MaxAppendEvents},
-		{"max_read_count", in.MaxReadCount, 1, 100_000, &out.MaxReadCount},
+		{"request_timeout_ms", in.RequestTimeoutMs, minRequestTimeout.Milliseconds(), n.cfg.RequestTimeout.Milliseconds(), &out.RequestTimeoutMs},
+		{"max_event_size", in.MaxEventSize, 1, int64(l.MaxEventSize), &out.MaxEventSize},
+		{"max_append_events", in.MaxAppendEvents, 1, int64(l.MaxAppendEvents), &out.MaxAppendEvents},
+		{"max_read_count", in.MaxReadCount, 1, int64(l.MaxReadCount), &out.MaxReadCount},
 	} {
 		if err := check(c.name, c.v, c.lo, c.hi, c.dst); err != nil {
 			return out, err

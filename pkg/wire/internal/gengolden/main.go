@@ -36,8 +36,8 @@ import (
 type golden struct {
 	name        string
 	message     string // Go type name, also the $defs name in messages.schema.json
-	operation   string // the operation it belongs to; "" for messages shared by several
-	kind        string // request, reply, part or error
+	operation   string // the operation it belongs to (append, stores.create...); "" for messages shared by several
+	kind        string // request, reply, part, error or event
 	description string
 	value       any
 }
@@ -45,7 +45,7 @@ type golden struct {
 // invalid is one payload a decoder must reject.
 type invalid struct {
 	name        string
-	operation   string
+	operation   string // append... (store.<store>.<op>), or stores.create... (the subject)
 	code        codes.Code
 	description string
 	data        []byte
@@ -357,7 +357,7 @@ type file struct {
 func build() ([]file, error) {
 	var out []file
 	seen := map[string]bool{}
-	for _, g := range goldens() {
+	for _, g := range append(goldens(), storeGoldens()...) {
 		if seen[g.name] {
 			return nil, fmt.Errorf("duplicate case %s", g.name)
 		}
@@ -395,7 +395,7 @@ func build() ([]file, error) {
 		Limits      map[string]int `json:"limits,omitempty"`
 	}
 	index := map[string]caseInfo{} // encoding/json sorts the keys
-	for _, c := range invalids() {
+	for _, c := range append(invalids(), storeInvalids()...) {
 		name := c.name + ".msgpack"
 		if _, dup := index[name]; dup {
 			return nil, fmt.Errorf("duplicate invalid case %s", c.name)

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/logbookdb/logbook/pkg/client"
+	"github.com/logbookdb/logbook/pkg/wire"
+)
+
+const storesUsage = `usage: lbctl [global flags] stores <command> [flags] [args]
+
+commands:
+  create <id>      create a store (idempotent with the same settings); settings not
+                   given take the cluster's defaults:
+                     --replication-factor N  --request-timeout-ms N  --max-event-size N
+                     --max-append-events N   --max-read-count N
+  remove <id>      remove a store and ALL its events, irreversibly (needs --yes)
+  list             list stores (--after ID, --limit N)
+  status <id>      show a store's status
+  config <id>      show a store's effective configuration
+  watch [id]       print lifecycle events (of one store, or all) until Ctrl-C
+`
+
+// storesHelp prints the usage of `lbctl stores` when asked for it.
+func storesHelp(args []string) bool {
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(os.Stderr, storesUsage)
+		return true
+	}
+	return false
+}
+
+// storesCmd runs `lbctl stores <command>`.
+func storesCmd(ctx context.Context, c *client.Client, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, storesUsage)
+		return errors.New("stores: no command")
+	}
+	st := c.Stores()
+	cmd, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("stores "+cmd, flag.ContinueOnError)
+	switch cmd {
+	case "create":
+		settings := map[string]*int64{}
+		for _, name := range []string{"replication-factor", "request-timeout-ms", "max-event-size", "max-append-events", "max-read-count"} {
+			settings[name] = fs.Int64(name, 0, "store setting "+strings.ReplaceAll(name, "-", "_")+" (default: the cluster's)")
+		}
+		args, err := parseAnywhere(fs, rest, 1)
+		if err != nil {
+			return err
+		}
+		// Send only the settings given on the command line: the others
+		// take the cluster's defaults.
+		var s *client.StoreSettings
+		fs.Visit(func(f *flag.Flag) {
+			if s == nil {
+				s = &client.StoreSettings{}
+			}
+			v := settings[f.Name]
+			switch f.Name {
+			case "replication-factor":
+				s.ReplicationFactor = v
+			case "request-timeout-ms":
+				s.RequestTimeoutMs = v
+			case "max-event-size":
+				s.MaxEventSize = v
+			case "max-append-events":
+				s.MaxAppendEvents = v
+			case "max-read-count":
+				s.MaxReadCount = v
+			}
+		})
+		r, err := st.Create(ctx, args[0], s)
+		if err != nil {
+			return err
+		}
+		switch {
+		case r.Existed:
+			fmt.Printf("store %s already exists with these settings (nothing created)\n", args[0])
+		case r.Status.Status == "creating":
+			fmt.Printf("store %s is created but not serving yet (see: lbctl stores status %s)\n", args[0], args[0])
+		default:
+			fmt.Printf("created store %s\n", args[0])
+		}
+		printStatus(&r.Status)
+		printConfig(&r.Config)
+	case "remove":
+		yes := fs.Bool("yes", false, "confirm: the store and all its events are deleted for good")
+		args, err := parseAnywhere(fs, rest, 1)
+		if err != nil {
+			return err
+		}
+		if !*yes {
+			return fmt.Errorf("removing store %q deletes it and all its events for good; there is no undo. Run again with --yes to confirm", args[0])
+		}
+		s, err := st.Remove(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		fmt.Printf("removing store %s (status %s); its data is being deleted. Watch for the end with: lbctl stores watch %s\n", s.Store, s.Status, s.Store)
+	case "list":
+		after := fs.String("after", "", "start after this store id")
+		limit := fs.Int("limit", 100, "max stores (1-1000)")
+		if _, err := parseAnywhere(fs, rest, 0); err != nil {
+			return err
+		}
+		l, err := st.List(ctx, *after, *limit)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "STORE\tSTATUS\tLEADER\tREPLICAS\tCREATED\tNOTE")
+		for _, s := range l.Stores {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Store, s.Status, leader(s.Leader), ids(s.Replicas), ts(s.Created), s.ConfigMismatch)
+		}
+		tw.Flush()
+		if l.Next != "" {
+			fmt.Printf("-- more: --after %s\n", l.Next)
+		}
+	case "status":
+		args, err := parseAnywhere(fs, rest, 1)
+		if err != nil {
+			return err
+		}
+		s, err := st.Status(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		printStatus(s)
+	case "config":
+		args, err := parseAnywhere(fs, rest, 1)
+		if err != nil {
+			return err
+		}
+		cfg, err := st.Config(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		printConfig(cfg)
+	case "watch":
+		if len(rest) > 1 {
+			return fmt.Errorf("stores watch takes at most one store id")
+		}
+		args, err := parseAnywhere(fs, rest, len(rest))
+		if err != nil {
+			return err
+		}
+		store := ""
+		if len(args) > 0 {
+			store = args[0]
+			if err := wire.ValidateStoreID(store); err != nil {
+				return err
+			}
+		}
+		return watch(c, store)
+	default:
+		fmt.Fprint(os.Stderr, storesUsage)
+		return fmt.Errorf("unknown stores command %q", cmd)
+	}
+	return nil
+}
+
+// watch prints lifecycle events until interrupted. Events are delivered at
+// most once: it is a live view, not a history.
+func watch(c *client.Client, store string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sub, err := c.Stores().SubscribeEvents(store, func(e client.StoreEvent) {
+		prev := ""
+		if e.Previous != "" {
+			prev = " (was " + e.Previous + ")"
+		}
+		fmt.Printf("%s  %-14s  %s  %s%s\n", ts(e.Timestamp), e.Kind, e.Store, e.Status, prev)
+	})
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	if err := c.Conn().Flush(); err != nil {
+		return err
+	}
+	what := "every store"
+	if store != "" {
+		what = "store " + store
+	}
+	fmt.Fprintf(os.Stderr, "watching lifecycle events of %s (Ctrl-C to stop)\n", what)
+	<-ctx.Done()
+	return nil
+}
+
+func printStatus(s *client.StoreStatus) {
+	fmt.Printf("store %s\n  status    %s\n  leader    %s\n  replicas  %s\n  created   %s\n  updated   %s\n",
+		s.Store, s.Status, leader(s.Leader), ids(s.Replicas), ts(s.Created), ts(s.Updated))
+	if s.ConfigMismatch != "" {
+		fmt.Printf("  config mismatch: %s\n", s.ConfigMismatch)
+	}
+}
+
+func printConfig(c *client.StoreConfig) {
+	fmt.Printf("config of %s\n  origin              %s\n  shard               %d\n  replication_factor  %d\n  request_timeout_ms  %d\n  max_event_size      %d\n  max_append_events   %d\n  max_read_count      %d\n  created             %s\n",
+		c.Store, c.Origin, c.ShardID, c.ReplicationFactor, c.RequestTimeoutMs, c.MaxEventSize, c.MaxAppendEvents, c.MaxReadCount, ts(c.Created))
+}
+
+func leader(id uint64) string {
+	if id == 0 {
+		return "-"
+	}
+	return fmt.Sprint(id)
+}
+
+func ids(v []uint64) string {
+	s := make([]string, len(v))
+	for i, id := range v {
+		s[i] = fmt.Sprint(id)
+	}
+	return strings.Join(s, ",")
+}
+
+// parseAnywhere parses flags placed before, between or after the arguments
+// (`stores create orders --replication-factor 1`; "--" ends the flags) and
+// returns the arguments, of which it wants exactly nargs.
+func parseAnywhere(fs *flag.FlagSet, args []string, nargs int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		// fs.Parse stopped at an argument, or after "--".
+		rest := fs.Args()
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if len(pos) != nargs {
+		return nil, fmt.Errorf("%s needs %d argument(s), got %d", fs.Name(), nargs, len(pos))
+	}
+	return pos, nil
+}
