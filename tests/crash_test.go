@@ -53,10 +53,36 @@ type proc struct {
 	err  error         // its exit status, once done is closed
 }
 
-func startProc(t *testing.T, dataDir, natsAddr, raftAddr string) *proc {
+// procOption adds to a logbook process's environment or command line.
+type procOption func(*procConfig)
+
+type procConfig struct {
+	env  []string // KEY=VALUE, on top of this process's environment
+	args []string // after the standard flags
+}
+
+// withEnv sets environment variables (KEY=VALUE) for the process.
+func withEnv(kv ...string) procOption {
+	return func(c *procConfig) { c.env = append(c.env, kv...) }
+}
+
+// withArgs adds command-line arguments after the standard ones.
+func withArgs(args ...string) procOption {
+	return func(c *procConfig) { c.args = append(c.args, args...) }
+}
+
+func startProc(t *testing.T, dataDir, natsAddr, raftAddr string, opts ...procOption) *proc {
 	t.Helper()
+	var pc procConfig
+	for _, o := range opts {
+		o(&pc)
+	}
 	host, port, _ := strings.Cut(natsAddr, ":")
-	cmd := exec.Command(logbookBinary(t), "-data", dataDir, "-nats-host", host, "-nats-port", port, "-raft-addr", raftAddr, "-log-level", "warn")
+	args := []string{"-data", dataDir, "-nats-host", host, "-nats-port", port, "-raft-addr", raftAddr, "-log-level", "warn"}
+	cmd := exec.Command(logbookBinary(t), append(args, pc.args...)...)
+	if len(pc.env) > 0 {
+		cmd.Env = append(os.Environ(), pc.env...)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

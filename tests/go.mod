@@ -39,7 +39,7 @@ require (
 	github.com/lni/goutils v1.4.0 // indirect
 	github.com/lni/vfs v0.2.1-0.20220616104132-8852fd867376 // indirect
 	github.com/logbookdb/logbook/services/gateway v0.0.0-00010101000000-000000000000 // indirect
-	github.com/logbookdb/logbook/services/storenode v0.0.0-00010101000000-000000000000 // indirect
+	github.com/logbookdb/logbook/services/storenode v0.0.0-00010101000000-000000000000
 	github.com/miekg/dns v1.1.26 // indirect
 	github.com/minio/highwayhash v1.0.4-0.20251030100505-070ab1a87a76 // indirect
 	github.com/nats-io/jwt/v2 v2.8.0 // indirect

@@ -10,7 +10,7 @@
 //
 //	_LB.leader.<store>.<op>     served by the storenode that leads the store
 //	_LB.registry.lookup         answered by any storenode: does a store exist?
-//	_LB.owner.<store>           answered by every replica of the store: its identity
+//	_LB.owner._cluster          answered by every storenode: its cluster's identity
 //	_LB.meta.<op>               store lifecycle writes, served by the meta shard's leader
 //	_LB.metaread.<op>           store lifecycle reads, served by any storenode
 //
@@ -137,10 +137,10 @@ func MetaRead(op string) string { return metaReadPrefix + op }
 // MetaReadWildcard is what every storenode subscribes to, in StorenodeQueue.
 const MetaReadWildcard = metaReadPrefix + "*"
 
-// Owner returns the subject on which every replica of store answers with
-// the store's identity, so that two unrelated Logbooks on one NATS never
-// both serve a store of the same id.
-func Owner(store string) string { return internalPrefix + "owner." + store }
+// Owner returns an identity subject: Owner("_cluster") is where every
+// storenode answers with its cluster's UID, so that two unrelated Logbooks on
+// one NATS server never both serve.
+func Owner(name string) string { return internalPrefix + "owner." + name }
 
 // LeaderWildcard is what a storenode subscribes to for a store it leads.
 func LeaderWildcard(store string) string { return leaderPrefix + store + ".*" }

@@ -55,14 +55,11 @@ type Node struct {
 // replica is one store's replica on this node.
 type replica struct {
 	spec     StoreSpec
-	uid      string // identity of the store's data; see owner.go
 	proposer *proposer
-	ownerSub *nats.Subscription
 	stop     context.CancelFunc // stops the proposer
 
 	// Written by followLeaders under Node.mu.
 	leaderSub *nats.Subscription // set while this node leads and serves the store
-	conflict  string             // why the store is not served despite leading, if so
 }
 
 // Start starts a storenode: the NodeHost, a replica of every configured store,
@@ -147,17 +144,8 @@ func (n *Node) startReplica(spec StoreSpec) error {
 	// Today every replica of a store is on this node; the cluster issue
 	// resolves the other members' addresses from the registry.
 	members := map[uint64]dragonboat.Target{n.cfg.NodeID: n.cfg.RaftAddress}
-	uid, err := loadStoreUID(dir)
-	if err != nil {
-		return err
-	}
-	r := &replica{spec: spec, uid: uid}
-	// Answer identity checks before this replica can become leader.
-	if r.ownerSub, err = n.subscribeOwner(r); err != nil {
-		return fmt.Errorf("storenode: subscribe: %w", err)
-	}
+	r := &replica{spec: spec}
 	if err := n.nh.StartOnDiskReplica(members, false, create, rc); err != nil {
-		r.ownerSub.Unsubscribe()
 		return fmt.Errorf("storenode: start store %s: %w", spec.ID, err)
 	}
 	pcfg := n.cfg
@@ -183,7 +171,7 @@ func (n *Node) stopReplica(id string, shardID uint64, removeData bool) error {
 	delete(n.replicas, id)
 	var subs []*nats.Subscription
 	if r != nil {
-		subs = append(subs, r.ownerSub, r.leaderSub)
+		subs = append(subs, r.leaderSub)
 		r.leaderSub = nil
 	}
 	n.mu.Unlock()
@@ -230,7 +218,7 @@ func (n *Node) WaitReady(ctx context.Context) error {
 		if fatal != nil {
 			return fatal
 		}
-		ready := n.isBootstrapped()
+		ready := n.isBootstrapped() && n.defaultRunning()
 		if _, _, ok, err := n.nh.GetLeaderID(meta.ShardID); err != nil || !ok {
 			ready = false
 		}
@@ -239,10 +227,6 @@ func (n *Node) WaitReady(ctx context.Context) error {
 			ready = false
 		}
 		for _, r := range n.replicas {
-			if r.conflict != "" {
-				n.mu.Unlock()
-				return fmt.Errorf("storenode: store %s is not served: %s", r.spec.ID, r.conflict)
-			}
 			leader, _, ok, err := n.nh.GetLeaderID(r.spec.ShardID)
 			if err != nil || !ok || (leader == n.cfg.NodeID && r.leaderSub == nil) {
 				ready = false
@@ -282,7 +266,6 @@ func (n *Node) Close() error {
 	}
 	n.closing = true
 	for _, r := range n.replicas {
-		r.ownerSub.Unsubscribe()
 		if r.leaderSub != nil {
 			r.leaderSub.Unsubscribe()
 			r.leaderSub = nil
@@ -319,16 +302,14 @@ func (n *Node) pokeLeaders() {
 }
 
 // followLeaders keeps the leader subscriptions in line with Raft: this node
-// serves store.<id> requests exactly while it leads the store (and no other
-// Logbook with other data claims the id). It re-checks on every leader change
-// and twice a second in case a change was missed; every 5 s it also looks
-// for a conflicting Logbook that started serving at the same moment.
+// serves store.<id> requests exactly while it leads the store. It re-checks
+// on every leader change and twice a second in case a change was missed.
 func (n *Node) followLeaders() {
 	defer n.loops.Done()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
-	for i := 0; ; i++ {
-		n.syncLeaders(i%10 == 9)
+	for {
+		n.syncLeaders()
 		select {
 		case <-n.followCtx.Done():
 			return
@@ -338,9 +319,8 @@ func (n *Node) followLeaders() {
 	}
 }
 
-// syncLeaders is called only from followLeaders; it takes n.mu only to read
-// the replica set and to publish its changes, never while waiting on NATS.
-func (n *Node) syncLeaders(recheck bool) {
+// syncLeaders is called only from followLeaders; it never waits on NATS.
+func (n *Node) syncLeaders() {
 	n.mu.Lock()
 	if n.closing {
 		n.mu.Unlock()
@@ -357,24 +337,15 @@ func (n *Node) syncLeaders(recheck bool) {
 		leads := err == nil && ok && leader == n.cfg.NodeID
 		switch {
 		case leads && r.leaderSub == nil:
-			if c := n.findImposter(r, false); c != "" {
-				n.setConflict(r, c)
-				continue
-			}
 			sub, err := n.subscribeLeader(r)
 			if err != nil {
 				n.cfg.Logger.Error("cannot serve store", "store", r.spec.ID, "err", err)
 				continue
 			}
 			n.mu.Lock()
-			r.leaderSub, r.conflict = sub, ""
+			r.leaderSub = sub
 			n.mu.Unlock()
-			n.cfg.Logger.Info("leading store", "store", r.spec.ID)
-		case leads && recheck:
-			if c := n.findImposter(r, true); c != "" {
-				n.stopServing(r)
-				n.setConflict(r, c)
-			}
+			n.cfg.Logger.Debug("leading store", "store", r.spec.ID)
 		case !leads && r.leaderSub != nil:
 			n.stopServing(r)
 			n.cfg.Logger.Info("no longer leading store", "store", r.spec.ID)
@@ -389,15 +360,5 @@ func (n *Node) stopServing(r *replica) {
 	n.mu.Unlock()
 	if sub != nil {
 		sub.Unsubscribe()
-	}
-}
-
-func (n *Node) setConflict(r *replica, c string) {
-	n.mu.Lock()
-	changed := r.conflict != c
-	r.conflict = c
-	n.mu.Unlock()
-	if changed {
-		n.cfg.Logger.Error("refusing to serve store", "store", r.spec.ID, "reason", c)
 	}
 }

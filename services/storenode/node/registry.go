@@ -76,6 +76,16 @@ func (n *Node) hasStaticPending() bool {
 	return n.staticPending
 }
 
+// defaultRunning reports whether the registry shows the default store running.
+func (n *Node) defaultRunning() bool {
+	v, err := n.nh.StaleRead(meta.ShardID, meta.GetStore{ID: n.cfg.DefaultStore})
+	if err != nil {
+		return false
+	}
+	s := v.(*meta.Store)
+	return s != nil && (s.Status == wire.StatusRunning || s.Status == wire.StatusDegraded)
+}
+
 func (n *Node) isBootstrapped() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
