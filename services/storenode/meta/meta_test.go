@@ -1,0 +1,135 @@
+package meta
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	dbsm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/wire"
+)
+
+func propose(t *testing.T, m *StateMachine, idx uint64, c Command) *Result {
+	t.Helper()
+	b, err := Encode(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Update(dbsm.Entry{Index: idx, Cmd: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := DecodeResult(res.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+var one = Settings{ReplicationFactor: 1, RequestTimeoutMs: 5000, MaxEventSize: 100, MaxAppendEvents: 10, MaxReadCount: 10}
+
+func TestRegistryRules(t *testing.T) {
+	m := New()
+	if r := propose(t, m, 1, Command{Op: OpCreate, Store: "a", Settings: one}); r.Code != int(codes.Unavailable) {
+		t.Fatalf("create before any node registered: %+v", r)
+	}
+	propose(t, m, 2, Command{Op: OpRegisterNode, NodeID: 1, RaftAddress: "x:1"})
+	r := propose(t, m, 3, Command{Op: OpCreate, Store: "default", Settings: one, Origin: "default", MaxStores: 3, Time: 10})
+	if r.Code != 0 || r.Store.ShardID != FirstStoreShard || r.Store.Status != wire.StatusCreating || !r.Changed {
+		t.Fatalf("create default: %+v", r)
+	}
+	r = propose(t, m, 4, Command{Op: OpCreate, Store: "a", Settings: one, MaxStores: 3})
+	if r.Store.ShardID != FirstStoreShard+1 {
+		t.Fatalf("second shard id %d", r.Store.ShardID)
+	}
+	if r = propose(t, m, 5, Command{Op: OpCreate, Store: "a", Settings: one, MaxStores: 3}); r.Code != 0 || !r.Existed || r.Changed {
+		t.Fatalf("same settings again: %+v", r)
+	}
+	other := one
+	other.MaxEventSize = 50
+	if r = propose(t, m, 6, Command{Op: OpCreate, Store: "a", Settings: other, MaxStores: 3}); r.Code != int(codes.StoreAlreadyExists) || r.Store.Settings != one {
+		t.Fatalf("other settings: %+v", r)
+	}
+	two := one
+	two.ReplicationFactor = 2
+	if r = propose(t, m, 7, Command{Op: OpCreate, Store: "b", Settings: two, MaxStores: 3}); r.Code != int(codes.InvalidSettings) {
+		t.Fatalf("rf 2 on one node: %+v", r)
+	}
+	propose(t, m, 8, Command{Op: OpCreate, Store: "b", Settings: one, MaxStores: 3})
+	if r = propose(t, m, 9, Command{Op: OpCreate, Store: "c", Settings: one, MaxStores: 3}); r.Code != int(codes.StoreLimitReached) {
+		t.Fatalf("over the limit: %+v", r)
+	}
+	// The default store is protected by its origin, whatever the proposer says.
+	if r = propose(t, m, 10, Command{Op: OpRemove, Store: "default", Protected: "other"}); r.Code != int(codes.StoreProtected) {
+		t.Fatalf("remove default: %+v", r)
+	}
+	if r = propose(t, m, 11, Command{Op: OpRemove, Store: "a"}); r.Code != 0 || r.Store.Status != wire.StatusRemoving || r.Previous != wire.StatusCreating {
+		t.Fatalf("remove: %+v", r)
+	}
+	if r = propose(t, m, 12, Command{Op: OpCreate, Store: "a", Settings: one}); r.Code != int(codes.StoreRemoving) {
+		t.Fatalf("create while removing: %+v", r)
+	}
+	if r = propose(t, m, 13, Command{Op: OpSetStatus, Store: "a", Status: wire.StatusRunning}); r.Code != int(codes.StoreRemoving) {
+		t.Fatalf("status of a removing store: %+v", r)
+	}
+	if r = propose(t, m, 14, Command{Op: OpReplicaRemoved, Store: "a", NodeID: 1}); !r.Purged {
+		t.Fatalf("last replica removed: %+v", r)
+	}
+	if v, _ := m.Lookup(GetStore{ID: "a"}); v.(*Store) != nil {
+		t.Fatal("purged store still listed")
+	}
+	// Re-created after removal: a new shard, never a reused one.
+	if r = propose(t, m, 15, Command{Op: OpCreate, Store: "a", Settings: one, MaxStores: 3}); r.Code != 0 || r.Store.ShardID != FirstStoreShard+3 {
+		t.Fatalf("re-create: %+v", r)
+	}
+	// The cluster UID is set once.
+	first := propose(t, m, 16, Command{Op: OpInit, UID: "u1"}).UID
+	if second := propose(t, m, 17, Command{Op: OpInit, UID: "u2"}).UID; first != "u1" || second != "u1" {
+		t.Fatalf("cluster uid %q then %q", first, second)
+	}
+}
+
+func TestPlacementSpreadsReplicas(t *testing.T) {
+	m := New()
+	for id := uint64(1); id <= 3; id++ {
+		propose(t, m, id, Command{Op: OpRegisterNode, NodeID: id})
+	}
+	load := map[uint64]int{}
+	for i, id := range []string{"a", "b", "c"} {
+		r := propose(t, m, uint64(10+i), Command{Op: OpCreate, Store: id, Settings: one})
+		for _, n := range r.Store.Replicas {
+			load[n]++
+		}
+	}
+	if load[1] != 1 || load[2] != 1 || load[3] != 1 {
+		t.Fatalf("placement not spread: %v", load)
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	m := New()
+	propose(t, m, 1, Command{Op: OpRegisterNode, NodeID: 1})
+	propose(t, m, 2, Command{Op: OpInit, UID: "u"})
+	propose(t, m, 3, Command{Op: OpCreate, Store: "a", Settings: one})
+	var buf bytes.Buffer
+	if err := m.SaveSnapshot(&buf, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	m2 := New()
+	if err := m2.RecoverFromSnapshot(&buf, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := m.Lookup(AllStores{})
+	b, _ := m2.Lookup(AllStores{})
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("recovered %+v", b)
+	}
+	// The next shard id survives too.
+	if r := propose(t, m2, 4, Command{Op: OpCreate, Store: "b", Settings: one}); r.Store.ShardID != FirstStoreShard+1 {
+		t.Fatalf("shard after recovery %d", r.Store.ShardID)
+	}
+	if err := m2.RecoverFromSnapshot(bytes.NewReader([]byte("junk")), nil, nil); err == nil {
+		t.Fatal("recovered from junk")
+	}
+}
