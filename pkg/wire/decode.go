@@ -266,10 +266,17 @@ func DecodeRequest(op string, data []byte, l Limits) error {
 	case "delete_stream":
 		_, err = DecodeDeleteStream(data, l)
 	default:
+		if dec, ok := extDecoders[op]; ok {
+			return dec(data, l)
+		}
 		err = codes.New(codes.UnknownOperation, "unknown operation %q", truncate(op))
 	}
 	return err
 }
+
+// extDecoders validates the requests of operations that live in their own
+// files (snapshots, subscriptions); filled by init functions.
+var extDecoders = map[string]func(data []byte, l Limits) error{}
 
 // DecodeCreateStore decodes and validates a stores.create request. The
 // settings' ranges are checked by the registry, which knows the cluster.

@@ -129,6 +129,9 @@ func (n *Node) handle(ctx context.Context, r *replica, op string, data []byte) (
 		}
 		return n.read(ctx, shard, sm.StreamInfo{Stream: req.Stream})
 	}
+	if h, ok := extHandlers[op]; ok {
+		return h(n, ctx, r, data)
+	}
 	return nil, codes.New(codes.UnknownOperation, "unknown operation %q", op)
 }
 
@@ -178,6 +181,13 @@ func (n *Node) appendEvents(ctx context.Context, r *replica, req *wire.AppendReq
 	}
 	return reply, nil
 }
+
+// extHandler serves a store operation registered from its own file
+// (snapshots, subscriptions) on the store's leader.
+type extHandler func(n *Node, ctx context.Context, r *replica, data []byte) (any, error)
+
+// extHandlers maps operations to their handlers; filled by init functions.
+var extHandlers = map[string]extHandler{}
 
 func expectOf(state string, rev *int64) (uint8, uint64) {
 	switch state {

@@ -48,7 +48,11 @@ func (a *applier) apply(c *Command, ts int64) Result {
 	case OpDelete:
 		r, err = a.deleteStream(c, ts)
 	default:
-		err = codes.New(codes.Internal, "unknown command op %d", c.Op)
+		if op, ok := extOps[c.Op]; ok {
+			r, err = op(a, c, ts)
+		} else {
+			err = codes.New(codes.Internal, "unknown command op %d", c.Op)
+		}
 	}
 	if err != nil {
 		var e *codes.Error

@@ -48,6 +48,10 @@ type Command struct {
 	Expect   uint8
 	Revision uint64
 	Events   []EventCmd
+	// Aux is the msgpack payload of the operations registered with
+	// RegisterOp (snapshots, subscriptions); nil for append and delete.
+	// New fields only ever go at the end of the array.
+	Aux []byte
 }
 
 // EventCmd is one event to append. IDs are always set: the proposer

@@ -54,6 +54,8 @@ func (s *StateMachine) Lookup(q any) (any, error) {
 		return v.listStreams(q.Req, q.Limit)
 	case StreamInfo:
 		return v.streamInfo(q.Stream)
+	case ExtQuery:
+		return q.Run(v)
 	}
 	return nil, fmt.Errorf("sm: unknown query %T", q)
 }
