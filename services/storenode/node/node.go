@@ -49,6 +49,7 @@ type Node struct {
 	followCtx     context.Context // cancelled first by Close: stops followLeaders
 	stopFollow    context.CancelFunc
 	loops         sync.WaitGroup
+	tasks         sync.WaitGroup // leader tasks (leadertasks.go)
 	registrySub   *nats.Subscription
 }
 
@@ -59,7 +60,11 @@ type replica struct {
 	stop     context.CancelFunc // stops the proposer
 
 	// Written by followLeaders under Node.mu.
-	leaderSub *nats.Subscription // set while this node leads and serves the store
+	leaderSub  *nats.Subscription // set while this node leads and serves the store
+	leadCancel context.CancelFunc // stops the leader tasks (see leadertasks.go)
+
+	// applied fires after each batch the state machine applies.
+	applied *signal
 }
 
 // Start starts a storenode: the NodeHost, a replica of every configured store,
@@ -128,8 +133,11 @@ func (n *Node) storeDir(id string) string { return filepath.Join(n.cfg.DataDir, 
 func (n *Node) startReplica(spec StoreSpec) error {
 	dir := n.storeDir(spec.ID)
 	limits := spec.Limits
+	r := &replica{spec: spec, applied: newSignal()}
 	create := func(shardID, replicaID uint64) dbsm.IOnDiskStateMachine {
-		return sm.New(dir, limits)
+		m := sm.New(dir, limits)
+		m.OnApply(func(uint64) { r.applied.fire() })
+		return m
 	}
 	rc := config.Config{
 		ReplicaID:          n.cfg.NodeID,
@@ -144,7 +152,6 @@ func (n *Node) startReplica(spec StoreSpec) error {
 	// Today every replica of a store is on this node; the cluster issue
 	// resolves the other members' addresses from the registry.
 	members := map[uint64]dragonboat.Target{n.cfg.NodeID: n.cfg.RaftAddress}
-	r := &replica{spec: spec}
 	if err := n.nh.StartOnDiskReplica(members, false, create, rc); err != nil {
 		return fmt.Errorf("storenode: start store %s: %w", spec.ID, err)
 	}
@@ -176,6 +183,7 @@ func (n *Node) stopReplica(id string, shardID uint64, removeData bool) error {
 	}
 	n.mu.Unlock()
 	if r != nil {
+		n.stopLeaderTasks(r)
 		for _, sub := range subs {
 			if sub != nil {
 				sub.Unsubscribe()
@@ -274,8 +282,9 @@ func (n *Node) Close() error {
 	n.mu.Unlock()
 	// 3. Requests in flight get their answers (they are bounded by RequestTimeout).
 	n.requests.Wait()
-	// 4. Stop the proposers.
+	// 4. Stop the proposers and the leader tasks.
 	n.cancel()
+	n.tasks.Wait()
 	n.mu.Lock()
 	for _, r := range n.replicas {
 		r.proposer.wait()
@@ -345,6 +354,7 @@ func (n *Node) syncLeaders() {
 			n.mu.Lock()
 			r.leaderSub = sub
 			n.mu.Unlock()
+			n.startLeaderTasks(r)
 			n.cfg.Logger.Debug("leading store", "store", r.spec.ID)
 		case !leads && r.leaderSub != nil:
 			n.stopServing(r)
@@ -361,4 +371,5 @@ func (n *Node) stopServing(r *replica) {
 	if sub != nil {
 		sub.Unsubscribe()
 	}
+	n.stopLeaderTasks(r)
 }

@@ -28,7 +28,16 @@ type StateMachine struct {
 
 	// Owned by Update.
 	head head
+
+	// onApply, if set, is called after every Update has committed, with the
+	// next position to be assigned; it must not block.
+	onApply func(nextPosition uint64)
 }
+
+// OnApply sets a callback run after each applied batch of entries (before
+// Open). The node uses it to wake the tasks that follow the store's head on
+// its leader, such as live event publication.
+func (s *StateMachine) OnApply(fn func(nextPosition uint64)) { s.onApply = fn }
 
 // New returns a state machine whose data lives under dir.
 func New(dir string, limits wire.Limits) *StateMachine {
@@ -133,6 +142,9 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 		return nil, fmt.Errorf("sm: commit: %w", err)
 	}
 	s.head = a.head
+	if s.onApply != nil {
+		s.onApply(s.head.NextPosition)
+	}
 	return entries, nil
 }
 
