@@ -84,6 +84,10 @@ func Start(cfg Config) (*Gateway, error) {
 			micro.WithEndpointSubject(subjects.StoresWildcard),
 			micro.WithEndpointPendingLimits(64<<10, 256<<20))
 	}
+	if err == nil {
+		err = svc.AddEndpoint("cluster", micro.HandlerFunc(g.onRequest),
+			micro.WithEndpointSubject(subjects.ClusterWildcard))
+	}
 	if err != nil {
 		svc.Stop()
 		cancel()
@@ -135,6 +139,13 @@ func (g *Gateway) serve(ctx context.Context, req micro.Request) {
 		g.serveLifecycle(ctx, req, op)
 		return
 	}
+	if op, ok := subjects.ParseCluster(req.Subject()); ok {
+		g.serveCluster(ctx, req, op)
+		return
+	} else if op != "" {
+		replyError(req, codes.New(codes.UnknownOperation, "unknown cluster operation %q; known: %v", op, subjects.ClusterOps))
+		return
+	}
 	store, op, ok := subjects.ParseStore(req.Subject())
 	if !ok {
 		replyError(req, codes.New(codes.UnknownOperation, "subject %q is not store.<store>.<operation>", req.Subject()))
@@ -168,6 +179,16 @@ func (g *Gateway) serveLifecycle(ctx context.Context, req micro.Request, op stri
 		subject = subjects.Meta(op)
 	}
 	msg, err := g.forwardTo(ctx, subject, req.Data(), "the store registry has no leader")
+	g.relay(req, msg, err)
+}
+
+// serveCluster forwards cluster.view and cluster.health to any storenode.
+func (g *Gateway) serveCluster(ctx context.Context, req micro.Request, op string) {
+	if err := wire.DecodeClusterRequest(req.Data(), g.cfg.Limits); err != nil {
+		replyError(req, err)
+		return
+	}
+	msg, err := g.forwardTo(ctx, subjects.MetaRead(subjects.ClusterReadOp(op)), req.Data(), "no storenode answers")
 	g.relay(req, msg, err)
 }
 

@@ -30,6 +30,13 @@ type Config struct {
 	// RaftAddress is where the storenode's Raft transport listens.
 	// Default 127.0.0.1:7100.
 	RaftAddress string
+	// RaftListen is where the Raft transport binds, if not RaftAddress.
+	RaftListen string
+	// ClusterName names the cluster. Default "logbook".
+	ClusterName string
+	// InitialSize is how many storenodes form the cluster the first time.
+	// Default 1: a single Logbook forms its own cluster at once.
+	InitialSize int
 	// StoreID is the id of the default store. Default "default".
 	StoreID string
 	// Stores are declared in configuration: created at start-up when the

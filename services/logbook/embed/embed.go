@@ -63,6 +63,9 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 	l.node, err = node.Start(node.Config{
 		NodeID:         cfg.NodeID,
 		RaftAddress:    cfg.RaftAddress,
+		ListenAddress:  cfg.RaftListen,
+		ClusterName:    cfg.ClusterName,
+		InitialSize:    cfg.InitialSize,
 		DataDir:        filepath.Join(cfg.DataDir, "storenode"),
 		NATS:           l.nc,
 		DefaultStore:   cfg.StoreID,

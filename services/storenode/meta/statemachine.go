@@ -49,6 +49,8 @@ type (
 	AllStores struct{}
 	// AllNodes returns every registered node.
 	AllNodes struct{}
+	// ClusterUID returns the cluster's UID (a string, "" before OpInit).
+	ClusterUID struct{}
 )
 
 // Lookup answers a query with copies, never with shared state.
@@ -63,6 +65,8 @@ func (m *StateMachine) Lookup(q any) (any, error) {
 		return (*Store)(nil), nil
 	case AllStores:
 		return m.st.sortedStores(), nil
+	case ClusterUID:
+		return m.st.ClusterUID, nil
 	case AllNodes:
 		out := make([]Node, 0, len(m.st.Nodes))
 		for _, n := range m.st.Nodes {

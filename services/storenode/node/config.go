@@ -33,6 +33,20 @@ type Config struct {
 	NodeID uint64
 	// RaftAddress is host:port where dragonboat listens for other replicas.
 	RaftAddress string
+	// ListenAddress is where dragonboat binds, when it differs from
+	// RaftAddress (e.g. 0.0.0.0:7100 in a container). Default RaftAddress.
+	ListenAddress string
+	// ClusterName names the cluster; storenodes of other clusters on the same
+	// NATS are refused. Default "logbook".
+	ClusterName string
+	// InitialSize is how many storenodes form the cluster the first time:
+	// a fresh node waits until it sees that many. Default 1. Nodes started
+	// later join the cluster; restarted nodes rejoin from their data.
+	InitialSize int
+	// DisableBalancer turns off the leader balancer (balance.go).
+	DisableBalancer bool
+	// HeartbeatInterval is how often the node publishes its state. Default 1s.
+	HeartbeatInterval time.Duration
 	// DataDir holds the Raft log (raft/) and one directory per store (stores/<id>/).
 	DataDir string
 	// NATS is the connection the node serves requests on; the caller owns it.
@@ -65,6 +79,21 @@ func (c *Config) setDefaults() error {
 	}
 	if c.RaftAddress == "" || c.DataDir == "" || c.NATS == nil {
 		return errors.New("storenode: RaftAddress, DataDir and NATS are required")
+	}
+	if c.ClusterName == "" {
+		c.ClusterName = "logbook"
+	}
+	if err := wire.ValidateStoreID(c.ClusterName); err != nil {
+		return fmt.Errorf("storenode: cluster name (same rules as a store id): %w", err)
+	}
+	if c.InitialSize == 0 {
+		c.InitialSize = 1
+	}
+	if c.InitialSize < 0 || c.InitialSize > 99 {
+		return errors.New("storenode: InitialSize must be between 1 and 99")
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = time.Second
 	}
 	if c.DefaultStore == "" {
 		c.DefaultStore = "default"

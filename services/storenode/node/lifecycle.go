@@ -44,6 +44,8 @@ func (n *Node) onMeta(m *nats.Msg) {
 			v, err = n.createStore(ctx, m.Data)
 		case subjects.StoresRemove:
 			v, err = n.removeStore(ctx, m.Data)
+		case subjects.MetaJoin:
+			v, err = n.addNode(ctx, m.Data)
 		default:
 			err = codes.New(codes.UnknownOperation, "unknown store operation %q", op)
 		}
@@ -111,6 +113,11 @@ func (n *Node) removeStore(ctx context.Context, data []byte) (any, error) {
 func (n *Node) onMetaRead(m *nats.Msg) {
 	op := m.Subject[len(subjects.MetaRead("")):]
 	n.dispatch(m, n.cfg.RequestTimeout, func(ctx context.Context) {
+		if isClusterRead(op) {
+			v, err := n.clusterRead(ctx, op, m.Data)
+			respond(m, v, err)
+			return
+		}
 		v, err := n.metaRead(op, m.Data)
 		respond(m, v, err)
 	})

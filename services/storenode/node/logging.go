@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -55,6 +56,9 @@ func (d *dbLog) Warningf(f string, a ...any) {
 	lvl := slog.LevelWarn
 	if d.pkg == "raft" || d.pkg == "config" {
 		lvl = slog.LevelInfo
+	}
+	if strings.HasPrefix(f, "StaleRead called") {
+		lvl = slog.LevelDebug // our registry reads are stale by design (see DESIGN.md)
 	}
 	d.log(logger.WARNING, lvl, f, a)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/lni/dragonboat/v4/config"
 	"github.com/lni/dragonboat/v4/raftio"
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/nats-io/nats.go"
@@ -51,6 +52,19 @@ type Node struct {
 	loops         sync.WaitGroup
 	tasks         sync.WaitGroup // leader tasks (leadertasks.go)
 	registrySub   *nats.Subscription
+
+	// Cluster formation (bootstrap.go, membership.go).
+	discoverSub *nats.Subscription
+	bootSub     *nats.Subscription
+	bootMu      sync.Mutex             // serialises the formation handshake
+	lock        *bootLock              // under mu: this node's formation promise
+	metaStarted bool                   // under mu: the meta replica runs
+	foreign     map[string]foreignNode // under mu: other clusters' nodes seen
+
+	// Heartbeats (heartbeat.go).
+	started      time.Time
+	heartbeatSub *nats.Subscription // under mu
+	peers        map[uint64]peer    // under mu: latest heartbeat of each node
 }
 
 // replica is one store's replica on this node.
@@ -85,6 +99,7 @@ func Start(cfg Config) (*Node, error) {
 		reconcileCh:  make(chan struct{}, 1),
 		leaderEvents: make(chan struct{}, 1),
 		inflight:     make(chan struct{}, 4096),
+		started:      time.Now(),
 	}
 	logdb := config.GetSmallMemLogDBConfig()
 	nhc := config.NodeHostConfig{
@@ -93,6 +108,7 @@ func Start(cfg Config) (*Node, error) {
 		NodeHostDir:       filepath.Join(cfg.DataDir, "raft"),
 		RTTMillisecond:    uint64(cfg.RTT / time.Millisecond),
 		RaftAddress:       cfg.RaftAddress,
+		ListenAddress:     cfg.ListenAddress,
 		RaftEventListener: leaderListener{n},
 		Expert:            config.ExpertConfig{LogDB: logdb},
 	}
@@ -102,35 +118,45 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("storenode: start raft: %w", err)
 	}
 	n.nh = nh
-	if err := n.startMeta(); err != nil {
+	if err := n.startCluster(); err != nil {
 		n.Close()
 		return nil, err
 	}
-	n.loops.Add(2)
+	n.loops.Add(3)
 	go n.followLeaders()
 	go n.reconcileLoop()
+	go n.heartbeatLoop()
 	return n, nil
 }
 
-// startMeta starts this node's replica of the meta shard.
-func (n *Node) startMeta() error {
-	rc := config.Config{
-		ReplicaID: n.cfg.NodeID, ShardID: meta.ShardID, CheckQuorum: true, PreVote: true,
-		ElectionRTT: n.cfg.ElectionTicks, HeartbeatRTT: max(1, n.cfg.ElectionTicks/10),
-		SnapshotEntries: 1000, CompactionOverhead: 100,
+// startCluster answers discovery and starts the meta replica: from disk if
+// this node has run it before, else by forming or joining the cluster in
+// the background (see bootstrap.go).
+func (n *Node) startCluster() error {
+	if err := n.serveDiscovery(); err != nil {
+		return err
 	}
-	members := map[uint64]dragonboat.Target{n.cfg.NodeID: n.cfg.RaftAddress}
-	create := func(shardID, replicaID uint64) dbsm.IStateMachine { return meta.New() }
-	if err := n.nh.StartReplica(members, false, create, rc); err != nil {
-		return fmt.Errorf("storenode: start meta shard: %w", err)
+	if n.nh.HasNodeInfo(meta.ShardID, n.cfg.NodeID) {
+		return n.startMetaReplica(nil, false)
 	}
+	lock, err := n.loadBootLock()
+	if err != nil {
+		return err
+	}
+	n.lock = lock
+	if lock != nil && lock.Committed {
+		return n.startMetaReplica(lock.Members, false)
+	}
+	n.loops.Add(1)
+	go n.formOrJoin()
 	return nil
 }
 
 func (n *Node) storeDir(id string) string { return filepath.Join(n.cfg.DataDir, "stores", id) }
 
 // startReplica starts this node's replica of a store.
-func (n *Node) startReplica(spec StoreSpec) error {
+// addrs maps node ids to Raft addresses, for the initial members.
+func (n *Node) startReplica(spec StoreSpec, addrs map[uint64]string) error {
 	dir := n.storeDir(spec.ID)
 	limits := spec.Limits
 	r := &replica{spec: spec, applied: newSignal()}
@@ -149,9 +175,19 @@ func (n *Node) startReplica(spec StoreSpec) error {
 		SnapshotEntries:    100_000,
 		CompactionOverhead: 20_000,
 	}
-	// Today every replica of a store is on this node; the cluster issue
-	// resolves the other members' addresses from the registry.
-	members := map[uint64]dragonboat.Target{n.cfg.NodeID: n.cfg.RaftAddress}
+	// Every replica starts with the same initial members, taken from the
+	// registry (node id = replica id); a restarted replica takes its
+	// membership from its Raft log instead.
+	members := map[uint64]dragonboat.Target{}
+	if !n.nh.HasNodeInfo(spec.ShardID, n.cfg.NodeID) {
+		for _, id := range spec.Replicas {
+			addr, ok := addrs[id]
+			if !ok {
+				return fmt.Errorf("storenode: store %s: replica node %d is not registered", spec.ID, id)
+			}
+			members[id] = addr
+		}
+	}
 	if err := n.nh.StartOnDiskReplica(members, false, create, rc); err != nil {
 		return fmt.Errorf("storenode: start store %s: %w", spec.ID, err)
 	}
@@ -230,9 +266,12 @@ func (n *Node) WaitReady(ctx context.Context) error {
 		if _, _, ok, err := n.nh.GetLeaderID(meta.ShardID); err != nil || !ok {
 			ready = false
 		}
+		placed := n.placedHere()
 		n.mu.Lock()
-		if _, ok := n.replicas[n.cfg.DefaultStore]; !ok {
-			ready = false
+		for _, id := range placed {
+			if _, ok := n.replicas[id]; !ok {
+				ready = false // the reconciler has not started it yet
+			}
 		}
 		for _, r := range n.replicas {
 			leader, _, ok, err := n.nh.GetLeaderID(r.spec.ShardID)
@@ -252,6 +291,22 @@ func (n *Node) WaitReady(ctx context.Context) error {
 	}
 }
 
+// placedHere lists the stores the registry places on this node (except
+// those being removed).
+func (n *Node) placedHere() []string {
+	stores, err := n.localStores()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range stores {
+		if s.HasReplica(n.cfg.NodeID) && s.Status != wire.StatusRemoving {
+			out = append(out, s.ID)
+		}
+	}
+	return out
+}
+
 // Close stops serving and shuts the node down, in order: stop following
 // leadership (so nothing subscribes again), leave every subject, let the
 // requests in flight finish, stop the proposers, close Raft (which closes
@@ -262,7 +317,7 @@ func (n *Node) Close() error {
 	n.loops.Wait()
 	// 2. No new requests: leave every subject; requests that still arrive
 	// (callbacks already running) are refused with unavailable.
-	for _, sub := range []*nats.Subscription{n.registrySub, n.metaReadSub, n.clusterSub} {
+	for _, sub := range []*nats.Subscription{n.registrySub, n.metaReadSub, n.clusterSub, n.discoverSub, n.bootSub, n.heartbeatSub} {
 		if sub != nil {
 			sub.Unsubscribe()
 		}

@@ -160,6 +160,11 @@ func (n *Node) bootstrap() error {
 		return err
 	}
 	count := len(nodes.([]meta.Node))
+	if count < n.cfg.InitialSize {
+		// Stores created now would get fewer replicas than the cluster will
+		// have: wait until the initial storenodes have all registered.
+		return fmt.Errorf("%d of the %d initial storenodes have registered", count, n.cfg.InitialSize)
+	}
 	wants := append([]StaticStore{{ID: n.cfg.DefaultStore}}, n.cfg.StaticStores...)
 	pending := false
 	for i, w := range wants {
@@ -249,6 +254,14 @@ func (n *Node) reconcile() error {
 	if err != nil {
 		return err
 	}
+	nodes, err := n.nh.StaleRead(meta.ShardID, meta.AllNodes{})
+	if err != nil {
+		return err
+	}
+	addrs := map[uint64]string{}
+	for _, nd := range nodes.([]meta.Node) {
+		addrs[nd.ID] = nd.RaftAddress
+	}
 	me := n.cfg.NodeID
 	known := map[string]bool{}
 	for _, s := range stores {
@@ -276,7 +289,7 @@ func (n *Node) reconcile() error {
 			if s.Origin == "api" && s.Status == wire.StatusCreating {
 				crashAt("create-before-start")
 			}
-			if err := n.startReplica(n.specOf(s)); err != nil {
+			if err := n.startReplica(n.specOf(s), addrs); err != nil {
 				return err
 			}
 			n.cfg.Logger.Info("started store replica", "store", s.ID, "shard", s.ShardID)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -29,9 +29,9 @@ type jsonSettings struct {
 	MaxReadCount      *int64 `json:"max_read_count"`
 }
 
-// staticStores reads the stores declared in the config file and in the
+// StaticStores reads the stores declared in the config file and in the
 // comma-separated list; an id in both takes the file's settings.
-func staticStores(path, list string) ([]node.StaticStore, error) {
+func StaticStores(path, list string) ([]node.StaticStore, error) {
 	var out []node.StaticStore
 	seen := map[string]bool{}
 	if path != "" {

@@ -1,0 +1,31 @@
+package client
+
+import (
+	"context"
+
+	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/wire"
+)
+
+// Cluster types, named for the client's users.
+type (
+	ClusterView   = wire.ClusterView
+	ClusterHealth = wire.ClusterHealth
+)
+
+// View returns the cluster view: storenodes and their health, every store's
+// placement, leader and health, and configuration drift between nodes. Any
+// storenode answers from its own registry replica and the heartbeats it
+// received, so two calls may come from different nodes.
+func (c *Client) View(ctx context.Context) (*ClusterView, error) {
+	var out ClusterView
+	return &out, (&Store{c: c}).send(ctx, subjects.Cluster(subjects.ClusterView), subjects.ClusterView, map[string]any{}, &out)
+}
+
+// Health returns the cluster's health: ok, warning or critical, with the
+// problems found (nodes down, stores without a leader or under-replicated,
+// configuration drift).
+func (c *Client) Health(ctx context.Context) (*ClusterHealth, error) {
+	var out ClusterHealth
+	return &out, (&Store{c: c}).send(ctx, subjects.Cluster(subjects.ClusterHealth), subjects.ClusterHealth, map[string]any{}, &out)
+}

@@ -1,0 +1,70 @@
+// Package flagenv declares command-line flags whose defaults come from
+// LOGBOOK_* environment variables, shared by the logbook, storenode and
+// gateway binaries so that each setting has one name everywhere.
+package flagenv
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/wire"
+)
+
+// String returns the environment variable's value, or def.
+func String(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// Int returns the environment variable as an int, or def.
+func Int(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+// Duration returns the environment variable as a duration, or def.
+func Duration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+// Limits registers the request limit flags, filling l.
+func Limits(fs *flag.FlagSet, l *wire.Limits) {
+	def := wire.DefaultLimits()
+	fs.IntVar(&l.MaxEventSize, "max-event-size", Int("LOGBOOK_MAX_EVENT_SIZE", def.MaxEventSize), "max bytes of one event: type, data, metadata and content types (env LOGBOOK_MAX_EVENT_SIZE)")
+	fs.IntVar(&l.MaxAppendEvents, "max-append-events", Int("LOGBOOK_MAX_APPEND_EVENTS", def.MaxAppendEvents), "max events in one append (env LOGBOOK_MAX_APPEND_EVENTS)")
+	fs.IntVar(&l.MaxRequestSize, "max-request-size", Int("LOGBOOK_MAX_REQUEST_SIZE", def.MaxRequestSize), "max bytes of one request (env LOGBOOK_MAX_REQUEST_SIZE)")
+	fs.IntVar(&l.MaxReadCount, "max-read-count", Int("LOGBOOK_MAX_READ_COUNT", def.MaxReadCount), "max events one read may ask for (env LOGBOOK_MAX_READ_COUNT)")
+	fs.IntVar(&l.MaxReplySize, "max-reply-size", Int("LOGBOOK_MAX_REPLY_SIZE", def.MaxReplySize), "read replies stop before this many bytes (env LOGBOOK_MAX_REPLY_SIZE)")
+}
+
+// CheckPayload checks that requests and replies fit a NATS max_payload
+// with room for headers.
+func CheckPayload(l wire.Limits, maxPayload int) error {
+	if l.MaxRequestSize+(1<<20) > maxPayload || l.MaxReplySize+(1<<20) > maxPayload {
+		return fmt.Errorf("-max-request-size and -max-reply-size must stay 1 MiB under the NATS max payload (%d)", maxPayload)
+	}
+	return nil
+}
+
+// Logger registers -log-level and returns a function building the logger.
+func Logger(fs *flag.FlagSet) func() (*slog.Logger, error) {
+	level := fs.String("log-level", String("LOGBOOK_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGBOOK_LOG_LEVEL)")
+	return func() (*slog.Logger, error) {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(*level)); err != nil {
+			return nil, fmt.Errorf("bad -log-level: %w", err)
+		}
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	}
+}

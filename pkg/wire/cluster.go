@@ -1,0 +1,102 @@
+package wire
+
+// Cluster view and health: the replies of cluster.view and cluster.health.
+// Both requests take an empty body (or an empty map). Any storenode answers,
+// from its registry replica and the heartbeats it has received; fields named
+// *_ms are milliseconds.
+
+// Node health values.
+const (
+	NodeUp   = "up"   // heartbeat received within 3 heartbeat intervals
+	NodeDown = "down" // registered, but silent
+)
+
+// Store health values.
+const (
+	StoreHealthy         = "ok"               // a leader, every replica up
+	StoreUnderReplicated = "under_replicated" // a leader, some replica down
+	StoreUnavailable     = "unavailable"      // no leader known: requests fail
+)
+
+// Health statuses.
+const (
+	HealthOK       = "ok"
+	HealthWarning  = "warning"  // serving, but something needs attention
+	HealthCritical = "critical" // some requests cannot be served
+)
+
+// ClusterNode is one storenode in the cluster view.
+type ClusterNode struct {
+	ID          uint64 `msgpack:"id"`
+	RaftAddress string `msgpack:"raft_address"`
+	Health      string `msgpack:"health"`
+	LastSeenMs  int64  `msgpack:"last_seen_ms"` // since its last heartbeat; -1 if never
+	MetaRole    string `msgpack:"meta_role"`    // voter, non_voting, or "" while joining
+	MetaLeader  bool   `msgpack:"meta_leader"`
+	Leads       int    `msgpack:"leads"`    // stores it leads
+	Replicas    int    `msgpack:"replicas"` // store replicas placed on it
+	DataDir     string `msgpack:"data_dir,omitempty"`
+	Version     string `msgpack:"version,omitempty"`
+	StartedAt   int64  `msgpack:"started_at,omitempty"` // Unix ns
+}
+
+// ClusterStore is one store in the cluster view.
+type ClusterStore struct {
+	Store      string   `msgpack:"store"`
+	Shard      uint64   `msgpack:"shard"`
+	Status     string   `msgpack:"status"` // the registry's: creating, running, ...
+	Health     string   `msgpack:"health"` // ok, under_replicated, unavailable
+	Leader     uint64   `msgpack:"leader"` // 0 when unknown
+	Replicas   []uint64 `msgpack:"replicas"`
+	ReplicasUp int      `msgpack:"replicas_up"`
+}
+
+// DriftValue is one node's value of a setting that differs across nodes.
+type DriftValue struct {
+	Node  uint64 `msgpack:"node"`
+	Value string `msgpack:"value"`
+}
+
+// Drift is one configuration difference between storenodes.
+type Drift struct {
+	// Kind: cluster_name, default_store, static_store, request_timeout,
+	// limits, max_stores, initial_size.
+	Kind    string       `msgpack:"kind"`
+	Subject string       `msgpack:"subject,omitempty"` // e.g. the store id for static_store
+	Detail  string       `msgpack:"detail"`
+	Values  []DriftValue `msgpack:"values"`
+}
+
+// ClusterView is the reply of cluster.view.
+type ClusterView struct {
+	Cluster    string         `msgpack:"cluster"`
+	UID        string         `msgpack:"uid"`
+	AnsweredBy uint64         `msgpack:"answered_by"`
+	MetaLeader uint64         `msgpack:"meta_leader"`
+	Nodes      []ClusterNode  `msgpack:"nodes"`
+	Stores     []ClusterStore `msgpack:"stores"`
+	Drift      []Drift        `msgpack:"drift"`
+	Time       int64          `msgpack:"time"` // Unix ns at the answering node
+}
+
+// ClusterHealth is the reply of cluster.health.
+type ClusterHealth struct {
+	Status     string   `msgpack:"status"` // ok, warning, critical
+	Problems   []string `msgpack:"problems"`
+	AnsweredBy uint64   `msgpack:"answered_by"`
+	Time       int64    `msgpack:"time"`
+}
+
+// DecodeClusterRequest validates a cluster.<op> request: an empty body or
+// an empty map.
+func DecodeClusterRequest(data []byte, l Limits) error {
+	l = l.WithDefaults()
+	if err := checkSize(data, l); err != nil {
+		return err
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	var req struct{}
+	return Unmarshal(data, &req)
+}

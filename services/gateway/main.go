@@ -1,0 +1,60 @@
+// Command gateway runs a Logbook gateway: the stateless front door that
+// validates client requests on NATS and forwards them to the storenode
+// leading each store. Run as many as you like; they share the queue group.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/flagenv"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/gateway/gateway"
+	"github.com/nats-io/nats.go"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	natsURL := flag.String("nats-url", flagenv.String("LOGBOOK_NATS_URL", nats.DefaultURL), "NATS server(s), comma-separated (env LOGBOOK_NATS_URL)")
+	timeout := flag.Duration("request-timeout", flagenv.Duration("LOGBOOK_GATEWAY_TIMEOUT", 10*time.Second), "bound on a request end to end, waiting for a store's leader included; keep it above the storenodes' -request-timeout (env LOGBOOK_GATEWAY_TIMEOUT)")
+	var limits wire.Limits
+	flagenv.Limits(flag.CommandLine, &limits)
+	newLogger := flagenv.Logger(flag.CommandLine)
+	flag.Parse()
+	logger, err := newLogger()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// 1. NATS.
+	nc, err := nats.Connect(*natsURL, nats.Name("logbook-gateway"),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true))
+	if err != nil {
+		return fmt.Errorf("connect to NATS at %s: %w", *natsURL, err)
+	}
+	defer nc.Close()
+	// 2. The gateway joins the queue group and serves.
+	g, err := gateway.Start(gateway.Config{NATS: nc, Limits: limits, RequestTimeout: *timeout, Logger: logger})
+	if err != nil {
+		return err
+	}
+	logger.Info("gateway ready", "nats", *natsURL)
+	fmt.Println("Gateway is ready.")
+	<-ctx.Done()
+	// Shutdown: leave the queue group, finish requests in flight, then NATS.
+	logger.Info("shutting down")
+	return g.Stop()
+}

@@ -1,0 +1,76 @@
+// Package cli declares the storenode's command-line flags (each with a
+// LOGBOOK_* environment variable), shared by the storenode binary and the
+// all-in-one logbook binary.
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/flagenv"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/node"
+)
+
+// Flags are the storenode's flags once parsed.
+type Flags struct {
+	DataDir        *string
+	NodeID         *int
+	RaftAddress    *string
+	RaftListen     *string
+	Cluster        *string
+	InitialSize    *int
+	Store          *string
+	ConfigPath     *string
+	Stores         *string
+	MaxStores      *int
+	RequestTimeout *time.Duration
+	Limits         wire.Limits
+}
+
+// Register declares the storenode flags on fs; defaultData is the data
+// directory's default.
+func Register(fs *flag.FlagSet, defaultData string) *Flags {
+	f := &Flags{}
+	f.DataDir = fs.String("data", flagenv.String("LOGBOOK_DATA", defaultData), "data directory (env LOGBOOK_DATA)")
+	f.NodeID = fs.Int("node-id", flagenv.Int("LOGBOOK_NODE_ID", 1), "this storenode's id, ≥ 1, unique in the cluster and never reused (env LOGBOOK_NODE_ID)")
+	f.RaftAddress = fs.String("raft-addr", flagenv.String("LOGBOOK_RAFT_ADDR", "127.0.0.1:7100"), "host:port other storenodes reach this one's Raft transport at (env LOGBOOK_RAFT_ADDR)")
+	f.RaftListen = fs.String("raft-listen", flagenv.String("LOGBOOK_RAFT_LISTEN", ""), "host:port to bind the Raft transport to, if not -raft-addr (e.g. 0.0.0.0:7100; env LOGBOOK_RAFT_LISTEN)")
+	f.Cluster = fs.String("cluster", flagenv.String("LOGBOOK_CLUSTER", "logbook"), "cluster name; storenodes of another cluster on the same NATS are refused (env LOGBOOK_CLUSTER)")
+	f.InitialSize = fs.Int("initial-size", flagenv.Int("LOGBOOK_INITIAL_SIZE", 1), "storenodes that form the cluster the first time; later ones join it (env LOGBOOK_INITIAL_SIZE)")
+	f.Store = fs.String("store", flagenv.String("LOGBOOK_STORE", "default"), "id of the default store (env LOGBOOK_STORE)")
+	f.ConfigPath = fs.String("config", flagenv.String("LOGBOOK_CONFIG", ""), "JSON file declaring stores (env LOGBOOK_CONFIG); see docs/operations.md")
+	f.Stores = fs.String("stores", flagenv.String("LOGBOOK_STORES", ""), "comma-separated ids of stores to create at start-up with default settings (env LOGBOOK_STORES)")
+	f.MaxStores = fs.Int("max-stores", flagenv.Int("LOGBOOK_MAX_STORES", 10_000), "most stores the cluster may hold (env LOGBOOK_MAX_STORES)")
+	f.RequestTimeout = fs.Duration("request-timeout", flagenv.Duration("LOGBOOK_REQUEST_TIMEOUT", 5*time.Second), "bound on each request inside the storenode, Raft round included (env LOGBOOK_REQUEST_TIMEOUT)")
+	flagenv.Limits(fs, &f.Limits)
+	return f
+}
+
+// Config checks the parsed flags and turns them into a storenode
+// configuration (NATS, DataDir layout and Logger are the caller's).
+func (f *Flags) Config() (node.Config, error) {
+	if *f.MaxStores < 1 {
+		return node.Config{}, fmt.Errorf("-max-stores must be at least 1")
+	}
+	if *f.NodeID < 1 {
+		return node.Config{}, fmt.Errorf("-node-id must be at least 1")
+	}
+	if *f.InitialSize < 1 {
+		return node.Config{}, fmt.Errorf("-initial-size must be at least 1")
+	}
+	if *f.RequestTimeout < 100*time.Millisecond {
+		return node.Config{}, fmt.Errorf("-request-timeout must be at least 100ms")
+	}
+	static, err := StaticStores(*f.ConfigPath, *f.Stores)
+	if err != nil {
+		return node.Config{}, err
+	}
+	return node.Config{
+		NodeID: uint64(*f.NodeID), RaftAddress: *f.RaftAddress, ListenAddress: *f.RaftListen,
+		ClusterName: *f.Cluster, InitialSize: *f.InitialSize, DataDir: *f.DataDir,
+		DefaultStore: *f.Store, StaticStores: static, MaxStores: *f.MaxStores,
+		Limits: f.Limits, RequestTimeout: *f.RequestTimeout,
+	}, nil
+}

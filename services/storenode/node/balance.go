@@ -1,0 +1,60 @@
+package node
+
+import (
+	"slices"
+	"time"
+
+	"github.com/logbookdb/logbook/services/storenode/meta"
+)
+
+// The leader balancer keeps store leaderships spread across storenodes:
+// elections alone tend to pile leaders onto whichever node started first or
+// survived a failure. Every balanceEvery heartbeats, a node that leads at
+// least two stores more than another live replica of one of its stores hands
+// that store's leadership over (one transfer per pass, so the cluster
+// converges without churning). Leader counts come from heartbeats.
+const balanceEvery = 5
+
+func (n *Node) balanceLeaders() {
+	if n.cfg.DisableBalancer {
+		return
+	}
+	peers := n.peerTable()
+	now := time.Now()
+	leads := map[uint64]int{}
+	up := map[uint64]bool{}
+	for id, p := range peers {
+		if n.peerUp(p, now) {
+			up[id] = true
+			leads[id] = len(p.hb.Leads)
+		}
+	}
+	me := n.cfg.NodeID
+	mine := slices.Clone(peers[me].hb.Leads)
+	slices.Sort(mine)
+	for _, id := range mine {
+		v, err := n.nh.StaleRead(meta.ShardID, meta.GetStore{ID: id})
+		if err != nil {
+			return
+		}
+		s := v.(*meta.Store)
+		if s == nil {
+			continue
+		}
+		var target uint64
+		for _, r := range s.Replicas {
+			if r != me && up[r] && (target == 0 || leads[r] < leads[target]) {
+				target = r
+			}
+		}
+		if target == 0 || leads[me]-leads[target] < 2 {
+			continue
+		}
+		if err := n.nh.RequestLeaderTransfer(s.ShardID, target); err != nil {
+			n.cfg.Logger.Debug("leader transfer", "store", id, "to", target, "err", err)
+			continue
+		}
+		n.cfg.Logger.Info("moving store leadership to balance the cluster", "store", id, "to", target, "leads_here", leads[me], "leads_there", leads[target])
+		return
+	}
+}

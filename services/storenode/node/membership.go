@@ -1,0 +1,180 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lni/dragonboat/v4"
+	"github.com/lni/dragonboat/v4/config"
+	dbsm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/meta"
+)
+
+// maxMetaVoters bounds the meta shard's voting members; nodes beyond it
+// replicate the registry as non-voting members, so that a large cluster does
+// not slow down or endanger registry writes.
+const maxMetaVoters = 5
+
+// startMetaReplica starts this node's meta replica: with the initial
+// members when forming the cluster, with join when added to a running one,
+// or from disk when it has run before. It is idempotent.
+func (n *Node) startMetaReplica(members map[uint64]string, join bool) error {
+	n.mu.Lock()
+	started := n.metaStarted
+	n.mu.Unlock()
+	if started {
+		return nil
+	}
+	rc := config.Config{
+		ReplicaID: n.cfg.NodeID, ShardID: meta.ShardID, CheckQuorum: true, PreVote: true,
+		ElectionRTT: n.cfg.ElectionTicks, HeartbeatRTT: max(1, n.cfg.ElectionTicks/10),
+		SnapshotEntries: 1000, CompactionOverhead: 100,
+	}
+	targets := map[uint64]dragonboat.Target{}
+	for id, addr := range members {
+		targets[id] = addr
+	}
+	if n.nh.HasNodeInfo(meta.ShardID, n.cfg.NodeID) {
+		targets, join = nil, false // restart: the membership is in the Raft log
+	}
+	create := func(shardID, replicaID uint64) dbsm.IStateMachine { return meta.New() }
+	if err := n.nh.StartReplica(targets, join, create, rc); err != nil && !errors.Is(err, dragonboat.ErrShardAlreadyExist) {
+		return fmt.Errorf("storenode: start meta shard: %w", err)
+	}
+	n.mu.Lock()
+	n.metaStarted = true
+	n.mu.Unlock()
+	n.pokeReconcile()
+	n.pokeLeaders()
+	return nil
+}
+
+// joinRequest asks the meta leader to add a storenode to the cluster.
+type joinRequest struct {
+	Cluster     string `msgpack:"cluster"`
+	NodeID      uint64 `msgpack:"node_id"`
+	RaftAddress string `msgpack:"raft_address"`
+}
+
+// joinReply answers it; Refused means the request can never succeed.
+type joinReply struct {
+	OK        bool   `msgpack:"ok"`
+	Refused   bool   `msgpack:"refused,omitempty"`
+	Reason    string `msgpack:"reason,omitempty"`
+	NonVoting bool   `msgpack:"non_voting,omitempty"`
+}
+
+// fatalJoinError is a join the cluster refused for good.
+type fatalJoinError struct{ reason string }
+
+func (e *fatalJoinError) Error() string {
+	return "storenode: the cluster refused this node: " + e.reason
+}
+
+func isFatalJoin(err error) bool {
+	var f *fatalJoinError
+	return errors.As(err, &f)
+}
+
+// joinExisting asks the meta leader to add this node, then starts its meta
+// replica in join mode.
+func (n *Node) joinExisting() error {
+	b, err := wire.Marshal(joinRequest{Cluster: n.cfg.ClusterName, NodeID: n.cfg.NodeID, RaftAddress: n.cfg.RaftAddress})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(n.followCtx, n.cfg.RequestTimeout)
+	defer cancel()
+	m, err := n.cfg.NATS.RequestWithContext(ctx, subjects.Meta(subjects.MetaJoin), b)
+	if err != nil {
+		return fmt.Errorf("storenode: ask the meta leader to join: %w", err)
+	}
+	if code := m.Header.Get(wire.HeaderErrorCode); code != "" {
+		return fmt.Errorf("storenode: join: %s %s", code, m.Header.Get(wire.HeaderError))
+	}
+	var r joinReply
+	if err := wire.UnmarshalReply(m.Data, &r); err != nil {
+		return fmt.Errorf("storenode: join: %w", err)
+	}
+	if r.Refused {
+		return &fatalJoinError{r.Reason}
+	}
+	if !r.OK {
+		return fmt.Errorf("storenode: join: %s", r.Reason)
+	}
+	if err := n.startMetaReplica(nil, true); err != nil {
+		return err
+	}
+	n.cfg.Logger.Info("joined the cluster", "cluster", n.cfg.ClusterName, "non_voting", r.NonVoting)
+	return nil
+}
+
+// addNode serves a join on the meta leader: it adds the node to the meta
+// shard (as a voter while there are fewer than maxMetaVoters) unless its id
+// or address is taken. Repeating a join that succeeded succeeds.
+func (n *Node) addNode(ctx context.Context, data []byte) (any, error) {
+	var req joinRequest
+	if err := wire.UnmarshalReply(data, &req); err != nil || req.NodeID == 0 || req.RaftAddress == "" {
+		return nil, codes.New(codes.MalformedRequest, "malformed join request")
+	}
+	if req.Cluster != n.cfg.ClusterName {
+		return &joinReply{Refused: true, Reason: fmt.Sprintf("this is cluster %q, the node is configured for %q", n.cfg.ClusterName, req.Cluster)}, nil
+	}
+	mctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+	defer cancel()
+	mem, err := n.nh.SyncGetShardMembership(mctx, meta.ShardID)
+	if err != nil {
+		return nil, raftError(err)
+	}
+	if _, gone := mem.Removed[req.NodeID]; gone {
+		return &joinReply{Refused: true, Reason: fmt.Sprintf("node id %d was removed from the cluster; a storenode that comes back needs a new id and an empty data directory", req.NodeID)}, nil
+	}
+	for _, set := range []map[uint64]string{mem.Nodes, mem.NonVotings} {
+		for id, addr := range set {
+			_, nonVoting := mem.NonVotings[id]
+			switch {
+			case id == req.NodeID && addr == req.RaftAddress:
+				return &joinReply{OK: true, NonVoting: nonVoting}, nil
+			case id == req.NodeID:
+				return &joinReply{Refused: true, Reason: fmt.Sprintf("node id %d is already a member at %s", id, addr)}, nil
+			case addr == req.RaftAddress:
+				return &joinReply{Refused: true, Reason: fmt.Sprintf("raft address %s is already used by node %d", addr, id)}, nil
+			}
+		}
+	}
+	nonVoting := len(mem.Nodes) >= maxMetaVoters
+	if nonVoting {
+		err = n.nh.SyncRequestAddNonVoting(mctx, meta.ShardID, req.NodeID, req.RaftAddress, mem.ConfigChangeID)
+	} else {
+		err = n.nh.SyncRequestAddReplica(mctx, meta.ShardID, req.NodeID, req.RaftAddress, mem.ConfigChangeID)
+	}
+	if err != nil {
+		return &joinReply{Reason: err.Error()}, nil // e.g. a concurrent change: the node asks again
+	}
+	n.cfg.Logger.Info("added a storenode to the cluster", "node", req.NodeID, "raft_address", req.RaftAddress, "non_voting", nonVoting)
+	return &joinReply{OK: true, NonVoting: nonVoting}, nil
+}
+
+// foreignNode is a storenode of another cluster seen on this NATS server.
+type foreignNode struct {
+	Cluster     string
+	NodeID      uint64
+	RaftAddress string
+	Seen        time.Time
+}
+
+// noteForeign remembers a storenode of another cluster that asked to form
+// or join; the cluster view and health report it for a while.
+func (n *Node) noteForeign(h hello) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.foreign == nil {
+		n.foreign = map[string]foreignNode{}
+	}
+	n.foreign[fmt.Sprintf("%s/%d/%s", h.Cluster, h.NodeID, h.RaftAddress)] = foreignNode{h.Cluster, h.NodeID, h.RaftAddress, time.Now()}
+}

@@ -1,0 +1,239 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/client"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/gateway/gateway"
+	"github.com/logbookdb/logbook/services/storenode/node"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// memCluster is a cluster of storenodes in this test process: real
+// dragonboat NodeHosts on real disk talking over real TCP, one real NATS
+// server, and a gateway. Nodes can be stopped and restarted on their data;
+// process-level faults (kill -9) are in cluster_proc_test.go.
+type memCluster struct {
+	t      *testing.T
+	ns     *server.Server
+	url    string
+	mu     sync.Mutex
+	nodes  map[uint64]*memNode
+	gwConn *nats.Conn
+	gw     *gateway.Gateway
+	Client *client.Client
+}
+
+type memNode struct {
+	cfg node.Config
+	nc  *nats.Conn
+	n   *node.Node
+}
+
+// startNATS runs a NATS server for the test on a free loopback port.
+func startNATS(t testing.TB) (*server.Server, string) {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true, MaxPayload: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start() // stopped by the cleanup below
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns, ns.ClientURL()
+}
+
+// newMemCluster prepares a cluster; add nodes with start.
+func newMemCluster(t *testing.T) *memCluster {
+	c := &memCluster{t: t, nodes: map[uint64]*memNode{}}
+	c.ns, c.url = startNATS(t)
+	t.Cleanup(c.close)
+	return c
+}
+
+// nodeConfig returns a storenode configuration for node id in cluster
+// "test" formed by size nodes; configure may adjust it.
+func (c *memCluster) nodeConfig(id uint64, size int) node.Config {
+	return node.Config{
+		NodeID: id, RaftAddress: freeAddr(c.t), DataDir: c.t.TempDir(),
+		ClusterName: "test", InitialSize: size, Logger: testLogger(),
+		HeartbeatInterval: 200 * time.Millisecond,
+	}
+}
+
+// start starts a storenode with cfg (NATS filled in); it does not wait.
+func (c *memCluster) start(cfg node.Config) *memNode {
+	c.t.Helper()
+	m := c.startLoose(cfg)
+	c.mu.Lock()
+	c.nodes[cfg.NodeID] = m
+	c.mu.Unlock()
+	return m
+}
+
+// startLoose starts a storenode the cluster does not track (for nodes that
+// must be refused); it is closed at the end of the test.
+func (c *memCluster) startLoose(cfg node.Config) *memNode {
+	c.t.Helper()
+	nc, err := nats.Connect(c.url, nats.MaxReconnects(-1))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cfg.NATS = nc
+	n, err := node.Start(cfg)
+	if err != nil {
+		nc.Close()
+		c.t.Fatalf("start node %d: %v", cfg.NodeID, err)
+	}
+	return &memNode{cfg: cfg, nc: nc, n: n}
+}
+
+func (m *memNode) close() {
+	m.n.Close()
+	m.nc.Close()
+}
+
+// startAll starts size nodes at once (ids 1..size) and waits until ready.
+func (c *memCluster) startAll(size int, configure ...func(*node.Config)) {
+	c.t.Helper()
+	var cfgs []node.Config
+	for i := 1; i <= size; i++ {
+		cfg := c.nodeConfig(uint64(i), size)
+		for _, f := range configure {
+			f(&cfg)
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	for _, cfg := range cfgs {
+		c.start(cfg)
+	}
+	c.waitReady()
+	c.startGateway()
+}
+
+// waitReady waits until every running node is ready.
+func (c *memCluster) waitReady() {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c.mu.Lock()
+	nodes := make([]*memNode, 0, len(c.nodes))
+	for _, m := range c.nodes {
+		nodes = append(nodes, m)
+	}
+	c.mu.Unlock()
+	for _, m := range nodes {
+		if err := m.n.WaitReady(ctx); err != nil {
+			c.t.Fatalf("node %d not ready: %v", m.cfg.NodeID, err)
+		}
+	}
+}
+
+func (c *memCluster) startGateway() {
+	c.t.Helper()
+	if c.gw != nil {
+		return
+	}
+	var err error
+	if c.gwConn, err = nats.Connect(c.url); err != nil {
+		c.t.Fatal(err)
+	}
+	if c.gw, err = gateway.Start(gateway.Config{NATS: c.gwConn, Logger: testLogger(), RequestTimeout: 15 * time.Second}); err != nil {
+		c.t.Fatal(err)
+	}
+	if c.Client, err = client.Connect(c.url); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// stop shuts a node down cleanly (its data stays).
+func (c *memCluster) stop(id uint64) {
+	c.mu.Lock()
+	m := c.nodes[id]
+	delete(c.nodes, id)
+	c.mu.Unlock()
+	if m != nil {
+		m.n.Close()
+		m.nc.Close()
+	}
+}
+
+// restart starts a stopped node again on its data and address.
+func (c *memCluster) restart(m *memNode) *memNode {
+	c.t.Helper()
+	return c.start(m.cfg)
+}
+
+func (c *memCluster) node(id uint64) *memNode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[id]
+}
+
+func (c *memCluster) close() {
+	if c.Client != nil {
+		c.Client.Close()
+	}
+	if c.gw != nil {
+		c.gw.Stop()
+	}
+	if c.gwConn != nil {
+		c.gwConn.Close()
+	}
+	c.mu.Lock()
+	ids := make([]uint64, 0, len(c.nodes))
+	for id := range c.nodes {
+		ids = append(ids, id)
+	}
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.stop(id) }()
+	}
+	wg.Wait()
+}
+
+// view asks the cluster view through the gateway.
+func (c *memCluster) view(ctx context.Context) *wire.ClusterView {
+	c.t.Helper()
+	v, err := c.Client.View(ctx)
+	if err != nil {
+		c.t.Fatalf("cluster view: %v", err)
+	}
+	return v
+}
+
+// eventually retries cond until it returns nil or the timeout passes.
+func eventually(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %v", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// storeOf finds a store in the view.
+func storeOf(v *wire.ClusterView, id string) (wire.ClusterStore, error) {
+	for _, s := range v.Stores {
+		if s.Store == id {
+			return s, nil
+		}
+	}
+	return wire.ClusterStore{}, fmt.Errorf("store %s not in the view", id)
+}

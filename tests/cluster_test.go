@@ -1,0 +1,237 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/client"
+	"github.com/logbookdb/logbook/pkg/wire"
+)
+
+// Three storenodes given only NATS, an id, a Raft address, a data dir, a
+// cluster name and the initial size form one cluster; every store gets three
+// replicas; losing the leader of a store keeps it available, and a node that
+// comes back catches up.
+func TestClusterFormsReplicatesAndFailsOver(t *testing.T) {
+	c := newMemCluster(t)
+	c.startAll(3)
+	ctx := ctxT(t)
+
+	v := c.view(ctx)
+	if len(v.Nodes) != 3 || v.UID == "" || v.MetaLeader == 0 || v.Cluster != "test" {
+		t.Fatalf("view: %+v", v)
+	}
+	for _, nd := range v.Nodes {
+		if nd.Health != wire.NodeUp || nd.MetaRole != "voter" {
+			t.Fatalf("node %+v", nd)
+		}
+	}
+	def, err := storeOf(v, "default")
+	if err != nil || !slices.Equal(def.Replicas, []uint64{1, 2, 3}) || def.Leader == 0 {
+		t.Fatalf("default store %+v %v", def, err)
+	}
+	if _, err := c.Client.Stores().Create(ctx, "orders", nil); err != nil {
+		t.Fatal(err)
+	}
+	orders := c.Client.Store("orders")
+	if _, err := orders.Append(ctx, "order-1", client.NoStream, ev("Placed", "")); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 30; i++ {
+		if _, err := orders.Append(ctx, "order-1", client.Exact(uint64(i-1)), ev("Placed", "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, func() error {
+		s, err := storeOf(c.view(ctx), "orders")
+		if err != nil || len(s.Replicas) != 3 || s.Health != wire.StoreHealthy {
+			return fmt.Errorf("orders %+v %v", s, err)
+		}
+		return nil
+	})
+
+	// Stop the leader of "orders": another node takes over, nothing is lost.
+	s, _ := storeOf(c.view(ctx), "orders")
+	down := c.node(s.Leader)
+	c.stop(s.Leader)
+	if got := readStream(t, ctx, orders, "order-1"); len(got) != 30 {
+		t.Fatalf("after failover: %d events", len(got))
+	}
+	for i := 30; i < 40; i++ {
+		if _, err := orders.Append(ctx, "order-1", client.Exact(uint64(i-1)), ev("Placed", "")); err != nil {
+			t.Fatalf("append %d after failover: %v", i, err)
+		}
+	}
+	eventually(t, 10*time.Second, func() error {
+		h, err := c.Client.Health(ctx)
+		if err != nil || h.Status != wire.HealthWarning || !strings.Contains(strings.Join(h.Problems, "\n"), fmt.Sprintf("storenode %d", down.cfg.NodeID)) {
+			return fmt.Errorf("health %+v %v", h, err)
+		}
+		return nil
+	})
+
+	// Bring it back, then stop another node: the two left must include the
+	// one that came back, so new appends prove it caught up.
+	c.restart(down)
+	c.waitReady()
+	eventually(t, 15*time.Second, func() error {
+		h, err := c.Client.Health(ctx)
+		if err != nil || h.Status != wire.HealthOK {
+			return fmt.Errorf("health %+v %v", h, err)
+		}
+		return nil
+	})
+	var other uint64
+	for _, id := range []uint64{1, 2, 3} {
+		if id != down.cfg.NodeID {
+			other = id
+			break
+		}
+	}
+	c.stop(other)
+	for i := 40; i < 45; i++ {
+		if _, err := orders.Append(ctx, "order-1", client.Exact(uint64(i-1)), ev("Placed", "")); err != nil {
+			t.Fatalf("append %d with node %d back and node %d down: %v", i, down.cfg.NodeID, other, err)
+		}
+	}
+	if got := readStream(t, ctx, orders, "order-1"); len(got) != 45 {
+		t.Fatalf("%d events", len(got))
+	}
+}
+
+func readStream(t *testing.T, ctx context.Context, s *client.Store, stream string) []client.RecordedEvent {
+	t.Helper()
+	r, err := s.Read(ctx, stream, client.ReadOptions{MaxCount: 1000})
+	if err != nil {
+		t.Fatalf("read %s: %v", stream, err)
+	}
+	return r.Events
+}
+
+// Nodes that start at different moments, in any order, still form exactly
+// one cluster of the initial size; a node started later joins it, and a
+// restarted node rejoins as itself.
+func TestClusterStaggeredStartAndJoin(t *testing.T) {
+	c := newMemCluster(t)
+	n3 := c.start(c.nodeConfig(3, 3))
+	time.Sleep(700 * time.Millisecond)
+	c.start(c.nodeConfig(1, 3))
+	time.Sleep(300 * time.Millisecond)
+	c.start(c.nodeConfig(2, 3))
+	c.waitReady()
+	c.startGateway()
+	ctx := ctxT(t)
+	v := c.view(ctx)
+	if len(v.Nodes) != 3 {
+		t.Fatalf("nodes %+v", v.Nodes)
+	}
+	// A fourth node joins (voter: the meta shard takes up to five).
+	c.start(c.nodeConfig(4, 3))
+	c.waitReady()
+	eventually(t, 10*time.Second, func() error {
+		v := c.view(ctx)
+		for _, nd := range v.Nodes {
+			if nd.ID == 4 && nd.Health == wire.NodeUp && nd.MetaRole == "voter" {
+				return nil
+			}
+		}
+		return fmt.Errorf("node 4 not in %+v", v.Nodes)
+	})
+	// New stores may be placed on it.
+	for i := range 4 {
+		if _, err := c.Client.Stores().Create(ctx, fmt.Sprintf("s%d", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v = c.view(ctx)
+	placed := false
+	for _, s := range v.Stores {
+		placed = placed || slices.Contains(s.Replicas, 4)
+	}
+	if !placed {
+		t.Fatalf("no store placed on the new node: %+v", v.Stores)
+	}
+	// Node 3 restarts on its data and is the same member again.
+	c.stop(3)
+	c.restart(n3)
+	c.waitReady()
+	eventually(t, 10*time.Second, func() error {
+		v := c.view(ctx)
+		if len(v.Nodes) != 4 {
+			return fmt.Errorf("nodes %+v", v.Nodes)
+		}
+		for _, nd := range v.Nodes {
+			if nd.Health != wire.NodeUp {
+				return fmt.Errorf("node %+v", nd)
+			}
+		}
+		return nil
+	})
+}
+
+// A storenode configured for another cluster name is refused with a clear
+// error, and the cluster reports it.
+func TestClusterRefusesOtherClusterName(t *testing.T) {
+	c := newMemCluster(t)
+	c.startAll(1)
+	cfg := c.nodeConfig(2, 1)
+	cfg.ClusterName = "other"
+	m := c.startLoose(cfg)
+	defer m.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := m.n.WaitReady(ctx)
+	if err == nil || !strings.Contains(err.Error(), `belongs to cluster "test"`) {
+		t.Fatalf("want a refusal naming the cluster, got %v", err)
+	}
+	h, err := c.Client.Health(ctxT(t))
+	if err != nil || h.Status != wire.HealthWarning || !strings.Contains(strings.Join(h.Problems, "\n"), `cluster "other"`) {
+		t.Fatalf("health %+v %v", h, err)
+	}
+}
+
+// A fresh storenode reusing a member's id is refused.
+func TestClusterRefusesDuplicateNodeID(t *testing.T) {
+	c := newMemCluster(t)
+	c.startAll(1)
+	m := c.startLoose(c.nodeConfig(1, 1))
+	defer m.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := m.n.WaitReady(ctx); err == nil || !strings.Contains(err.Error(), "already used") {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+}
+
+// Leaderships spread across the nodes: with six stores on three nodes,
+// each node ends up leading two.
+func TestClusterBalancesLeaders(t *testing.T) {
+	c := newMemCluster(t)
+	c.startAll(3)
+	ctx := ctxT(t)
+	for i := range 5 {
+		if _, err := c.Client.Stores().Create(ctx, fmt.Sprintf("b%d", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 30*time.Second, func() error {
+		v := c.view(ctx)
+		leads := map[uint64]int{}
+		for _, s := range v.Stores {
+			if s.Leader == 0 {
+				return fmt.Errorf("store %s has no leader", s.Store)
+			}
+			leads[s.Leader]++
+		}
+		for _, id := range []uint64{1, 2, 3} {
+			if leads[id] != 2 {
+				return fmt.Errorf("leaders per node %v", leads)
+			}
+		}
+		return nil
+	})
+}
