@@ -31,6 +31,7 @@ const (
 	StoreNotFound    Code = 40401
 	StreamNotFound   Code = 40402
 	UnknownOperation Code = 40403
+	SnapshotNotFound Code = 40410 // no aggregate snapshot of the stream matches (at or below the version asked)
 
 	// 409: the request conflicts with what is stored.
 	WrongExpectedRevision Code = 40901 // carries the stream's current revision
@@ -39,6 +40,8 @@ const (
 	StoreLimitReached     Code = 40904 // the cluster holds its maximum number of stores
 	StoreRemoving         Code = 40905 // the store is being removed
 	StoreProtected        Code = 40906 // the default store cannot be removed
+	SnapshotConflict      Code = 40910 // a snapshot of this stream and version exists with other content
+	SnapshotVersionAhead  Code = 40911 // a snapshot's version is beyond the stream's last revision
 
 	// 410: the stream was deleted.
 	StreamDeleted Code = 41001
@@ -56,6 +59,18 @@ const (
 	Timeout     Code = 50401 // the deadline passed before the outcome was known
 )
 
+// Persistent subscriptions (schemas/persistent-subscriptions.md).
+const (
+	InvalidFilter             Code = 40020 // a subscription's filter is not valid (bad stream name or event type, contradictory fields)
+	InvalidSubscriptionName   Code = 40021 // a subscription or consumer name is empty, too long, or has characters outside [A-Za-z0-9_.-]
+	SubscriptionNotFound      Code = 40420 // no persistent subscription of that name in the store
+	ConsumerNotFound          Code = 40421 // the consumer has not joined the subscription on the current leader (join again)
+	EventNotInFlight          Code = 40422 // none of the positions acked or nacked is in flight to this consumer
+	SubscriptionAlreadyExists Code = 40920 // a subscription of that name exists with another definition
+	EventAlreadyAcked         Code = 40921 // every position acked or nacked was already settled (acked, skipped or parked)
+	SubscriptionLimitReached  Code = 40922 // the store holds its maximum number of persistent subscriptions
+)
+
 var names = map[Code]string{
 	MalformedRequest:      "malformed_request",
 	InvalidArgument:       "invalid_argument",
@@ -68,6 +83,9 @@ var names = map[Code]string{
 	StoreNotFound:         "store_not_found",
 	StreamNotFound:        "stream_not_found",
 	UnknownOperation:      "unknown_operation",
+	SnapshotNotFound:      "snapshot_not_found",
+	SnapshotConflict:      "snapshot_conflict",
+	SnapshotVersionAhead:  "snapshot_version_ahead",
 	WrongExpectedRevision: "wrong_expected_revision",
 	IdempotencyConflict:   "idempotency_conflict",
 	StoreAlreadyExists:    "store_already_exists",
@@ -81,6 +99,16 @@ var names = map[Code]string{
 	Internal:              "internal",
 	Unavailable:           "unavailable",
 	Timeout:               "timeout",
+
+	// Persistent subscriptions.
+	InvalidFilter:             "invalid_filter",
+	InvalidSubscriptionName:   "invalid_subscription_name",
+	SubscriptionNotFound:      "subscription_not_found",
+	ConsumerNotFound:          "consumer_not_found",
+	EventNotInFlight:          "event_not_in_flight",
+	SubscriptionAlreadyExists: "subscription_already_exists",
+	EventAlreadyAcked:         "event_already_acked",
+	SubscriptionLimitReached:  "subscription_limit_reached",
 }
 
 // All returns every defined code, for documentation and tests.

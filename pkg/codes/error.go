@@ -76,4 +76,17 @@ var (
 	ErrInternal              = &Error{Code: Internal}
 	ErrUnavailable           = &Error{Code: Unavailable}
 	ErrTimeout               = &Error{Code: Timeout}
+	ErrSnapshotNotFound      = &Error{Code: SnapshotNotFound}
+	ErrSnapshotConflict      = &Error{Code: SnapshotConflict}
+	ErrSnapshotVersionAhead  = &Error{Code: SnapshotVersionAhead}
+
+	// Persistent subscriptions.
+	ErrInvalidFilter             = &Error{Code: InvalidFilter}
+	ErrInvalidSubscriptionName   = &Error{Code: InvalidSubscriptionName}
+	ErrSubscriptionNotFound      = &Error{Code: SubscriptionNotFound}
+	ErrConsumerNotFound          = &Error{Code: ConsumerNotFound}
+	ErrEventNotInFlight          = &Error{Code: EventNotInFlight}
+	ErrSubscriptionAlreadyExists = &Error{Code: SubscriptionAlreadyExists}
+	ErrEventAlreadyAcked         = &Error{Code: EventAlreadyAcked}
+	ErrSubscriptionLimitReached  = &Error{Code: SubscriptionLimitReached}
 )

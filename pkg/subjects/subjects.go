@@ -18,6 +18,10 @@
 //
 //	stores.<op>                 create, remove, list, status, config
 //	stores.events.<store>.<kind> lifecycle events: created, status_changed, removed
+//
+// Live events (client-facing, published by each store's leader; events.go):
+//
+//	events.<store>.<category>.<stream>.<type>
 package subjects
 
 import "strings"
@@ -30,10 +34,31 @@ const (
 	OpListStreams  = "list_streams"
 	OpStreamInfo   = "stream_info"
 	OpDeleteStream = "delete_stream"
+
+	// Aggregate snapshots (schemas/snapshots.md).
+	OpSnapshotSave   = "snapshot_save"
+	OpSnapshotRead   = "snapshot_read"
+	OpSnapshotList   = "snapshot_list"
+	OpSnapshotDelete = "snapshot_delete"
+)
+
+// Persistent subscriptions (schemas/persistent-subscriptions.md).
+const (
+	OpPSubCreate = "psub_create"
+	OpPSubUpdate = "psub_update"
+	OpPSubDelete = "psub_delete"
+	OpPSubList   = "psub_list"
+	OpPSubInfo   = "psub_info"
+	OpPSubJoin   = "psub_join"
+	OpPSubAck    = "psub_ack"
+	OpPSubParked = "psub_parked"
+	OpPSubReplay = "psub_replay"
 )
 
 // Ops lists every store operation.
-var Ops = []string{OpAppend, OpRead, OpReadAll, OpListStreams, OpStreamInfo, OpDeleteStream}
+var Ops = []string{OpAppend, OpRead, OpReadAll, OpListStreams, OpStreamInfo, OpDeleteStream,
+	OpSnapshotSave, OpSnapshotRead, OpSnapshotList, OpSnapshotDelete,
+	OpPSubCreate, OpPSubUpdate, OpPSubDelete, OpPSubList, OpPSubInfo, OpPSubJoin, OpPSubAck, OpPSubParked, OpPSubReplay}
 
 // IsOp reports whether op is a known store operation.
 func IsOp(op string) bool {

@@ -247,6 +247,13 @@ func (a *applier) deleteStream(c *Command, ts int64) (Result, error) {
 	if m == nil || m.Count == 0 {
 		return Result{}, codes.New(codes.StreamNotFound, "stream %q does not exist", c.Stream)
 	}
+	for _, hook := range streamDeleteHooks {
+		if err := hook(a, c.Stream); err != nil {
+			// Always fatal, even a *codes.Error: the batch holds part of the deletion.
+			a.fatal = fmt.Errorf("sm: delete stream %q: %w", c.Stream, err)
+			return Result{}, nil
+		}
+	}
 	m.Deleted, m.Updated = true, ts
 	a.b.Set(streamKey(c.Stream), encode(m), nil)
 	return Result{LastRevision: m.LastRevision, Timestamp: ts}, nil

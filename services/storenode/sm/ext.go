@@ -30,3 +30,14 @@ func RegisterOp(op uint8, fn ExtOp) {
 type ExtQuery interface {
 	Run(v view) (any, error)
 }
+
+// streamDeleteHooks run inside the apply of a stream deletion, before the
+// tombstone is written and in the same batch, so that what hangs off a
+// stream (its aggregate snapshots) goes with it atomically. A hook may fail
+// only with a local (fatal) error, never with an outcome.
+var streamDeleteHooks []func(a *applier, stream string) error
+
+// onStreamDelete registers a stream deletion hook, from init functions only.
+func onStreamDelete(fn func(a *applier, stream string) error) {
+	streamDeleteHooks = append(streamDeleteHooks, fn)
+}

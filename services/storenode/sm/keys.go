@@ -12,6 +12,8 @@ import "encoding/binary"
 //	's' name                      stream meta
 //	'r' name 0x00 revision(8 BE)  position of a stream's revision
 //	'i' uuid(16)                  position of an event id (idempotency)
+//	'a' name 0x00 version(8 BE) k aggregate snapshot: k 'd' body, 'h' header (snapshots.go)
+//	'p' ...                       persistent subscriptions: definitions, checkpoints, parked events (psub.go)
 var (
 	keyApplied = []byte("\x00applied")
 	keyHead    = []byte("\x00head")

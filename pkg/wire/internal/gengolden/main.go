@@ -357,7 +357,7 @@ type file struct {
 func build() ([]file, error) {
 	var out []file
 	seen := map[string]bool{}
-	for _, g := range append(goldens(), storeGoldens()...) {
+	for _, g := range slices.Concat(goldens(), storeGoldens(), snapshotGoldens()) {
 		if seen[g.name] {
 			return nil, fmt.Errorf("duplicate case %s", g.name)
 		}
@@ -395,7 +395,7 @@ func build() ([]file, error) {
 		Limits      map[string]int `json:"limits,omitempty"`
 	}
 	index := map[string]caseInfo{} // encoding/json sorts the keys
-	for _, c := range append(invalids(), storeInvalids()...) {
+	for _, c := range slices.Concat(invalids(), storeInvalids(), snapshotInvalids()) {
 		name := c.name + ".msgpack"
 		if _, dup := index[name]; dup {
 			return nil, fmt.Errorf("duplicate invalid case %s", c.name)
@@ -408,7 +408,11 @@ func build() ([]file, error) {
 		return nil, err
 	}
 	out = append(out, file{filepath.Join("invalid", "cases.json"), j})
-	return out, nil
+	psub, err := psubFiles() // persistent subscriptions, in testdata/psub (psub.go)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, psub...), nil
 }
 
 func marshalJSON(v any) ([]byte, error) {

@@ -1,0 +1,94 @@
+package node
+
+import (
+	"context"
+
+	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/sm"
+)
+
+// Aggregate snapshot operations (schemas/snapshots.md). Writes are proposed
+// through the store's proposer like appends, so they are ordered with the
+// stream's events in the Raft log; reads are linearizable like stream reads.
+// The rules (stream must exist, version at most its last revision, same
+// version twice) are checked in the replicated apply, sm/snapshots.go.
+
+func init() {
+	extHandlers[subjects.OpSnapshotSave] = (*Node).saveSnapshot
+	extHandlers[subjects.OpSnapshotRead] = (*Node).readSnapshot
+	extHandlers[subjects.OpSnapshotList] = (*Node).listSnapshots
+	extHandlers[subjects.OpSnapshotDelete] = (*Node).deleteSnapshot
+}
+
+func (n *Node) saveSnapshot(ctx context.Context, r *replica, data []byte) (any, error) {
+	req, err := wire.DecodeSaveSnapshot(data, r.spec.Limits)
+	if err != nil {
+		return nil, err
+	}
+	s := &sm.SnapshotSave{
+		Version: uint64(*req.Version), Type: req.Type,
+		Data: req.Data, DataContentType: req.DataContentType,
+		Metadata: req.Metadata, MetadataContentType: req.MetadataContentType,
+	}
+	if req.KeepLast != nil {
+		s.KeepLast = uint64(*req.KeepLast)
+	}
+	res, err := r.proposer.submit(ctx, sm.SnapshotSaveCommand(req.Stream, s), len(data))
+	if err != nil {
+		return nil, err
+	}
+	if err := resultError(res); err != nil {
+		return nil, err
+	}
+	return &wire.SaveSnapshotReply{
+		Stream: req.Stream, Version: res.LastRevision, Created: res.Timestamp,
+		Duplicate: res.Duplicate, Pruned: res.Current,
+	}, nil
+}
+
+func (n *Node) readSnapshot(ctx context.Context, r *replica, data []byte) (any, error) {
+	req, err := wire.DecodeReadSnapshot(data, r.spec.Limits)
+	if err != nil {
+		return nil, err
+	}
+	q := sm.SnapshotRead{Stream: req.Stream}
+	if req.MaxVersion != nil {
+		v := uint64(*req.MaxVersion)
+		q.MaxVersion = &v
+	}
+	return n.read(ctx, r.spec.ShardID, q)
+}
+
+func (n *Node) listSnapshots(ctx context.Context, r *replica, data []byte) (any, error) {
+	req, limit, err := wire.DecodeListSnapshots(data, r.spec.Limits)
+	if err != nil {
+		return nil, err
+	}
+	q := sm.SnapshotList{Stream: req.Stream, Limit: limit}
+	if req.After != nil {
+		v := uint64(*req.After)
+		q.After = &v
+	}
+	return n.read(ctx, r.spec.ShardID, q)
+}
+
+func (n *Node) deleteSnapshot(ctx context.Context, r *replica, data []byte) (any, error) {
+	req, err := wire.DecodeDeleteSnapshot(data, r.spec.Limits)
+	if err != nil {
+		return nil, err
+	}
+	var version *uint64
+	if req.Version != nil {
+		v := uint64(*req.Version)
+		version = &v
+	}
+	res, err := r.proposer.submit(ctx, sm.SnapshotDeleteCommand(req.Stream, version), len(data))
+	if err != nil {
+		return nil, err
+	}
+	if err := resultError(res); err != nil {
+		return nil, err
+	}
+	return &wire.DeleteSnapshotReply{Stream: req.Stream, Deleted: res.Current}, nil
+}
