@@ -1,0 +1,199 @@
+package tests
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/client"
+	"github.com/logbookdb/logbook/services/gateway/gateway"
+	"github.com/nats-io/nats.go"
+)
+
+// procCluster is a cluster of real storenode processes (the storenode
+// binary) on one NATS server run by the test, with a gateway in the test
+// process. Nodes can be killed with SIGKILL, paused with SIGSTOP (a node cut
+// off: it neither sends nor answers) and restarted on their data.
+type procCluster struct {
+	t      *testing.T
+	url    string
+	size   int
+	mu     sync.Mutex
+	nodes  map[uint64]*procNode
+	gwConn *nats.Conn
+	gw     *gateway.Gateway
+	Client *client.Client
+}
+
+type procNode struct {
+	id     uint64
+	dir    string
+	raft   string
+	cmd    *exec.Cmd
+	done   chan struct{}
+	ready  chan struct{}
+	paused bool
+}
+
+var (
+	snBinOnce sync.Once
+	snBinPath string
+	snBinErr  error
+)
+
+// storenodeBinary builds the real storenode command once per test run.
+func storenodeBinary(t *testing.T) string {
+	t.Helper()
+	snBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "storenode-bin-")
+		if err != nil {
+			snBinErr = err
+			return
+		}
+		snBinPath = filepath.Join(dir, "storenode")
+		out, err := exec.Command("go", "build", "-o", snBinPath, "github.com/logbookdb/logbook/services/storenode").CombinedOutput()
+		if err != nil {
+			snBinErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if snBinErr != nil {
+		t.Fatal(snBinErr)
+	}
+	return snBinPath
+}
+
+// startProcCluster starts size storenode processes that form a cluster, and
+// a gateway; it returns once every node is ready.
+func startProcCluster(t *testing.T, size int) *procCluster {
+	_, url := startNATS(t)
+	c := &procCluster{t: t, url: url, size: size, nodes: map[uint64]*procNode{}}
+	t.Cleanup(c.close)
+	for id := uint64(1); id <= uint64(size); id++ {
+		c.launch(&procNode{id: id, dir: t.TempDir(), raft: freeAddr(t)})
+	}
+	for id := uint64(1); id <= uint64(size); id++ {
+		c.waitReady(id)
+	}
+	var err error
+	if c.gwConn, err = nats.Connect(url, nats.MaxReconnects(-1)); err != nil {
+		t.Fatal(err)
+	}
+	if c.gw, err = gateway.Start(gateway.Config{NATS: c.gwConn, Logger: testLogger(), RequestTimeout: 10 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Client, err = client.Connect(url); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// launch starts (or restarts) a node's process; it does not wait.
+func (c *procCluster) launch(p *procNode) {
+	c.t.Helper()
+	args := []string{"-nats-url", c.url, "-node-id", fmt.Sprint(p.id), "-raft-addr", p.raft,
+		"-data", p.dir, "-cluster", "chaos", "-initial-size", fmt.Sprint(c.size), "-log-level", "error"}
+	cmd := exec.Command(storenodeBinary(c.t), args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	p.cmd, p.done, p.ready, p.paused = cmd, make(chan struct{}), make(chan struct{}), false
+	done, ready := p.done, p.ready
+	go func() { // owned by the process: ends when it exits
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "is ready") {
+				close(ready)
+			}
+		}
+		cmd.Wait()
+		close(done)
+	}()
+	c.mu.Lock()
+	c.nodes[p.id] = p
+	c.mu.Unlock()
+}
+
+func (c *procCluster) node(id uint64) *procNode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[id]
+}
+
+func (c *procCluster) waitReady(id uint64) {
+	c.t.Helper()
+	p := c.node(id)
+	select {
+	case <-p.ready:
+	case <-p.done:
+		c.t.Fatalf("storenode %d exited before it was ready", id)
+	case <-time.After(60 * time.Second):
+		c.t.Fatalf("storenode %d not ready within 60s", id)
+	}
+}
+
+// kill9 kills a node's process with SIGKILL and waits for it to exit.
+func (c *procCluster) kill9(id uint64) {
+	p := c.node(id)
+	if p.paused {
+		p.cmd.Process.Signal(syscall.SIGCONT)
+	}
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+// restart starts a killed node again on its data and address.
+func (c *procCluster) restart(id uint64) {
+	c.t.Helper()
+	p := c.node(id)
+	c.launch(p)
+}
+
+// pause stops a node's process (SIGSTOP): to the others it is cut off.
+func (c *procCluster) pause(id uint64) {
+	p := c.node(id)
+	p.cmd.Process.Signal(syscall.SIGSTOP)
+	p.paused = true
+}
+
+func (c *procCluster) resume(id uint64) {
+	p := c.node(id)
+	p.cmd.Process.Signal(syscall.SIGCONT)
+	p.paused = false
+}
+
+func (c *procCluster) close() {
+	if c.Client != nil {
+		c.Client.Close()
+	}
+	if c.gw != nil {
+		c.gw.Stop()
+	}
+	if c.gwConn != nil {
+		c.gwConn.Close()
+	}
+	c.mu.Lock()
+	nodes := make([]*procNode, 0, len(c.nodes))
+	for _, p := range c.nodes {
+		nodes = append(nodes, p)
+	}
+	c.mu.Unlock()
+	for _, p := range nodes {
+		if p.paused {
+			p.cmd.Process.Signal(syscall.SIGCONT)
+		}
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
