@@ -11,6 +11,8 @@
 //	lbctl stores list
 //	lbctl stores remove --yes orders
 //	lbctl stores watch
+//	lbctl cluster view
+//	lbctl cluster health
 //
 // The stores subcommands (store lifecycle) are in stores.go.
 package main
@@ -38,6 +40,7 @@ commands:
   delete <stream>                 delete a stream for good (--expect N)
   stores <command>                manage stores: create, remove, list, status, config, watch
                                   (lbctl stores help)
+  cluster view|health [--json]    the cluster view (nodes, stores, leaders, drift) or its health
 
 global flags:
 `
@@ -82,6 +85,8 @@ func run(args []string) error {
 	switch cmd {
 	case "stores":
 		return storesCmd(ctx, c, rest)
+	case "cluster":
+		return clusterCmd(ctx, c, rest)
 	case "append":
 		ct := fs.String("content-type", "application/json", "content type of the data")
 		expect := fs.String("expect", "any", "expected revision: any, no_stream, stream_exists or a number")

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/logbookdb/logbook/pkg/client"
+	"github.com/logbookdb/logbook/pkg/wire"
+)
+
+// clusterCmd serves `lbctl cluster view|health [--json]`.
+func clusterCmd(ctx context.Context, c *client.Client, args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: lbctl cluster view|health [--json]")
+	}
+	asJSON := len(args) > 1 && args[1] == "--json"
+	switch args[0] {
+	case "view":
+		v, err := c.View(ctx)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return printJSON(v)
+		}
+		printView(v)
+		return nil
+	case "health":
+		h, err := c.Health(ctx)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return printJSON(h)
+		}
+		fmt.Printf("%s (answered by node %d)\n", strings.ToUpper(h.Status), h.AnsweredBy)
+		for _, p := range h.Problems {
+			fmt.Println("  -", p)
+		}
+		if h.Status == wire.HealthCritical {
+			os.Exit(3)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown cluster command %q (view, health)", args[0])
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printView(v *client.ClusterView) {
+	fmt.Printf("cluster %s (uid %s), registry leader: node %d, answered by node %d\n\n", v.Cluster, v.UID, v.MetaLeader, v.AnsweredBy)
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NODE\tRAFT ADDRESS\tHEALTH\tLAST SEEN\tMETA\tLEADS\tREPLICAS\tDATA DIR")
+	for _, n := range v.Nodes {
+		role := n.MetaRole
+		if n.MetaLeader {
+			role += " (leader)"
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%dms\t%s\t%d\t%d\t%s\n", n.ID, n.RaftAddress, n.Health, n.LastSeenMs, role, n.Leads, n.Replicas, n.DataDir)
+	}
+	w.Flush()
+	fmt.Println()
+	w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "STORE\tSHARD\tSTATUS\tHEALTH\tLEADER\tREPLICAS (UP)")
+	for _, s := range v.Stores {
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%v (%d)\n", s.Store, s.Shard, s.Status, s.Health, s.Leader, s.Replicas, s.ReplicasUp)
+	}
+	w.Flush()
+	if len(v.Drift) > 0 {
+		fmt.Println("\nconfiguration drift:")
+		for _, d := range v.Drift {
+			var vals []string
+			for _, dv := range d.Values {
+				vals = append(vals, fmt.Sprintf("node %d: %s", dv.Node, dv.Value))
+			}
+			fmt.Printf("  - %s: %s [%s]\n", d.Kind, d.Detail, strings.Join(vals, "; "))
+		}
+	}
+}
