@@ -235,3 +235,54 @@ func TestClusterBalancesLeaders(t *testing.T) {
 		return nil
 	})
 }
+
+// Removing a dead node moves its replicas to the spare node: every store is
+// back to three replicas, the node leaves the view, and the new replica
+// holds the data (the store serves with it and one old replica only).
+func TestClusterRemoveNodeMovesReplicas(t *testing.T) {
+	c := newMemCluster(t)
+	c.startAll(3)
+	ctx := ctxT(t)
+	c.start(c.nodeConfig(4, 3))
+	c.waitReady()
+	orders := c.Client.Store("default")
+	for i := range 20 {
+		if _, err := orders.Append(ctx, "order-1", client.Any, ev("Placed", fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.stop(2) // dead for good
+	if _, err := c.Client.RemoveNode(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client.RemoveNode(ctx, 9); err == nil || !strings.Contains(err.Error(), "node_not_found") {
+		t.Fatalf("removing an unknown node: %v", err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		v := c.view(ctx)
+		for _, nd := range v.Nodes {
+			if nd.ID == 2 {
+				return fmt.Errorf("node 2 still in the view: %+v", nd)
+			}
+		}
+		for _, s := range v.Stores {
+			if !slices.Equal(s.Replicas, []uint64{1, 3, 4}) || len(s.Moves) > 0 || s.Health != wire.StoreHealthy {
+				return fmt.Errorf("store %+v", s)
+			}
+		}
+		return nil
+	})
+	for i := 20; i < 25; i++ {
+		if _, err := orders.Append(ctx, "order-1", client.Any, ev("Placed", fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Node 4 must hold the data: with node 1 down too, nodes 3 and 4 serve.
+	c.stop(1)
+	if got := readStream(t, ctx, orders, "order-1"); len(got) != 25 {
+		t.Fatalf("%d events", len(got))
+	}
+	if _, err := orders.Append(ctx, "order-1", client.Exact(24), ev("Placed", "")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -29,3 +29,14 @@ func (c *Client) Health(ctx context.Context) (*ClusterHealth, error) {
 	var out ClusterHealth
 	return &out, (&Store{c: c}).send(ctx, subjects.Cluster(subjects.ClusterHealth), subjects.ClusterHealth, map[string]any{}, &out)
 }
+
+// RemoveNode takes a storenode out of the cluster for good: each store it
+// holds gets a replica on another node (when one has none of that store)
+// before the node's replica leaves the store's Raft group. It returns at
+// once; the cluster view shows the moves and drops the node when they are
+// done. Stop the node's process afterwards and never restart it with its
+// data.
+func (c *Client) RemoveNode(ctx context.Context, node uint64) (*wire.RemoveNodeReply, error) {
+	var out wire.RemoveNodeReply
+	return &out, (&Store{c: c}).send(ctx, subjects.Cluster(subjects.ClusterRemoveNode), subjects.ClusterRemoveNode, &wire.RemoveNodeRequest{NodeID: node}, &out)
+}

@@ -8,6 +8,7 @@ import "strconv"
 //
 //	cluster.view                nodes, their health, placement and leaders, drift
 //	cluster.health              a summary: ok, warning or critical, with the problems
+//	cluster.remove_node         take a storenode out for good (its replicas move first)
 //
 // Internal (storenode ↔ storenode):
 //
@@ -19,8 +20,9 @@ const (
 	// ClusterWildcard is what the gateway's cluster endpoint subscribes to.
 	ClusterWildcard = "cluster.*"
 
-	ClusterView   = "view"
-	ClusterHealth = "health"
+	ClusterView       = "view"
+	ClusterHealth     = "health"
+	ClusterRemoveNode = "remove_node"
 
 	// Discover is where a storenode asks every other one who it is.
 	Discover = internalPrefix + "discover"
@@ -35,7 +37,11 @@ const (
 )
 
 // ClusterOps lists the client-facing cluster operations.
-var ClusterOps = []string{ClusterView, ClusterHealth}
+var ClusterOps = []string{ClusterView, ClusterHealth, ClusterRemoveNode}
+
+// IsClusterWrite reports whether a cluster operation changes the registry
+// (served by the meta leader on Meta(op)).
+func IsClusterWrite(op string) bool { return op == ClusterRemoveNode }
 
 // Cluster returns the client-facing subject of a cluster operation.
 func Cluster(op string) string { return clusterPrefix + op }

@@ -1,5 +1,7 @@
 package wire
 
+import "github.com/logbookdb/logbook/pkg/codes"
+
 // Cluster view and health: the replies of cluster.view and cluster.health.
 // Both requests take an empty body (or an empty map). Any storenode answers,
 // from its registry replica and the heartbeats it has received; fields named
@@ -38,6 +40,7 @@ type ClusterNode struct {
 	DataDir     string `msgpack:"data_dir,omitempty"`
 	Version     string `msgpack:"version,omitempty"`
 	StartedAt   int64  `msgpack:"started_at,omitempty"` // Unix ns
+	Leaving     bool   `msgpack:"leaving,omitempty"`    // being removed (cluster.remove_node)
 }
 
 // ClusterStore is one store in the cluster view.
@@ -49,6 +52,14 @@ type ClusterStore struct {
 	Leader     uint64   `msgpack:"leader"` // 0 when unknown
 	Replicas   []uint64 `msgpack:"replicas"`
 	ReplicasUp int      `msgpack:"replicas_up"`
+	// Moves are replicas moving off leaving nodes: from → to (0: nowhere).
+	Moves []ReplicaMove `msgpack:"moves,omitempty"`
+}
+
+// ReplicaMove is a replica moving off a node being removed.
+type ReplicaMove struct {
+	From uint64 `msgpack:"from"`
+	To   uint64 `msgpack:"to"`
 }
 
 // DriftValue is one node's value of a setting that differs across nodes.
@@ -99,4 +110,33 @@ func DecodeClusterRequest(data []byte, l Limits) error {
 	}
 	var req struct{}
 	return Unmarshal(data, &req)
+}
+
+// RemoveNodeRequest is the body of cluster.remove_node: take a storenode
+// out of the cluster for good. Its replicas move to other nodes first.
+type RemoveNodeRequest struct {
+	NodeID uint64 `msgpack:"node_id"`
+}
+
+// RemoveNodeReply answers it: the node is leaving; the cluster view shows
+// the moves and the node disappears from it once they are done.
+type RemoveNodeReply struct {
+	NodeID uint64 `msgpack:"node_id"`
+	Status string `msgpack:"status"` // leaving
+}
+
+// DecodeRemoveNode decodes and validates a cluster.remove_node request.
+func DecodeRemoveNode(data []byte, l Limits) (*RemoveNodeRequest, error) {
+	l = l.WithDefaults()
+	if err := checkSize(data, l); err != nil {
+		return nil, err
+	}
+	var req RemoveNodeRequest
+	if err := Unmarshal(data, &req); err != nil {
+		return nil, err
+	}
+	if req.NodeID == 0 {
+		return nil, codes.New(codes.InvalidArgument, "node_id must be at least 1")
+	}
+	return &req, nil
 }

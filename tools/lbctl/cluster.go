@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -16,7 +17,7 @@ import (
 // clusterCmd serves `lbctl cluster view|health [--json]`.
 func clusterCmd(ctx context.Context, c *client.Client, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: lbctl cluster view|health [--json]")
+		return errors.New("usage: lbctl cluster view|health [--json] | remove-node <id> --yes")
 	}
 	asJSON := len(args) > 1 && args[1] == "--json"
 	switch args[0] {
@@ -46,8 +47,21 @@ func clusterCmd(ctx context.Context, c *client.Client, args []string) error {
 			os.Exit(3)
 		}
 		return nil
+	case "remove-node":
+		if len(args) != 3 || args[2] != "--yes" {
+			return errors.New("usage: lbctl cluster remove-node <id> --yes (the node leaves for good; its replicas move to other nodes)")
+		}
+		id, err := strconv.ParseUint(args[1], 10, 64)
+		if err != nil {
+			return fmt.Errorf("node id: %w", err)
+		}
+		if _, err := c.RemoveNode(ctx, id); err != nil {
+			return err
+		}
+		fmt.Printf("node %d is leaving; `lbctl cluster view` shows its replicas moving, then drops it\n", id)
+		return nil
 	}
-	return fmt.Errorf("unknown cluster command %q (view, health)", args[0])
+	return fmt.Errorf("unknown cluster command %q (view, health, remove-node)", args[0])
 }
 
 func printJSON(v any) error {
@@ -65,6 +79,9 @@ func printView(v *client.ClusterView) {
 		if n.MetaLeader {
 			role += " (leader)"
 		}
+		if n.Leaving {
+			role += " leaving"
+		}
 		fmt.Fprintf(w, "%d\t%s\t%s\t%dms\t%s\t%d\t%d\t%s\n", n.ID, n.RaftAddress, n.Health, n.LastSeenMs, role, n.Leads, n.Replicas, n.DataDir)
 	}
 	w.Flush()
@@ -72,7 +89,11 @@ func printView(v *client.ClusterView) {
 	w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "STORE\tSHARD\tSTATUS\tHEALTH\tLEADER\tREPLICAS (UP)")
 	for _, s := range v.Stores {
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%v (%d)\n", s.Store, s.Shard, s.Status, s.Health, s.Leader, s.Replicas, s.ReplicasUp)
+		moves := ""
+		for _, m := range s.Moves {
+			moves += fmt.Sprintf(" moving %d→%d", m.From, m.To)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%v (%d)%s\n", s.Store, s.Shard, s.Status, s.Health, s.Leader, s.Replicas, s.ReplicasUp, moves)
 	}
 	w.Flush()
 	if len(v.Drift) > 0 {

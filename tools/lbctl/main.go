@@ -41,6 +41,7 @@ commands:
   stores <command>                manage stores: create, remove, list, status, config, watch
                                   (lbctl stores help)
   cluster view|health [--json]    the cluster view (nodes, stores, leaders, drift) or its health
+  cluster remove-node <id> --yes  take a storenode out for good (its replicas move first)
 
 global flags:
 `

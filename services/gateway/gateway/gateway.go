@@ -182,8 +182,18 @@ func (g *Gateway) serveLifecycle(ctx context.Context, req micro.Request, op stri
 	g.relay(req, msg, err)
 }
 
-// serveCluster forwards cluster.view and cluster.health to any storenode.
+// serveCluster forwards cluster.view and cluster.health to any storenode;
+// cluster.remove_node goes to the meta leader.
 func (g *Gateway) serveCluster(ctx context.Context, req micro.Request, op string) {
+	if subjects.IsClusterWrite(op) {
+		if _, err := wire.DecodeRemoveNode(req.Data(), g.cfg.Limits); err != nil {
+			replyError(req, err)
+			return
+		}
+		msg, err := g.forwardTo(ctx, subjects.Meta(op), req.Data(), "the store registry has no leader")
+		g.relay(req, msg, err)
+		return
+	}
 	if err := wire.DecodeClusterRequest(req.Data(), g.cfg.Limits); err != nil {
 		replyError(req, err)
 		return

@@ -71,8 +71,80 @@ func (st *State) apply(c *Command) Result {
 		}
 		delete(st.Stores, c.Store)
 		return Result{Store: s.clone(), Changed: true, Purged: true, Previous: wire.StatusRemoving}
+	case OpRemoveNode:
+		return st.removeNode(c)
+	case OpMoveDone:
+		s, ok := st.Stores[c.Store]
+		if !ok {
+			return Result{}
+		}
+		i := slices.IndexFunc(s.Moves, func(m Move) bool { return m.From == c.NodeID })
+		if i < 0 {
+			return Result{Store: s.clone()}
+		}
+		s.Moves = slices.Delete(s.Moves, i, i+1)
+		s.Updated = c.Time
+		return Result{Store: s.clone()}
+	case OpNodeRemoved:
+		n, ok := st.Nodes[c.NodeID]
+		if !ok || !n.Leaving {
+			return Result{}
+		}
+		for _, s := range st.Stores {
+			if s.MovingFrom(c.NodeID) || s.HasReplica(c.NodeID) {
+				return fail(codes.Unavailable, "node %d still holds replicas", c.NodeID)
+			}
+		}
+		delete(st.Nodes, c.NodeID)
+		return Result{}
 	}
 	return fail(codes.Internal, "unknown meta command %d", c.Op)
+}
+
+// removeNode marks a node leaving and moves each of its replicas to the
+// least-loaded node that has none of that store (or nowhere, when every
+// other node has one: the store is left with fewer replicas, degraded).
+func (st *State) removeNode(c *Command) Result {
+	n, ok := st.Nodes[c.NodeID]
+	if !ok {
+		return fail(codes.NodeNotFound, "node %d is not in the cluster", c.NodeID)
+	}
+	if n.Leaving {
+		return Result{}
+	}
+	if len(st.Nodes) == 1 {
+		return fail(codes.InvalidArgument, "node %d is the last node of the cluster", c.NodeID)
+	}
+	n.Leaving = true
+	ids := make([]string, 0, len(st.Stores))
+	for id := range st.Stores {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		s := st.Stores[id]
+		if !s.HasReplica(c.NodeID) {
+			continue
+		}
+		if s.Status == wire.StatusRemoving {
+			continue // its removal deletes the replica anyway
+		}
+		var to uint64
+		if p := st.placeExcluding(1, s.Replicas); len(p) == 1 {
+			to = p[0]
+		}
+		i := slices.Index(s.Replicas, c.NodeID)
+		if to != 0 {
+			s.Replicas[i] = to
+			slices.Sort(s.Replicas)
+		} else {
+			s.Replicas = slices.Delete(s.Replicas, i, i+1)
+			s.Status = wire.StatusDegraded
+		}
+		s.Moves = append(s.Moves, Move{From: c.NodeID, To: to})
+		s.Updated = c.Time
+	}
+	return Result{}
 }
 
 func (st *State) create(c *Command) Result {

@@ -17,6 +17,9 @@ const (
 	OpRemove         uint8 = 4
 	OpReplicaRemoved uint8 = 5
 	OpInit           uint8 = 6 // sets the cluster UID if it has none
+	OpRemoveNode     uint8 = 7 // a node leaves: its replicas move to other nodes
+	OpMoveDone       uint8 = 8 // a store's replica moved off a leaving node
+	OpNodeRemoved    uint8 = 9 // a leaving node holds nothing and left the meta shard
 )
 
 // Command is one registry change. Everything the apply needs is in it

@@ -133,3 +133,49 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Fatal("recovered from junk")
 	}
 }
+
+// Removing a node moves each of its replicas to a node that has none of
+// that store, or leaves the store degraded when there is none; the node
+// leaves the registry only once nothing is placed on it.
+func TestRemoveNodeMovesReplicas(t *testing.T) {
+	m := New()
+	for id := uint64(1); id <= 4; id++ {
+		propose(t, m, id, Command{Op: OpRegisterNode, NodeID: id})
+	}
+	three := one
+	three.ReplicationFactor = 3
+	r := propose(t, m, 10, Command{Op: OpCreate, Store: "a", Settings: three})
+	if !reflect.DeepEqual(r.Store.Replicas, []uint64{1, 2, 3}) {
+		t.Fatalf("placed on %v", r.Store.Replicas)
+	}
+	if r := propose(t, m, 11, Command{Op: OpRemoveNode, NodeID: 9}); codes.Code(r.Code) != codes.NodeNotFound {
+		t.Fatalf("unknown node: %+v", r)
+	}
+	propose(t, m, 12, Command{Op: OpRemoveNode, NodeID: 2})
+	s, _ := m.Lookup(GetStore{ID: "a"})
+	st := s.(*Store)
+	if !reflect.DeepEqual(st.Replicas, []uint64{1, 3, 4}) || !reflect.DeepEqual(st.Moves, []Move{{From: 2, To: 4}}) {
+		t.Fatalf("after remove: %+v", st)
+	}
+	// A leaving node gets no new replicas.
+	r = propose(t, m, 13, Command{Op: OpCreate, Store: "b", Settings: three})
+	if !reflect.DeepEqual(r.Store.Replicas, []uint64{1, 3, 4}) {
+		t.Fatalf("b placed on %v", r.Store.Replicas)
+	}
+	if r := propose(t, m, 14, Command{Op: OpNodeRemoved, NodeID: 2}); codes.Code(r.Code) != codes.Unavailable {
+		t.Fatalf("removed while a move is pending: %+v", r)
+	}
+	propose(t, m, 15, Command{Op: OpMoveDone, Store: "a", NodeID: 2})
+	propose(t, m, 16, Command{Op: OpNodeRemoved, NodeID: 2})
+	nodes, _ := m.Lookup(AllNodes{})
+	if len(nodes.([]Node)) != 3 {
+		t.Fatalf("nodes %+v", nodes)
+	}
+	// With no spare node, the replica is dropped and the store degraded.
+	propose(t, m, 17, Command{Op: OpRemoveNode, NodeID: 4})
+	s, _ = m.Lookup(GetStore{ID: "a"})
+	st = s.(*Store)
+	if !reflect.DeepEqual(st.Replicas, []uint64{1, 3}) || st.Status != wire.StatusDegraded || !reflect.DeepEqual(st.Moves, []Move{{From: 4, To: 0}}) {
+		t.Fatalf("after second remove: %+v", st)
+	}
+}

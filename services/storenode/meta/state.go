@@ -35,15 +35,36 @@ type Store struct {
 	Replicas []uint64 `msgpack:"replicas"` // node ids placed to hold a replica
 	Removed  []uint64 `msgpack:"removed"`  // replicas already gone, while removing
 	Origin   string   `msgpack:"origin"`   // default, config or api
-	Created  int64    `msgpack:"created"`
-	Updated  int64    `msgpack:"updated"`
+	// Moves are replicas leaving a node that is being removed: From is
+	// taken out of the store's Raft group, then To (0: no spare node) added.
+	Moves   []Move `msgpack:"moves,omitempty"`
+	Created int64  `msgpack:"created"`
+	Updated int64  `msgpack:"updated"`
+}
+
+// Move is one replica moving off a leaving node.
+type Move struct {
+	From uint64 `msgpack:"from"`
+	To   uint64 `msgpack:"to"`
 }
 
 func (s *Store) clone() *Store {
 	c := *s
 	c.Replicas = slices.Clone(s.Replicas)
 	c.Removed = slices.Clone(s.Removed)
+	c.Moves = slices.Clone(s.Moves)
 	return &c
+}
+
+// MovingFrom reports whether node's replica is moving away.
+func (s *Store) MovingFrom(node uint64) bool {
+	return slices.ContainsFunc(s.Moves, func(m Move) bool { return m.From == node })
+}
+
+// MovingTo reports whether node receives a replica that moves in (it joins
+// the store's Raft group rather than starting with it).
+func (s *Store) MovingTo(node uint64) bool {
+	return slices.ContainsFunc(s.Moves, func(m Move) bool { return m.To == node })
 }
 
 // HasReplica reports whether node holds (or should hold) a replica.
@@ -54,6 +75,7 @@ type Node struct {
 	ID          uint64 `msgpack:"id"`
 	RaftAddress string `msgpack:"raft_address"`
 	Registered  int64  `msgpack:"registered"`
+	Leaving     bool   `msgpack:"leaving,omitempty"` // being removed: gets no new replicas
 }
 
 // State is the whole registry.
@@ -83,6 +105,11 @@ func (st *State) sortedStores() []*Store {
 // place picks rf nodes for a new store, deterministically: the nodes holding
 // the fewest replicas first, then by id.
 func (st *State) place(rf int) []uint64 {
+	return st.placeExcluding(rf, nil)
+}
+
+// placeExcluding is place without the given nodes and leaving ones.
+func (st *State) placeExcluding(rf int, exclude []uint64) []uint64 {
 	load := map[uint64]int{}
 	for _, s := range st.Stores {
 		for _, n := range s.Replicas {
@@ -90,8 +117,10 @@ func (st *State) place(rf int) []uint64 {
 		}
 	}
 	ids := make([]uint64, 0, len(st.Nodes))
-	for id := range st.Nodes {
-		ids = append(ids, id)
+	for id, n := range st.Nodes {
+		if !n.Leaving && !slices.Contains(exclude, id) {
+			ids = append(ids, id)
+		}
 	}
 	sort.Slice(ids, func(i, j int) bool {
 		if load[ids[i]] != load[ids[j]] {

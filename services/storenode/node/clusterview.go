@@ -86,6 +86,9 @@ func (n *Node) clusterView(ctx context.Context) (*wire.ClusterView, error) {
 	up := func(id uint64) bool { p, ok := peers[id]; return ok && n.peerUp(p, now) }
 	for _, s := range stores {
 		cs := wire.ClusterStore{Store: s.ID, Shard: s.ShardID, Status: s.Status, Replicas: s.Replicas, Leader: leaderOf[s.ID]}
+		for _, m := range s.Moves {
+			cs.Moves = append(cs.Moves, wire.ReplicaMove{From: m.From, To: m.To})
+		}
 		for _, r := range s.Replicas {
 			placed[r]++
 			if up(r) {
@@ -106,17 +109,19 @@ func (n *Node) clusterView(ctx context.Context) (*wire.ClusterView, error) {
 		v.Stores = append(v.Stores, cs)
 	}
 	registered := map[uint64]string{}
+	leaving := map[uint64]bool{}
 	for _, nd := range nodesV.([]meta.Node) {
 		registered[nd.ID] = nd.RaftAddress
+		leaving[nd.ID] = nd.Leaving
 	}
-	for id := range peers {
-		if _, ok := registered[id]; !ok {
-			registered[id] = peers[id].hb.RaftAddress
+	for id, p := range peers {
+		if _, ok := registered[id]; !ok && n.peerUp(p, now) {
+			registered[id] = p.hb.RaftAddress // joining, not registered yet
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(registered)) {
 		cn := wire.ClusterNode{ID: id, RaftAddress: registered[id], Health: wire.NodeDown, LastSeenMs: -1,
-			MetaRole: roles[id], MetaLeader: id == v.MetaLeader, Leads: led[id], Replicas: placed[id]}
+			MetaRole: roles[id], MetaLeader: id == v.MetaLeader, Leads: led[id], Replicas: placed[id], Leaving: leaving[id]}
 		if p, ok := peers[id]; ok {
 			cn.LastSeenMs = now.Sub(p.received).Milliseconds()
 			cn.DataDir, cn.Version, cn.StartedAt = p.hb.DataDir, p.hb.Version, p.hb.Started

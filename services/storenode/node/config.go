@@ -17,6 +17,9 @@ type StoreSpec struct {
 	Limits   wire.Limits
 	Timeout  time.Duration
 	Replicas []uint64
+	// Join starts the replica as a new member of the store's running Raft
+	// group (a replica moving in) rather than as an initial member.
+	Join bool
 }
 
 // StaticStore is a store declared in configuration: created at start-up if

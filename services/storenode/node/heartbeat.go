@@ -36,6 +36,7 @@ type heartbeat struct {
 	Started     int64        `msgpack:"started"`
 	MetaLeader  bool         `msgpack:"meta_leader"`
 	Leads       []string     `msgpack:"leads"` // stores this node leads
+	Hosts       []string     `msgpack:"hosts"` // stores with a replica running here
 	Settings    nodeSettings `msgpack:"settings"`
 }
 
@@ -69,6 +70,7 @@ func (n *Node) myHeartbeat() heartbeat {
 	}
 	n.mu.Unlock()
 	for _, r := range reps {
+		hb.Hosts = append(hb.Hosts, r.spec.ID)
 		if l, _, ok, err := n.nh.GetLeaderID(r.spec.ShardID); err == nil && ok && l == n.cfg.NodeID {
 			hb.Leads = append(hb.Leads, r.spec.ID)
 		}

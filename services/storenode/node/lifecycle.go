@@ -46,6 +46,8 @@ func (n *Node) onMeta(m *nats.Msg) {
 			v, err = n.removeStore(ctx, m.Data)
 		case subjects.MetaJoin:
 			v, err = n.addNode(ctx, m.Data)
+		case subjects.ClusterRemoveNode:
+			v, err = n.removeNode(ctx, m.Data)
 		default:
 			err = codes.New(codes.UnknownOperation, "unknown store operation %q", op)
 		}

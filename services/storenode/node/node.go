@@ -179,7 +179,8 @@ func (n *Node) startReplica(spec StoreSpec, addrs map[uint64]string) error {
 	// registry (node id = replica id); a restarted replica takes its
 	// membership from its Raft log instead.
 	members := map[uint64]dragonboat.Target{}
-	if !n.nh.HasNodeInfo(spec.ShardID, n.cfg.NodeID) {
+	join := spec.Join && !n.nh.HasNodeInfo(spec.ShardID, n.cfg.NodeID)
+	if !join && !n.nh.HasNodeInfo(spec.ShardID, n.cfg.NodeID) {
 		for _, id := range spec.Replicas {
 			addr, ok := addrs[id]
 			if !ok {
@@ -188,7 +189,7 @@ func (n *Node) startReplica(spec StoreSpec, addrs map[uint64]string) error {
 			members[id] = addr
 		}
 	}
-	if err := n.nh.StartOnDiskReplica(members, false, create, rc); err != nil {
+	if err := n.nh.StartOnDiskReplica(members, join, create, rc); err != nil {
 		return fmt.Errorf("storenode: start store %s: %w", spec.ID, err)
 	}
 	pcfg := n.cfg

@@ -289,10 +289,19 @@ func (n *Node) reconcile() error {
 			if s.Origin == "api" && s.Status == wire.StatusCreating {
 				crashAt("create-before-start")
 			}
-			if err := n.startReplica(n.specOf(s), addrs); err != nil {
+			spec := n.specOf(s)
+			spec.Join = s.MovingTo(me)
+			if err := n.startReplica(spec, addrs); err != nil {
 				return err
 			}
-			n.cfg.Logger.Info("started store replica", "store", s.ID, "shard", s.ShardID)
+			n.cfg.Logger.Info("started store replica", "store", s.ID, "shard", s.ShardID, "join", spec.Join)
+		case running && !s.HasReplica(me) && !s.MovingFrom(me):
+			// The replica moved to another node and has left the store's Raft
+			// group: delete it here.
+			if err := n.stopReplica(s.ID, s.ShardID, true); err != nil {
+				return err
+			}
+			n.cfg.Logger.Info("replica moved away; deleted it here", "store", s.ID)
 		case s.Status == wire.StatusCreating && running:
 			// Report the store running once it has a leader; its leader does it.
 			if leader, _, ok, err := n.nh.GetLeaderID(s.ShardID); err == nil && ok && leader == me {
@@ -306,6 +315,8 @@ func (n *Node) reconcile() error {
 			}
 		}
 	}
+	n.driveMoves(stores, addrs)
+	n.retireLeavingNodes(stores)
 	// Replicas the registry no longer knows: stop serving them, keep the data.
 	n.mu.Lock()
 	var orphans []string
