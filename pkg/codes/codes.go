@@ -32,6 +32,7 @@ const (
 	StreamNotFound   Code = 40402
 	UnknownOperation Code = 40403
 	SnapshotNotFound Code = 40410 // no aggregate snapshot of the stream matches (at or below the version asked)
+	NodeNotFound     Code = 40430 // no storenode with that id in the cluster
 
 	// 409: the request conflicts with what is stored.
 	WrongExpectedRevision Code = 40901 // carries the stream's current revision
@@ -84,6 +85,7 @@ var names = map[Code]string{
 	StreamNotFound:        "stream_not_found",
 	UnknownOperation:      "unknown_operation",
 	SnapshotNotFound:      "snapshot_not_found",
+	NodeNotFound:          "node_not_found",
 	SnapshotConflict:      "snapshot_conflict",
 	SnapshotVersionAhead:  "snapshot_version_ahead",
 	WrongExpectedRevision: "wrong_expected_revision",
