@@ -120,7 +120,7 @@ func (g *Gateway) onRequest(req micro.Request) {
 	g.mu.Lock()
 	if g.stopping {
 		g.mu.Unlock()
-		replyError(req, codes.New(codes.Unavailable, "gateway is stopping"))
+		g.replyError(req, codes.New(codes.Unavailable, "gateway is stopping"))
 		return
 	}
 	g.wg.Add(1)
@@ -143,24 +143,24 @@ func (g *Gateway) serve(ctx context.Context, req micro.Request) {
 		g.serveCluster(ctx, req, op)
 		return
 	} else if op != "" {
-		replyError(req, codes.New(codes.UnknownOperation, "unknown cluster operation %q; known: %v", op, subjects.ClusterOps))
+		g.replyError(req, codes.New(codes.UnknownOperation, "unknown cluster operation %q; known: %v", op, subjects.ClusterOps))
 		return
 	}
 	store, op, ok := subjects.ParseStore(req.Subject())
 	if !ok {
-		replyError(req, codes.New(codes.UnknownOperation, "subject %q is not store.<store>.<operation>", req.Subject()))
+		g.replyError(req, codes.New(codes.UnknownOperation, "subject %q is not store.<store>.<operation>", req.Subject()))
 		return
 	}
 	if err := wire.ValidateStoreID(store); err != nil {
-		replyError(req, err)
+		g.replyError(req, err)
 		return
 	}
 	if !subjects.IsOp(op) {
-		replyError(req, codes.New(codes.UnknownOperation, "unknown operation %q; known: %v", op, subjects.Ops))
+		g.replyError(req, codes.New(codes.UnknownOperation, "unknown operation %q; known: %v", op, subjects.Ops))
 		return
 	}
 	if err := wire.DecodeRequest(op, req.Data(), g.cfg.Limits); err != nil {
-		replyError(req, err)
+		g.replyError(req, err)
 		return
 	}
 	msg, err := g.forward(ctx, store, op, req.Data())
@@ -171,7 +171,7 @@ func (g *Gateway) serve(ctx context.Context, req micro.Request) {
 // the meta shard's leader, reads to any storenode.
 func (g *Gateway) serveLifecycle(ctx context.Context, req micro.Request, op string) {
 	if err := wire.DecodeStoresRequest(op, req.Data(), g.cfg.Limits); err != nil {
-		replyError(req, err)
+		g.replyError(req, err)
 		return
 	}
 	subject := subjects.MetaRead(op)
@@ -187,7 +187,7 @@ func (g *Gateway) serveLifecycle(ctx context.Context, req micro.Request, op stri
 func (g *Gateway) serveCluster(ctx context.Context, req micro.Request, op string) {
 	if subjects.IsClusterWrite(op) {
 		if _, err := wire.DecodeRemoveNode(req.Data(), g.cfg.Limits); err != nil {
-			replyError(req, err)
+			g.replyError(req, err)
 			return
 		}
 		msg, err := g.forwardTo(ctx, subjects.Meta(op), req.Data(), "the store registry has no leader")
@@ -195,7 +195,7 @@ func (g *Gateway) serveCluster(ctx context.Context, req micro.Request, op string
 		return
 	}
 	if err := wire.DecodeClusterRequest(req.Data(), g.cfg.Limits); err != nil {
-		replyError(req, err)
+		g.replyError(req, err)
 		return
 	}
 	msg, err := g.forwardTo(ctx, subjects.MetaRead(subjects.ClusterReadOp(op)), req.Data(), "no storenode answers")
@@ -205,19 +205,35 @@ func (g *Gateway) serveCluster(ctx context.Context, req micro.Request, op string
 // relay answers the client with the storenode's reply or error.
 func (g *Gateway) relay(req micro.Request, msg *nats.Msg, err error) {
 	if err != nil {
-		replyError(req, err)
+		g.replyError(req, err)
 		return
 	}
 	if code := msg.Header.Get(wire.HeaderErrorCode); code != "" {
-		req.Error(code, msg.Header.Get(wire.HeaderError), msg.Data)
+		g.send(req, code, msg.Header.Get(wire.HeaderError), msg.Data)
 		return
 	}
-	if err := req.Respond(msg.Data); err != nil {
-		replyError(req, codes.New(codes.Internal, "reply of %d bytes could not be sent: %v", len(msg.Data), err))
+	if err := g.send(req, "", "", msg.Data); err != nil {
+		g.replyError(req, codes.New(codes.Internal, "reply of %d bytes could not be sent: %v", len(msg.Data), err))
 	}
 }
 
-func replyError(req micro.Request, err error) {
+func (g *Gateway) replyError(req micro.Request, err error) {
 	desc, code, body := wire.ErrorMsg(err)
-	req.Error(code, desc, body)
+	g.send(req, code, desc, body)
+}
+
+// send publishes the answer to the request's reply subject. It does not go
+// through req.Respond/req.Error: those record their outcome in the request,
+// which the micro service reads once the handler returns, and the gateway
+// answers on its own goroutine after that (a data race). The price is that
+// $SRV.STATS does not count errors.
+func (g *Gateway) send(req micro.Request, code, desc string, data []byte) error {
+	if req.Reply() == "" {
+		return nil
+	}
+	m := &nats.Msg{Subject: req.Reply(), Data: data}
+	if code != "" {
+		m.Header = nats.Header{wire.HeaderError: []string{desc}, wire.HeaderErrorCode: []string{code}}
+	}
+	return g.cfg.NATS.PublishMsg(m)
 }
