@@ -5,6 +5,10 @@
 //	store := c.Store("default")
 //	res, err := store.Append(ctx, "order-42", client.NoStream, client.Event{Type: "OrderPlaced", Data: b})
 //	page, err := store.Read(ctx, "order-42", client.ReadOptions{})
+//	sub, err := store.Subscribe(ctx, 0, client.SubscribeFilter{Category: "order"}, func(e *client.RecordedEvent) { … })
+//
+// Subscribe (subscribe.go) is a catch-up subscription: history, then live
+// events (schemas/live-events.md), each event once and in order.
 //
 // Errors are *codes.Error; compare them with errors.Is against the sentinels
 // re-exported here (client.ErrWrongExpectedRevision, …) or inspect them with

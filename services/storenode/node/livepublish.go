@@ -1,0 +1,228 @@
+package node
+
+// Live event publication: a leader task that publishes every committed event
+// of the store once, in position order, on
+// events.<store>.<category>.<stream>.<type> (pkg/subjects), with the
+// headers of wire.LiveHeaders. See schemas/live-events.md.
+//
+// It runs off the append path: it wakes after each applied batch, reads
+// what was applied since it last looked from the local state machine (a
+// stale read is exact here: everything applied is committed) and
+// publishes it with core NATS, at most once.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/sm"
+	"github.com/nats-io/nats.go"
+)
+
+// LiveEventsEnv, set to "off", disables live event publication (to measure
+// its cost; see docs/benchmarks-live.md). Read when a node gains leadership
+// of a store.
+const LiveEventsEnv = "LOGBOOK_LIVE_EVENTS"
+
+const (
+	// livePage is how many events one local read fetches.
+	livePage = 1024
+	// liveMaxKeys bounds the categories and event types whose last position
+	// the publisher remembers; past it, a new epoch starts (consumers then
+	// check for a gap once per category or type, which costs a read at most).
+	liveMaxKeys = 1 << 16
+	// liveLookback: see head.
+	liveLookback = time.Second
+	// liveDrain bounds the final publication when the task stops.
+	liveDrain = 200 * time.Millisecond
+)
+
+func init() { leaderTasks = append(leaderTasks, publishLive) }
+
+type livePublisher struct {
+	n     *Node
+	r     *replica
+	epoch string
+	start uint64 // first position of the epoch
+	next  uint64 // next position to publish
+	cats  map[string]uint64
+	types map[string]uint64
+}
+
+func publishLive(ctx context.Context, n *Node, r *replica) {
+	if os.Getenv(LiveEventsEnv) == "off" {
+		return
+	}
+	p := &livePublisher{n: n, r: r}
+	backoff := 10 * time.Millisecond
+	for {
+		head, err := p.head()
+		if err == nil {
+			p.newEpoch(head)
+			break
+		}
+		n.cfg.Logger.Debug("live events: cannot read the store's head yet", "store", r.spec.ID, "err", err)
+		if !sleepCtx(ctx, backoff) {
+			return
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+	n.cfg.Logger.Debug("live events: publishing", "store", r.spec.ID, "epoch", p.epoch, "from", p.start)
+	backoff = 10 * time.Millisecond
+	for {
+		// Take the wake-up channel before reading, so that a batch applied
+		// during the read wakes the next wait.
+		wake := r.applied.C()
+		more, err := p.publishPage()
+		if ctx.Err() != nil {
+			p.drain()
+			return
+		}
+		if err != nil {
+			n.cfg.Logger.Warn("live events: local read failed", "store", r.spec.ID, "from", p.next, "err", err)
+			if !sleepCtx(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 10 * time.Millisecond
+		if more {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			p.drain()
+			return
+		case <-wake:
+		}
+	}
+}
+
+// drain publishes, when the task is being stopped (leadership lost, store
+// or node closing), what this replica applied and has not published yet,
+// within liveDrain: the events are committed, and publishing them now
+// spares every consumer a read after a graceful hand-over. It gives up at
+// the first failed read (the replica may be stopping).
+func (p *livePublisher) drain() {
+	deadline := time.Now().Add(liveDrain)
+	for time.Now().Before(deadline) {
+		more, err := p.publishPage()
+		if err != nil || !more {
+			return
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// newEpoch starts publishing under a new random epoch id from position start.
+func (p *livePublisher) newEpoch(start uint64) {
+	var b [8]byte
+	rand.Read(b[:]) // never fails (crypto/rand, Go ≥ 1.24)
+	p.epoch = hex.EncodeToString(b[:])
+	p.start, p.next = start, start
+	p.cats = map[string]uint64{}
+	p.types = map[string]uint64{}
+}
+
+// head is where a new epoch starts: the next position of the store as this
+// replica has applied it, moved back over the events committed in the last
+// liveLookback (at most livePage of them). The leader serves appends from
+// the moment it subscribes to its request subject, a little before this
+// task reads the head; without the look-back the events appended in
+// between would never be published. Publishing a few older events again is
+// harmless: consumers drop positions they have.
+func (p *livePublisher) head() (uint64, error) {
+	since := time.Now().Add(-liveLookback).UnixNano()
+	n := int64(livePage)
+	v, err := p.n.nh.StaleRead(p.r.spec.ShardID, sm.ReadAll{
+		Req: &wire.ReadAllRequest{Direction: wire.Backward, MaxCount: &n}, Count: livePage,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read head: %w", err)
+	}
+	page, ok := v.(*wire.ReadAllReply)
+	if !ok {
+		return 0, fmt.Errorf("read head: unexpected reply %T", v)
+	}
+	if len(page.Events) == 0 {
+		return 0, nil
+	}
+	start := page.Events[0].Position + 1
+	for _, ev := range page.Events { // newest first
+		if ev.Timestamp < since {
+			break
+		}
+		start = ev.Position
+	}
+	return start, nil
+}
+
+// publishPage publishes the next page of applied events; more is true when
+// the page did not reach the end of the store.
+func (p *livePublisher) publishPage() (more bool, err error) {
+	from := int64(p.next)
+	v, err := p.n.nh.StaleRead(p.r.spec.ShardID, sm.ReadAll{
+		Req: &wire.ReadAllRequest{FromPosition: &from}, Count: livePage,
+	})
+	if err != nil {
+		return false, fmt.Errorf("read from %d: %w", p.next, err)
+	}
+	page, ok := v.(*wire.ReadAllReply)
+	if !ok {
+		return false, fmt.Errorf("read from %d: unexpected reply %T", p.next, v)
+	}
+	for i := range page.Events {
+		p.publish(&page.Events[i])
+	}
+	return !page.EndOfStore, nil
+}
+
+func (p *livePublisher) publish(ev *wire.RecordedEvent) {
+	if ev.Position != p.next {
+		// Positions are dense; a hole here is a bug. Consumers see it as a
+		// position jump and read.
+		p.n.cfg.Logger.Error("live events: position out of sequence", "store", p.r.spec.ID, "want", p.next, "got", ev.Position)
+	}
+	if len(p.cats) >= liveMaxKeys || len(p.types) >= liveMaxKeys {
+		p.newEpoch(ev.Position)
+	}
+	cat := wire.Category(ev.Stream)
+	h := wire.LiveHeaders{Position: ev.Position, Revision: ev.Revision, Epoch: p.epoch, EpochStart: p.start}
+	if q, ok := p.cats[cat]; ok {
+		h.PrevCategory = &q
+	}
+	if q, ok := p.types[ev.Type]; ok {
+		h.PrevType = &q
+	}
+	p.cats[cat], p.types[ev.Type] = ev.Position, ev.Position
+	p.next = ev.Position + 1
+	data, err := wire.Marshal(ev)
+	if err == nil {
+		err = p.n.cfg.NATS.PublishMsg(&nats.Msg{
+			Subject: subjects.Event(p.r.spec.ID, ev.Stream, ev.Type),
+			Header:  h.Header(),
+			Data:    data,
+		})
+	}
+	if err != nil {
+		// At most once: the event is not sent again; consumers detect the
+		// hole with the next event's headers (or their idle check) and read.
+		p.n.cfg.Logger.Debug("live events: publish failed", "store", p.r.spec.ID, "position", ev.Position, "err", err)
+	}
+}
