@@ -27,14 +27,18 @@ type Flags struct {
 	MaxStores      *int
 	RequestTimeout *time.Duration
 	Limits         wire.Limits
+
+	NodeIDFromOrdinal *bool // see ordinal.go
+	fs                *flag.FlagSet
 }
 
 // Register declares the storenode flags on fs; defaultData is the data
 // directory's default.
 func Register(fs *flag.FlagSet, defaultData string) *Flags {
-	f := &Flags{}
+	f := &Flags{fs: fs}
 	f.DataDir = fs.String("data", flagenv.String("LOGBOOK_DATA", defaultData), "data directory (env LOGBOOK_DATA)")
 	f.NodeID = fs.Int("node-id", flagenv.Int("LOGBOOK_NODE_ID", 1), "this storenode's id, ≥ 1, unique in the cluster and never reused (env LOGBOOK_NODE_ID)")
+	f.NodeIDFromOrdinal = fs.Bool("node-id-from-ordinal", envBool("LOGBOOK_NODE_ID_FROM_ORDINAL"), "take the node id from the hostname's -<ordinal> suffix plus 1, as in a Kubernetes StatefulSet; excludes -node-id (env LOGBOOK_NODE_ID_FROM_ORDINAL)")
 	f.RaftAddress = fs.String("raft-addr", flagenv.String("LOGBOOK_RAFT_ADDR", "127.0.0.1:7100"), "host:port other storenodes reach this one's Raft transport at (env LOGBOOK_RAFT_ADDR)")
 	f.RaftListen = fs.String("raft-listen", flagenv.String("LOGBOOK_RAFT_LISTEN", ""), "host:port to bind the Raft transport to, if not -raft-addr (e.g. 0.0.0.0:7100; env LOGBOOK_RAFT_LISTEN)")
 	f.Cluster = fs.String("cluster", flagenv.String("LOGBOOK_CLUSTER", "logbook"), "cluster name; storenodes of another cluster on the same NATS are refused (env LOGBOOK_CLUSTER)")
@@ -54,7 +58,11 @@ func (f *Flags) Config() (node.Config, error) {
 	if *f.MaxStores < 1 {
 		return node.Config{}, fmt.Errorf("-max-stores must be at least 1")
 	}
-	if *f.NodeID < 1 {
+	nodeID, err := f.nodeID()
+	if err != nil {
+		return node.Config{}, err
+	}
+	if nodeID < 1 {
 		return node.Config{}, fmt.Errorf("-node-id must be at least 1")
 	}
 	if *f.InitialSize < 1 {
@@ -68,7 +76,7 @@ func (f *Flags) Config() (node.Config, error) {
 		return node.Config{}, err
 	}
 	return node.Config{
-		NodeID: uint64(*f.NodeID), RaftAddress: *f.RaftAddress, ListenAddress: *f.RaftListen,
+		NodeID: uint64(nodeID), RaftAddress: *f.RaftAddress, ListenAddress: *f.RaftListen,
 		ClusterName: *f.Cluster, InitialSize: *f.InitialSize, DataDir: *f.DataDir,
 		DefaultStore: *f.Store, StaticStores: static, MaxStores: *f.MaxStores,
 		Limits: f.Limits, RequestTimeout: *f.RequestTimeout,

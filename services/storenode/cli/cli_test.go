@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestNodeIDFromHostname(t *testing.T) {
+	for host, want := range map[string]int{
+		"logbook-storenode-0":                    1,
+		"logbook-storenode-2":                    3,
+		"storenode-41":                           42,
+		"logbook-storenode-1.logbook-storenode":  2,
+		"logbook-storenode-10.svc.cluster.local": 11,
+	} {
+		got, err := NodeIDFromHostname(host)
+		if err != nil || got != want {
+			t.Errorf("NodeIDFromHostname(%q) = %d, %v; want %d", host, got, err, want)
+		}
+	}
+	for _, host := range []string{"", "storenode", "storenode-", "storenode-x", "storenode-01", "storenode-1a", "storenode-+1", "a-x.b-2"} {
+		if got, err := NodeIDFromHostname(host); err == nil {
+			t.Errorf("NodeIDFromHostname(%q) = %d, want an error", host, got)
+		}
+	}
+}
+
+// parse registers the flags on a fresh flag set and parses args.
+func parse(t *testing.T, args ...string) (*Flags, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("storenode", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := Register(fs, t.TempDir())
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return f, err
+	}
+	*f.NodeID = int(cfg.NodeID) // what Config decided
+	return f, nil
+}
+
+func TestNodeIDFromOrdinal(t *testing.T) {
+	t.Setenv("LOGBOOK_NODE_ID", "")
+	t.Setenv("LOGBOOK_NODE_ID_FROM_ORDINAL", "")
+	host, hostErr := "logbook-storenode-2", error(nil)
+	old := hostname
+	hostname = func() (string, error) { return host, hostErr }
+	t.Cleanup(func() { hostname = old })
+
+	id := func(t *testing.T, args ...string) int {
+		t.Helper()
+		f, err := parse(t, args...)
+		if err != nil {
+			t.Fatalf("Config with %v: %v", args, err)
+		}
+		return *f.NodeID
+	}
+	mustFail := func(t *testing.T, want string, args ...string) {
+		t.Helper()
+		if _, err := parse(t, args...); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Config with %v: %v, want an error with %q", args, err, want)
+		}
+	}
+
+	// Off: -node-id or its default.
+	if got := id(t); got != 1 {
+		t.Errorf("default node id %d, want 1", got)
+	}
+	if got := id(t, "-node-id", "5"); got != 5 {
+		t.Errorf("-node-id 5 gave %d", got)
+	}
+	// On by flag or environment: ordinal 2 is node 3.
+	if got := id(t, "-node-id-from-ordinal"); got != 3 {
+		t.Errorf("-node-id-from-ordinal on %s gave %d, want 3", host, got)
+	}
+	t.Setenv("LOGBOOK_NODE_ID_FROM_ORDINAL", "1")
+	if got := id(t); got != 3 {
+		t.Errorf("LOGBOOK_NODE_ID_FROM_ORDINAL=1 on %s gave %d, want 3", host, got)
+	}
+	// An explicit node id and the ordinal exclude each other.
+	mustFail(t, "exclude each other", "-node-id", "3")
+	t.Setenv("LOGBOOK_NODE_ID", "3")
+	mustFail(t, "exclude each other")
+	t.Setenv("LOGBOOK_NODE_ID", "")
+	// A hostname without an ordinal, or none at all, is refused.
+	host = "storenode"
+	mustFail(t, "does not end with -<ordinal>")
+	hostErr = errors.New("no hostname")
+	mustFail(t, "no hostname")
+	// Off again: the hostname is not consulted.
+	t.Setenv("LOGBOOK_NODE_ID_FROM_ORDINAL", "false")
+	if got := id(t); got != 1 {
+		t.Errorf("LOGBOOK_NODE_ID_FROM_ORDINAL=false gave %d, want 1", got)
+	}
+}
