@@ -38,5 +38,5 @@ func (c *Client) Health(ctx context.Context) (*ClusterHealth, error) {
 // data.
 func (c *Client) RemoveNode(ctx context.Context, node uint64) (*wire.RemoveNodeReply, error) {
 	var out wire.RemoveNodeReply
-	return &out, (&Store{c: c}).send(ctx, subjects.Cluster(subjects.ClusterRemoveNode), subjects.ClusterRemoveNode, &wire.RemoveNodeRequest{NodeID: node}, &out)
+	return &out, (&Store{c: c}).send(ctx, subjects.Cluster(subjects.ClusterRemoveNode), subjects.ClusterRemoveNode, &wire.RemoveNodeRequest{NodeID: int64(node)}, &out)
 }

@@ -115,7 +115,7 @@ func DecodeClusterRequest(data []byte, l Limits) error {
 // RemoveNodeRequest is the body of cluster.remove_node: take a storenode
 // out of the cluster for good. Its replicas move to other nodes first.
 type RemoveNodeRequest struct {
-	NodeID uint64 `msgpack:"node_id"`
+	NodeID int64 `msgpack:"node_id"` // ≥ 1
 }
 
 // RemoveNodeReply answers it: the node is leaving; the cluster view shows
@@ -135,7 +135,7 @@ func DecodeRemoveNode(data []byte, l Limits) (*RemoveNodeRequest, error) {
 	if err := Unmarshal(data, &req); err != nil {
 		return nil, err
 	}
-	if req.NodeID == 0 {
+	if req.NodeID < 1 {
 		return nil, codes.New(codes.InvalidArgument, "node_id must be at least 1")
 	}
 	return &req, nil

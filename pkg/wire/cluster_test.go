@@ -35,3 +35,31 @@ func FuzzDecodeClusterRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeRemoveNode(t *testing.T) {
+	if r, err := DecodeRemoveNode([]byte{0x81, 0xa7, 'n', 'o', 'd', 'e', '_', 'i', 'd', 0x02}, Limits{}); err != nil || r.NodeID != 2 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	bad := [][]byte{nil, {0x80}, {0x81, 0xa7, 'n', 'o', 'd', 'e', '_', 'i', 'd', 0x00}, {0x81, 0xa7, 'n', 'o', 'd', 'e', '_', 'i', 'd', 0xff}, {0x81, 0xa1, 'x', 0x01}}
+	for _, b := range bad {
+		_, err := DecodeRemoveNode(b, Limits{})
+		var e *codes.Error
+		if !errors.As(err, &e) {
+			t.Errorf("%x: got %v, want a typed error", b, err)
+		}
+	}
+}
+
+func FuzzDecodeRemoveNode(f *testing.F) {
+	f.Add([]byte{0x81, 0xa7, 'n', 'o', 'd', 'e', '_', 'i', 'd', 0x02})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeRemoveNode(b, Limits{})
+		var e *codes.Error
+		if err != nil && !errors.As(err, &e) {
+			t.Fatalf("untyped error %v", err)
+		}
+		if err == nil && r.NodeID == 0 {
+			t.Fatal("node 0 accepted")
+		}
+	})
+}

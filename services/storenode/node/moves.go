@@ -150,7 +150,7 @@ func (n *Node) removeNode(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := n.proposeMeta(ctx, meta.Command{Op: meta.OpRemoveNode, NodeID: req.NodeID})
+	r, err := n.proposeMeta(ctx, meta.Command{Op: meta.OpRemoveNode, NodeID: uint64(req.NodeID)})
 	if err != nil {
 		return nil, err
 	}
@@ -158,5 +158,5 @@ func (n *Node) removeNode(ctx context.Context, data []byte) (any, error) {
 		return nil, &codes.Error{Code: codes.Code(r.Code), Message: r.Message}
 	}
 	n.pokeReconcile()
-	return &wire.RemoveNodeReply{NodeID: req.NodeID, Status: "leaving"}, nil
+	return &wire.RemoveNodeReply{NodeID: uint64(req.NodeID), Status: "leaving"}, nil
 }
