@@ -1,0 +1,264 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// latencies are the latencies of the successful operations of one run.
+type latencies []time.Duration
+
+// percentile returns the p-th percentile (0 < p ≤ 1) by the nearest-rank
+// method; the receiver must be sorted.
+func (l latencies) percentile(p float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(l)))) - 1
+	return l[max(0, min(i, len(l)-1))]
+}
+
+// appendResult is the outcome of one scenario on one system.
+type appendResult struct {
+	System      string             `json:"system"`
+	Round       int                `json:"round"`
+	Clients     int                `json:"clients"`
+	Stores      int                `json:"stores"`
+	Streams     int                `json:"streams"`
+	EventSize   int                `json:"event_size"`
+	Ops         int                `json:"ops"`    // successful appends in the measured phase
+	Errors      int                `json:"errors"` // failed appends in the measured phase
+	ElapsedSec  float64            `json:"elapsed_s"`
+	PerSec      float64            `json:"appends_per_s"`
+	P50us       float64            `json:"p50_us"`
+	P99us       float64            `json:"p99_us"`
+	MaxUs       float64            `json:"max_us"`
+	CPU         map[string]float64 `json:"cpu_pct"`       // CPU use by role during the measured phase, % of one core
+	CPUPerOpUs  float64            `json:"cpu_per_op_us"` // all processes' CPU per successful append
+	WarmupSec   float64            `json:"warmup_s"`
+	Fsyncs      int64              `json:"fsyncs,omitempty"`        // fsync+fdatasync calls of the servers in the measured phase (-count-fsyncs)
+	FsyncsPerOp float64            `json:"fsyncs_per_op,omitempty"` // per successful append
+	Load1       string             `json:"loadavg_1m"`              // the machine's 1-minute load average after the scenario
+	Verify      verifyResult       `json:"verify"`
+	FirstError  string             `json:"first_error,omitempty"`
+}
+
+func newAppendResult(sys string, sc scenario, lat latencies, errs int, elapsed, warmup time.Duration) appendResult {
+	slices.Sort(lat)
+	return appendResult{
+		System: sys, Round: sc.round, Clients: sc.clients, Stores: sc.set.n, Streams: sc.streams, EventSize: sc.eventSize,
+		Ops: len(lat), Errors: errs,
+		ElapsedSec: elapsed.Seconds(),
+		PerSec:     float64(len(lat)) / elapsed.Seconds(),
+		P50us:      us(lat.percentile(0.50)),
+		P99us:      us(lat.percentile(0.99)),
+		MaxUs:      us(lat.percentile(1)),
+		WarmupSec:  warmup.Seconds(),
+	}
+}
+
+// report collects the results of a run.
+type report struct {
+	Env     map[string]string `json:"env"`
+	Options map[string]string `json:"options"`
+	Idle    []idleCPU         `json:"idle"`
+	Appends []appendResult    `json:"appends"`
+	pids    []int             // every child started, for tests
+}
+
+// idleCPU is a system's CPU use with its stores created and no load.
+type idleCPU struct {
+	System string             `json:"system"`
+	CPU    map[string]float64 `json:"cpu_pct"`
+}
+
+func (r *report) printHeader(w io.Writer) {
+	e, o := r.Env, r.Options
+	fmt.Fprintf(w, "lbcluster: Logbook R3 (3 storenodes, %s gateway(s), 1 NATS server) vs JetStream R3 (3 servers, file storage, sync_interval: always)\n", o["gateways"])
+	fmt.Fprintf(w, "%s %s, %s CPUs; data in %s; write+fsync of 4 KiB there: %s; load average %s\n",
+		e["go"], e["os_arch"], e["cpus"], e["dir"], e["fsync_4k"], e["loadavg_start"])
+	fmt.Fprintf(w, "%s streams, %s-byte events, %s per scenario, clients %s, stores %s, rounds %s\n\n",
+		o["streams"], o["event_size"], o["duration"], o["clients"], o["stores"], o["rounds"])
+}
+
+// printRuns prints every scenario of every round.
+func (r *report) printRuns(w io.Writer) {
+	fmt.Fprintln(w, "Every scenario (one event per append, expected revision checked, one NATS connection per client).")
+	fmt.Fprintln(w, "cpu: % of one core during the measured phase, by process role (tool = the load generator).")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "round\tstores\tclients\tsystem\tappends/s\tp50\tp99\tmax\terrors\tverified\tlost\tmismatch\tcpu/append\tload\tcpu by role\t")
+	for _, a := range r.Appends {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%.0f\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", a.Round, a.Stores, a.Clients, a.System,
+			a.PerSec, fmtUs(a.P50us), fmtUs(a.P99us), fmtUs(a.MaxUs), a.Errors, a.Verify.Checked, a.Verify.Lost, a.Verify.Mismatches,
+			fmtUs(a.CPUPerOpUs), a.Load1, fmtCPU(a.CPU))
+	}
+	tw.Flush()
+	if slices.ContainsFunc(r.Appends, func(a appendResult) bool { return a.Fsyncs > 0 }) {
+		fmt.Fprintln(w, "\nfsync+fdatasync calls of all the system's server processes during the measured phase (perf stat):")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "round\tstores\tclients\tsystem\tfsyncs/s\tfsyncs/append\t")
+		for _, a := range r.Appends {
+			fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%.0f\t%.2f\t\n", a.Round, a.Stores, a.Clients, a.System,
+				float64(a.Fsyncs)/a.ElapsedSec, a.FsyncsPerOp)
+		}
+		tw.Flush()
+	}
+	for _, a := range r.Appends {
+		if a.FirstError != "" {
+			fmt.Fprintf(w, "first error, round %d, %s, %d stores, %d clients: %s\n", a.Round, a.System, a.Stores, a.Clients, a.FirstError)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func (r *report) find(sys string, round, stores, clients int) *appendResult {
+	for i := range r.Appends {
+		if a := &r.Appends[i]; a.System == sys && a.Round == round && a.Stores == stores && a.Clients == clients {
+			return a
+		}
+	}
+	return nil
+}
+
+func (r *report) dims() (rounds, stores, clients []int) {
+	for _, a := range r.Appends {
+		if !slices.Contains(rounds, a.Round) {
+			rounds = append(rounds, a.Round)
+		}
+		if !slices.Contains(stores, a.Stores) {
+			stores = append(stores, a.Stores)
+		}
+		if !slices.Contains(clients, a.Clients) {
+			clients = append(clients, a.Clients)
+		}
+	}
+	sort.Ints(rounds)
+	sort.Ints(stores)
+	sort.Ints(clients)
+	return
+}
+
+// printSummary prints each configuration as min–max over the rounds, with
+// the ratios Logbook/JetStream and many stores/one store, each computed
+// within a round (same machine state) and then given as a range.
+func (r *report) printSummary(w io.Writer) {
+	rounds, stores, clients := r.dims()
+	fmt.Fprintf(w, "Summary over %d round(s): min–max. Ratios are computed within each round.\n", len(rounds))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "stores\tclients\tsystem\tappends/s\tp50\tp99\t")
+	for _, s := range stores {
+		for _, c := range clients {
+			for _, sys := range []string{"jetstream", "logbook"} {
+				var rate, p50, p99 []float64
+				for _, rd := range rounds {
+					if a := r.find(sys, rd, s, c); a != nil {
+						rate, p50, p99 = append(rate, a.PerSec), append(p50, a.P50us), append(p99, a.P99us)
+					}
+				}
+				if len(rate) == 0 {
+					continue
+				}
+				fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t\n", s, c, sys, fmtRange(rate, "%.0f"), fmtRangeUs(p50), fmtRangeUs(p99))
+			}
+			var rr []float64
+			for _, rd := range rounds {
+				lb, js := r.find("logbook", rd, s, c), r.find("jetstream", rd, s, c)
+				if lb != nil && js != nil {
+					rr = append(rr, ratio(lb.PerSec, js.PerSec))
+				}
+			}
+			if len(rr) > 0 {
+				fmt.Fprintf(tw, "%d\t%d\tlogbook/jetstream\t%s\t\t\t\n", s, c, fmtRange(rr, "%.2fx"))
+			}
+		}
+	}
+	tw.Flush()
+	if len(stores) > 1 {
+		lo, hi := stores[0], stores[len(stores)-1]
+		fmt.Fprintf(w, "\n%d stores / %d store (appends/s):\n", hi, lo)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "clients\tsystem\tratio\t")
+		for _, c := range clients {
+			for _, sys := range []string{"jetstream", "logbook"} {
+				var rr []float64
+				for _, rd := range rounds {
+					a, b := r.find(sys, rd, hi, c), r.find(sys, rd, lo, c)
+					if a != nil && b != nil {
+						rr = append(rr, ratio(a.PerSec, b.PerSec))
+					}
+				}
+				if len(rr) > 0 {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t\n", c, sys, fmtRange(rr, "%.2fx"))
+				}
+			}
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+}
+
+func (r *report) writeJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ratio is a/b, or NaN when b is zero.
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return a / b
+}
+
+func fmtRange(v []float64, f string) string {
+	lo, hi := slices.Min(v), slices.Max(v)
+	if fmt.Sprintf(f, lo) == fmt.Sprintf(f, hi) {
+		return fmt.Sprintf(f, lo)
+	}
+	return fmt.Sprintf(f, lo) + "–" + fmt.Sprintf(f, hi)
+}
+
+func fmtRangeUs(v []float64) string {
+	lo, hi := slices.Min(v), slices.Max(v)
+	if fmtUs(lo) == fmtUs(hi) {
+		return fmtUs(lo)
+	}
+	return fmtUs(lo) + "–" + fmtUs(hi)
+}
+
+func fmtCPU(m map[string]float64) string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	order := map[string]int{"tool": 0, "nats": 1, "gateway": 2, "storenode": 3, "jetstream": 4}
+	sort.Slice(keys, func(i, j int) bool { return order[keys[i]] < order[keys[j]] })
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %.0f%%", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func fmtUs(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fs", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.2fms", v/1e3)
+	}
+	return fmt.Sprintf("%.0fµs", v)
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
