@@ -102,6 +102,7 @@ func Start(cfg Config) (*Node, error) {
 		started:      time.Now(),
 	}
 	logdb := config.GetSmallMemLogDBConfig()
+	logdb.Shards = logDBShards(filepath.Join(cfg.DataDir, "raft"), 1)
 	nhc := config.NodeHostConfig{
 		DeploymentID:      1,
 		WALDir:            filepath.Join(cfg.DataDir, "raft"),
