@@ -250,6 +250,20 @@ func TestChaosClusterLinearizable(t *testing.T) {
 			}
 		}
 	}
+	// The longest stretch without an acknowledged append: what a fault
+	// costs the writers (election, catch-up, client retries).
+	var acks []int64
+	for _, op := range h.ops {
+		if op.Input.(chInput).Append && op.Output.(chOutput).Kind == outOK {
+			acks = append(acks, op.Return)
+		}
+	}
+	slices.Sort(acks)
+	var longest int64
+	for i := 1; i < len(acks); i++ {
+		longest = max(longest, acks[i]-acks[i-1])
+	}
+	t.Logf("longest pause without an acknowledged append: %s", time.Duration(longest).Round(time.Millisecond))
 	res, info := porcupine.CheckOperationsVerbose(streamModel.ToModel(), h.ops, 60*time.Second)
 	t.Logf("%d faults; %d operations (%d appends, %d acknowledged, %d with unknown outcome): %s",
 		faults, len(h.ops), appends, len(h.acked), unknown, res)
@@ -325,7 +339,9 @@ func doAppend(ctx context.Context, store *client.Store, in chInput) chOutput {
 	for i, id := range in.IDs {
 		evs[i] = client.Event{ID: id, Type: "Deposited", Data: []byte(id[:8])}
 	}
-	actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	// The client's own deadline and retries, as an application would run
+	// them: an attempt that a dead leader leaves unanswered is resent.
+	actx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	res, err := store.Append(actx, in.Stream, exp, evs...)
 	if err == nil {

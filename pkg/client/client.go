@@ -36,6 +36,7 @@ type Client struct {
 
 type options struct {
 	timeout  time.Duration
+	attempt  time.Duration
 	natsOpts []nats.Option
 	retry    bool
 }
@@ -48,6 +49,14 @@ type Option func(*options)
 // typed answer (timeout, unavailable) arrives before the client gives up.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
+// WithAttemptTimeout bounds one attempt of a request that is safe to send
+// again (appends, whose events all carry ids, and reads); when it passes
+// without an answer, the request is sent again within the call's deadline.
+// A gateway waits up to its own deadline (10s) for a store leader that died
+// with the request in hand; this lets the client go to the new leader
+// sooner. Default 6s; 0 turns it off.
+func WithAttemptTimeout(d time.Duration) Option { return func(o *options) { o.attempt = d } }
+
 // WithNATSOptions passes options to nats.Connect.
 func WithNATSOptions(opts ...nats.Option) Option {
 	return func(o *options) { o.natsOpts = append(o.natsOpts, opts...) }
@@ -59,7 +68,7 @@ func WithNATSOptions(opts ...nats.Option) Option {
 func WithoutRetry() Option { return func(o *options) { o.retry = false } }
 
 func buildOptions(opts []Option) options {
-	o := options{timeout: 15 * time.Second, retry: true}
+	o := options{timeout: 15 * time.Second, attempt: 6 * time.Second, retry: true}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -125,7 +134,7 @@ func (s *Store) send(ctx context.Context, subject, op string, req, out any) erro
 	}
 	backoff := 10 * time.Millisecond
 	for {
-		err := s.once(ctx, subject, op, data, out)
+		err := s.attempt(ctx, subject, op, data, out)
 		if err == nil || !s.c.opts.retry || !retryable(err) {
 			return err
 		}
@@ -136,6 +145,23 @@ func (s *Store) send(ctx context.Context, subject, op string, req, out any) erro
 		}
 		backoff = min(2*backoff, 500*time.Millisecond)
 	}
+}
+
+// resendable lists the operations an attempt timeout may send again: a
+// second copy changes nothing (appends are deduplicated by event id, deletes
+// are idempotent, reads read).
+var resendable = map[string]bool{
+	subjects.OpAppend: true, subjects.OpRead: true, subjects.OpReadAll: true,
+	subjects.OpListStreams: true, subjects.OpStreamInfo: true, subjects.OpDeleteStream: true,
+}
+
+func (s *Store) attempt(ctx context.Context, subject, op string, data []byte, out any) error {
+	if !s.c.opts.retry || s.c.opts.attempt <= 0 || !resendable[op] {
+		return s.once(ctx, subject, op, data, out)
+	}
+	actx, cancel := context.WithTimeout(ctx, s.c.opts.attempt)
+	defer cancel()
+	return s.once(actx, subject, op, data, out)
 }
 
 func (s *Store) once(ctx context.Context, subject, op string, data []byte, out any) error {
