@@ -429,4 +429,5 @@ func (n *Node) stopServing(r *replica) {
 		sub.Unsubscribe()
 	}
 	n.stopLeaderTasks(r)
+	r.proposer.leaderLost()
 }

@@ -27,6 +27,16 @@ type proposer struct {
 	queue    chan *pending
 	wg       sync.WaitGroup
 	now      func() time.Time
+
+	// term is cancelled when this node stops leading the store: proposals
+	// in flight then end at once with an unknown outcome (timeout), which the
+	// client resolves by retrying with the same event ids at the new leader,
+	// rather than waiting out the full timeout for an answer that a deposed
+	// leader may never get.
+	mu         sync.Mutex
+	base       context.Context
+	term       context.Context
+	termCancel context.CancelFunc
 }
 
 type pending struct {
@@ -54,6 +64,10 @@ func newProposer(nh *dragonboat.NodeHost, shardID uint64, cfg *Config) *proposer
 
 // start runs n workers until ctx is done.
 func (p *proposer) start(ctx context.Context, n int) {
+	p.mu.Lock()
+	p.base = ctx
+	p.term, p.termCancel = context.WithCancel(ctx)
+	p.mu.Unlock()
 	for range n {
 		p.wg.Add(1)
 		go func() {
@@ -61,6 +75,24 @@ func (p *proposer) start(ctx context.Context, n int) {
 			p.work(ctx)
 		}()
 	}
+}
+
+// leaderLost ends the proposals in flight (their outcome unknown) and
+// starts a new term for the next ones.
+func (p *proposer) leaderLost() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.termCancel == nil {
+		return
+	}
+	p.termCancel()
+	p.term, p.termCancel = context.WithCancel(p.base)
+}
+
+func (p *proposer) termCtx() context.Context {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.term
 }
 
 // wait blocks until every worker has stopped.
@@ -123,7 +155,7 @@ func (p *proposer) propose(ctx context.Context, batch []*pending) {
 		fail(codes.New(codes.Internal, "%v", err))
 		return
 	}
-	pctx, cancel := context.WithTimeout(ctx, p.timeout)
+	pctx, cancel := context.WithTimeout(p.termCtx(), p.timeout)
 	defer cancel()
 	res, err := p.nh.SyncPropose(pctx, p.session, data)
 	if err != nil {
