@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/client"
 	"github.com/logbookdb/logbook/services/logbook/embed"
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 // logbookSystem is a single-node Logbook started in this process (embedded
@@ -24,7 +24,7 @@ type logbookSystem struct {
 const maxReadPage = 4096
 
 func startLogbook(ctx context.Context, dir string, logger *slog.Logger) (*logbookSystem, error) {
-	raft, err := freeAddr()
+	raft, err := benchkit.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -139,13 +139,3 @@ func (a *logbookAppender) lookup(ctx context.Context, s *streamState) error {
 }
 
 func (a *logbookAppender) close() { a.c.Close() }
-
-// freeAddr returns a 127.0.0.1 address nobody listens on right now.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}

@@ -4,35 +4,12 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 // latencies are the latencies of the successful operations of one run.
-type latencies []time.Duration
-
-// percentile returns the p-th percentile (0 < p ≤ 1) by the nearest-rank
-// method; the receiver must be sorted.
-func (l latencies) percentile(p float64) time.Duration {
-	if len(l) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(p*float64(len(l)))) - 1
-	return l[max(0, min(i, len(l)-1))]
-}
-
-func (l latencies) sort() { slices.Sort(l) }
-
-// median of a copy of d.
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(latencies(d))
-	s.sort()
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
+type latencies = benchkit.Latencies
 
 // ratio is a/b, or NaN when b is zero.
 func ratio(a, b float64) float64 {
@@ -63,15 +40,15 @@ type appendResult struct {
 }
 
 func newAppendResult(sys string, clients, streams, size int, lat latencies, errs int, elapsed, warmup time.Duration) appendResult {
-	lat.sort()
+	lat.Sort()
 	return appendResult{
 		System: sys, Clients: clients, Streams: streams, EventSize: size,
 		Ops: len(lat), Errors: errs,
 		ElapsedSec: elapsed.Seconds(),
 		PerSec:     float64(len(lat)) / elapsed.Seconds(),
-		P50us:      us(lat.percentile(0.50)),
-		P99us:      us(lat.percentile(0.99)),
-		MaxUs:      us(lat.percentile(1)),
+		P50us:      us(lat.Percentile(0.50)),
+		P99us:      us(lat.Percentile(0.99)),
+		MaxUs:      us(lat.Percentile(1)),
 		WarmupSec:  warmup.Seconds(),
 	}
 }
@@ -92,7 +69,7 @@ func newReadResult(sys string, events int, times []time.Duration) readResult {
 	if len(times) == 0 {
 		return r
 	}
-	m := median(times)
+	m := benchkit.Median(times)
 	r.MedianUs = us(m)
 	r.MinUs = us(slices.Min(times))
 	r.PerSec = float64(events) / m.Seconds()

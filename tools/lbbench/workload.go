@@ -7,6 +7,8 @@ import (
 	"runtime/pprof"
 	"sync"
 	"time"
+
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 // system is one event store under test, already started.
@@ -111,67 +113,24 @@ func runAppend(ctx context.Context, sys system, cfg appendConfig) (appendResult,
 			return appendResult{}, err
 		}
 	}
-	lats := make([]latencies, cfg.clients)
-	errs := make([]int, cfg.clients)
-	firstErr := make([]error, cfg.clients)
 	cpu0 := processCPU()
-	start := time.Now()
-	deadline := start.Add(cfg.duration)
-	var wg sync.WaitGroup
-	for k := range cfg.clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a, mine := clients[k], owned[k]
-			lat := make(latencies, 0, 1<<14)
-			for j := 0; ctx.Err() == nil; j++ {
-				t0 := time.Now()
-				if !t0.Before(deadline) {
-					break
-				}
-				s := mine[j%len(mine)]
-				octx, cancel := context.WithTimeout(ctx, cfg.opTimeout)
-				err := a.append(octx, s, data)
-				cancel()
-				if err == nil {
-					lat = append(lat, time.Since(t0))
-					continue
-				}
-				errs[k]++
-				if firstErr[k] == nil {
-					firstErr[k] = fmt.Errorf("%s: %w", s.name, err)
-				}
-				// The outcome may be unknown: ask the server where the stream is.
-				lctx, cancel := context.WithTimeout(ctx, cfg.opTimeout)
-				a.lookup(lctx, s)
-				cancel()
-			}
-			lats[k] = lat
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	out := benchkit.Run(ctx, cfg.clients, time.Now().Add(cfg.duration), benchkit.Appends(owned, cfg.opTimeout,
+		func(s *streamState) string { return s.name },
+		func(ctx context.Context, k int, s *streamState) error { return clients[k].append(ctx, s, data) },
+		func(ctx context.Context, k int, s *streamState) { clients[k].lookup(ctx, s) }))
+	elapsed := out.Elapsed
 	cpu := processCPU() - cpu0
 	if cfg.profile != "" {
 		pprof.StopCPUProfile()
 	}
-
-	var lat latencies
-	nerr := 0
-	for k := range cfg.clients {
-		lat = append(lat, lats[k]...)
-		nerr += errs[k]
-	}
+	lat, nerr := out.Lat, out.Errors
 	res := newAppendResult(sys.name(), cfg.clients, cfg.streams, cfg.eventSize, lat, nerr, elapsed, warmup)
 	res.CPUPct = 100 * cpu.Seconds() / elapsed.Seconds()
 	if len(lat) > 0 {
 		res.CPUPerOpUs = us(cpu) / float64(len(lat))
 	}
-	for _, e := range firstErr {
-		if e != nil {
-			res.FirstError = e.Error()
-			break
-		}
+	if out.FirstError != nil {
+		res.FirstError = out.FirstError.Error()
 	}
 	if ctx.Err() != nil {
 		return res, ctx.Err()

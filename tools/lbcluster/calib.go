@@ -30,7 +30,7 @@ func fsyncLatency(dir string, n int) (p50, p99 time.Duration, err error) {
 		lat = append(lat, time.Since(t0))
 	}
 	slices.Sort(lat)
-	return lat.percentile(0.5), lat.percentile(0.99), nil
+	return lat.Percentile(0.5), lat.Percentile(0.99), nil
 }
 
 // loadAvg is the 1-minute load average (Linux), "" elsewhere: how busy the

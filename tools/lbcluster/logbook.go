@@ -14,6 +14,7 @@ import (
 
 	"github.com/logbookdb/logbook/pkg/client"
 	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 const (
@@ -71,7 +72,7 @@ func startLogbook(env *runEnv, o logbookOptions) (*logbookCluster, error) {
 	if err != nil {
 		return fail(err)
 	}
-	addr, err := freeAddr()
+	addr, err := benchkit.FreeAddr()
 	if err != nil {
 		return fail(err)
 	}

@@ -175,16 +175,6 @@ func buildBinary(ctx context.Context, dir, pkg string) (string, error) {
 	return bin, nil
 }
 
-// freeAddr returns a 127.0.0.1 address with a port free at the moment.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 // freeAddrs returns n distinct free addresses (held open together so that
 // they differ).
 func freeAddrs(n int) ([]string, error) {

@@ -11,20 +11,12 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 // latencies are the latencies of the successful operations of one run.
-type latencies []time.Duration
-
-// percentile returns the p-th percentile (0 < p ≤ 1) by the nearest-rank
-// method; the receiver must be sorted.
-func (l latencies) percentile(p float64) time.Duration {
-	if len(l) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(p*float64(len(l)))) - 1
-	return l[max(0, min(i, len(l)-1))]
-}
+type latencies = benchkit.Latencies
 
 // appendResult is the outcome of one scenario on one system.
 type appendResult struct {
@@ -58,9 +50,9 @@ func newAppendResult(sys string, sc scenario, lat latencies, errs int, elapsed, 
 		Ops: len(lat), Errors: errs,
 		ElapsedSec: elapsed.Seconds(),
 		PerSec:     float64(len(lat)) / elapsed.Seconds(),
-		P50us:      us(lat.percentile(0.50)),
-		P99us:      us(lat.percentile(0.99)),
-		MaxUs:      us(lat.percentile(1)),
+		P50us:      us(lat.Percentile(0.50)),
+		P99us:      us(lat.Percentile(0.99)),
+		MaxUs:      us(lat.Percentile(1)),
 		WarmupSec:  warmup.Seconds(),
 	}
 }

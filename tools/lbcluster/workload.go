@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 // The append workload is lbbench's (tools/lbbench/workload.go), spread over
@@ -145,46 +147,12 @@ func runAppend(ctx context.Context, sys system, sc scenario) (appendResult, erro
 			return appendResult{}, err
 		}
 	}
-	lats := make([]latencies, sc.clients)
-	errs := make([]int, sc.clients)
-	firstErr := make([]error, sc.clients)
 	cpu0 := sampleCPU(sys)
-	start := time.Now()
-	deadline := start.Add(sc.duration)
-	var wg sync.WaitGroup
-	for k := range sc.clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a, mine := clients[k], owned[k]
-			lat := make(latencies, 0, 1<<14)
-			for j := 0; ctx.Err() == nil; j++ {
-				t0 := time.Now()
-				if !t0.Before(deadline) {
-					break
-				}
-				s := mine[j%len(mine)]
-				octx, cancel := context.WithTimeout(ctx, sc.opTimeout)
-				err := a.append(octx, s, data)
-				cancel()
-				if err == nil {
-					lat = append(lat, time.Since(t0))
-					continue
-				}
-				errs[k]++
-				if firstErr[k] == nil {
-					firstErr[k] = fmt.Errorf("%s: %w", s.name, err)
-				}
-				// The outcome may be unknown: ask the server where the stream is.
-				lctx, cancel := context.WithTimeout(ctx, sc.opTimeout)
-				a.lookup(lctx, s)
-				cancel()
-			}
-			lats[k] = lat
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	out := benchkit.Run(ctx, sc.clients, time.Now().Add(sc.duration), benchkit.Appends(owned, sc.opTimeout,
+		func(s *streamState) string { return s.name },
+		func(ctx context.Context, k int, s *streamState) error { return clients[k].append(ctx, s, data) },
+		func(ctx context.Context, k int, s *streamState) { clients[k].lookup(ctx, s) }))
+	elapsed := out.Elapsed
 	cpu := sampleCPU(sys).minus(cpu0)
 	fsyncs := int64(-1)
 	if counter != nil {
@@ -196,12 +164,7 @@ func runAppend(ctx context.Context, sys system, sc scenario) (appendResult, erro
 		waitProfile()
 	}
 
-	var lat latencies
-	nerr := 0
-	for k := range sc.clients {
-		lat = append(lat, lats[k]...)
-		nerr += errs[k]
-	}
+	lat, nerr := out.Lat, out.Errors
 	res := newAppendResult(sys.name(), sc, lat, nerr, elapsed, warmup)
 	res.CPU = cpu.percent(elapsed)
 	res.Load1 = loadAvg()
@@ -214,11 +177,8 @@ func runAppend(ctx context.Context, sys system, sc scenario) (appendResult, erro
 	if len(lat) > 0 {
 		res.CPUPerOpUs = us(cpu.total()) / float64(len(lat))
 	}
-	for _, e := range firstErr {
-		if e != nil {
-			res.FirstError = e.Error()
-			break
-		}
+	if out.FirstError != nil {
+		res.FirstError = out.FirstError.Error()
 	}
 	if ctx.Err() != nil {
 		return res, ctx.Err()

@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -38,6 +37,7 @@ import (
 
 	"github.com/logbookdb/logbook/pkg/client"
 	"github.com/logbookdb/logbook/services/logbook/embed"
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -130,7 +130,7 @@ func run(o *options) error {
 	fmt.Printf("history %d events, live %d events per scenario, %d-byte events, %d writers x %d events per append\n\n",
 		o.events, o.liveEvents, o.eventSize, o.writers, o.batch)
 
-	raft, err := freeAddr()
+	raft, err := benchkit.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -174,12 +174,12 @@ func run(o *options) error {
 		}
 		jsTimes = append(jsTimes, d)
 	}
-	lbRate := float64(o.events) / median(lbTimes).Seconds()
-	jsRate := float64(o.events) / median(jsTimes).Seconds()
+	lbRate := float64(o.events) / benchkit.Median(lbTimes).Seconds()
+	jsRate := float64(o.events) / benchkit.Median(jsTimes).Seconds()
 	fmt.Printf("Catch-up replay of %d events from the start (median of %d):\n", o.events, o.reps)
 	fmt.Printf("  %-44s %10s %12s\n", "system", "time", "events/s")
-	fmt.Printf("  %-44s %10s %12.0f\n", fmt.Sprintf("logbook  Subscribe($all), pages of %d", o.page), median(lbTimes).Round(time.Millisecond), lbRate)
-	fmt.Printf("  %-44s %10s %12.0f\n", "jetstream  ordered consumer, DeliverAll", median(jsTimes).Round(time.Millisecond), jsRate)
+	fmt.Printf("  %-44s %10s %12.0f\n", fmt.Sprintf("logbook  Subscribe($all), pages of %d", o.page), benchkit.Median(lbTimes).Round(time.Millisecond), lbRate)
+	fmt.Printf("  %-44s %10s %12.0f\n", "jetstream  ordered consumer, DeliverAll", benchkit.Median(jsTimes).Round(time.Millisecond), jsRate)
 	fmt.Printf("  %-44s %10s %11.2fx\n\n", "ratio logbook/jetstream", "", lbRate/jsRate)
 
 	// Live fan-out.
@@ -197,21 +197,6 @@ func run(o *options) error {
 	fmt.Println("\nappended/s: events committed per second by the writers; per sub ev/s: events delivered per second to each")
 	fmt.Println("subscriber, from the first append to its last event; lag: commit timestamp to delivery, per event.")
 	return nil
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 // appendEvents appends n events with writers clients, batch events per

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/client"
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 type options struct {
@@ -165,7 +166,7 @@ func run(o *options) (rep *report, err error) {
 	}
 	rep.Env["binary"] = bin
 	rep.Env["binary_version"] = binaryVersion(bin)
-	raft, err := freeAddr()
+	raft, err := benchkit.FreeAddr()
 	if err != nil {
 		return rep, err
 	}

@@ -6,7 +6,6 @@ import (
 	"debug/buildinfo"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,16 +72,6 @@ func sourceRevision(ctx context.Context) string {
 		rev += "+modified"
 	}
 	return rev
-}
-
-// freeAddr returns a 127.0.0.1 address with a port free at the moment.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 // serverConfig is how every start of the server is run; the data directory
