@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,31 +41,9 @@ type procNode struct {
 	paused bool
 }
 
-var (
-	snBinOnce sync.Once
-	snBinPath string
-	snBinErr  error
-)
-
 // storenodeBinary builds the real storenode command once per test run.
 func storenodeBinary(t *testing.T) string {
-	t.Helper()
-	snBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "storenode-bin-")
-		if err != nil {
-			snBinErr = err
-			return
-		}
-		snBinPath = filepath.Join(dir, "storenode")
-		out, err := exec.Command("go", "build", "-o", snBinPath, "github.com/logbookdb/logbook/services/storenode").CombinedOutput()
-		if err != nil {
-			snBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if snBinErr != nil {
-		t.Fatal(snBinErr)
-	}
-	return snBinPath
+	return buildBinary(t, "github.com/logbookdb/logbook/services/storenode")
 }
 
 // startProcCluster starts size storenode processes that form a cluster, and

@@ -19,31 +19,34 @@ import (
 	"github.com/logbookdb/logbook/pkg/codes"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
 // logbookBinary builds the real logbook command once per test run.
 func logbookBinary(t *testing.T) string {
+	return buildBinary(t, "github.com/logbookdb/logbook/services/logbook")
+}
+
+var (
+	binMu    sync.Mutex
+	binPaths = map[string]string{} // package -> built binary
+)
+
+// buildBinary builds a command of the workspace once per test run.
+func buildBinary(t *testing.T, pkg string) string {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "logbook-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "logbook")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/logbookdb/logbook/services/logbook").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	binMu.Lock()
+	defer binMu.Unlock()
+	if p, ok := binPaths[pkg]; ok {
+		return p
 	}
-	return binPath
+	dir, err := os.MkdirTemp("", "logbook-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, filepath.Base(pkg))
+	if out, err := exec.Command("go", "build", "-o", p, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	binPaths[pkg] = p
+	return p
 }
 
 // proc is a logbook process.
