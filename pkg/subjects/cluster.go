@@ -32,8 +32,6 @@ const (
 	// MetaJoin is the meta-leader operation that adds a storenode to the
 	// cluster (subject Meta(MetaJoin)).
 	MetaJoin = "join"
-	// MetaRemoveNode removes a storenode from the cluster for good.
-	MetaRemoveNode = "remove_node"
 )
 
 // ClusterOps lists the client-facing cluster operations.

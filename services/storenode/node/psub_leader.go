@@ -132,7 +132,7 @@ func psubTask(ctx context.Context, n *Node, r *replica) {
 			break
 		}
 		n.cfg.Logger.Debug("persistent subscriptions: cannot load definitions yet", "store", r.spec.ID, "err", err)
-		if !psubSleep(ctx, backoff) {
+		if !sleepCtx(ctx, backoff) {
 			return
 		}
 		backoff = min(2*backoff, time.Second)
@@ -166,17 +166,6 @@ func psubTask(ctx context.Context, n *Node, r *replica) {
 			m.mu.Unlock()
 		case <-tick.C:
 		}
-	}
-}
-
-func psubSleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

@@ -104,13 +104,19 @@ func (v view) liveStream(name string) (*streamMeta, error) {
 	if err != nil {
 		return nil, err
 	}
+	return m, checkLive(m, name)
+}
+
+// checkLive is the outcome for a stream that does not exist (m nil or
+// empty) or was deleted; nil for a live one.
+func checkLive(m *streamMeta, name string) error {
 	if m == nil || m.Count == 0 {
-		return nil, codes.New(codes.StreamNotFound, "stream %q does not exist", name)
+		return codes.New(codes.StreamNotFound, "stream %q does not exist", name)
 	}
 	if m.Deleted {
-		return nil, codes.New(codes.StreamDeleted, "stream %q was deleted", name)
+		return codes.New(codes.StreamDeleted, "stream %q was deleted", name)
 	}
-	return m, nil
+	return nil
 }
 
 func (v view) readStream(req *wire.ReadRequest, count int) (*wire.ReadReply, error) {

@@ -159,13 +159,7 @@ func (a *applier) liveStream(name string) (*streamMeta, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m == nil || m.Count == 0 {
-		return nil, codes.New(codes.StreamNotFound, "stream %q does not exist", name)
-	}
-	if m.Deleted {
-		return nil, codes.New(codes.StreamDeleted, "stream %q was deleted", name)
-	}
-	return m, nil
+	return m, checkLive(m, name)
 }
 
 func (a *applier) saveSnapshot(c *Command, ts int64) (Result, error) {
