@@ -33,7 +33,7 @@ func (n *Node) balanceLeaders() {
 	mine := slices.Clone(peers[me].hb.Leads)
 	slices.Sort(mine)
 	for _, id := range mine {
-		v, err := n.nh.StaleRead(meta.ShardID, meta.GetStore{ID: id})
+		v, err := n.host.StaleRead(meta.ShardID, meta.GetStore{ID: id})
 		if err != nil {
 			return
 		}
@@ -50,7 +50,7 @@ func (n *Node) balanceLeaders() {
 		if target == 0 || leads[me]-leads[target] < 2 {
 			continue
 		}
-		if err := n.nh.RequestLeaderTransfer(s.ShardID, target); err != nil {
+		if err := n.host.TransferLeader(s.ShardID, target); err != nil {
 			n.cfg.Logger.Debug("leader transfer", "store", id, "to", target, "err", err)
 			continue
 		}

@@ -36,23 +36,23 @@ func (n *Node) clusterView(ctx context.Context) (*wire.ClusterView, error) {
 	if err != nil {
 		return nil, raftError(err)
 	}
-	nodesV, err := n.nh.StaleRead(meta.ShardID, meta.AllNodes{})
+	nodesV, err := n.host.StaleRead(meta.ShardID, meta.AllNodes{})
 	if err != nil {
 		return nil, raftError(err)
 	}
-	if uid, err := n.nh.StaleRead(meta.ShardID, meta.ClusterUID{}); err == nil {
+	if uid, err := n.host.StaleRead(meta.ShardID, meta.ClusterUID{}); err == nil {
 		v.UID = uid.(string)
 	}
-	if l, _, ok, err := n.nh.GetLeaderID(meta.ShardID); err == nil && ok {
+	if l, ok := n.host.Leader(meta.ShardID); ok {
 		v.MetaLeader = l
 	}
 	roles := map[uint64]string{}
 	mctx, cancel := context.WithTimeout(ctx, time.Second)
-	if mem, err := n.nh.SyncGetShardMembership(mctx, meta.ShardID); err == nil {
-		for id := range mem.Nodes {
+	if mem, err := n.host.Membership(mctx, meta.ShardID); err == nil {
+		for id := range mem.Voters {
 			roles[id] = "voter"
 		}
-		for id := range mem.NonVotings {
+		for id := range mem.NonVoters {
 			roles[id] = "non_voting"
 		}
 	}
@@ -75,7 +75,7 @@ func (n *Node) clusterView(ctx context.Context) (*wire.ClusterView, error) {
 	}
 	n.mu.Unlock()
 	for id, shard := range local {
-		if l, _, ok, err := n.nh.GetLeaderID(shard); err == nil && ok {
+		if l, ok := n.host.Leader(shard); ok {
 			leaderOf[id] = l
 		} else {
 			delete(leaderOf, id)

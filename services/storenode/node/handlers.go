@@ -139,7 +139,7 @@ func (n *Node) handle(ctx context.Context, r *replica, op string, data []byte) (
 // before the state machine answers, so a read sees every append acknowledged
 // before it started.
 func (n *Node) read(ctx context.Context, shard uint64, q any) (any, error) {
-	v, err := n.nh.SyncRead(ctx, shard, q)
+	v, err := n.host.Read(ctx, shard, q)
 	if err != nil {
 		return nil, raftError(err)
 	}

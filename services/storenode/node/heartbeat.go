@@ -60,7 +60,7 @@ func (n *Node) myHeartbeat() heartbeat {
 		DataDir: n.cfg.DataDir, Version: Version, Started: n.started.UnixNano(), Settings: n.settings(),
 		Leads: []string{},
 	}
-	if l, _, ok, err := n.nh.GetLeaderID(meta.ShardID); err == nil && ok && l == n.cfg.NodeID {
+	if n.host.Leads(meta.ShardID) {
 		hb.MetaLeader = true
 	}
 	n.mu.Lock()
@@ -71,7 +71,7 @@ func (n *Node) myHeartbeat() heartbeat {
 	n.mu.Unlock()
 	for _, r := range reps {
 		hb.Hosts = append(hb.Hosts, r.spec.ID)
-		if l, _, ok, err := n.nh.GetLeaderID(r.spec.ShardID); err == nil && ok && l == n.cfg.NodeID {
+		if n.host.Leads(r.spec.ShardID) {
 			hb.Leads = append(hb.Leads, r.spec.ID)
 		}
 	}

@@ -15,8 +15,7 @@ import (
 // syncMetaLeader keeps _LB.meta.* (registry writes) subscribed exactly while
 // this node leads the meta shard, like the store leader subjects.
 func (n *Node) syncMetaLeader() {
-	leader, _, ok, err := n.nh.GetLeaderID(meta.ShardID)
-	leads := err == nil && ok && leader == n.cfg.NodeID
+	leads := n.host.Leads(meta.ShardID)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch {
@@ -60,7 +59,7 @@ func (n *Node) createStore(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	nodes, err := n.nh.StaleRead(meta.ShardID, meta.AllNodes{})
+	nodes, err := n.host.StaleRead(meta.ShardID, meta.AllNodes{})
 	if err != nil {
 		return nil, raftError(err)
 	}
@@ -85,7 +84,7 @@ func (n *Node) createStore(ctx context.Context, data []byte) (any, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		v, err := n.nh.StaleRead(meta.ShardID, meta.GetStore{ID: req.Store})
+		v, err := n.host.StaleRead(meta.ShardID, meta.GetStore{ID: req.Store})
 		if err != nil || v.(*meta.Store) == nil {
 			break
 		}
@@ -150,7 +149,7 @@ func (n *Node) metaRead(op string, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := n.nh.StaleRead(meta.ShardID, meta.GetStore{ID: req.Store})
+	v, err := n.host.StaleRead(meta.ShardID, meta.GetStore{ID: req.Store})
 	if err != nil {
 		return nil, raftError(err)
 	}
@@ -179,7 +178,7 @@ type registryAnswer struct {
 // is the store id.
 func (n *Node) onRegistryLookup(m *nats.Msg) {
 	var a registryAnswer
-	if v, err := n.nh.StaleRead(meta.ShardID, meta.GetStore{ID: string(m.Data)}); err == nil {
+	if v, err := n.host.StaleRead(meta.ShardID, meta.GetStore{ID: string(m.Data)}); err == nil {
 		if s := v.(*meta.Store); s != nil {
 			a = registryAnswer{Exists: true, Status: s.Status}
 		}

@@ -150,7 +150,7 @@ func (p *livePublisher) newEpoch(start uint64) {
 func (p *livePublisher) head() (uint64, error) {
 	since := time.Now().Add(-liveLookback).UnixNano()
 	n := int64(livePage)
-	v, err := p.n.nh.StaleRead(p.r.spec.ShardID, sm.ReadAll{
+	v, err := p.n.host.StaleRead(p.r.spec.ShardID, sm.ReadAll{
 		Req: &wire.ReadAllRequest{Direction: wire.Backward, MaxCount: &n}, Count: livePage,
 	})
 	if err != nil {
@@ -177,7 +177,7 @@ func (p *livePublisher) head() (uint64, error) {
 // the page did not reach the end of the store.
 func (p *livePublisher) publishPage() (more bool, err error) {
 	from := int64(p.next)
-	v, err := p.n.nh.StaleRead(p.r.spec.ShardID, sm.ReadAll{
+	v, err := p.n.host.StaleRead(p.r.spec.ShardID, sm.ReadAll{
 		Req: &wire.ReadAllRequest{FromPosition: &from}, Count: livePage,
 	})
 	if err != nil {

@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/logbookdb/logbook/services/storenode/raft"
 	"time"
 
-	"github.com/lni/dragonboat/v4"
-	"github.com/lni/dragonboat/v4/config"
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/subjects"
@@ -30,20 +29,9 @@ func (n *Node) startMetaReplica(members map[uint64]string, join bool) error {
 	if started {
 		return nil
 	}
-	rc := config.Config{
-		ReplicaID: n.cfg.NodeID, ShardID: meta.ShardID, CheckQuorum: true, PreVote: true,
-		ElectionRTT: n.cfg.ElectionTicks, HeartbeatRTT: max(1, n.cfg.ElectionTicks/10),
-		SnapshotEntries: 1000, CompactionOverhead: 100,
-	}
-	targets := map[uint64]dragonboat.Target{}
-	for id, addr := range members {
-		targets[id] = addr
-	}
-	if n.nh.HasNodeInfo(meta.ShardID, n.cfg.NodeID) {
-		targets, join = nil, false // restart: the membership is in the Raft log
-	}
-	create := func(shardID, replicaID uint64) dbsm.IStateMachine { return meta.New() }
-	if err := n.nh.StartReplica(targets, join, create, rc); err != nil && !errors.Is(err, dragonboat.ErrShardAlreadyExist) {
+	rc := raft.ReplicaConfig{ShardID: meta.ShardID, ElectionTicks: n.cfg.ElectionTicks, SnapshotEntries: 1000, CompactionOverhead: 100}
+	create := func() dbsm.IStateMachine { return meta.New() }
+	if err := n.host.StartInMemory(rc, members, join, create); err != nil {
 		return fmt.Errorf("storenode: start meta shard: %w", err)
 	}
 	n.mu.Lock()
@@ -127,16 +115,16 @@ func (n *Node) addNode(ctx context.Context, data []byte) (any, error) {
 	}
 	mctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	defer cancel()
-	mem, err := n.nh.SyncGetShardMembership(mctx, meta.ShardID)
+	mem, err := n.host.Membership(mctx, meta.ShardID)
 	if err != nil {
 		return nil, raftError(err)
 	}
 	if _, gone := mem.Removed[req.NodeID]; gone {
 		return &joinReply{Refused: true, Reason: fmt.Sprintf("node id %d was removed from the cluster; a storenode that comes back needs a new id and an empty data directory", req.NodeID)}, nil
 	}
-	for _, set := range []map[uint64]string{mem.Nodes, mem.NonVotings} {
+	for _, set := range []map[uint64]string{mem.Voters, mem.NonVoters} {
 		for id, addr := range set {
-			_, nonVoting := mem.NonVotings[id]
+			_, nonVoting := mem.NonVoters[id]
 			switch {
 			case id == req.NodeID && addr == req.RaftAddress:
 				return &joinReply{OK: true, NonVoting: nonVoting}, nil
@@ -147,11 +135,11 @@ func (n *Node) addNode(ctx context.Context, data []byte) (any, error) {
 			}
 		}
 	}
-	nonVoting := len(mem.Nodes) >= maxMetaVoters
+	nonVoting := len(mem.Voters) >= maxMetaVoters
 	if nonVoting {
-		err = n.nh.SyncRequestAddNonVoting(mctx, meta.ShardID, req.NodeID, req.RaftAddress, mem.ConfigChangeID)
+		err = n.host.AddNonVoter(mctx, meta.ShardID, req.NodeID, req.RaftAddress, mem.ConfigChangeID)
 	} else {
-		err = n.nh.SyncRequestAddReplica(mctx, meta.ShardID, req.NodeID, req.RaftAddress, mem.ConfigChangeID)
+		err = n.host.AddVoter(mctx, meta.ShardID, req.NodeID, req.RaftAddress, mem.ConfigChangeID)
 	}
 	if err != nil {
 		return &joinReply{Reason: err.Error()}, nil // e.g. a concurrent change: the node asks again

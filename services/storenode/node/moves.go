@@ -29,13 +29,12 @@ import (
 const moveStepTimeout = 5 * time.Second
 
 func (n *Node) driveMoves(stores []*meta.Store, addrs map[uint64]string) {
-	me := n.cfg.NodeID
 	var peers map[uint64]peer
 	for _, s := range stores {
 		if len(s.Moves) == 0 || s.Status == wire.StatusRemoving {
 			continue
 		}
-		if leader, _, ok, err := n.nh.GetLeaderID(s.ShardID); err != nil || !ok || leader != me {
+		if !n.host.Leads(s.ShardID) {
 			continue
 		}
 		if peers == nil {
@@ -52,33 +51,33 @@ func (n *Node) driveMoves(stores []*meta.Store, addrs map[uint64]string) {
 func (n *Node) moveStep(s *meta.Store, mv meta.Move, addrs map[uint64]string, peers map[uint64]peer) error {
 	ctx, cancel := context.WithTimeout(n.followCtx, moveStepTimeout)
 	defer cancel()
-	mem, err := n.nh.SyncGetShardMembership(ctx, s.ShardID)
+	mem, err := n.host.Membership(ctx, s.ShardID)
 	if err != nil {
 		return err
 	}
-	if _, in := mem.Nodes[mv.From]; in {
+	if _, in := mem.Voters[mv.From]; in {
 		if mv.From == n.cfg.NodeID {
 			// A leader does not remove itself: hand leadership over first.
 			for _, r := range s.Replicas {
-				if _, ok := mem.Nodes[r]; ok && r != mv.From {
-					return n.nh.RequestLeaderTransfer(s.ShardID, r)
+				if _, ok := mem.Voters[r]; ok && r != mv.From {
+					return n.host.TransferLeader(s.ShardID, r)
 				}
 			}
 			return codes.New(codes.Unavailable, "no other replica to lead")
 		}
-		if err := n.nh.SyncRequestDeleteReplica(ctx, s.ShardID, mv.From, mem.ConfigChangeID); err != nil {
+		if err := n.host.Remove(ctx, s.ShardID, mv.From, mem.ConfigChangeID); err != nil {
 			return err
 		}
 		n.cfg.Logger.Info("took a leaving node's replica out of the store", "store", s.ID, "node", mv.From)
 		return nil
 	}
 	if mv.To != 0 {
-		if _, in := mem.Nodes[mv.To]; !in {
+		if _, in := mem.Voters[mv.To]; !in {
 			addr, ok := addrs[mv.To]
 			if !ok {
 				return codes.New(codes.Unavailable, "node %d is not registered", mv.To)
 			}
-			if err := n.nh.SyncRequestAddReplica(ctx, s.ShardID, mv.To, addr, mem.ConfigChangeID); err != nil {
+			if err := n.host.AddVoter(ctx, s.ShardID, mv.To, addr, mem.ConfigChangeID); err != nil {
 				return err
 			}
 			n.cfg.Logger.Info("added a replica on another node", "store", s.ID, "node", mv.To)
@@ -95,10 +94,10 @@ func (n *Node) moveStep(s *meta.Store, mv meta.Move, addrs map[uint64]string, pe
 // retireLeavingNodes runs on the meta leader: a leaving node with nothing
 // placed on it leaves the meta shard, then the registry.
 func (n *Node) retireLeavingNodes(stores []*meta.Store) {
-	if leader, _, ok, err := n.nh.GetLeaderID(meta.ShardID); err != nil || !ok || leader != n.cfg.NodeID {
+	if !n.host.Leads(meta.ShardID) {
 		return
 	}
-	v, err := n.nh.StaleRead(meta.ShardID, meta.AllNodes{})
+	v, err := n.host.StaleRead(meta.ShardID, meta.AllNodes{})
 	if err != nil {
 		return
 	}
@@ -124,24 +123,24 @@ func (n *Node) retireLeavingNodes(stores []*meta.Store) {
 func (n *Node) leaveMeta(id uint64) error {
 	ctx, cancel := context.WithTimeout(n.followCtx, moveStepTimeout)
 	defer cancel()
-	mem, err := n.nh.SyncGetShardMembership(ctx, meta.ShardID)
+	mem, err := n.host.Membership(ctx, meta.ShardID)
 	if err != nil {
 		return err
 	}
-	_, voter := mem.Nodes[id]
-	_, nonVoter := mem.NonVotings[id]
+	_, voter := mem.Voters[id]
+	_, nonVoter := mem.NonVoters[id]
 	if !voter && !nonVoter {
 		return nil
 	}
 	if id == n.cfg.NodeID {
-		for other := range mem.Nodes {
+		for other := range mem.Voters {
 			if other != id {
-				return n.nh.RequestLeaderTransfer(meta.ShardID, other)
+				return n.host.TransferLeader(meta.ShardID, other)
 			}
 		}
 		return codes.New(codes.Unavailable, "no other meta member to lead")
 	}
-	return n.nh.SyncRequestDeleteReplica(ctx, meta.ShardID, id, mem.ConfigChangeID)
+	return n.host.Remove(ctx, meta.ShardID, id, mem.ConfigChangeID)
 }
 
 // removeNode serves cluster.remove_node on the meta leader.

@@ -5,16 +5,13 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/logbookdb/logbook/services/storenode/raft"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/lni/dragonboat/v4"
-	"github.com/lni/dragonboat/v4/config"
-	"github.com/lni/dragonboat/v4/raftio"
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
@@ -25,7 +22,7 @@ import (
 // Node is a running storenode.
 type Node struct {
 	cfg    Config
-	nh     *dragonboat.NodeHost
+	host   *raft.Host
 	ctx    context.Context // cancelled by Close; parent of every request
 	cancel context.CancelFunc
 
@@ -88,7 +85,6 @@ func Start(cfg Config) (*Node, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	installDragonboatLogger(cfg.Logger)
 	ctx, cancel := context.WithCancel(context.Background())
 	followCtx, stopFollow := context.WithCancel(ctx)
 	n := &Node{
@@ -101,24 +97,16 @@ func Start(cfg Config) (*Node, error) {
 		inflight:     make(chan struct{}, 4096),
 		started:      time.Now(),
 	}
-	logdb := config.GetSmallMemLogDBConfig()
-	logdb.Shards = logDBShards(filepath.Join(cfg.DataDir, "raft"), 1)
-	nhc := config.NodeHostConfig{
-		DeploymentID:      1,
-		WALDir:            filepath.Join(cfg.DataDir, "raft"),
-		NodeHostDir:       filepath.Join(cfg.DataDir, "raft"),
-		RTTMillisecond:    uint64(cfg.RTT / time.Millisecond),
-		RaftAddress:       cfg.RaftAddress,
-		ListenAddress:     cfg.ListenAddress,
-		RaftEventListener: leaderListener{n},
-		Expert:            config.ExpertConfig{LogDB: logdb},
-	}
-	nh, err := dragonboat.NewNodeHost(nhc)
+	host, err := raft.Open(raft.Config{
+		NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, "raft"),
+		RaftAddress: cfg.RaftAddress, ListenAddress: cfg.ListenAddress, RTT: cfg.RTT,
+		OnLeaderChange: n.pokeLeaders, Logger: cfg.Logger,
+	})
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("storenode: start raft: %w", err)
+		return nil, fmt.Errorf("storenode: %w", err)
 	}
-	n.nh = nh
+	n.host = host
 	if err := n.startCluster(); err != nil {
 		n.Close()
 		return nil, err
@@ -137,7 +125,7 @@ func (n *Node) startCluster() error {
 	if err := n.serveDiscovery(); err != nil {
 		return err
 	}
-	if n.nh.HasNodeInfo(meta.ShardID, n.cfg.NodeID) {
+	if n.host.HasReplica(meta.ShardID) {
 		return n.startMetaReplica(nil, false)
 	}
 	lock, err := n.loadBootLock()
@@ -161,27 +149,17 @@ func (n *Node) startReplica(spec StoreSpec, addrs map[uint64]string) error {
 	dir := n.storeDir(spec.ID)
 	limits := spec.Limits
 	r := &replica{spec: spec, applied: newSignal()}
-	create := func(shardID, replicaID uint64) dbsm.IOnDiskStateMachine {
+	create := func() dbsm.IOnDiskStateMachine {
 		m := sm.New(dir, limits)
 		m.OnApply(func(uint64) { r.applied.fire() })
 		return m
 	}
-	rc := config.Config{
-		ReplicaID:          n.cfg.NodeID,
-		ShardID:            spec.ShardID,
-		CheckQuorum:        true,
-		PreVote:            true,
-		ElectionRTT:        n.cfg.ElectionTicks,
-		HeartbeatRTT:       max(1, n.cfg.ElectionTicks/10),
-		SnapshotEntries:    100_000,
-		CompactionOverhead: 20_000,
-	}
+	rc := raft.ReplicaConfig{ShardID: spec.ShardID, ElectionTicks: n.cfg.ElectionTicks, SnapshotEntries: 100_000, CompactionOverhead: 20_000}
 	// Every replica starts with the same initial members, taken from the
 	// registry (node id = replica id); a restarted replica takes its
 	// membership from its Raft log instead.
-	members := map[uint64]dragonboat.Target{}
-	join := spec.Join && !n.nh.HasNodeInfo(spec.ShardID, n.cfg.NodeID)
-	if !join && !n.nh.HasNodeInfo(spec.ShardID, n.cfg.NodeID) {
+	members := map[uint64]string{}
+	if !spec.Join && !n.host.HasReplica(spec.ShardID) {
 		for _, id := range spec.Replicas {
 			addr, ok := addrs[id]
 			if !ok {
@@ -190,12 +168,12 @@ func (n *Node) startReplica(spec StoreSpec, addrs map[uint64]string) error {
 			members[id] = addr
 		}
 	}
-	if err := n.nh.StartOnDiskReplica(members, join, create, rc); err != nil {
+	if err := n.host.StartOnDisk(rc, members, spec.Join, create); err != nil {
 		return fmt.Errorf("storenode: start store %s: %w", spec.ID, err)
 	}
 	pcfg := n.cfg
 	pcfg.RequestTimeout = spec.Timeout
-	r.proposer = newProposer(n.nh, spec.ShardID, &pcfg)
+	r.proposer = newProposer(n.host, spec.ShardID, &pcfg)
 	var pctx context.Context
 	pctx, r.stop = context.WithCancel(n.ctx)
 	r.proposer.start(pctx, n.cfg.Proposers)
@@ -229,7 +207,7 @@ func (n *Node) stopReplica(id string, shardID uint64, removeData bool) error {
 		}
 		r.stop()
 		r.proposer.wait()
-		if err := n.nh.StopShard(r.spec.ShardID); err != nil && !errors.Is(err, dragonboat.ErrShardNotFound) {
+		if err := n.host.Stop(r.spec.ShardID); err != nil {
 			return fmt.Errorf("storenode: stop store %s: %w", id, err)
 		}
 	}
@@ -237,15 +215,10 @@ func (n *Node) stopReplica(id string, shardID uint64, removeData bool) error {
 		return nil
 	}
 	// RemoveData needs the shard fully stopped, which completes asynchronously.
-	for i := 0; ; i++ {
-		err := n.nh.RemoveData(shardID, n.cfg.NodeID)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, dragonboat.ErrShardNotStopped) || i == 500 {
-			return fmt.Errorf("storenode: remove raft data of %s: %w", id, err)
-		}
-		time.Sleep(10 * time.Millisecond)
+	rctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	defer cancel()
+	if err := n.host.RemoveData(rctx, shardID); err != nil {
+		return fmt.Errorf("storenode: remove raft data of %s: %w", id, err)
 	}
 	if err := os.RemoveAll(n.storeDir(id)); err != nil {
 		return fmt.Errorf("storenode: remove data of %s: %w", id, err)
@@ -265,7 +238,7 @@ func (n *Node) WaitReady(ctx context.Context) error {
 			return fatal
 		}
 		ready := n.isBootstrapped() && n.defaultRunning()
-		if _, _, ok, err := n.nh.GetLeaderID(meta.ShardID); err != nil || !ok {
+		if _, ok := n.host.Leader(meta.ShardID); !ok {
 			ready = false
 		}
 		placed := n.placedHere()
@@ -276,8 +249,8 @@ func (n *Node) WaitReady(ctx context.Context) error {
 			}
 		}
 		for _, r := range n.replicas {
-			leader, _, ok, err := n.nh.GetLeaderID(r.spec.ShardID)
-			if err != nil || !ok || (leader == n.cfg.NodeID && r.leaderSub == nil) {
+			leader, ok := n.host.Leader(r.spec.ShardID)
+			if !ok || (leader == n.cfg.NodeID && r.leaderSub == nil) {
 				ready = false
 			}
 		}
@@ -348,18 +321,14 @@ func (n *Node) Close() error {
 	}
 	n.mu.Unlock()
 	// 5. Close Raft: flushes and closes every store's state machine.
-	if n.nh != nil {
-		n.nh.Close()
+	if n.host != nil {
+		n.host.Close()
 	}
 	return nil
 }
 
-// leaderListener receives dragonboat's leader changes on its own goroutines;
-// it only pokes the follower loop, never blocks.
-type leaderListener struct{ n *Node }
-
-func (l leaderListener) LeaderUpdated(raftio.LeaderInfo) { l.n.pokeLeaders() }
-
+// pokeLeaders runs on dragonboat's goroutines at every leader change: it
+// only pokes the follower loop, never blocks.
 func (n *Node) pokeLeaders() {
 	select {
 	case n.leaderEvents <- struct{}{}:
@@ -399,8 +368,7 @@ func (n *Node) syncLeaders() {
 	n.mu.Unlock()
 	n.syncMetaLeader()
 	for _, r := range reps {
-		leader, _, ok, err := n.nh.GetLeaderID(r.spec.ShardID)
-		leads := err == nil && ok && leader == n.cfg.NodeID
+		leads := n.host.Leads(r.spec.ShardID)
 		switch {
 		case leads && r.leaderSub == nil:
 			sub, err := n.subscribeLeader(r)

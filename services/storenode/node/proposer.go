@@ -2,13 +2,10 @@ package node
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"github.com/logbookdb/logbook/services/storenode/raft"
 	"sync"
 	"time"
 
-	"github.com/lni/dragonboat/v4"
-	"github.com/lni/dragonboat/v4/client"
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 )
@@ -19,8 +16,8 @@ import (
 // result. Under load, one fsync then serves hundreds of appends; with a single
 // client it costs nothing, since a lone command is proposed at once.
 type proposer struct {
-	nh       *dragonboat.NodeHost
-	session  *client.Session
+	raft     Proposer
+	shard    uint64
 	maxBatch int
 	maxBytes int
 	timeout  time.Duration
@@ -50,10 +47,15 @@ type outcome struct {
 	err error
 }
 
-func newProposer(nh *dragonboat.NodeHost, shardID uint64, cfg *Config) *proposer {
+// Proposer is the Raft call the proposer makes (raft.Host in production).
+type Proposer interface {
+	Propose(ctx context.Context, shard uint64, data []byte) ([]byte, error)
+}
+
+func newProposer(raft Proposer, shardID uint64, cfg *Config) *proposer {
 	return &proposer{
-		nh:       nh,
-		session:  nh.GetNoOPSession(shardID),
+		raft:     raft,
+		shard:    shardID,
 		maxBatch: cfg.MaxBatch,
 		maxBytes: 8 << 20,
 		timeout:  cfg.RequestTimeout,
@@ -157,12 +159,12 @@ func (p *proposer) propose(ctx context.Context, batch []*pending) {
 	}
 	pctx, cancel := context.WithTimeout(p.termCtx(), p.timeout)
 	defer cancel()
-	res, err := p.nh.SyncPropose(pctx, p.session, data)
+	res, err := p.raft.Propose(pctx, p.shard, data)
 	if err != nil {
-		fail(raftError(err))
+		fail(err)
 		return
 	}
-	results, err := sm.DecodeResults(res.Data)
+	results, err := sm.DecodeResults(res)
 	if err != nil || len(results) != len(batch) {
 		fail(codes.New(codes.Internal, "bad results from the state machine: %v (%d for %d commands)", err, len(results), len(batch)))
 		return
@@ -172,27 +174,5 @@ func (p *proposer) propose(ctx context.Context, batch []*pending) {
 	}
 }
 
-// raftError maps a dragonboat error to a Logbook error. Only errors that
-// dragonboat returns before a proposal enters the log mean "not applied"
-// (unavailable); a proposal that was queued and then timed out, was
-// cancelled, aborted or cut off by a closing shard may still commit, so those
-// are timeout: outcome unknown, retry with the same event ids.
-func raftError(err error) error {
-	var ce *codes.Error
-	if errors.As(err, &ce) {
-		return ce
-	}
-	switch {
-	case errors.Is(err, dragonboat.ErrTimeout), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, dragonboat.ErrCanceled), errors.Is(err, context.Canceled),
-		errors.Is(err, dragonboat.ErrAborted), errors.Is(err, dragonboat.ErrShardClosed):
-		return fmt.Errorf("raft: %w", codes.New(codes.Timeout, "outcome unknown: %v", err))
-	case errors.Is(err, dragonboat.ErrShardNotReady), errors.Is(err, dragonboat.ErrSystemBusy),
-		errors.Is(err, dragonboat.ErrShardNotFound), errors.Is(err, dragonboat.ErrClosed),
-		errors.Is(err, dragonboat.ErrRejected):
-		return fmt.Errorf("raft: %w", codes.New(codes.Unavailable, "not proposed: %v", err))
-	case errors.Is(err, dragonboat.ErrPayloadTooBig):
-		return fmt.Errorf("raft: %w", codes.New(codes.RequestTooLarge, "%v", err))
-	}
-	return fmt.Errorf("raft: %w", codes.New(codes.Internal, "%v", err))
-}
+// raftError maps a dragonboat error to a Logbook error (see raft.Error).
+func raftError(err error) error { return raft.Error(err) }

@@ -283,7 +283,7 @@ func (m *psubManager) readAhead(ctx context.Context) {
 	m.mu.Unlock()
 	for _, j := range jobs {
 		for room := j.room; room > 0 && ctx.Err() == nil; {
-			v, err := m.n.nh.StaleRead(m.r.spec.ShardID, sm.PSubScan{Sub: j.def, From: j.from, Max: room, MaxBytes: psubScanBytes})
+			v, err := m.n.host.StaleRead(m.r.spec.ShardID, sm.PSubScan{Sub: j.def, From: j.from, Max: room, MaxBytes: psubScanBytes})
 			if err != nil {
 				m.n.cfg.Logger.Warn("persistent subscriptions: local read failed", "store", m.r.spec.ID, "subscription", j.name, "err", err)
 				return

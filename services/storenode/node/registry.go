@@ -28,11 +28,11 @@ func (n *Node) proposeMeta(ctx context.Context, c meta.Command) (*meta.Result, e
 	}
 	pctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	defer cancel()
-	res, err := n.nh.SyncPropose(pctx, n.nh.GetNoOPSession(meta.ShardID), data)
+	res, err := n.host.Propose(pctx, meta.ShardID, data)
 	if err != nil {
-		return nil, raftError(err)
+		return nil, err
 	}
-	r, err := meta.DecodeResult(res.Data)
+	r, err := meta.DecodeResult(res)
 	if err != nil {
 		return nil, codes.New(codes.Internal, "%v", err)
 	}
@@ -78,7 +78,7 @@ func (n *Node) hasStaticPending() bool {
 
 // defaultRunning reports whether the registry shows the default store running.
 func (n *Node) defaultRunning() bool {
-	v, err := n.nh.StaleRead(meta.ShardID, meta.GetStore{ID: n.cfg.DefaultStore})
+	v, err := n.host.StaleRead(meta.ShardID, meta.GetStore{ID: n.cfg.DefaultStore})
 	if err != nil {
 		return false
 	}
@@ -95,7 +95,7 @@ func (n *Node) isBootstrapped() bool {
 // localStores reads the registry from this node's meta replica. It may trail
 // the leader by a moment; everything it drives is idempotent.
 func (n *Node) localStores() ([]*meta.Store, error) {
-	v, err := n.nh.StaleRead(meta.ShardID, meta.AllStores{})
+	v, err := n.host.StaleRead(meta.ShardID, meta.AllStores{})
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func (n *Node) reconcileLoop() {
 		case <-n.reconcileCh:
 		case <-tick.C:
 		}
-		if _, _, ok, err := n.nh.GetLeaderID(meta.ShardID); err != nil || !ok {
+		if _, ok := n.host.Leader(meta.ShardID); !ok {
 			continue // no registry to act on yet
 		}
 		n.mu.Lock()
@@ -155,7 +155,7 @@ func (n *Node) reconcileLoop() {
 // (being removed, impossible settings) is reported on its status and in the
 // log, and tried again on the next passes, without holding anything up.
 func (n *Node) bootstrap() error {
-	nodes, err := n.nh.StaleRead(meta.ShardID, meta.AllNodes{})
+	nodes, err := n.host.StaleRead(meta.ShardID, meta.AllNodes{})
 	if err != nil {
 		return err
 	}
@@ -254,7 +254,7 @@ func (n *Node) reconcile() error {
 	if err != nil {
 		return err
 	}
-	nodes, err := n.nh.StaleRead(meta.ShardID, meta.AllNodes{})
+	nodes, err := n.host.StaleRead(meta.ShardID, meta.AllNodes{})
 	if err != nil {
 		return err
 	}
@@ -304,7 +304,7 @@ func (n *Node) reconcile() error {
 			n.cfg.Logger.Info("replica moved away; deleted it here", "store", s.ID)
 		case s.Status == wire.StatusCreating && running:
 			// Report the store running once it has a leader; its leader does it.
-			if leader, _, ok, err := n.nh.GetLeaderID(s.ShardID); err == nil && ok && leader == me {
+			if n.host.Leads(s.ShardID) {
 				status := wire.StatusRunning
 				if int64(len(s.Replicas)) < s.Settings.ReplicationFactor {
 					status = wire.StatusDegraded

@@ -87,7 +87,7 @@ func (n *Node) toStatus(s *meta.Store) wire.StoreStatus {
 		Store: s.ID, Status: s.Status, Replicas: append([]uint64{}, s.Replicas...),
 		Created: s.Created, Updated: s.Updated,
 	}
-	if leader, _, ok, err := n.nh.GetLeaderID(s.ShardID); err == nil && ok {
+	if leader, ok := n.host.Leader(s.ShardID); ok {
 		st.Leader = leader
 	}
 	n.mu.Lock()

@@ -1,4 +1,4 @@
-package node
+package raft
 
 import (
 	"path/filepath"

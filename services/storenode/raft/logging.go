@@ -1,4 +1,4 @@
-package node
+package raft
 
 import (
 	"context"
@@ -18,7 +18,7 @@ var (
 	dbLogger     atomic.Pointer[slog.Logger]
 )
 
-func installDragonboatLogger(l *slog.Logger) {
+func installLogger(l *slog.Logger) {
 	dbLogger.Store(l)
 	dbLoggerOnce.Do(func() {
 		logger.SetLoggerFactory(func(pkg string) logger.ILogger {

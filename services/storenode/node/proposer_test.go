@@ -1,0 +1,98 @@
+package node
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/services/storenode/sm"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// fakeRaft answers every proposal with one success result per command and
+// records the batch sizes; while gate is open-ended it holds the first call.
+type fakeRaft struct {
+	mu      sync.Mutex
+	batches []int
+	gate    chan struct{}
+	err     error
+}
+
+func (f *fakeRaft) Propose(ctx context.Context, shard uint64, data []byte) ([]byte, error) {
+	b, err := sm.DecodeBatch(data)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.batches = append(f.batches, len(b.Cmds))
+	first := len(f.batches) == 1
+	f.mu.Unlock()
+	if first && f.gate != nil {
+		<-f.gate
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	rs := make([]sm.Result, len(b.Cmds))
+	return msgpack.Marshal(rs)
+}
+
+func TestProposerPacksWaitingCommandsIntoOneEntry(t *testing.T) {
+	f := &fakeRaft{gate: make(chan struct{})}
+	cfg := Config{MaxBatch: 512, Proposers: 1, RequestTimeout: 5 * time.Second}
+	p := newProposer(f, 1, &cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); p.wait() }()
+	p.start(ctx, 1)
+
+	var wg sync.WaitGroup
+	submit := func() {
+		defer wg.Done()
+		if _, err := p.submit(ctx, sm.Command{Op: sm.OpAppend, Stream: "s"}, 10); err != nil {
+			t.Error(err)
+		}
+	}
+	wg.Add(1)
+	go submit()
+	// The first command is proposed alone and held; 20 more queue behind it.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		f.mu.Lock()
+		n := len(f.batches)
+		f.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first command was not proposed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	wg.Add(20)
+	for range 20 {
+		go submit()
+	}
+	for len(p.queue) < 20 {
+		time.Sleep(time.Millisecond)
+	}
+	close(f.gate)
+	wg.Wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.batches) != 2 || f.batches[0] != 1 || f.batches[1] != 20 {
+		t.Fatalf("batches %v, want [1 20]: waiting commands share one entry", f.batches)
+	}
+}
+
+func TestProposerHandsEveryCommandTheRaftError(t *testing.T) {
+	f := &fakeRaft{err: codes.New(codes.Unavailable, "not proposed")}
+	cfg := Config{MaxBatch: 512, Proposers: 1, RequestTimeout: 5 * time.Second}
+	p := newProposer(f, 1, &cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); p.wait() }()
+	p.start(ctx, 1)
+	if _, err := p.submit(ctx, sm.Command{Op: sm.OpAppend}, 1); codes.As(err).Code != codes.Unavailable {
+		t.Fatalf("got %v, want unavailable", err)
+	}
+}
