@@ -1,0 +1,3 @@
+module github.com/logbookdb/logbook/internal
+
+go 1.26.0

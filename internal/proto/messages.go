@@ -1,0 +1,30 @@
+package proto
+
+// RegistryAnswer is the reply on RegistryLookup, whose request body is the
+// store id.
+type RegistryAnswer struct {
+	Exists bool   `msgpack:"exists"`
+	Status string `msgpack:"status,omitempty"`
+}
+
+// OwnerReply is the answer on Owner("_cluster"): which cluster a storenode
+// belongs to.
+type OwnerReply struct {
+	UID    string `msgpack:"uid"`
+	NodeID uint64 `msgpack:"node_id"`
+}
+
+// JoinRequest asks the meta leader (Meta(MetaJoin)) to add a storenode.
+type JoinRequest struct {
+	Cluster     string `msgpack:"cluster"`
+	NodeID      uint64 `msgpack:"node_id"`
+	RaftAddress string `msgpack:"raft_address"`
+}
+
+// JoinReply answers it; Refused means the request can never succeed.
+type JoinReply struct {
+	OK        bool   `msgpack:"ok"`
+	Refused   bool   `msgpack:"refused,omitempty"`
+	Reason    string `msgpack:"reason,omitempty"`
+	NonVoting bool   `msgpack:"non_voting,omitempty"`
+}

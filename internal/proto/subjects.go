@@ -1,0 +1,86 @@
+package proto
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Internal subjects:
+//
+//	_LB.leader.<store>.<op>     served by the storenode that leads the store (queue group "leader")
+//	_LB.registry.lookup         answered by any storenode: does a store exist? (RegistryAnswer)
+//	_LB.owner._cluster          answered by every storenode: its cluster's identity (OwnerReply)
+//	_LB.meta.<op>               registry writes, served by the meta shard's leader
+//	_LB.metaread.<op>           registry and cluster reads, served by any storenode
+//	_LB.discover                every storenode answers with who it is (formation, joins)
+//	_LB.boot.<cluster>.<node>   the formation handshake addressed to one fresh node
+//	_LB.heartbeat               every storenode publishes its state once a second
+const (
+	prefix         = "_LB."
+	leaderPrefix   = prefix + "leader."
+	metaPrefix     = prefix + "meta."
+	metaReadPrefix = prefix + "metaread."
+
+	// RegistryLookup answers whether a store exists (any storenode replies).
+	RegistryLookup = prefix + "registry.lookup"
+	// StorenodeQueue is the queue group storenodes use for subjects any one
+	// of them may answer.
+	StorenodeQueue = "logbook.storenode"
+	// LeaderQueue is the queue group of the leader subjects: during a
+	// hand-over two nodes may both be subscribed, and each request still
+	// goes to one of them.
+	LeaderQueue = "leader"
+	// MetaWildcard is what the meta leader subscribes to.
+	MetaWildcard = metaPrefix + "*"
+	// MetaReadWildcard is what every storenode subscribes to, in StorenodeQueue.
+	MetaReadWildcard = metaReadPrefix + "*"
+	// Discover is where a storenode asks every other one who it is.
+	Discover = prefix + "discover"
+	// Heartbeat carries each storenode's periodic state.
+	Heartbeat = prefix + "heartbeat"
+	// MetaJoin is the meta-leader operation that adds a storenode to the
+	// cluster (subject Meta(MetaJoin)).
+	MetaJoin = "join"
+)
+
+// Leader returns the subject on which the leader of store serves op.
+func Leader(store, op string) string { return leaderPrefix + store + "." + op }
+
+// LeaderWildcard is what a storenode subscribes to for a store it leads.
+func LeaderWildcard(store string) string { return leaderPrefix + store + ".*" }
+
+// ParseLeader splits a leader subject into store and operation.
+func ParseLeader(subject string) (store, op string, ok bool) {
+	rest, found := strings.CutPrefix(subject, leaderPrefix)
+	if !found {
+		return "", "", false
+	}
+	store, op, found = strings.Cut(rest, ".")
+	return store, op, found && store != "" && op != "" && !strings.Contains(op, ".")
+}
+
+// Meta returns the subject of a registry write (meta leader).
+func Meta(op string) string { return metaPrefix + op }
+
+// ParseMeta returns the operation of a Meta subject.
+func ParseMeta(subject string) string { return strings.TrimPrefix(subject, metaPrefix) }
+
+// MetaRead returns the subject of a registry or cluster read (any storenode).
+func MetaRead(op string) string { return metaReadPrefix + op }
+
+// ParseMetaRead returns the operation of a MetaRead subject.
+func ParseMetaRead(subject string) string { return strings.TrimPrefix(subject, metaReadPrefix) }
+
+// ClusterReadOp is the MetaRead operation behind the client's cluster.<op>.
+func ClusterReadOp(op string) string { return "cluster_" + op }
+
+// Owner returns an identity subject: Owner("_cluster") is where every
+// storenode answers with its cluster's UID, so that two unrelated Logbooks on
+// one NATS server never both serve.
+func Owner(name string) string { return prefix + "owner." + name }
+
+// Boot returns the subject on which a fresh storenode takes part in forming
+// the cluster named cluster.
+func Boot(cluster string, node uint64) string {
+	return prefix + "boot." + cluster + "." + strconv.FormatUint(node, 10)
+}
