@@ -10,8 +10,7 @@ import (
 )
 
 func TestCheckpointAdvancesOnlyOverTheSettledPrefix(t *testing.T) {
-	h := newHarness(t, Definition{Checkpoint: 10, High: 10, Settings: settings(wire.StrategyRoundRobin, 10, 3)})
-	h.join("a")
+	h := resumed(t, 10, 10)
 	h.read(14, ev("s", 10), ev("s", 11), ev("s", 13)) // 12 does not match
 	expectSent(t, h.d.Dispatch(), "a:10#1", "a:11#1", "a:13#1")
 	checkpoint := func(want uint64) {
@@ -30,10 +29,7 @@ func TestCheckpointAdvancesOnlyOverTheSettledPrefix(t *testing.T) {
 }
 
 func TestParkedEventLeavesInTheSameProgressAsTheCheckpointPassingIt(t *testing.T) {
-	h := newHarness(t, Definition{Settings: settings(wire.StrategyRoundRobin, 10, 3)})
-	h.join("a")
-	h.read(2, ev("s", 0), ev("s", 1))
-	h.d.Dispatch()
+	h := started(t, ev("s", 0), ev("s", 1))
 	h.ack("a", wire.ActionPark, 0)
 	p := h.flush()
 	if p.Checkpoint != 1 || !slices.Equal(p.Park, []Park{{Position: 0, Reason: wire.ParkedByNack, DeliveryCount: 1}}) {
@@ -68,10 +64,7 @@ func TestNackRetryThenParkAfterMaxRetries(t *testing.T) {
 }
 
 func TestRetryLaterWaitsForItsDelay(t *testing.T) {
-	h := newHarness(t, Definition{Settings: settings(wire.StrategyRoundRobin, 10, 3)})
-	h.join("a")
-	h.read(1, ev("s", 0))
-	h.d.Dispatch()
+	h := started(t, ev("s", 0))
 	if _, err := h.d.Ack("sub", "a", []int64{0}, wire.ActionRetryLater, 200*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}

@@ -89,6 +89,28 @@ func (h *harness) read(head uint64, events ...wire.RecordedEvent) []Progress {
 	return props
 }
 
+// resumed is a harness restored from a checkpoint and high-water mark,
+// with consumer "a" joined (max_in_flight 10, max_retries 3).
+func resumed(t *testing.T, checkpoint, high uint64) *harness {
+	t.Helper()
+	h := newHarness(t, Definition{Checkpoint: checkpoint, High: high, Settings: settings(wire.StrategyRoundRobin, 10, 3)})
+	h.join("a")
+	return h
+}
+
+// started is a harness whose consumer "a" was handed events, read up to the
+// last one (one consumer, max_in_flight 10, max_retries 3).
+func started(t *testing.T, events ...wire.RecordedEvent) *harness {
+	t.Helper()
+	h := newHarness(t, Definition{Settings: settings(wire.StrategyRoundRobin, 10, 3)})
+	h.join("a")
+	h.read(events[len(events)-1].Position+1, events...)
+	if ds := h.d.Dispatch(); len(ds) != len(events) {
+		t.Fatalf("%d deliveries of %d events", len(ds), len(events))
+	}
+	return h
+}
+
 // join joins consumer id with deliver subject "_INBOX."+id and a 100 ms heartbeat.
 func (h *harness) join(ids ...string) {
 	h.t.Helper()

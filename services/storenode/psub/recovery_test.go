@@ -9,62 +9,6 @@ import (
 	"github.com/logbookdb/logbook/pkg/wire"
 )
 
-func TestHighWaterMarkIsReplicatedBeforeDeliveringBeyondIt(t *testing.T) {
-	h := newHarness(t, Definition{Settings: settings(wire.StrategyRoundRobin, 10, 3)})
-	h.join("a")
-	jobs := h.d.ReadJobs()
-	if len(jobs) != 1 || jobs[0].From != 0 || jobs[0].Room != Buffer {
-		t.Fatalf("jobs %+v", jobs)
-	}
-	j := jobs[0]
-	sc := Scan{Events: []wire.RecordedEvent{ev("s", 0), ev("s", 1)}, Next: 2, Head: 2}
-	raise, ok := h.d.Scanned(&j, sc)
-	if !raise || !ok {
-		t.Fatalf("scanned: raise %v ok %v", raise, ok)
-	}
-	if h.d.Accept(&j, sc); len(h.d.Dispatch()) != 0 {
-		t.Fatal("delivered beyond a high-water mark not replicated")
-	}
-	p, _ := h.d.TakeProgress("sub")
-	if p.High != 2+HighReserve {
-		t.Fatalf("high-water mark proposed: %d", p.High)
-	}
-	h.d.Proposed(p, errors.New("lost"))
-	if h.d.Accept(&j, sc) {
-		t.Fatal("accepted after the proposal failed")
-	}
-	expectSent(t, h.d.Dispatch())
-	// Read again: the mark is still wanted, and now replicated.
-	props := h.read(2, ev("s", 0), ev("s", 1))
-	if len(props) != 1 || props[0].High != 2+HighReserve {
-		t.Fatalf("proposals %+v", props)
-	}
-	expectSent(t, h.d.Dispatch(), "a:0#1", "a:1#1")
-	// Below the replicated mark, reading costs no proposal.
-	if props := h.read(HighReserve, ev("s", 5), ev("s", 9)); len(props) != 0 {
-		t.Fatalf("proposals below the mark: %+v", props)
-	}
-	if props := h.read(HighReserve+10, ev("s", HighReserve+5)); len(props) != 1 || props[0].High != HighReserve+10+HighReserve {
-		t.Fatalf("proposals beyond the mark: %+v", props)
-	}
-}
-
-func TestRestoreFromProgressMarksPossibleRedeliveries(t *testing.T) {
-	h := newHarness(t, Definition{Checkpoint: 5, High: 8, Settings: settings(wire.StrategyRoundRobin, 10, 3)})
-	h.join("a")
-	if props := h.read(10, ev("s", 5), ev("s", 7), ev("s", 8), ev("s", 9)); len(props) != 1 {
-		t.Fatalf("proposals %+v", props)
-	}
-	ds := h.d.Dispatch()
-	expectSent(t, ds, "a:5#2", "a:7#2", "a:8#1", "a:9#1")
-	if !ds[0].Message.Redelivered || ds[2].Message.Redelivered {
-		t.Fatalf("redelivered flags: %+v", ds)
-	}
-	if p := h.flush(); p.Checkpoint != 5 {
-		t.Fatalf("checkpoint %d before any ack", p.Checkpoint)
-	}
-}
-
 func TestReplayOfParkedEvents(t *testing.T) {
 	h := newHarness(t, Definition{Checkpoint: 10, High: 10, Settings: settings(wire.StrategyRoundRobin, 10, 1)})
 	h.join("a")
@@ -109,6 +53,61 @@ func TestReplayOfParkedEvents(t *testing.T) {
 	h.d.Load([]Definition{{Name: "sub", Gen: 2, Settings: settings(wire.StrategyRoundRobin, 10, 1)}})
 	if _, err := h.d.Replay(q, []Parked{{ev("s", 5), 1}}); err == nil {
 		t.Fatal("replay into a replaced subscription")
+	}
+}
+
+func TestRestoreFromProgressMarksPossibleRedeliveries(t *testing.T) {
+	h := resumed(t, 5, 8)
+	if props := h.read(10, ev("s", 5), ev("s", 7), ev("s", 8), ev("s", 9)); len(props) != 1 {
+		t.Fatalf("proposals %+v", props)
+	}
+	ds := h.d.Dispatch()
+	expectSent(t, ds, "a:5#2", "a:7#2", "a:8#1", "a:9#1")
+	if !ds[0].Message.Redelivered || ds[2].Message.Redelivered {
+		t.Fatalf("redelivered flags: %+v", ds)
+	}
+	if p := h.flush(); p.Checkpoint != 5 {
+		t.Fatalf("checkpoint %d before any ack", p.Checkpoint)
+	}
+}
+
+func TestHighWaterMarkIsReplicatedBeforeDeliveringBeyondIt(t *testing.T) {
+	h := newHarness(t, Definition{Settings: settings(wire.StrategyRoundRobin, 10, 3)})
+	h.join("a")
+	jobs := h.d.ReadJobs()
+	if len(jobs) != 1 || jobs[0].From != 0 || jobs[0].Room != Buffer {
+		t.Fatalf("jobs %+v", jobs)
+	}
+	j := jobs[0]
+	sc := Scan{Events: []wire.RecordedEvent{ev("s", 0), ev("s", 1)}, Next: 2, Head: 2}
+	raise, ok := h.d.Scanned(&j, sc)
+	if !raise || !ok {
+		t.Fatalf("scanned: raise %v ok %v", raise, ok)
+	}
+	if h.d.Accept(&j, sc); len(h.d.Dispatch()) != 0 {
+		t.Fatal("delivered beyond a high-water mark not replicated")
+	}
+	p, _ := h.d.TakeProgress("sub")
+	if p.High != 2+HighReserve {
+		t.Fatalf("high-water mark proposed: %d", p.High)
+	}
+	h.d.Proposed(p, errors.New("lost"))
+	if h.d.Accept(&j, sc) {
+		t.Fatal("accepted after the proposal failed")
+	}
+	expectSent(t, h.d.Dispatch())
+	// Read again: the mark is still wanted, and now replicated.
+	props := h.read(2, ev("s", 0), ev("s", 1))
+	if len(props) != 1 || props[0].High != 2+HighReserve {
+		t.Fatalf("proposals %+v", props)
+	}
+	expectSent(t, h.d.Dispatch(), "a:0#1", "a:1#1")
+	// Below the replicated mark, reading costs no proposal.
+	if props := h.read(HighReserve, ev("s", 5), ev("s", 9)); len(props) != 0 {
+		t.Fatalf("proposals below the mark: %+v", props)
+	}
+	if props := h.read(HighReserve+10, ev("s", HighReserve+5)); len(props) != 1 || props[0].High != HighReserve+10+HighReserve {
+		t.Fatalf("proposals beyond the mark: %+v", props)
 	}
 }
 

@@ -115,10 +115,7 @@ func TestProgressIsBatched(t *testing.T) {
 }
 
 func TestFailedProposalKeepsParksAndGoneSubscriptionReloads(t *testing.T) {
-	h := newHarness(t, Definition{Settings: settings(wire.StrategyRoundRobin, 10, 3)})
-	h.join("a")
-	h.read(2, ev("s", 0), ev("s", 1))
-	h.d.Dispatch()
+	h := started(t, ev("s", 0), ev("s", 1))
 	h.ack("a", wire.ActionPark, 0)
 	p, _ := h.d.TakeProgress("sub")
 	h.ack("a", wire.ActionPark, 1)
