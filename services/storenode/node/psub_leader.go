@@ -1,56 +1,30 @@
 package node
 
 // Persistent subscription delivery: one leader task per store (psubTask)
-// runs on the store's leader for as long as it leads. It holds every
-// subscription's delivery state in memory — the events read ahead of the
-// checkpoint, which consumer holds which event and until when, the joined
-// consumers — and replicates only what must survive a leader change through
-// OpPSubProgress: the checkpoint, the delivered high-water mark, and parked
-// events. See schemas/persistent-subscriptions.md.
-//
-// Invariants:
-//   - Every matching event at or above the replicated checkpoint is either
-//     outstanding here (waiting or in flight) or not read yet; so a new
-//     leader that starts from the checkpoint loses nothing and skips nothing.
-//   - An event is parked in the same Raft entry as the checkpoint that
-//     passes it.
-//   - The high-water mark is replicated before any event at or above it is
-//     delivered, so a new leader knows which events may have been delivered
-//     and marks them redelivered.
+// runs on the store's leader for as long as it leads. Its manager does the
+// I/O — reads ahead with local StaleReads, proposes progress
+// (OpPSubProgress), publishes deliveries on NATS, serves join, ack and
+// replay — and leaves every delivery decision to the pure core of package
+// psub, which holds each subscription's delivery state in memory. Only what
+// must survive a leader change is replicated: the checkpoint, the delivered
+// high-water mark and parked events. See schemas/persistent-subscriptions.md
+// and services/storenode/psub/DESIGN.md.
 
 import (
 	"context"
-	"hash/fnv"
-	"slices"
-	"sort"
 	"sync"
 	"time"
 
-	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/psub"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 )
 
 const (
-	// psubBuffer and psubBufferBytes bound the outstanding (read, unsettled)
-	// events of one subscription.
-	psubBuffer      = 512
-	psubBufferBytes = 16 << 20
 	// psubScanBytes bounds the payload one read-ahead fetches.
 	psubScanBytes = 4 << 20
-	// psubFlushEvery and psubFlushAcks: the checkpoint is proposed at most
-	// every psubFlushEvery, or sooner once psubFlushAcks events were settled.
-	psubFlushEvery = 100 * time.Millisecond
-	psubFlushAcks  = 100
 	// psubTick is how often timeouts, retry delays and expiries are checked.
 	psubTick = 25 * time.Millisecond
-	// psubLeaseBeats: a consumer is gone after this many missed heartbeats.
-	psubLeaseBeats = 3
-	// psubHighReserve: the high-water mark is raised this far beyond what
-	// was read, so that a subscription following the head of a busy store
-	// does not cost a Raft round per read; the price is that after a leader
-	// change up to this many positions may be marked redelivered needlessly.
-	psubHighReserve = 1024
 )
 
 func init() { leaderTasks = append(leaderTasks, psubTask) }
@@ -74,53 +48,13 @@ type psubManager struct {
 	reloadMu sync.Mutex // serialises reloads (read + merge)
 
 	mu    sync.Mutex
-	subs  map[string]*psubSub
-	stale bool // a definition changed: reload before the next round
-	// head is the store's next position as last seen; headStale is set when
-	// a batch was applied since, so that subscriptions at head look again.
-	head      uint64
-	headStale bool
-}
-
-type psubSub struct {
-	def       *sm.PSub
-	next      uint64 // every position below was read
-	high      uint64 // replicated high-water mark
-	wantHigh  uint64 // high-water mark to replicate before delivering what was read
-	persisted uint64 // replicated checkpoint
-	redeliver uint64 // events below may have been delivered by an earlier leader
-	events    []*psubEvent
-	bytes     int // payload of events
-	replays   []*psubEvent
-	consumers map[string]*psubConsumer
-	rr        int
-	parks     []sm.PSubParkCmd
-	unparks   []uint64
-	settled   int // since the last proposal
-	lastFlush time.Time
-	dead      bool
-}
-
-type psubEvent struct {
-	ev        wire.RecordedEvent
-	count     uint64 // deliveries so far
-	base      uint64 // deliveries that do not count against max_retries (replays)
-	consumer  string // "" while waiting
-	deadline  time.Time
-	notBefore time.Time
-	replay    bool
-}
-
-type psubConsumer struct {
-	id        string
-	deliver   string
-	heartbeat time.Duration
-	lastSeen  time.Time
-	inflight  int
+	core  *psub.Deliverer
+	defs  map[string]*sm.PSub // the definitions loaded, for the read-ahead's filter
+	stale bool                // a definition changed: reload before the next round
 }
 
 func psubTask(ctx context.Context, n *Node, r *replica) {
-	m := &psubManager{n: n, r: r, kick: make(chan struct{}, 1), subs: map[string]*psubSub{}, headStale: true}
+	m := &psubManager{n: n, r: r, kick: make(chan struct{}, 1), core: psub.New(time.Now), defs: map[string]*sm.PSub{}}
 	// Registered before the first load, so that a definition changed
 	// meanwhile marks it stale (handlers reload on their own when needed).
 	psubManagers.Store(r, m)
@@ -146,7 +80,7 @@ func psubTask(ctx context.Context, n *Node, r *replica) {
 			return
 		}
 		m.mu.Lock()
-		idle := len(m.subs) == 0
+		idle := m.core.Empty()
 		m.mu.Unlock()
 		if idle {
 			select {
@@ -162,7 +96,7 @@ func psubTask(ctx context.Context, n *Node, r *replica) {
 		case <-m.kick:
 		case <-wake:
 			m.mu.Lock()
-			m.headStale = true
+			m.core.HeadMoved()
 			m.mu.Unlock()
 		case <-tick.C:
 		}
@@ -195,46 +129,37 @@ func (m *psubManager) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defs := v.([]*sm.PSub)
+	list := v.([]*sm.PSub)
+	defs := make([]psub.Definition, len(list))
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	seen := map[string]bool{}
-	for _, d := range defs {
-		seen[d.Name] = true
-		if s := m.subs[d.Name]; s != nil && s.def.Gen == d.Gen && !s.dead {
-			s.def = d // settings may have changed
-			continue
-		}
-		m.headStale = true // a new subscription reads from its checkpoint
-		m.subs[d.Name] = &psubSub{
-			def: d, next: d.Checkpoint, high: d.High, wantHigh: d.High, persisted: d.Checkpoint,
-			redeliver: d.High, consumers: map[string]*psubConsumer{}, lastFlush: time.Now(),
-		}
+	clear(m.defs)
+	for i, d := range list {
+		m.defs[d.Name] = d
+		defs[i] = psub.Definition{Name: d.Name, Gen: d.Gen, Checkpoint: d.Checkpoint, High: d.High, Settings: psub.Settings{
+			MaxInFlight: d.MaxInFlight, AckTimeout: time.Duration(d.AckTimeoutMs) * time.Millisecond,
+			MaxRetries: d.MaxRetries, Strategy: d.Strategy}}
 	}
-	for name := range m.subs {
-		if !seen[name] {
-			delete(m.subs, name)
-		}
-	}
+	m.core.Load(defs)
 	return nil
 }
 
-// sub returns a live subscription, reloading once if it is unknown.
+// sub makes sure a subscription is loaded, reloading once if it is unknown.
 func (m *psubManager) sub(ctx context.Context, name string) error {
 	m.mu.Lock()
-	s := m.subs[name]
+	live := m.core.Live(name)
 	m.mu.Unlock()
-	if s != nil && !s.dead {
+	if live {
 		return nil
 	}
 	if err := m.reload(ctx); err != nil {
 		return err
 	}
 	m.mu.Lock()
-	s = m.subs[name]
+	live = m.core.Live(name)
 	m.mu.Unlock()
-	if s == nil || s.dead {
-		return codes.New(codes.SubscriptionNotFound, "subscription %q does not exist", name)
+	if !live {
+		return psub.NotFound(name)
 	}
 	return nil
 }
@@ -242,11 +167,8 @@ func (m *psubManager) sub(ctx context.Context, name string) error {
 // step does one round: read ahead, time out, dispatch, publish, propose.
 func (m *psubManager) step(ctx context.Context) {
 	m.mu.Lock()
-	reload := m.stale
+	reload := m.stale || m.core.NeedsReload()
 	m.stale = false
-	for _, s := range m.subs {
-		reload = reload || s.dead
-	}
 	m.mu.Unlock()
 	if reload {
 		if err := m.reload(ctx); err != nil {
@@ -257,341 +179,105 @@ func (m *psubManager) step(ctx context.Context) {
 		}
 	}
 	m.readAhead(ctx)
-	m.publish(m.dispatch(time.Now()))
-	m.flush(ctx, false)
+	m.mu.Lock()
+	out := m.core.Dispatch()
+	m.mu.Unlock()
+	m.publish(out)
+	m.mu.Lock()
+	due := m.core.Due()
+	m.mu.Unlock()
+	for _, name := range due {
+		m.flushOne(ctx, name)
+	}
 }
 
 // readAhead fills each subscription's buffer from its read cursor, with
 // local reads of committed state.
 func (m *psubManager) readAhead(ctx context.Context) {
-	type job struct {
-		name string
-		s    *psubSub
-		def  *sm.PSub
-		from uint64
-		room int
-	}
-	var jobs []job
 	m.mu.Lock()
-	look := m.headStale
-	m.headStale = false
-	for name, s := range m.subs {
-		if room := psubBuffer - len(s.events); room > 0 && s.bytes < psubBufferBytes && !s.dead && (look || s.next < m.head) {
-			jobs = append(jobs, job{name, s, s.def, s.next, room})
-		}
+	jobs := m.core.ReadJobs()
+	defs := make([]*sm.PSub, len(jobs))
+	for i, j := range jobs {
+		defs[i] = m.defs[j.Name]
 	}
 	m.mu.Unlock()
-	for _, j := range jobs {
-		for room := j.room; room > 0 && ctx.Err() == nil; {
-			v, err := m.n.host.StaleRead(m.r.spec.ShardID, sm.PSubScan{Sub: j.def, From: j.from, Max: room, MaxBytes: psubScanBytes})
+	for i := range jobs {
+		j := &jobs[i]
+		for ctx.Err() == nil {
+			v, err := m.n.host.StaleRead(m.r.spec.ShardID, sm.PSubScan{Sub: defs[i], From: j.From, Max: j.Room, MaxBytes: psubScanBytes})
 			if err != nil {
-				m.n.cfg.Logger.Warn("persistent subscriptions: local read failed", "store", m.r.spec.ID, "subscription", j.name, "err", err)
+				m.n.cfg.Logger.Warn("persistent subscriptions: local read failed", "store", m.r.spec.ID, "subscription", j.Name, "err", err)
 				return
 			}
 			res := v.(*sm.PSubScanResult)
+			sc := psub.Scan{Events: res.Events, Next: res.Next, Head: res.Head}
 			m.mu.Lock()
-			m.head = max(m.head, res.Head)
+			raise, ok := m.core.Scanned(j, sc)
 			m.mu.Unlock()
-			if res.Next == j.from {
-				break // at the head
-			}
-			// Replicate the high-water mark before anything read here can
-			// be delivered.
-			m.mu.Lock()
-			if m.subs[j.name] != j.s || j.s.next != j.from {
-				m.mu.Unlock()
-				break
-			}
-			raise := len(res.Events) > 0 && res.Next > j.s.high
-			if raise {
-				j.s.wantHigh = max(j.s.wantHigh, res.Next+psubHighReserve)
-			}
-			m.mu.Unlock()
-			if raise && !m.flushOne(ctx, j.name) {
+			// The high-water mark is replicated before anything read here
+			// can be delivered.
+			if !ok || raise && !m.flushOne(ctx, j.Name) {
 				break
 			}
 			m.mu.Lock()
-			if m.subs[j.name] != j.s || j.s.next != j.from || j.s.high < res.Next && len(res.Events) > 0 {
-				m.mu.Unlock()
-				break
-			}
-			for _, ev := range res.Events {
-				e := &psubEvent{ev: ev}
-				if ev.Position < j.s.redeliver {
-					e.count = 1 // may have been delivered before a leader change
-				}
-				j.s.events = append(j.s.events, e)
-				j.s.bytes += psubEventBytes(&ev)
-			}
-			j.s.next = res.Next
+			more := m.core.Accept(j, sc)
 			m.mu.Unlock()
-			room -= len(res.Events)
-			j.from = res.Next
-			if res.Next >= res.Head || j.s.bytes >= psubBufferBytes {
+			if !more {
 				break
 			}
 		}
 	}
 }
 
-type psubOut struct {
-	subject string
-	data    []byte
-}
-
-// dispatch expires consumers, times out deliveries and hands waiting events
-// to consumers; it returns the messages to publish.
-func (m *psubManager) dispatch(now time.Time) []psubOut {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []psubOut
-	for name, s := range m.subs {
-		if s.dead {
-			continue
-		}
-		for id, c := range s.consumers {
-			if now.Sub(c.lastSeen) > psubLeaseBeats*c.heartbeat {
-				delete(s.consumers, id)
-			}
-		}
-		s.timeouts(now)
-		out = append(out, s.assign(name, now)...)
-	}
-	return out
-}
-
-func (s *psubSub) maxDeliveries() uint64 { return uint64(s.def.MaxRetries) + 1 }
-
-// timeouts returns every delivery past its ack deadline to waiting (or to
-// the park, once its deliveries are used up).
-func (s *psubSub) timeouts(now time.Time) {
-	for _, list := range []*[]*psubEvent{&s.events, &s.replays} {
-		for _, e := range slices.Clone(*list) {
-			if e.consumer != "" && now.After(e.deadline) {
-				if c := s.consumers[e.consumer]; c != nil {
-					c.inflight--
-				}
-				e.consumer = ""
-				if e.count-e.base >= s.maxDeliveries() {
-					s.park(e, wire.ParkedByMaxRetries)
-				}
-			}
-		}
-	}
-}
-
-func psubEventBytes(e *wire.RecordedEvent) int {
-	return len(e.Data) + len(e.Metadata) + len(e.Type) + len(e.Stream) + 128
-}
-
-// remove takes e out of the outstanding lists.
-func (s *psubSub) remove(e *psubEvent) {
-	if e.replay {
-		s.replays = slices.DeleteFunc(s.replays, func(x *psubEvent) bool { return x == e })
-	} else {
-		s.events = slices.DeleteFunc(s.events, func(x *psubEvent) bool { return x == e })
-		s.bytes -= psubEventBytes(&e.ev)
-	}
-	s.settled++
-}
-
-func (s *psubSub) park(e *psubEvent, reason string) {
-	s.remove(e)
-	s.parks = append(s.parks, sm.PSubParkCmd{Position: e.ev.Position, Reason: reason, DeliveryCount: e.count})
-}
-
-// settle finishes e (ack or skip); a replayed event leaves the park.
-func (s *psubSub) settle(e *psubEvent) {
-	s.remove(e)
-	if e.replay {
-		s.unparks = append(s.unparks, e.ev.Position)
-	}
-}
-
-func (s *psubSub) sortedConsumers() []*psubConsumer {
-	cs := make([]*psubConsumer, 0, len(s.consumers))
-	for _, c := range s.consumers {
-		cs = append(cs, c)
-	}
-	sort.Slice(cs, func(i, j int) bool { return cs[i].id < cs[j].id })
-	return cs
-}
-
-// pinnedConsumer picks a stream's consumer by rendezvous hashing, so that a
-// consumer joining or leaving moves only the streams it gains or loses.
-func pinnedConsumer(stream string, cs []*psubConsumer) *psubConsumer {
-	var best *psubConsumer
-	var bestScore uint64
-	hs := fnv64(stream)
-	for _, c := range cs {
-		if score := mix64(hs ^ mix64(fnv64(c.id))); best == nil || score > bestScore {
-			best, bestScore = c, score
-		}
-	}
-	return best
-}
-
-func fnv64(s string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return h.Sum64()
-}
-
-// mix64 is splitmix64's finaliser: every input bit affects every output bit.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
-func (s *psubSub) assign(name string, now time.Time) []psubOut {
-	cs := s.sortedConsumers()
-	if len(cs) == 0 {
-		return nil
-	}
-	var out []psubOut
-	limit := int(s.def.MaxInFlight)
-	deliver := func(e *psubEvent, c *psubConsumer) {
-		e.consumer, e.count = c.id, e.count+1
-		e.deadline = now.Add(time.Duration(s.def.AckTimeoutMs) * time.Millisecond)
-		c.inflight++
-		d := wire.Delivery{Subscription: name, Event: e.ev, DeliveryCount: e.count, Redelivered: e.count > 1, Replay: e.replay}
-		b, err := wire.Marshal(&d)
-		if err != nil {
-			return // a RecordedEvent always encodes; the ack timeout would redeliver
-		}
-		out = append(out, psubOut{c.deliver, b})
-	}
-	roundRobin := func(e *psubEvent) bool {
-		for i := range cs {
-			c := cs[(s.rr+i)%len(cs)]
-			if c.inflight < limit {
-				s.rr = (s.rr + i + 1) % len(cs)
-				deliver(e, c)
-				return true
-			}
-		}
-		return false
-	}
-	// Replays go to whoever has room, whatever the strategy.
-	for _, e := range s.replays {
-		if e.consumer == "" && !now.Before(e.notBefore) && !roundRobin(e) {
-			break
-		}
-	}
-	if s.def.Strategy == wire.StrategyPinned {
-		// One event per stream at a time, to the stream's consumer: a
-		// stream's events reach one consumer in order, retries included.
-		busy := map[string]bool{}
-		for _, e := range s.events {
-			st := e.ev.Stream
-			if busy[st] {
-				continue
-			}
-			busy[st] = true
-			if e.consumer != "" || now.Before(e.notBefore) {
-				continue
-			}
-			if c := pinnedConsumer(st, cs); c.inflight < limit {
-				deliver(e, c)
-			}
-		}
-		return out
-	}
-	for _, e := range s.events {
-		if e.consumer == "" && !now.Before(e.notBefore) && !roundRobin(e) {
-			break
-		}
-	}
-	return out
-}
-
-func (m *psubManager) publish(out []psubOut) {
+func (m *psubManager) publish(out []psub.Delivery) {
 	for _, o := range out {
-		// Core NATS, at most once: a lost delivery is redelivered after
-		// the ack timeout.
-		if err := m.n.cfg.NATS.Publish(o.subject, o.data); err != nil {
-			m.n.cfg.Logger.Debug("persistent subscriptions: publish failed", "subject", o.subject, "err", err)
+		b, err := wire.Marshal(&o.Message)
+		if err == nil {
+			// Core NATS, at most once: a lost delivery is redelivered
+			// after the ack timeout.
+			err = m.n.cfg.NATS.Publish(o.Subject, b)
 		}
-	}
-}
-
-// checkpoint is the position below which everything is settled.
-func (s *psubSub) checkpoint() uint64 {
-	if len(s.events) > 0 {
-		return s.events[0].ev.Position
-	}
-	return s.next
-}
-
-// flush proposes the progress of every subscription that has some and is
-// due (or of every one with progress, when force).
-func (m *psubManager) flush(ctx context.Context, force bool) {
-	m.mu.Lock()
-	var names []string
-	now := time.Now()
-	for name, s := range m.subs {
-		dirty := s.checkpoint() != s.persisted || len(s.parks) > 0 || len(s.unparks) > 0 || s.wantHigh > s.high
-		due := force || now.Sub(s.lastFlush) >= psubFlushEvery || s.settled >= psubFlushAcks || s.wantHigh > s.high
-		if dirty && due && !s.dead {
-			names = append(names, name)
+		if err != nil {
+			m.n.cfg.Logger.Debug("persistent subscriptions: publish failed", "subject", o.Subject, "err", err)
 		}
-	}
-	m.mu.Unlock()
-	for _, name := range names {
-		m.flushOne(ctx, name)
 	}
 }
 
 // flushOne proposes one subscription's progress; it reports whether the
-// subscription's high-water mark is now replicated.
+// progress (and so the subscription's high-water mark) is now replicated.
 func (m *psubManager) flushOne(ctx context.Context, name string) bool {
 	m.mu.Lock()
-	s := m.subs[name]
-	if s == nil || s.dead {
-		m.mu.Unlock()
+	p, ok := m.core.TakeProgress(name)
+	m.mu.Unlock()
+	if !ok {
 		return false
 	}
-	cmd := sm.PSubProgress{Name: name, Gen: s.def.Gen, Checkpoint: s.checkpoint(), High: max(s.wantHigh, s.high),
-		Park: s.parks, Unpark: s.unparks}
-	s.parks, s.unparks, s.settled, s.lastFlush = nil, nil, 0, time.Now()
-	m.mu.Unlock()
+	err := m.propose(ctx, &p)
+	if err != nil {
+		m.n.cfg.Logger.Debug("persistent subscriptions: progress not recorded", "store", m.r.spec.ID, "subscription", name, "err", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.core.Proposed(p, err)
+}
+
+// propose replicates p as one OpPSubProgress entry.
+func (m *psubManager) propose(ctx context.Context, p *psub.Progress) error {
+	cmd := sm.PSubProgress{Name: p.Name, Gen: p.Gen, Checkpoint: p.Checkpoint, High: p.High, Unpark: p.Unpark}
+	for _, pk := range p.Park {
+		cmd.Park = append(cmd.Park, sm.PSubParkCmd{Position: pk.Position, Reason: pk.Reason, DeliveryCount: pk.DeliveryCount})
+	}
 	aux, err := sm.EncodeAux(&cmd)
 	if err != nil {
-		m.restore(s, &cmd)
-		return false
+		return err
 	}
 	pctx, cancel := context.WithTimeout(ctx, m.r.spec.Timeout)
 	defer cancel()
-	res, err := m.r.proposer.submit(pctx, sm.Command{Op: sm.OpPSubProgress, Stream: name, Aux: aux}, len(aux))
-	if err == nil {
-		err = resultError(res)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	res, err := m.r.proposer.submit(pctx, sm.Command{Op: sm.OpPSubProgress, Stream: p.Name, Aux: aux}, len(aux))
 	if err != nil {
-		if e := codes.As(err); e.Code == codes.SubscriptionNotFound {
-			s.dead = true // deleted (or deleted and created again): reload
-			return false
-		}
-		m.n.cfg.Logger.Debug("persistent subscriptions: progress not recorded", "store", m.r.spec.ID, "subscription", name, "err", err)
-		s.parks = append(cmd.Park, s.parks...)
-		s.unparks = append(cmd.Unpark, s.unparks...)
-		return false
+		return err
 	}
-	s.persisted = max(s.persisted, cmd.Checkpoint)
-	s.high = max(s.high, cmd.High)
-	return true
-}
-
-func (m *psubManager) restore(s *psubSub, cmd *sm.PSubProgress) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s.parks = append(cmd.Park, s.parks...)
-	s.unparks = append(cmd.Unpark, s.unparks...)
+	return resultError(res)
 }
 
 // ---- requests from consumers ------------------------------------------
@@ -601,28 +287,11 @@ func (m *psubManager) join(ctx context.Context, req *wire.JoinRequest, heartbeat
 		return nil, err
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.subs[req.Subscription]
-	if s == nil || s.dead {
-		return nil, codes.New(codes.SubscriptionNotFound, "subscription %q does not exist", req.Subscription)
+	joined, err := m.core.Join(req.Subscription, req.Consumer, req.Deliver, time.Duration(heartbeat)*time.Millisecond)
+	m.mu.Unlock()
+	if err != nil {
+		return nil, err
 	}
-	hb := time.Duration(heartbeat) * time.Millisecond
-	c := s.consumers[req.Consumer]
-	joined := c == nil
-	if joined {
-		c = &psubConsumer{id: req.Consumer}
-		// Deliveries still held under this id (by an earlier incarnation
-		// that expired) count against its room until they time out.
-		for _, list := range [][]*psubEvent{s.events, s.replays} {
-			for _, e := range list {
-				if e.consumer == req.Consumer {
-					c.inflight++
-				}
-			}
-		}
-		s.consumers[req.Consumer] = c
-	}
-	c.deliver, c.heartbeat, c.lastSeen = req.Deliver, hb, time.Now()
 	m.poke()
 	return &wire.JoinReply{HeartbeatMs: heartbeat, Joined: joined}, nil
 }
@@ -632,72 +301,10 @@ func (m *psubManager) ack(ctx context.Context, req *wire.AckRequest, delay int64
 		return nil, err
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.subs[req.Subscription]
-	if s == nil || s.dead {
-		return nil, codes.New(codes.SubscriptionNotFound, "subscription %q does not exist", req.Subscription)
-	}
-	c := s.consumers[req.Consumer]
-	find := func(pos uint64) *psubEvent {
-		for _, list := range [][]*psubEvent{s.replays, s.events} {
-			for _, e := range list {
-				if e.ev.Position == pos && e.consumer == req.Consumer {
-					return e
-				}
-			}
-		}
-		return nil
-	}
-	outstanding := func(pos uint64) bool {
-		for _, list := range [][]*psubEvent{s.replays, s.events} {
-			for _, e := range list {
-				if e.ev.Position == pos {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	reply := &wire.AckReply{}
-	settledBefore := 0
-	now := time.Now()
-	for _, p := range req.Positions {
-		pos := uint64(p)
-		e := find(pos)
-		if e == nil {
-			reply.NotInFlight = append(reply.NotInFlight, pos)
-			if pos < s.next && !outstanding(pos) {
-				settledBefore++
-			}
-			continue
-		}
-		reply.Done++
-		if c != nil {
-			c.inflight--
-		}
-		e.consumer = ""
-		switch req.Action {
-		case wire.ActionAck, wire.ActionSkip:
-			s.settle(e)
-		case wire.ActionPark:
-			s.park(e, wire.ParkedByNack)
-		case wire.ActionRetry, wire.ActionRetryLater:
-			if e.count-e.base >= s.maxDeliveries() {
-				s.park(e, wire.ParkedByMaxRetries)
-			} else if req.Action == wire.ActionRetryLater {
-				e.notBefore = now.Add(time.Duration(delay) * time.Millisecond)
-			}
-		}
-	}
-	if reply.Done == 0 {
-		switch {
-		case c == nil:
-			return nil, codes.New(codes.ConsumerNotFound, "consumer %q has not joined subscription %q on this leader; join again", req.Consumer, req.Subscription)
-		case settledBefore == len(req.Positions):
-			return nil, codes.New(codes.EventAlreadyAcked, "the events at %v were already settled", req.Positions)
-		default:
-			return nil, codes.New(codes.EventNotInFlight, "no event at %v is in flight to consumer %q", req.Positions, req.Consumer)
-		}
+	reply, err := m.core.Ack(req.Subscription, req.Consumer, req.Positions, req.Action, time.Duration(delay)*time.Millisecond)
+	m.mu.Unlock()
+	if err != nil {
+		return nil, err
 	}
 	m.poke()
 	return reply, nil
@@ -709,62 +316,33 @@ func (m *psubManager) replay(ctx context.Context, name string, count int) (*wire
 		return nil, err
 	}
 	m.mu.Lock()
-	s := m.subs[name]
-	if s == nil {
-		m.mu.Unlock()
-		return nil, codes.New(codes.SubscriptionNotFound, "subscription %q does not exist", name)
-	}
-	skip := map[uint64]bool{}
-	for _, e := range s.replays {
-		skip[e.ev.Position] = true
-	}
+	q, err := m.core.StartReplay(name)
 	m.mu.Unlock()
-	v, err := m.n.read(ctx, m.r.spec.ShardID, sm.PSubParked{Name: name, Limit: count, Skip: skip})
+	if err != nil {
+		return nil, err
+	}
+	v, err := m.n.read(ctx, m.r.spec.ShardID, sm.PSubParked{Name: name, Limit: count, Skip: q.Skip})
 	if err != nil {
 		return nil, err
 	}
 	res := v.(*sm.PSubParkedResult)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.subs[name] != s || s.dead {
-		return nil, codes.New(codes.SubscriptionNotFound, "subscription %q does not exist", name)
+	parked := make([]psub.Parked, len(res.Entries))
+	for i, pe := range res.Entries {
+		parked[i] = psub.Parked{Event: pe.Event, DeliveryCount: pe.Park.DeliveryCount}
 	}
-	reply := &wire.ReplayReply{}
-	for _, pe := range res.Entries {
-		if slices.ContainsFunc(s.replays, func(e *psubEvent) bool { return e.ev.Position == pe.Event.Position }) {
-			continue
-		}
-		// A parked event that was unparked meanwhile (acked in an earlier
-		// replay whose progress is not replicated yet) is not replayed twice.
-		if slices.Contains(s.unparks, pe.Event.Position) {
-			continue
-		}
-		c := pe.Park.DeliveryCount
-		s.replays = append(s.replays, &psubEvent{ev: pe.Event, count: c, base: c, replay: true})
-		reply.Replaying++
+	m.mu.Lock()
+	n, err := m.core.Replay(q, parked)
+	m.mu.Unlock()
+	if err != nil {
+		return nil, err
 	}
 	m.poke()
-	return reply, nil
+	return &wire.ReplayReply{Replaying: n}, nil
 }
 
 // live fills in an info's delivery state, when this node delivers.
 func (m *psubManager) live(info *wire.SubscriptionInfo, gen uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := m.subs[info.Subscription]
-	if s == nil || s.def.Gen != gen {
-		return
-	}
-	for _, list := range [][]*psubEvent{s.events, s.replays} {
-		for _, e := range list {
-			if e.consumer != "" {
-				info.InFlight++
-			} else {
-				info.Waiting++
-			}
-		}
-	}
-	for _, c := range s.sortedConsumers() {
-		info.Consumers = append(info.Consumers, wire.ConsumerInfo{Consumer: c.id, InFlight: uint64(max(c.inflight, 0))})
-	}
+	m.core.Info(info.Subscription, gen, info)
 }
