@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// jetstreamCluster is 3 nats-servers (the module's nats-server library, v2.12,
+// jetstreamCluster is 3 nats-servers (the module's nats-server library, v2.15,
 // each in a process of its own) with cluster routes on 127.0.0.1, JetStream on
 // file storage with `sync_interval: always`. A Logbook store is a stream with
 // Replicas: 3; a Logbook stream is a subject of it.

@@ -4,7 +4,7 @@
 //   - Logbook R3: one NATS server, 3 storenodes (-initial-size 3, data on
 //     disk) and -gateways gateways, each in a process of its own, built from
 //     this workspace; stores created with replication factor 3;
-//   - JetStream R3: 3 nats-servers (the module's nats-server v2.12 library,
+//   - JetStream R3: 3 nats-servers (the module's nats-server v2.15 library,
 //     each in a process of its own) with cluster routes, JetStream on file
 //     storage with `sync_interval: always`; streams with Replicas: 3.
 //

@@ -14,7 +14,7 @@ import (
 
 // natsChildEnv, when set in the environment, turns this binary (or the test
 // binary) into a nats-server child: it runs the nats-server library of the
-// module (v2.12) with the configuration file it names, in a process of its
+// module (v2.15) with the configuration file it names, in a process of its
 // own, until SIGTERM. This spares building the nats-server command, whose
 // extra dependencies are not in the workspace.
 const natsChildEnv = "LBCLUSTER_NATS_CONFIG"
