@@ -100,34 +100,41 @@ func (n *Node) handle(ctx context.Context, r *replica, op string, data []byte) (
 		if err != nil {
 			return nil, err
 		}
-		if err := resultError(res); err != nil {
+		out, err := sm.ResultAs[sm.DeleteResult](res)
+		if err != nil {
 			return nil, err
 		}
-		return &wire.DeleteStreamReply{Stream: req.Stream, LastRevision: res.LastRevision, Timestamp: res.Timestamp}, nil
+		return &wire.DeleteStreamReply{Stream: req.Stream, LastRevision: out.LastRevision, Timestamp: out.Timestamp}, nil
 	case subjects.OpRead:
 		req, count, err := wire.DecodeRead(data, l)
 		if err != nil {
 			return nil, err
 		}
-		return n.read(ctx, shard, sm.ReadStream{Req: req, Count: count})
+		q := sm.ReadStream{Stream: req.Stream, From: toU64(req.FromRevision), Backward: req.Direction == wire.Backward, Count: count}
+		v, err := n.read(ctx, shard, q)
+		return toWire(v, err, readReply)
 	case subjects.OpReadAll:
 		req, count, err := wire.DecodeReadAll(data, l)
 		if err != nil {
 			return nil, err
 		}
-		return n.read(ctx, shard, sm.ReadAll{Req: req, Count: count})
+		q := sm.ReadAll{From: toU64(req.FromPosition), Backward: req.Direction == wire.Backward, Filter: filterOf(req.Filter), Count: count}
+		v, err := n.read(ctx, shard, q)
+		return toWire(v, err, readAllReply)
 	case subjects.OpListStreams:
 		req, limit, err := wire.DecodeListStreams(data, l)
 		if err != nil {
 			return nil, err
 		}
-		return n.read(ctx, shard, sm.ListStreams{Req: req, Limit: limit})
+		v, err := n.read(ctx, shard, sm.ListStreams{Prefix: req.Prefix, After: req.After, Limit: limit})
+		return toWire(v, err, listStreamsReply)
 	case subjects.OpStreamInfo:
 		req, err := wire.DecodeStreamInfo(data, l)
 		if err != nil {
 			return nil, err
 		}
-		return n.read(ctx, shard, sm.StreamInfo{Stream: req.Stream})
+		v, err := n.read(ctx, shard, sm.GetStream{Stream: req.Stream})
+		return toWire(v, err, streamInfoReply)
 	}
 	if h, ok := extHandlers[op]; ok {
 		return h(n, ctx, r, data)
@@ -166,13 +173,14 @@ func (n *Node) appendEvents(ctx context.Context, r *replica, req *wire.AppendReq
 	if err != nil {
 		return nil, err
 	}
-	if err := resultError(res); err != nil {
+	out, err := sm.ResultAs[sm.AppendResult](res)
+	if err != nil {
 		return nil, err
 	}
 	reply := &wire.AppendReply{
-		FirstRevision: res.FirstRevision, LastRevision: res.LastRevision,
-		FirstPosition: res.FirstPosition, LastPosition: res.LastPosition,
-		Timestamp: res.Timestamp, Duplicate: res.Duplicate,
+		FirstRevision: out.FirstRevision, LastRevision: out.LastRevision,
+		FirstPosition: out.FirstPosition, LastPosition: out.LastPosition,
+		Timestamp: out.Timestamp, Duplicate: out.Duplicate,
 	}
 	if generated {
 		for _, ev := range cmd.Events {
@@ -199,16 +207,4 @@ func expectOf(state string, rev *int64) (uint8, uint64) {
 		return sm.ExpectExact, uint64(*rev)
 	}
 	return sm.ExpectAny, 0
-}
-
-func resultError(r sm.Result) error {
-	if r.Code == 0 {
-		return nil
-	}
-	e := &codes.Error{Code: codes.Code(r.Code), Message: r.Message}
-	if r.HasCurrent {
-		cur := r.Current
-		e.CurrentRevision = &cur
-	}
-	return e
 }

@@ -149,14 +149,11 @@ func (p *livePublisher) newEpoch(start uint64) {
 // harmless: consumers drop positions they have.
 func (p *livePublisher) head() (uint64, error) {
 	since := time.Now().Add(-liveLookback).UnixNano()
-	n := int64(livePage)
-	v, err := p.n.host.StaleRead(p.r.spec.ShardID, sm.ReadAll{
-		Req: &wire.ReadAllRequest{Direction: wire.Backward, MaxCount: &n}, Count: livePage,
-	})
+	v, err := p.n.host.StaleRead(p.r.spec.ShardID, sm.ReadAll{Backward: true, Count: livePage})
 	if err != nil {
 		return 0, fmt.Errorf("read head: %w", err)
 	}
-	page, ok := v.(*wire.ReadAllReply)
+	page, ok := v.(*sm.AllPage)
 	if !ok {
 		return 0, fmt.Errorf("read head: unexpected reply %T", v)
 	}
@@ -176,19 +173,18 @@ func (p *livePublisher) head() (uint64, error) {
 // publishPage publishes the next page of applied events; more is true when
 // the page did not reach the end of the store.
 func (p *livePublisher) publishPage() (more bool, err error) {
-	from := int64(p.next)
-	v, err := p.n.host.StaleRead(p.r.spec.ShardID, sm.ReadAll{
-		Req: &wire.ReadAllRequest{FromPosition: &from}, Count: livePage,
-	})
+	from := p.next
+	v, err := p.n.host.StaleRead(p.r.spec.ShardID, sm.ReadAll{From: &from, Count: livePage})
 	if err != nil {
 		return false, fmt.Errorf("read from %d: %w", p.next, err)
 	}
-	page, ok := v.(*wire.ReadAllReply)
+	page, ok := v.(*sm.AllPage)
 	if !ok {
 		return false, fmt.Errorf("read from %d: unexpected reply %T", p.next, v)
 	}
 	for i := range page.Events {
-		p.publish(&page.Events[i])
+		ev := wire.RecordedEvent(page.Events[i])
+		p.publish(&ev)
 	}
 	return !page.EndOfStore, nil
 }

@@ -39,7 +39,7 @@ func psubPropose(ctx context.Context, r *replica, op uint8, name string, aux any
 	if err != nil {
 		return res, err
 	}
-	if err := resultError(res); err != nil {
+	if err := res.Err(); err != nil {
 		return res, err
 	}
 	if m := managerOf(r); m != nil {
@@ -68,11 +68,15 @@ func psubCreate(n *Node, ctx context.Context, r *replica, data []byte) (any, err
 	if err != nil {
 		return nil, err
 	}
+	created, err := sm.ResultAs[sm.PSubCreateResult](res)
+	if err != nil {
+		return nil, err
+	}
 	info, err := psubInfo(n, ctx, r, req.Subscription)
 	if err != nil {
 		return nil, err
 	}
-	info.Existed = res.Duplicate
+	info.Existed = created.Duplicate
 	return info, nil
 }
 
@@ -109,14 +113,6 @@ func psubDelete(n *Node, ctx context.Context, r *replica, data []byte) (any, err
 		return nil, err
 	}
 	return &wire.DeleteSubscriptionReply{Subscription: req.Subscription}, nil
-}
-
-func psubInfoOf(p *sm.PSub) *wire.SubscriptionInfo {
-	return &wire.SubscriptionInfo{
-		Subscription: p.Name, Filter: p.Filter(), StartPosition: p.StartPosition, Settings: p.Settings(),
-		Created: p.Created, Updated: p.Updated, Checkpoint: p.Checkpoint, ParkedCount: p.Parked,
-		Consumers: []wire.ConsumerInfo{},
-	}
 }
 
 // psubInfo is the replicated state, read linearizably, plus the live
@@ -172,15 +168,7 @@ func psubParked(n *Node, ctx context.Context, r *replica, data []byte) (any, err
 		q.After, q.HasAfter = uint64(*req.After), true
 	}
 	v, err := n.read(ctx, r.spec.ShardID, q)
-	if err != nil {
-		return nil, err
-	}
-	res := v.(*sm.PSubParkedResult)
-	reply := &wire.ParkedReply{Events: make([]wire.ParkedEvent, len(res.Entries)), More: res.More}
-	for i, e := range res.Entries {
-		reply.Events[i] = wire.ParkedEvent{Event: e.Event, Reason: e.Park.Reason, DeliveryCount: e.Park.DeliveryCount, Parked: e.Park.Parked}
-	}
-	return reply, nil
+	return toWire(v, err, parkedReply)
 }
 
 // delivering returns the store's delivery manager, or unavailable while it

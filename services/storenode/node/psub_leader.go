@@ -210,7 +210,7 @@ func (m *psubManager) readAhead(ctx context.Context) {
 				return
 			}
 			res := v.(*sm.PSubScanResult)
-			sc := psub.Scan{Events: res.Events, Next: res.Next, Head: res.Head}
+			sc := psub.Scan{Events: wireEvents(res.Events), Next: res.Next, Head: res.Head}
 			m.mu.Lock()
 			raise, ok := m.core.Scanned(j, sc)
 			m.mu.Unlock()
@@ -277,7 +277,7 @@ func (m *psubManager) propose(ctx context.Context, p *psub.Progress) error {
 	if err != nil {
 		return err
 	}
-	return resultError(res)
+	return res.Err()
 }
 
 // ---- requests from consumers ------------------------------------------
@@ -328,7 +328,7 @@ func (m *psubManager) replay(ctx context.Context, name string, count int) (*wire
 	res := v.(*sm.PSubParkedResult)
 	parked := make([]psub.Parked, len(res.Entries))
 	for i, pe := range res.Entries {
-		parked[i] = psub.Parked{Event: pe.Event, DeliveryCount: pe.Park.DeliveryCount}
+		parked[i] = psub.Parked{Event: wire.RecordedEvent(pe.Event), DeliveryCount: pe.Park.DeliveryCount}
 	}
 	m.mu.Lock()
 	n, err := m.core.Replay(q, parked)

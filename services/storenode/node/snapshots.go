@@ -38,12 +38,13 @@ func (n *Node) saveSnapshot(ctx context.Context, r *replica, data []byte) (any, 
 	if err != nil {
 		return nil, err
 	}
-	if err := resultError(res); err != nil {
+	out, err := sm.ResultAs[sm.SnapshotSaveResult](res)
+	if err != nil {
 		return nil, err
 	}
 	return &wire.SaveSnapshotReply{
-		Stream: req.Stream, Version: res.LastRevision, Created: res.Timestamp,
-		Duplicate: res.Duplicate, Pruned: res.Current,
+		Stream: req.Stream, Version: out.Version, Created: out.Created,
+		Duplicate: out.Duplicate, Pruned: out.Pruned,
 	}, nil
 }
 
@@ -52,12 +53,8 @@ func (n *Node) readSnapshot(ctx context.Context, r *replica, data []byte) (any, 
 	if err != nil {
 		return nil, err
 	}
-	q := sm.SnapshotRead{Stream: req.Stream}
-	if req.MaxVersion != nil {
-		v := uint64(*req.MaxVersion)
-		q.MaxVersion = &v
-	}
-	return n.read(ctx, r.spec.ShardID, q)
+	v, err := n.read(ctx, r.spec.ShardID, sm.SnapshotRead{Stream: req.Stream, MaxVersion: toU64(req.MaxVersion)})
+	return toWire(v, err, snapshotReply)
 }
 
 func (n *Node) listSnapshots(ctx context.Context, r *replica, data []byte) (any, error) {
@@ -65,12 +62,8 @@ func (n *Node) listSnapshots(ctx context.Context, r *replica, data []byte) (any,
 	if err != nil {
 		return nil, err
 	}
-	q := sm.SnapshotList{Stream: req.Stream, Limit: limit}
-	if req.After != nil {
-		v := uint64(*req.After)
-		q.After = &v
-	}
-	return n.read(ctx, r.spec.ShardID, q)
+	v, err := n.read(ctx, r.spec.ShardID, sm.SnapshotList{Stream: req.Stream, After: toU64(req.After), Limit: limit})
+	return toWire(v, err, listSnapshotsReply)
 }
 
 func (n *Node) deleteSnapshot(ctx context.Context, r *replica, data []byte) (any, error) {
@@ -78,17 +71,13 @@ func (n *Node) deleteSnapshot(ctx context.Context, r *replica, data []byte) (any
 	if err != nil {
 		return nil, err
 	}
-	var version *uint64
-	if req.Version != nil {
-		v := uint64(*req.Version)
-		version = &v
-	}
-	res, err := r.proposer.submit(ctx, sm.SnapshotDeleteCommand(req.Stream, version), len(data))
+	res, err := r.proposer.submit(ctx, sm.SnapshotDeleteCommand(req.Stream, toU64(req.Version)), len(data))
 	if err != nil {
 		return nil, err
 	}
-	if err := resultError(res); err != nil {
+	out, err := sm.ResultAs[sm.SnapshotDeleteResult](res)
+	if err != nil {
 		return nil, err
 	}
-	return &wire.DeleteSnapshotReply{Stream: req.Stream, Deleted: res.Current}, nil
+	return &wire.DeleteSnapshotReply{Stream: req.Stream, Deleted: out.Deleted}, nil
 }

@@ -1,22 +1,19 @@
 package sm
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/google/uuid"
 	"github.com/logbookdb/logbook/pkg/codes"
-	"github.com/logbookdb/logbook/pkg/wire"
 )
 
 // applier applies the commands of one Update call to an indexed batch, which
 // reads its own writes: a command sees everything the commands before it in
 // the same call wrote.
 type applier struct {
-	b      *pebble.Batch
-	head   head
-	limits wire.Limits
+	b    *pebble.Batch
+	head head
 	// fatal is a local failure (a disk error, a corrupt record): it is not an
 	// outcome every replica would reach, so it must not become a command's
 	// result. Update returns it and dragonboat stops this replica.
@@ -28,7 +25,8 @@ func (a *applier) applyEntry(cmd []byte) []Result {
 	if err != nil {
 		// A replica that cannot read an entry must not guess; every replica
 		// fails the same way, so the outcome stays deterministic.
-		return []Result{{Code: int(codes.Internal), Message: err.Error()}}
+		r, _ := errorResult(codes.New(codes.Internal, "%v", err))
+		return []Result{r}
 	}
 	ts := max(batch.Time, a.head.LastTimestamp)
 	a.head.LastTimestamp = ts
@@ -39,35 +37,22 @@ func (a *applier) applyEntry(cmd []byte) []Result {
 	return results
 }
 
+// apply applies one command through the operation table (ops.go).
 func (a *applier) apply(c *Command, ts int64) Result {
-	var r Result
-	var err error
-	switch c.Op {
-	case OpAppend:
-		r, err = a.appendEvents(c, ts)
-	case OpDelete:
-		r, err = a.deleteStream(c, ts)
-	default:
-		if op, ok := extOps[c.Op]; ok {
-			r, err = op(a, c, ts)
-		} else {
-			err = codes.New(codes.Internal, "unknown command op %d", c.Op)
-		}
+	fn := ops[c.Op]
+	if fn == nil {
+		r, _ := errorResult(codes.New(codes.Internal, "unknown command op %d", c.Op))
+		return r
 	}
+	body, err := fn(a, c, ts)
 	if err != nil {
-		var e *codes.Error
-		if !errors.As(err, &e) {
-			if a.fatal == nil {
-				a.fatal = err
-			}
-			return Result{}
+		r, ok := errorResult(err)
+		if !ok && a.fatal == nil {
+			a.fatal = err
 		}
-		r = Result{Code: int(e.Code), Message: e.Message}
-		if e.CurrentRevision != nil {
-			r.HasCurrent, r.Current = true, *e.CurrentRevision
-		}
+		return r
 	}
-	return r
+	return Result{Body: encode(body)}
 }
 
 func (a *applier) stream(name string) (*streamMeta, error) {
@@ -122,22 +107,22 @@ func describeExpect(expect uint8, rev uint64) string {
 	return "any"
 }
 
-func (a *applier) appendEvents(c *Command, ts int64) (Result, error) {
+func (a *applier) appendEvents(c *Command, ts int64) (AppendResult, error) {
 	if len(c.Events) == 0 {
-		return Result{}, codes.New(codes.EmptyAppend, "an append needs at least one event")
+		return AppendResult{}, codes.New(codes.EmptyAppend, "an append needs at least one event")
 	}
 	if r, done, err := a.checkIdempotent(c); done || err != nil {
 		return r, err
 	}
 	m, err := a.stream(c.Stream)
 	if err != nil {
-		return Result{}, err
+		return AppendResult{}, err
 	}
 	if m != nil && m.Deleted {
-		return Result{}, codes.New(codes.StreamDeleted, "stream %q was deleted", c.Stream)
+		return AppendResult{}, codes.New(codes.StreamDeleted, "stream %q was deleted", c.Stream)
 	}
 	if err := checkExpected(m, c.Expect, c.Revision); err != nil {
-		return Result{}, err
+		return AppendResult{}, err
 	}
 	if m == nil {
 		m = &streamMeta{Created: ts}
@@ -168,7 +153,7 @@ func (a *applier) appendEvents(c *Command, ts int64) (Result, error) {
 	m.LastPosition = a.head.NextPosition - 1
 	m.Updated = ts
 	a.b.Set(streamKey(c.Stream), encode(m), nil)
-	return Result{
+	return AppendResult{
 		FirstRevision: first, LastRevision: m.LastRevision,
 		FirstPosition: firstPos, LastPosition: m.LastPosition, Timestamp: ts,
 	}, nil
@@ -179,13 +164,13 @@ func (a *applier) appendEvents(c *Command, ts int64) (Result, error) {
 // consecutive revisions): done, with the original result. Anything else is
 // an IdempotencyConflict. The window is the whole life of the store: ids are
 // kept as long as their events.
-func (a *applier) checkIdempotent(c *Command) (Result, bool, error) {
+func (a *applier) checkIdempotent(c *Command) (AppendResult, bool, error) {
 	positions := make([]uint64, len(c.Events))
 	found := 0
 	for i := range c.Events {
 		v, ok, err := get(a.b, idKey(c.Events[i].ID))
 		if err != nil {
-			return Result{}, false, err
+			return AppendResult{}, false, err
 		}
 		if ok {
 			found++
@@ -193,32 +178,32 @@ func (a *applier) checkIdempotent(c *Command) (Result, bool, error) {
 		}
 	}
 	if found == 0 {
-		return Result{}, false, nil
+		return AppendResult{}, false, nil
 	}
-	conflict := func(format string, args ...any) (Result, bool, error) {
-		return Result{}, false, codes.New(codes.IdempotencyConflict, format, args...)
+	conflict := func(format string, args ...any) (AppendResult, bool, error) {
+		return AppendResult{}, false, codes.New(codes.IdempotencyConflict, format, args...)
 	}
 	if found < len(c.Events) {
 		return conflict("%d of the %d event ids were already written by another append", found, len(c.Events))
 	}
-	var r Result
+	var r AppendResult
 	for i, pos := range positions {
 		v, ok, err := get(a.b, eventKey(pos))
 		if err != nil {
-			return Result{}, false, err
+			return AppendResult{}, false, err
 		}
 		if !ok {
-			return Result{}, false, fmt.Errorf("sm: corrupt store: event id index points at missing position %d", pos)
+			return AppendResult{}, false, fmt.Errorf("sm: corrupt store: event id index points at missing position %d", pos)
 		}
 		var rec eventRecord
 		if err := decode(v, &rec); err != nil {
-			return Result{}, false, err
+			return AppendResult{}, false, err
 		}
 		if rec.Stream != c.Stream {
 			return conflict("event id %s was already written to another stream", uuid.UUID(c.Events[i].ID))
 		}
 		if i == 0 {
-			r = Result{FirstRevision: rec.Revision, FirstPosition: pos, Timestamp: rec.Timestamp, Duplicate: true}
+			r = AppendResult{FirstRevision: rec.Revision, FirstPosition: pos, Timestamp: rec.Timestamp, Duplicate: true}
 		} else if rec.Revision != r.FirstRevision+uint64(i) {
 			return conflict("event ids were already written, but not as one append in this order")
 		}
@@ -227,36 +212,35 @@ func (a *applier) checkIdempotent(c *Command) (Result, bool, error) {
 	return r, true, nil
 }
 
-func (a *applier) deleteStream(c *Command, ts int64) (Result, error) {
+func (a *applier) deleteStream(c *Command, ts int64) (DeleteResult, error) {
 	m, err := a.stream(c.Stream)
 	if err != nil {
-		return Result{}, err
+		return DeleteResult{}, err
 	}
 	if m != nil && m.Deleted {
 		// A retried delete (after a timeout) that took effect the first time
 		// succeeds again, so that retrying is safe; an expectation the
 		// deleted stream never satisfied still fails.
 		if c.Expect == ExpectAny || c.Expect == ExpectStreamExists || (c.Expect == ExpectExact && c.Revision == m.LastRevision) {
-			return Result{LastRevision: m.LastRevision, Timestamp: m.Updated, Duplicate: true}, nil
+			return DeleteResult{LastRevision: m.LastRevision, Timestamp: m.Updated, Duplicate: true}, nil
 		}
-		return Result{}, codes.New(codes.StreamDeleted, "stream %q was already deleted", c.Stream)
+		return DeleteResult{}, codes.New(codes.StreamDeleted, "stream %q was already deleted", c.Stream)
 	}
 	if err := checkExpected(m, c.Expect, c.Revision); err != nil {
-		return Result{}, err
+		return DeleteResult{}, err
 	}
 	if m == nil || m.Count == 0 {
-		return Result{}, codes.New(codes.StreamNotFound, "stream %q does not exist", c.Stream)
+		return DeleteResult{}, codes.New(codes.StreamNotFound, "stream %q does not exist", c.Stream)
 	}
-	for _, hook := range streamDeleteHooks {
-		if err := hook(a, c.Stream); err != nil {
-			// Always fatal, even a *codes.Error: the batch holds part of the deletion.
-			a.fatal = fmt.Errorf("sm: delete stream %q: %w", c.Stream, err)
-			return Result{}, nil
-		}
+	// What hangs off the stream goes with it, in the same batch.
+	if _, err := a.removeSnapshots(c.Stream, nil); err != nil {
+		// Always fatal, even a *codes.Error: the batch holds part of the deletion.
+		a.fatal = fmt.Errorf("sm: delete stream %q: %w", c.Stream, err)
+		return DeleteResult{}, nil
 	}
 	m.Deleted, m.Updated = true, ts
 	a.b.Set(streamKey(c.Stream), encode(m), nil)
-	return Result{LastRevision: m.LastRevision, Timestamp: ts}, nil
+	return DeleteResult{LastRevision: m.LastRevision, Timestamp: ts}, nil
 }
 
 func decodeU64(v []byte) uint64 {

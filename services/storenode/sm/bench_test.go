@@ -35,11 +35,11 @@ func BenchmarkReadStream1000(b *testing.B) {
 	}
 	defer s.Close()
 	seedInterleaved(b, s, 1000)
-	q := ReadStream{Req: &wire.ReadRequest{Stream: "target", Direction: wire.Forward}, Count: 4096}
+	q := ReadStream{Stream: "target", Count: 4096}
 	b.ResetTimer()
 	for range b.N {
 		v, err := s.Lookup(q)
-		if err != nil || len(v.(*wire.ReadReply).Events) != 1000 {
+		if err != nil || len(v.(*StreamPage).Events) != 1000 {
 			b.Fatal(err)
 		}
 	}
@@ -54,7 +54,7 @@ func BenchmarkReadAll1000(b *testing.B) {
 	}
 	defer s.Close()
 	seedInterleaved(b, s, 1000)
-	q := ReadAll{Req: &wire.ReadAllRequest{Direction: wire.Forward}, Count: 1000}
+	q := ReadAll{Count: 1000}
 	b.ResetTimer()
 	for range b.N {
 		if _, err := s.Lookup(q); err != nil {

@@ -17,12 +17,6 @@ import (
 // gets its own result; one failing check never affects its neighbours.
 const EntryVersion byte = 1
 
-// Operations of a Command.
-const (
-	OpAppend uint8 = 1
-	OpDelete uint8 = 2
-)
-
 // Expected states of a Command.
 const (
 	ExpectAny uint8 = iota
@@ -40,7 +34,7 @@ type Batch struct {
 	Cmds []Command
 }
 
-// Command is one append or delete.
+// Command is one operation (an op of the table in ops.go).
 type Command struct {
 	_msgpack struct{} `msgpack:",as_array"`
 	Op       uint8
@@ -48,8 +42,8 @@ type Command struct {
 	Expect   uint8
 	Revision uint64
 	Events   []EventCmd
-	// Aux is the msgpack payload of the operations registered with
-	// RegisterOp (snapshots, subscriptions); nil for append and delete.
+	// Aux is the msgpack payload of the operations beyond append and
+	// delete (snapshots, subscriptions); nil for append and delete.
 	// New fields only ever go at the end of the array.
 	Aux []byte
 }
@@ -64,21 +58,6 @@ type EventCmd struct {
 	DataContentType     string
 	Metadata            []byte
 	MetadataContentType string
-}
-
-// Result is the outcome of one Command. Code 0 means success.
-type Result struct {
-	_msgpack      struct{} `msgpack:",as_array"`
-	Code          int
-	Message       string
-	HasCurrent    bool   // with WrongExpectedRevision: the stream exists
-	Current       uint64 // its current revision
-	FirstRevision uint64
-	LastRevision  uint64
-	FirstPosition uint64
-	LastPosition  uint64
-	Timestamp     int64
-	Duplicate     bool
 }
 
 // EncodeBatch encodes a batch as a Raft entry.
@@ -103,13 +82,4 @@ func DecodeBatch(entry []byte) (*Batch, error) {
 		return nil, fmt.Errorf("decode batch: %w", err)
 	}
 	return &b, nil
-}
-
-// DecodeResults decodes the results of a batch from sm.Result.Data.
-func DecodeResults(data []byte) ([]Result, error) {
-	var rs []Result
-	if err := msgpack.Unmarshal(data, &rs); err != nil {
-		return nil, fmt.Errorf("decode results: %w", err)
-	}
-	return rs, nil
 }

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/logbookdb/logbook/pkg/codes"
-	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -25,14 +23,6 @@ import (
 //	'p' 0x02 name 0x00 pos(8 BE)   PSubPark: a parked event of that subscription
 //
 // Subscription names are [A-Za-z0-9_.-], so 0x00 cleanly ends a name.
-
-// Command ops of persistent subscriptions (24–31 are theirs).
-const (
-	OpPSubCreate   uint8 = 24
-	OpPSubUpdate   uint8 = 25
-	OpPSubDelete   uint8 = 26
-	OpPSubProgress uint8 = 27
-)
 
 const prefixPSub = 'p'
 
@@ -51,6 +41,14 @@ func psubParkKey(name string, pos uint64) []byte {
 	return append(psubParkPrefix(name), u64(pos)...)
 }
 
+// Where a subscription starts (PSub.StartKind, stored): the values of the
+// client protocol's start.
+const (
+	StartAtStart    = "start"    // position 0
+	StartAtEnd      = "end"      // the store's next position at creation
+	StartAtPosition = "position" // PSub.StartPosition
+)
+
 // PSub is a persistent subscription as stored.
 type PSub struct {
 	_msgpack      struct{} `msgpack:",as_array"`
@@ -60,7 +58,7 @@ type PSub struct {
 	StreamPrefix  string
 	Category      string
 	EventTypes    []string
-	StartKind     string // start, end or position, as asked
+	StartKind     string // StartAtStart, StartAtEnd or StartAtPosition, as asked
 	StartPosition uint64 // resolved
 	MaxInFlight   int64
 	AckTimeoutMs  int64
@@ -77,29 +75,9 @@ type PSub struct {
 	Parked uint64 // number of parked events
 }
 
-// Filter returns the subscription's filter as on the wire.
-func (p *PSub) Filter() wire.SubscriptionFilter {
-	return wire.SubscriptionFilter{Stream: p.Stream, StreamPrefix: p.StreamPrefix, Category: p.Category, EventTypes: p.EventTypes}
-}
-
-// Settings returns the subscription's settings as on the wire.
-func (p *PSub) Settings() wire.SubscriptionSettings {
-	a, b, c := p.MaxInFlight, p.AckTimeoutMs, p.MaxRetries
-	return wire.SubscriptionSettings{MaxInFlight: &a, AckTimeoutMs: &b, MaxRetries: &c, Strategy: p.Strategy}
-}
-
-// Match reports whether an event passes the subscription's filter.
-func (p *PSub) Match(e *wire.RecordedEvent) bool {
-	if p.Stream != "" && e.Stream != p.Stream {
-		return false
-	}
-	if p.StreamPrefix != "" && !strings.HasPrefix(e.Stream, p.StreamPrefix) {
-		return false
-	}
-	if p.Category != "" && wire.Category(e.Stream) != p.Category {
-		return false
-	}
-	return len(p.EventTypes) == 0 || slices.Contains(p.EventTypes, e.Type)
+// Filter returns the subscription's filter.
+func (p *PSub) Filter() *Filter {
+	return &Filter{Stream: p.Stream, StreamPrefix: p.StreamPrefix, Category: p.Category, EventTypes: p.EventTypes}
 }
 
 // PSubPark is a parked event as stored.
@@ -111,7 +89,7 @@ type PSubPark struct {
 }
 
 // PSubCreate is the Aux of OpPSubCreate: the definition, validated by the
-// proposer (wire.DecodeCreateSubscription); the apply resolves start "end".
+// proposer; the apply resolves start "end".
 type PSubCreate struct {
 	_msgpack struct{} `msgpack:",as_array"`
 	Def      PSub
@@ -150,7 +128,7 @@ type PSubParkCmd struct {
 	DeliveryCount uint64
 }
 
-// EncodeAux encodes the payload of a registered command.
+// EncodeAux encodes the Aux payload of a command.
 func EncodeAux(v any) ([]byte, error) {
 	b, err := msgpack.Marshal(v)
 	if err != nil {
@@ -164,13 +142,6 @@ func decodeAux(c *Command, v any) error {
 		return codes.New(codes.Internal, "undecodable command payload: %v", err)
 	}
 	return nil
-}
-
-func init() {
-	RegisterOp(OpPSubCreate, applyPSubCreate)
-	RegisterOp(OpPSubUpdate, applyPSubUpdate)
-	RegisterOp(OpPSubDelete, applyPSubDelete)
-	RegisterOp(OpPSubProgress, applyPSubProgress)
 }
 
 func (a *applier) psub(name string) (*PSub, error) {
@@ -189,37 +160,37 @@ func psubNotFound(name string) error {
 func sameDefinition(a, b *PSub) bool {
 	return a.Stream == b.Stream && a.StreamPrefix == b.StreamPrefix && a.Category == b.Category &&
 		slices.Equal(a.EventTypes, b.EventTypes) && a.StartKind == b.StartKind &&
-		(a.StartKind != wire.StartAtPosition || a.StartPosition == b.StartPosition) &&
+		(a.StartKind != StartAtPosition || a.StartPosition == b.StartPosition) &&
 		a.MaxInFlight == b.MaxInFlight && a.AckTimeoutMs == b.AckTimeoutMs &&
 		a.MaxRetries == b.MaxRetries && a.Strategy == b.Strategy
 }
 
-func applyPSubCreate(a *applier, c *Command, ts int64) (Result, error) {
+func (a *applier) createPSub(c *Command, ts int64) (PSubCreateResult, error) {
 	var cmd PSubCreate
 	if err := decodeAux(c, &cmd); err != nil {
-		return Result{}, err
+		return PSubCreateResult{}, err
 	}
 	def := cmd.Def
 	old, err := a.psub(def.Name)
 	if err != nil {
-		return Result{}, err
+		return PSubCreateResult{}, err
 	}
 	if old != nil {
 		if sameDefinition(old, &def) {
-			return Result{FirstPosition: old.StartPosition, Timestamp: old.Created, Duplicate: true}, nil
+			return PSubCreateResult{StartPosition: old.StartPosition, Created: old.Created, Duplicate: true}, nil
 		}
-		return Result{}, codes.New(codes.SubscriptionAlreadyExists, "subscription %q exists with another definition", def.Name)
+		return PSubCreateResult{}, codes.New(codes.SubscriptionAlreadyExists, "subscription %q exists with another definition", def.Name)
 	}
 	n, err := a.countPSubs()
 	if err != nil {
-		return Result{}, err
+		return PSubCreateResult{}, err
 	}
 	if cmd.MaxSubs > 0 && n >= cmd.MaxSubs {
-		return Result{}, codes.New(codes.SubscriptionLimitReached, "the store holds %d subscriptions, the most it may", n)
+		return PSubCreateResult{}, codes.New(codes.SubscriptionLimitReached, "the store holds %d subscriptions, the most it may", n)
 	}
 	var seq uint64
 	if b, ok, err := get(a.b, keyPSubSeq); err != nil {
-		return Result{}, err
+		return PSubCreateResult{}, err
 	} else if ok {
 		seq = decodeU64(b)
 	}
@@ -227,15 +198,15 @@ func applyPSubCreate(a *applier, c *Command, ts int64) (Result, error) {
 	a.b.Set(keyPSubSeq, u64(seq), nil)
 	def.Gen = seq
 	switch def.StartKind {
-	case wire.StartAtEnd:
+	case StartAtEnd:
 		def.StartPosition = a.head.NextPosition
-	case wire.StartAtStart:
+	case StartAtStart:
 		def.StartPosition = 0
 	}
 	def.Created, def.Updated = ts, ts
 	def.Checkpoint, def.High, def.Parked = def.StartPosition, def.StartPosition, 0
 	a.b.Set(psubKey(def.Name), encode(&def), nil)
-	return Result{FirstPosition: def.StartPosition, Timestamp: ts}, nil
+	return PSubCreateResult{StartPosition: def.StartPosition, Created: ts}, nil
 }
 
 func (a *applier) countPSubs() (int, error) {
@@ -249,17 +220,17 @@ func (a *applier) countPSubs() (int, error) {
 	return n, it.Error()
 }
 
-func applyPSubUpdate(a *applier, c *Command, ts int64) (Result, error) {
+func (a *applier) updatePSub(c *Command, ts int64) (PSubUpdateResult, error) {
 	var cmd PSubUpdate
 	if err := decodeAux(c, &cmd); err != nil {
-		return Result{}, err
+		return PSubUpdateResult{}, err
 	}
 	p, err := a.psub(cmd.Name)
 	if err != nil {
-		return Result{}, err
+		return PSubUpdateResult{}, err
 	}
 	if p == nil {
-		return Result{}, psubNotFound(cmd.Name)
+		return PSubUpdateResult{}, psubNotFound(cmd.Name)
 	}
 	if cmd.MaxInFlight >= 0 {
 		p.MaxInFlight = cmd.MaxInFlight
@@ -275,17 +246,17 @@ func applyPSubUpdate(a *applier, c *Command, ts int64) (Result, error) {
 	}
 	p.Updated = ts
 	a.b.Set(psubKey(p.Name), encode(p), nil)
-	return Result{Timestamp: ts}, nil
+	return PSubUpdateResult{Updated: ts}, nil
 }
 
-func applyPSubDelete(a *applier, c *Command, ts int64) (Result, error) {
+func (a *applier) deletePSub(c *Command, _ int64) (PSubDeleteResult, error) {
 	name := c.Stream // the subscription's name travels in Stream
 	p, err := a.psub(name)
 	if err != nil {
-		return Result{}, err
+		return PSubDeleteResult{}, err
 	}
 	if p == nil {
-		return Result{}, psubNotFound(name)
+		return PSubDeleteResult{}, psubNotFound(name)
 	}
 	a.b.Delete(psubKey(name), nil)
 	lo := psubParkPrefix(name)
@@ -297,31 +268,31 @@ func applyPSubDelete(a *applier, c *Command, ts int64) (Result, error) {
 	err = it.Error()
 	it.Close()
 	if err != nil {
-		return Result{}, fmt.Errorf("sm: iterate parked: %w", err)
+		return PSubDeleteResult{}, fmt.Errorf("sm: iterate parked: %w", err)
 	}
 	for _, k := range keys {
 		a.b.Delete(k, nil)
 	}
-	return Result{Timestamp: ts}, nil
+	return PSubDeleteResult{}, nil
 }
 
-func applyPSubProgress(a *applier, c *Command, ts int64) (Result, error) {
+func (a *applier) progressPSub(c *Command, ts int64) (PSubProgressResult, error) {
 	var cmd PSubProgress
 	if err := decodeAux(c, &cmd); err != nil {
-		return Result{}, err
+		return PSubProgressResult{}, err
 	}
 	p, err := a.psub(cmd.Name)
 	if err != nil {
-		return Result{}, err
+		return PSubProgressResult{}, err
 	}
 	if p == nil || p.Gen != cmd.Gen {
-		return Result{}, psubNotFound(cmd.Name)
+		return PSubProgressResult{}, psubNotFound(cmd.Name)
 	}
 	for _, pk := range cmd.Park {
 		k := psubParkKey(p.Name, pk.Position)
 		_, exists, err := get(a.b, k)
 		if err != nil {
-			return Result{}, err
+			return PSubProgressResult{}, err
 		}
 		if !exists {
 			p.Parked++
@@ -332,7 +303,7 @@ func applyPSubProgress(a *applier, c *Command, ts int64) (Result, error) {
 		k := psubParkKey(p.Name, pos)
 		_, exists, err := get(a.b, k)
 		if err != nil {
-			return Result{}, err
+			return PSubProgressResult{}, err
 		}
 		if exists {
 			p.Parked--
@@ -342,183 +313,5 @@ func applyPSubProgress(a *applier, c *Command, ts int64) (Result, error) {
 	p.Checkpoint = max(p.Checkpoint, cmd.Checkpoint)
 	p.High = max(p.High, cmd.High, p.Checkpoint)
 	a.b.Set(psubKey(p.Name), encode(p), nil)
-	return Result{FirstPosition: p.Checkpoint, Timestamp: ts}, nil
-}
-
-// ---- queries ----------------------------------------------------------
-
-// PSubGet returns one subscription (*PSub) or subscription_not_found.
-type PSubGet struct{ Name string }
-
-// Run implements ExtQuery.
-func (q PSubGet) Run(v view) (any, error) {
-	b, ok, err := get(v.snap, psubKey(q.Name))
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, psubNotFound(q.Name)
-	}
-	var p PSub
-	if err := decode(b, &p); err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
-
-// PSubList returns every subscription ([]*PSub) in name order.
-type PSubList struct{}
-
-// Run implements ExtQuery.
-func (PSubList) Run(v view) (any, error) {
-	lo := []byte{prefixPSub, 1}
-	it := v.snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
-	defer it.Close()
-	out := []*PSub{}
-	for ok := it.First(); ok; ok = it.Next() {
-		var p PSub
-		if err := decode(it.Value(), &p); err != nil {
-			return nil, err
-		}
-		out = append(out, &p)
-	}
-	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("sm: list subscriptions: %w", err)
-	}
-	return out, nil
-}
-
-// PSubScan reads the events of $all from From on that pass the filter of
-// Sub: at most Max of them, examining at most MaxScan events and stopping
-// before MaxBytes of payload. The leader's delivery task uses it with a
-// stale (local, committed) read.
-type PSubScan struct {
-	Sub      *PSub
-	From     uint64
-	Max      int
-	MaxBytes int
-}
-
-// PSubScanResult is the answer to PSubScan: the matching events and the
-// position to continue from (every position below Next was examined).
-type PSubScanResult struct {
-	Events []wire.RecordedEvent
-	Next   uint64
-	Head   uint64 // the store's next position
-}
-
-// Run implements ExtQuery.
-func (q PSubScan) Run(v view) (any, error) {
-	var h head
-	if b, ok, err := get(v.snap, keyHead); err != nil {
-		return nil, err
-	} else if ok {
-		if err := decode(b, &h); err != nil {
-			return nil, err
-		}
-	}
-	res := &PSubScanResult{Next: q.From, Head: h.NextPosition}
-	if q.From >= h.NextPosition {
-		return res, nil
-	}
-	it := v.snap.NewIter(&pebble.IterOptions{LowerBound: eventKey(q.From), UpperBound: eventKey(h.NextPosition)})
-	defer it.Close()
-	size, scanned := 0, 0
-	for ok := it.First(); ok && scanned < MaxScan && len(res.Events) < q.Max; ok = it.Next() {
-		pos := posFromEventKey(it.Key())
-		ev, err := toWire(it.Value(), pos)
-		if err != nil {
-			return nil, err
-		}
-		if q.Sub.Match(&ev) {
-			if size += eventSize(&ev); size > q.MaxBytes && len(res.Events) > 0 {
-				break
-			}
-			res.Events = append(res.Events, ev)
-		}
-		scanned++
-		res.Next = pos + 1
-	}
-	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("sm: scan: %w", err)
-	}
-	return res, nil
-}
-
-// PSubParked pages through a subscription's parked events (after After,
-// exclusive, when HasAfter), with the events themselves.
-type PSubParked struct {
-	Name     string
-	After    uint64
-	HasAfter bool
-	Limit    int
-	// Skip leaves out parked events at these positions (the leader's replays in progress).
-	Skip map[uint64]bool
-}
-
-// PSubParkedEntry is one parked event.
-type PSubParkedEntry struct {
-	Park  PSubPark
-	Event wire.RecordedEvent
-}
-
-// PSubParkedResult answers PSubParked.
-type PSubParkedResult struct {
-	Entries []PSubParkedEntry
-	More    bool
-}
-
-// Run implements ExtQuery.
-func (q PSubParked) Run(v view) (any, error) {
-	if _, ok, err := get(v.snap, psubKey(q.Name)); err != nil {
-		return nil, err
-	} else if !ok {
-		return nil, psubNotFound(q.Name)
-	}
-	lo := psubParkPrefix(q.Name)
-	opts := &pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)}
-	if q.HasAfter {
-		if q.After == ^uint64(0) {
-			return &PSubParkedResult{Entries: []PSubParkedEntry{}}, nil
-		}
-		opts.LowerBound = psubParkKey(q.Name, q.After+1)
-	}
-	it := v.snap.NewIter(opts)
-	defer it.Close()
-	res := &PSubParkedResult{Entries: []PSubParkedEntry{}}
-	size := 0
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		pos := decodeU64(k[len(k)-8:])
-		if q.Skip[pos] {
-			continue
-		}
-		if len(res.Entries) >= q.Limit {
-			res.More = true
-			break
-		}
-		var e PSubParkedEntry
-		if err := decode(it.Value(), &e.Park); err != nil {
-			return nil, err
-		}
-		b, ok, err := get(v.snap, eventKey(pos))
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, fmt.Errorf("sm: corrupt store: parked event at missing position %d", pos)
-		}
-		if e.Event, err = toWire(b, pos); err != nil {
-			return nil, err
-		}
-		if size += eventSize(&e.Event); size > v.maxReply && len(res.Entries) > 0 {
-			res.More = true
-			break
-		}
-		res.Entries = append(res.Entries, e)
-	}
-	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("sm: list parked: %w", err)
-	}
-	return res, nil
+	return PSubProgressResult{Checkpoint: p.Checkpoint}, nil
 }

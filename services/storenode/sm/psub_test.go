@@ -54,15 +54,18 @@ func TestPSubApply(t *testing.T) {
 	apply(appendCmd("order-1", ExpectAny, 0, 5), appendCmd("invoice-1", ExpectAny, 0, 3))
 
 	rs := apply(
-		psubCmd(t, OpPSubCreate, "a", &PSubCreate{Def: psubDef("a", wire.StartAtEnd), MaxSubs: 2}),
-		psubCmd(t, OpPSubCreate, "a", &PSubCreate{Def: psubDef("a", wire.StartAtEnd), MaxSubs: 2}),
-		psubCmd(t, OpPSubCreate, "a", &PSubCreate{Def: psubDef("a", wire.StartAtStart), MaxSubs: 2}),
-		psubCmd(t, OpPSubCreate, "b", &PSubCreate{Def: psubDef("b", wire.StartAtStart), MaxSubs: 2}),
-		psubCmd(t, OpPSubCreate, "c", &PSubCreate{Def: psubDef("c", wire.StartAtStart), MaxSubs: 2}),
+		psubCmd(t, OpPSubCreate, "a", &PSubCreate{Def: psubDef("a", StartAtEnd), MaxSubs: 2}),
+		psubCmd(t, OpPSubCreate, "a", &PSubCreate{Def: psubDef("a", StartAtEnd), MaxSubs: 2}),
+		psubCmd(t, OpPSubCreate, "a", &PSubCreate{Def: psubDef("a", StartAtStart), MaxSubs: 2}),
+		psubCmd(t, OpPSubCreate, "b", &PSubCreate{Def: psubDef("b", StartAtStart), MaxSubs: 2}),
+		psubCmd(t, OpPSubCreate, "c", &PSubCreate{Def: psubDef("c", StartAtStart), MaxSubs: 2}),
 	)
-	if rs[0].Code != 0 || rs[0].FirstPosition != 8 || !rs[1].Duplicate || rs[1].FirstPosition != 8 ||
-		rs[2].Code != int(codes.SubscriptionAlreadyExists) || rs[3].Code != 0 || rs[4].Code != int(codes.SubscriptionLimitReached) {
+	if rs[2].Code != int(codes.SubscriptionAlreadyExists) || rs[3].Code != 0 || rs[4].Code != int(codes.SubscriptionLimitReached) {
 		t.Fatalf("creates: %+v", rs)
+	}
+	if r0, r1 := as[PSubCreateResult](t, rs[0]), as[PSubCreateResult](t, rs[1]); r0.StartPosition != 8 || r0.Duplicate || r0.Created != 200 ||
+		!r1.Duplicate || r1.StartPosition != 8 || r1.Created != 200 {
+		t.Fatalf("creates: %+v, %+v", r0, r1)
 	}
 	a, err := getPSub(t, s, "a")
 	if err != nil || a.Checkpoint != 8 || a.High != 8 || a.StartPosition != 8 || a.Gen != 1 {
@@ -78,8 +81,11 @@ func TestPSubApply(t *testing.T) {
 			Park: []PSubParkCmd{{Position: 2, Reason: wire.ParkedByMaxRetries, DeliveryCount: 4}}, Unpark: []uint64{1, 7}}),
 		psubCmd(t, OpPSubProgress, "b", &PSubProgress{Name: "b", Gen: b.Gen + 1, Checkpoint: 8}),
 	)
-	if rs[0].Code != 0 || rs[1].Code != 0 || rs[2].Code != int(codes.SubscriptionNotFound) {
+	if rs[2].Code != int(codes.SubscriptionNotFound) {
 		t.Fatalf("progress: %+v", rs)
+	}
+	if r0, r1 := as[PSubProgressResult](t, rs[0]), as[PSubProgressResult](t, rs[1]); r0.Checkpoint != 4 || r1.Checkpoint != 4 {
+		t.Fatalf("progress: %+v, %+v", r0, r1)
 	}
 	b, _ = getPSub(t, s, "b")
 	if b.Checkpoint != 4 || b.High != 6 || b.Parked != 1 {
@@ -98,16 +104,20 @@ func TestPSubApply(t *testing.T) {
 	rs = apply(psubCmd(t, OpPSubUpdate, "b", &PSubUpdate{Name: "b", MaxInFlight: -1, AckTimeoutMs: 50, MaxRetries: -1, Strategy: wire.StrategyPinned}),
 		psubCmd(t, OpPSubUpdate, "zz", &PSubUpdate{Name: "zz", MaxInFlight: -1, AckTimeoutMs: -1, MaxRetries: -1}))
 	b, _ = getPSub(t, s, "b")
-	if rs[0].Code != 0 || rs[1].Code != int(codes.SubscriptionNotFound) || b.AckTimeoutMs != 50 || b.MaxInFlight != 10 || b.Strategy != wire.StrategyPinned {
+	if rs[1].Code != int(codes.SubscriptionNotFound) || b.AckTimeoutMs != 50 || b.MaxInFlight != 10 || b.Strategy != wire.StrategyPinned {
 		t.Fatalf("update: %+v, %+v", rs, b)
+	}
+	if r := as[PSubUpdateResult](t, rs[0]); r.Updated != b.Updated || b.Updated == b.Created {
+		t.Fatalf("update: %+v, %+v", r, b)
 	}
 
 	// Delete removes the definition and the park; a new "b" is a new generation.
 	rs = apply(psubCmd(t, OpPSubDelete, "b", nil), psubCmd(t, OpPSubDelete, "b", nil),
-		psubCmd(t, OpPSubCreate, "b", &PSubCreate{Def: psubDef("b", wire.StartAtStart), MaxSubs: 2}))
+		psubCmd(t, OpPSubCreate, "b", &PSubCreate{Def: psubDef("b", StartAtStart), MaxSubs: 2}))
 	if rs[0].Code != 0 || rs[1].Code != int(codes.SubscriptionNotFound) || rs[2].Code != 0 {
 		t.Fatalf("delete: %+v", rs)
 	}
+	as[PSubDeleteResult](t, rs[0])
 	nb, _ := getPSub(t, s, "b")
 	if nb.Gen == b.Gen || nb.Parked != 0 || nb.Checkpoint != 0 {
 		t.Fatalf("new b: %+v", nb)

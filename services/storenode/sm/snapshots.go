@@ -7,7 +7,6 @@ import (
 
 	"github.com/cockroachdb/pebble"
 	"github.com/logbookdb/logbook/pkg/codes"
-	"github.com/logbookdb/logbook/pkg/wire"
 )
 
 // Aggregate snapshots of streams (schemas/snapshots.md), stored in the
@@ -30,32 +29,14 @@ import (
 //     snapshot_conflict;
 //   - every snapshot is kept until deleted, unless a save carries keep_last:
 //     then the stream keeps only its keep_last highest versions;
-//   - deleting the stream deletes its snapshots, in the same apply.
-//
-// Results of the snapshot commands reuse Result's fields: LastRevision is the
-// version, Timestamp the created time, Duplicate as for appends, and Current
-// the number of snapshots removed (pruned by keep_last, or deleted).
-
-// Ops of the snapshot commands (16–23 are reserved for snapshots).
-const (
-	OpSnapshotSave   uint8 = 16
-	OpSnapshotDelete uint8 = 17
-)
+//   - deleting the stream deletes its snapshots, in the same apply
+//     (applier.deleteStream).
 
 const (
 	prefixSnapshot = 'a'
 	snapshotBody   = 'd'
 	snapshotHeader = 'h'
 )
-
-func init() {
-	RegisterOp(OpSnapshotSave, (*applier).saveSnapshot)
-	RegisterOp(OpSnapshotDelete, (*applier).deleteSnapshots)
-	onStreamDelete(func(a *applier, stream string) error {
-		_, err := a.removeSnapshots(stream, nil)
-		return err
-	})
-}
 
 func snapshotPrefix(stream string) []byte {
 	k := make([]byte, 0, 2+len(stream)+9)
@@ -162,51 +143,51 @@ func (a *applier) liveStream(name string) (*streamMeta, error) {
 	return m, checkLive(m, name)
 }
 
-func (a *applier) saveSnapshot(c *Command, ts int64) (Result, error) {
+func (a *applier) saveSnapshot(c *Command, ts int64) (SnapshotSaveResult, error) {
 	var s SnapshotSave
 	if err := decode(c.Aux, &s); err != nil {
 		// The same bytes fail the same way on every replica: an outcome.
-		return Result{}, codes.New(codes.Internal, "bad snapshot command: %v", err)
+		return SnapshotSaveResult{}, codes.New(codes.Internal, "bad snapshot command: %v", err)
 	}
 	m, err := a.liveStream(c.Stream)
 	if err != nil {
-		return Result{}, err
+		return SnapshotSaveResult{}, err
 	}
 	if s.Version > m.LastRevision {
-		return Result{}, codes.New(codes.SnapshotVersionAhead,
+		return SnapshotSaveResult{}, codes.New(codes.SnapshotVersionAhead,
 			"snapshot version %d is beyond the last revision %d of stream %q", s.Version, m.LastRevision, c.Stream)
 	}
 	hdr := snapshotHeaderRecord{
 		Type: s.Type, DataContentType: s.DataContentType, MetadataContentType: s.MetadataContentType,
 		DataSize: uint64(len(s.Data)), MetadataSize: uint64(len(s.Metadata)), Created: ts,
 	}
-	r := Result{LastRevision: s.Version, Timestamp: ts}
+	r := SnapshotSaveResult{Version: s.Version, Created: ts}
 	hkey, bkey := snapshotKey(c.Stream, s.Version, snapshotHeader), snapshotKey(c.Stream, s.Version, snapshotBody)
 	old, found, err := get(a.b, hkey)
 	if err != nil {
-		return Result{}, err
+		return SnapshotSaveResult{}, err
 	}
 	if found {
 		same, created, err := a.sameSnapshot(old, bkey, &hdr, &s)
 		if err != nil {
-			return Result{}, err
+			return SnapshotSaveResult{}, err
 		}
 		if !same {
-			return Result{}, codes.New(codes.SnapshotConflict,
+			return SnapshotSaveResult{}, codes.New(codes.SnapshotConflict,
 				"stream %q already has a snapshot of version %d with other content", c.Stream, s.Version)
 		}
-		r.Timestamp, r.Duplicate = created, true
+		r.Created, r.Duplicate = created, true
 	} else {
 		if err := a.b.Set(bkey, encode(&snapshotBodyRecord{Data: s.Data, Metadata: s.Metadata}), nil); err != nil {
-			return Result{}, fmt.Errorf("sm: save snapshot: %w", err)
+			return SnapshotSaveResult{}, fmt.Errorf("sm: save snapshot: %w", err)
 		}
 		if err := a.b.Set(hkey, encode(&hdr), nil); err != nil {
-			return Result{}, fmt.Errorf("sm: save snapshot: %w", err)
+			return SnapshotSaveResult{}, fmt.Errorf("sm: save snapshot: %w", err)
 		}
 	}
 	if s.KeepLast > 0 {
-		if r.Current, err = a.pruneSnapshots(c.Stream, s.KeepLast); err != nil {
-			return Result{}, err
+		if r.Pruned, err = a.pruneSnapshots(c.Stream, s.KeepLast); err != nil {
+			return SnapshotSaveResult{}, err
 		}
 	}
 	return r, nil
@@ -299,13 +280,13 @@ func (a *applier) removeSnapshots(stream string, version *uint64) (uint64, error
 	return uint64(len(versions)), nil
 }
 
-func (a *applier) deleteSnapshots(c *Command, ts int64) (Result, error) {
+func (a *applier) deleteSnapshots(c *Command, ts int64) (SnapshotDeleteResult, error) {
 	var d SnapshotDelete
 	if err := decode(c.Aux, &d); err != nil {
-		return Result{}, codes.New(codes.Internal, "bad snapshot command: %v", err)
+		return SnapshotDeleteResult{}, codes.New(codes.Internal, "bad snapshot command: %v", err)
 	}
 	if _, err := a.liveStream(c.Stream); err != nil {
-		return Result{}, err
+		return SnapshotDeleteResult{}, err
 	}
 	var version *uint64
 	if d.HasVersion {
@@ -313,115 +294,10 @@ func (a *applier) deleteSnapshots(c *Command, ts int64) (Result, error) {
 	}
 	n, err := a.removeSnapshots(c.Stream, version)
 	if err != nil {
-		return Result{}, err
+		return SnapshotDeleteResult{}, err
 	}
 	if d.HasVersion && n == 0 {
-		return Result{}, codes.New(codes.SnapshotNotFound, "stream %q has no snapshot of version %d", c.Stream, d.Version)
+		return SnapshotDeleteResult{}, codes.New(codes.SnapshotNotFound, "stream %q has no snapshot of version %d", c.Stream, d.Version)
 	}
-	return Result{Current: n, Timestamp: ts}, nil
-}
-
-// SnapshotRead is the query of snapshot_read: the stream's snapshot with the
-// highest version, or the highest at or below MaxVersion. Its answer is a
-// *wire.Snapshot.
-type SnapshotRead struct {
-	Stream     string
-	MaxVersion *uint64
-}
-
-// Run answers the query from v.
-func (q SnapshotRead) Run(v view) (any, error) {
-	if _, err := v.liveStream(q.Stream); err != nil {
-		return nil, err
-	}
-	p := snapshotPrefix(q.Stream)
-	upper := prefixEnd(p)
-	if q.MaxVersion != nil {
-		// The header of MaxVersion is the last key below this bound.
-		upper = snapshotKey(q.Stream, *q.MaxVersion, snapshotHeader+1)
-	}
-	it := v.snap.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upper})
-	defer it.Close()
-	// Headers sort after their bodies, so the last key is the header of the
-	// highest version in range.
-	if !it.Last() {
-		if err := it.Error(); err != nil {
-			return nil, fmt.Errorf("sm: read snapshot: %w", err)
-		}
-		if q.MaxVersion != nil {
-			return nil, codes.New(codes.SnapshotNotFound, "stream %q has no snapshot at or below version %d", q.Stream, *q.MaxVersion)
-		}
-		return nil, codes.New(codes.SnapshotNotFound, "stream %q has no snapshot", q.Stream)
-	}
-	version, kind := parseSnapshotKey(it.Key())
-	if kind != snapshotHeader {
-		return nil, fmt.Errorf("sm: corrupt store: snapshot body without header at %x", it.Key())
-	}
-	var hdr snapshotHeaderRecord
-	if err := decode(it.Value(), &hdr); err != nil {
-		return nil, err
-	}
-	b, found, err := get(v.snap, snapshotKey(q.Stream, version, snapshotBody))
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return nil, fmt.Errorf("sm: corrupt store: snapshot header without body (%q, %d)", q.Stream, version)
-	}
-	var body snapshotBodyRecord
-	if err := decode(b, &body); err != nil {
-		return nil, err
-	}
-	return &wire.Snapshot{
-		Stream: q.Stream, Version: version, Type: hdr.Type,
-		Data: nonNil(body.Data), DataContentType: hdr.DataContentType,
-		Metadata: nonNil(body.Metadata), MetadataContentType: hdr.MetadataContentType,
-		Created: hdr.Created,
-	}, nil
-}
-
-// SnapshotList is the query of snapshot_list: up to Limit snapshots of the
-// stream with versions above After (all if nil), ascending. Its answer is a
-// *wire.ListSnapshotsReply.
-type SnapshotList struct {
-	Stream string
-	After  *uint64
-	Limit  int
-}
-
-// Run answers the query from v.
-func (q SnapshotList) Run(v view) (any, error) {
-	if _, err := v.liveStream(q.Stream); err != nil {
-		return nil, err
-	}
-	from := uint64(0)
-	if q.After != nil {
-		if *q.After == maxSnapshotVersion {
-			return &wire.ListSnapshotsReply{Stream: q.Stream, Snapshots: []wire.SnapshotInfo{}}, nil
-		}
-		from = *q.After + 1
-	}
-	p := snapshotPrefix(q.Stream)
-	it := v.snap.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
-	defer it.Close()
-	reply := &wire.ListSnapshotsReply{Stream: q.Stream, Snapshots: []wire.SnapshotInfo{}}
-	err := eachSnapshot(it, q.Stream, from, func(version uint64, b []byte) (bool, error) {
-		if len(reply.Snapshots) == q.Limit {
-			next := reply.Snapshots[q.Limit-1].Version
-			reply.Next = &next
-			return false, nil
-		}
-		var hdr snapshotHeaderRecord
-		if err := decode(b, &hdr); err != nil {
-			return false, err
-		}
-		reply.Snapshots = append(reply.Snapshots, wire.SnapshotInfo{
-			Version: version, Type: hdr.Type, DataSize: hdr.DataSize, MetadataSize: hdr.MetadataSize, Created: hdr.Created,
-		})
-		return true, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return reply, nil
+	return SnapshotDeleteResult{Deleted: n}, nil
 }

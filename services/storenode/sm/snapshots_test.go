@@ -8,7 +8,6 @@ import (
 	"github.com/cockroachdb/pebble"
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
 	"github.com/logbookdb/logbook/pkg/codes"
-	"github.com/logbookdb/logbook/pkg/wire"
 )
 
 // snapTest drives one state machine with one command per entry.
@@ -47,24 +46,24 @@ func saveCmd(stream string, version uint64, typ, data string, keepLast uint64) C
 	})
 }
 
-func (st *snapTest) read(stream string, max *uint64) (*wire.Snapshot, error) {
+func (st *snapTest) read(stream string, max *uint64) (*Snapshot, error) {
 	v, err := st.s.Lookup(SnapshotRead{Stream: stream, MaxVersion: max})
 	if err != nil {
 		return nil, err
 	}
-	return v.(*wire.Snapshot), nil
+	return v.(*Snapshot), nil
 }
 
-func (st *snapTest) list(stream string, after *uint64, limit int) *wire.ListSnapshotsReply {
+func (st *snapTest) list(stream string, after *uint64, limit int) *SnapshotPage {
 	st.t.Helper()
 	v, err := st.s.Lookup(SnapshotList{Stream: stream, After: after, Limit: limit})
 	if err != nil {
 		st.t.Fatal(err)
 	}
-	return v.(*wire.ListSnapshotsReply)
+	return v.(*SnapshotPage)
 }
 
-func versionsOf(r *wire.ListSnapshotsReply) []uint64 {
+func versionsOf(r *SnapshotPage) []uint64 {
 	var vs []uint64
 	for _, s := range r.Snapshots {
 		vs = append(vs, s.Version)
@@ -87,12 +86,12 @@ func TestSnapshotSaveRules(t *testing.T) {
 	st.one(20, appendCmd("order-1", ExpectAny, 0, 3)) // revisions 0..2
 	wantCode(t, "version ahead", st.one(30, saveCmd("order-1", 3, "Order", "a", 0)), codes.SnapshotVersionAhead)
 
-	r := st.one(40, saveCmd("order-1", 1, "Order", "v1", 0))
-	if r.Code != 0 || r.LastRevision != 1 || r.Timestamp != 40 || r.Duplicate {
+	r := as[SnapshotSaveResult](t, st.one(40, saveCmd("order-1", 1, "Order", "v1", 0)))
+	if r.Version != 1 || r.Created != 40 || r.Duplicate || r.Pruned != 0 {
 		t.Fatalf("save: %+v", r)
 	}
 	// The same content again is a duplicate with the original created time.
-	if r := st.one(50, saveCmd("order-1", 1, "Order", "v1", 0)); r.Code != 0 || !r.Duplicate || r.Timestamp != 40 {
+	if r := as[SnapshotSaveResult](t, st.one(50, saveCmd("order-1", 1, "Order", "v1", 0))); !r.Duplicate || r.Created != 40 || r.Version != 1 {
 		t.Fatalf("duplicate save: %+v", r)
 	}
 	// Other content, type or content type at the same version is a conflict.
@@ -198,22 +197,22 @@ func TestSnapshotKeepLast(t *testing.T) {
 	for v := uint64(0); v < 5; v++ {
 		st.one(int64(10+v), saveCmd("s", v, "T", fmt.Sprint(v), 0))
 	}
-	r := st.one(20, saveCmd("s", 7, "T", "7", 2))
-	if r.Code != 0 || r.Current != 4 {
+	r := as[SnapshotSaveResult](t, st.one(20, saveCmd("s", 7, "T", "7", 2)))
+	if r.Pruned != 4 || r.Version != 7 {
 		t.Fatalf("save with keep_last 2: %+v", r)
 	}
 	if vs := versionsOf(st.list("s", nil, 100)); fmt.Sprint(vs) != "[4 7]" {
 		t.Fatalf("kept %v", vs)
 	}
 	// An older version than those kept is pruned at once.
-	if r := st.one(21, saveCmd("s", 1, "T", "1", 2)); r.Code != 0 || r.Current != 1 {
+	if r := as[SnapshotSaveResult](t, st.one(21, saveCmd("s", 1, "T", "1", 2))); r.Pruned != 1 {
 		t.Fatalf("save of an old version with keep_last: %+v", r)
 	}
 	if vs := versionsOf(st.list("s", nil, 100)); fmt.Sprint(vs) != "[4 7]" {
 		t.Fatalf("kept %v", vs)
 	}
 	// A retried save with keep_last prunes nothing more.
-	if r := st.one(22, saveCmd("s", 7, "T", "7", 2)); r.Code != 0 || !r.Duplicate || r.Current != 0 || r.Timestamp != 20 {
+	if r := as[SnapshotSaveResult](t, st.one(22, saveCmd("s", 7, "T", "7", 2))); !r.Duplicate || r.Pruned != 0 || r.Created != 20 {
 		t.Fatalf("retry: %+v", r)
 	}
 	// The pruned bodies are gone too.
@@ -226,13 +225,13 @@ func TestSnapshotDelete(t *testing.T) {
 	st := newSnapTest(t)
 	wantCode(t, "delete on a missing stream", st.one(1, SnapshotDeleteCommand("s", nil)), codes.StreamNotFound)
 	st.one(2, appendCmd("s", ExpectAny, 0, 10))
-	if r := st.one(3, SnapshotDeleteCommand("s", nil)); r.Code != 0 || r.Current != 0 {
+	if r := as[SnapshotDeleteResult](t, st.one(3, SnapshotDeleteCommand("s", nil))); r.Deleted != 0 {
 		t.Fatalf("delete all of none: %+v", r)
 	}
 	for v := uint64(0); v < 4; v++ {
 		st.one(int64(10+v), saveCmd("s", v, "T", fmt.Sprint(v), 0))
 	}
-	if r := st.one(20, SnapshotDeleteCommand("s", ptr(3))); r.Code != 0 || r.Current != 1 {
+	if r := as[SnapshotDeleteResult](t, st.one(20, SnapshotDeleteCommand("s", ptr(3)))); r.Deleted != 1 {
 		t.Fatalf("delete one: %+v", r)
 	}
 	wantCode(t, "delete it again", st.one(21, SnapshotDeleteCommand("s", ptr(3))), codes.SnapshotNotFound)
@@ -240,10 +239,10 @@ func TestSnapshotDelete(t *testing.T) {
 		t.Fatalf("latest after deleting 3: %+v", got)
 	}
 	// A deleted version can be saved again, with other content.
-	if r := st.one(22, saveCmd("s", 3, "T", "new", 0)); r.Code != 0 || r.Duplicate {
+	if r := as[SnapshotSaveResult](t, st.one(22, saveCmd("s", 3, "T", "new", 0))); r.Duplicate {
 		t.Fatalf("save after delete: %+v", r)
 	}
-	if r := st.one(23, SnapshotDeleteCommand("s", nil)); r.Code != 0 || r.Current != 4 {
+	if r := as[SnapshotDeleteResult](t, st.one(23, SnapshotDeleteCommand("s", nil))); r.Deleted != 4 {
 		t.Fatalf("delete all: %+v", r)
 	}
 	if _, err := st.read("s", nil); !isCode(err, codes.SnapshotNotFound) {
@@ -263,7 +262,7 @@ func TestSnapshotsGoWithTheStream(t *testing.T) {
 	st.one(2, saveCmd("s", 1, "T", "1", 0))
 	st.one(3, saveCmd("s", 2, "T", "2", 0))
 	st.one(3, saveCmd("t", 2, "T", "2", 0))
-	if r := st.one(4, Command{Op: OpDelete, Stream: "s"}); r.Code != 0 {
+	if r := as[DeleteResult](t, st.one(4, Command{Op: OpDelete, Stream: "s"})); r.LastRevision != 2 || r.Timestamp != 4 || r.Duplicate {
 		t.Fatalf("delete stream: %+v", r)
 	}
 	if n := st.countKeys(snapshotPrefix("s")); n != 0 {
@@ -295,7 +294,8 @@ func TestSnapshotCommandsInOneEntry(t *testing.T) {
 		SnapshotDeleteCommand("s", ptr(1)),
 		saveCmd("s", 0, "T", "b", 0),
 	)
-	if rs[1].Code != 0 || rs[1].Duplicate || !rs[2].Duplicate || rs[3].Code != int(codes.Internal) || rs[4].Code != 0 || rs[4].Current != 1 || rs[5].Code != 0 {
+	if rs[3].Code != int(codes.Internal) || rs[5].Code != 0 ||
+		as[SnapshotSaveResult](t, rs[1]).Duplicate || !as[SnapshotSaveResult](t, rs[2]).Duplicate || as[SnapshotDeleteResult](t, rs[4]).Deleted != 1 {
 		t.Fatalf("results %+v", rs)
 	}
 	if vs := versionsOf(st.list("s", nil, 10)); fmt.Sprint(vs) != "[0]" {
@@ -334,11 +334,11 @@ func TestSnapshotsInRaftSnapshotAndReopen(t *testing.T) {
 	}
 	for name, s := range map[string]*StateMachine{"recovered": dst, "reopened": src} {
 		v, err := s.Lookup(SnapshotRead{Stream: "s", MaxVersion: ptr(3)})
-		if err != nil || string(v.(*wire.Snapshot).Data) != "three" {
+		if err != nil || string(v.(*Snapshot).Data) != "three" {
 			t.Fatalf("%s: %+v, %v", name, v, err)
 		}
 		l, err := s.Lookup(SnapshotList{Stream: "s", Limit: 10})
-		if err != nil || fmt.Sprint(versionsOf(l.(*wire.ListSnapshotsReply))) != "[3 4]" {
+		if err != nil || fmt.Sprint(versionsOf(l.(*SnapshotPage))) != "[3 4]" {
 			t.Fatalf("%s: list %+v, %v", name, l, err)
 		}
 	}

@@ -119,7 +119,7 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	defer s.mu.RUnlock()
 	b := s.db.NewIndexedBatch()
 	defer b.Close()
-	a := applier{b: b, head: s.head, limits: s.limits}
+	a := applier{b: b, head: s.head}
 	for i := range entries {
 		results := a.applyEntry(entries[i].Cmd)
 		if a.fatal != nil {

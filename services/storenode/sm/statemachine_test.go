@@ -47,13 +47,23 @@ func results(t *testing.T, e dbsm.Entry) []Result {
 	return rs
 }
 
-func readAll(t *testing.T, s *StateMachine) []wire.RecordedEvent {
+// as returns the typed result of a command that succeeded.
+func as[R any](t *testing.T, r Result) R {
 	t.Helper()
-	v, err := s.Lookup(ReadAll{Req: &wire.ReadAllRequest{Direction: wire.Forward}, Count: 4096})
+	out, err := ResultAs[R](r)
+	if err != nil {
+		t.Fatalf("result %+v: %v", r, err)
+	}
+	return out
+}
+
+func readAll(t *testing.T, s *StateMachine) []Event {
+	t.Helper()
+	v, err := s.Lookup(ReadAll{Count: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v.(*wire.ReadAllReply).Events
+	return v.(*AllPage).Events
 }
 
 // Commands in one entry see each other; each has its own result.
@@ -68,12 +78,15 @@ func TestBatchCommandsSeeEachOther(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs := results(t, es[0])
-	if rs[0].Code != 0 || rs[1].Code != int(codes.WrongExpectedRevision) || !rs[1].HasCurrent || rs[1].Current != 1 || rs[2].Code != 0 || rs[2].FirstRevision != 2 || rs[2].FirstPosition != 2 {
+	if rs[0].Code != 0 || rs[1].Code != int(codes.WrongExpectedRevision) || !rs[1].HasCurrent || rs[1].Current != 1 || rs[2].Code != 0 {
 		t.Fatalf("results %+v", rs)
+	}
+	if r := as[AppendResult](t, rs[2]); r.FirstRevision != 2 || r.FirstPosition != 2 {
+		t.Fatalf("third append %+v", r)
 	}
 	// A retry of a in a later entry is a duplicate, even against a stale expectation.
 	es, _ = s.Update([]dbsm.Entry{entry(t, 2, 50, a)})
-	if r := results(t, es[0])[0]; !r.Duplicate || r.FirstRevision != 0 || r.LastRevision != 1 || r.Timestamp != 100 {
+	if r := as[AppendResult](t, results(t, es[0])[0]); !r.Duplicate || r.FirstRevision != 0 || r.LastRevision != 1 || r.Timestamp != 100 {
 		t.Fatalf("retry %+v", r)
 	}
 	// Timestamps never go back, even when the proposer's clock does.
@@ -102,7 +115,7 @@ func TestAppliedIndexSurvivesReopen(t *testing.T) {
 		t.Fatalf("applied %d after reopen, want 5", applied)
 	}
 	es, _ := s.Update([]dbsm.Entry{entry(t, 6, 9, appendCmd("s", ExpectExact, 14, 1))})
-	if r := results(t, es[0])[0]; r.Code != 0 || r.FirstPosition != 15 {
+	if r := as[AppendResult](t, results(t, es[0])[0]); r.FirstPosition != 15 {
 		t.Fatalf("append after reopen %+v", r)
 	}
 }
@@ -134,14 +147,14 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if a, b := fmt.Sprint(readAll(t, src)), fmt.Sprint(readAll(t, dst)); a != b {
 		t.Fatal("recovered $all differs from the source")
 	}
-	if _, err := dst.Lookup(StreamInfo{Stream: "junk"}); err == nil {
+	if _, err := dst.Lookup(GetStream{Stream: "junk"}); err == nil {
 		t.Fatal("data from before the snapshot survived recovery")
 	}
-	if _, err := dst.Lookup(ReadStream{Req: &wire.ReadRequest{Stream: "s-1"}, Count: 10}); !isCode(err, codes.StreamDeleted) {
+	if _, err := dst.Lookup(ReadStream{Stream: "s-1", Count: 10}); !isCode(err, codes.StreamDeleted) {
 		t.Fatalf("deleted stream after recovery: %v", err)
 	}
 	es, _ := dst.Update([]dbsm.Entry{entry(t, 22, 40, appendCmd("s-2", ExpectAny, 0, 1))})
-	if r := results(t, es[0])[0]; r.FirstPosition != 100 || r.FirstRevision != 25 {
+	if r := as[AppendResult](t, results(t, es[0])[0]); r.FirstPosition != 100 || r.FirstRevision != 25 {
 		t.Fatalf("append after recovery %+v", r)
 	}
 	// The switch to the recovered database survives a reopen.
@@ -179,7 +192,7 @@ func TestUndecodableEntry(t *testing.T) {
 	if r := results(t, es[0]); len(r) != 1 || r[0].Code != int(codes.Internal) {
 		t.Fatalf("bad entry result %+v", r)
 	}
-	if r := results(t, es[1])[0]; r.Code != 0 || r.FirstPosition != 0 {
+	if r := as[AppendResult](t, results(t, es[1])[0]); r.FirstPosition != 0 {
 		t.Fatalf("next entry %+v", r)
 	}
 }

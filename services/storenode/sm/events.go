@@ -1,0 +1,83 @@
+package sm
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/logbookdb/logbook/pkg/wire"
+)
+
+// Event is a recorded event as the queries answer it. Its fields are those
+// of the client protocol's RecordedEvent, in the same order, so that the
+// node converts one into the other without copying the payloads.
+type Event struct {
+	ID       string // the event id, a UUID in its 36-character form
+	Stream   string
+	Type     string
+	Revision uint64 // in its stream
+	Position uint64 // in the store
+	// Timestamp is the commit time (Unix ns).
+	Timestamp           int64
+	Data                []byte // never nil
+	DataContentType     string
+	Metadata            []byte // never nil
+	MetadataContentType string
+}
+
+// toEvent decodes the event record at position pos.
+func toEvent(b []byte, pos uint64) (Event, error) {
+	var r eventRecord
+	if err := decode(b, &r); err != nil {
+		return Event{}, err
+	}
+	return Event{
+		ID: uuid.UUID(r.ID).String(), Stream: r.Stream, Type: r.Type,
+		Revision: r.Revision, Position: pos, Timestamp: r.Timestamp,
+		Data: nonNil(r.Data), DataContentType: r.DataContentType,
+		Metadata: nonNil(r.Metadata), MetadataContentType: r.MetadataContentType,
+	}, nil
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// eventOverhead approximates the encoded size of an event beyond its payloads.
+const eventOverhead = 128
+
+// eventSize approximates the encoded size of an event in a reply.
+func eventSize(e *Event) int {
+	return eventOverhead + len(e.Stream) + len(e.Type) + len(e.Data) + len(e.Metadata) +
+		len(e.DataContentType) + len(e.MetadataContentType)
+}
+
+// Filter selects events, for reads of $all and for persistent
+// subscriptions. Its fields combine with AND; an empty field selects every
+// event.
+type Filter struct {
+	Stream       string // exactly this stream
+	StreamPrefix string
+	Category     string // the stream name's part before its first '-'
+	EventTypes   []string
+}
+
+// Match reports whether e passes the filter; a nil filter passes every event.
+func (f *Filter) Match(e *Event) bool {
+	if f == nil {
+		return true
+	}
+	if f.Stream != "" && e.Stream != f.Stream {
+		return false
+	}
+	if f.StreamPrefix != "" && !strings.HasPrefix(e.Stream, f.StreamPrefix) {
+		return false
+	}
+	if f.Category != "" && wire.Category(e.Stream) != f.Category {
+		return false
+	}
+	return len(f.EventTypes) == 0 || slices.Contains(f.EventTypes, e.Type)
+}

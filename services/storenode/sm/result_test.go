@@ -1,0 +1,132 @@
+package sm
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	dbsm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/logbookdb/logbook/pkg/codes"
+)
+
+// roundTrip passes v the way a result travels: encoded by the apply into a
+// Result, the batch's results encoded into dragonboat's result, decoded by
+// the proposer, and read back as the op's type.
+func roundTrip[R any](t *testing.T, v R) {
+	t.Helper()
+	rs, err := DecodeResults(encode([]Result{{Body: encode(v)}}))
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("%T: decode results: %v", v, err)
+	}
+	got, err := ResultAs[R](rs[0])
+	if err != nil {
+		t.Fatalf("%T: %v", v, err)
+	}
+	if !reflect.DeepEqual(got, v) {
+		t.Fatalf("%T: %+v came back as %+v", v, v, got)
+	}
+}
+
+// Each op's typed result survives encoding and decoding, every field set.
+func TestTypedResultsRoundTrip(t *testing.T) {
+	covered := map[uint8]func(*testing.T){
+		OpAppend: func(t *testing.T) {
+			roundTrip(t, AppendResult{FirstRevision: 1, LastRevision: 2, FirstPosition: 3, LastPosition: 4, Timestamp: 5, Duplicate: true})
+		},
+		OpDelete: func(t *testing.T) { roundTrip(t, DeleteResult{LastRevision: 7, Timestamp: 8, Duplicate: true}) },
+		OpSnapshotSave: func(t *testing.T) {
+			roundTrip(t, SnapshotSaveResult{Version: 9, Created: 10, Duplicate: true, Pruned: 11})
+		},
+		OpSnapshotDelete: func(t *testing.T) { roundTrip(t, SnapshotDeleteResult{Deleted: 12}) },
+		OpPSubCreate: func(t *testing.T) {
+			roundTrip(t, PSubCreateResult{StartPosition: 13, Created: 14, Duplicate: true})
+		},
+		OpPSubUpdate:   func(t *testing.T) { roundTrip(t, PSubUpdateResult{Updated: 15}) },
+		OpPSubDelete:   func(t *testing.T) { roundTrip(t, PSubDeleteResult{}) },
+		OpPSubProgress: func(t *testing.T) { roundTrip(t, PSubProgressResult{Checkpoint: 16}) },
+	}
+	for op, fn := range ops {
+		if fn == nil {
+			continue
+		}
+		check, ok := covered[uint8(op)]
+		if !ok {
+			t.Errorf("op %d has no round-trip case", op)
+			continue
+		}
+		t.Run(fmt.Sprint(op), check)
+	}
+}
+
+// An outcome becomes a result and comes back as the same error: code,
+// message and the stream's current revision.
+func TestErrorResultRoundTrip(t *testing.T) {
+	cur := uint64(41)
+	for _, in := range []*codes.Error{
+		{Code: codes.WrongExpectedRevision, Message: "expected no stream, stream is at revision 41", CurrentRevision: &cur},
+		{Code: codes.WrongExpectedRevision, Message: "expected revision 3, stream does not exist"},
+		{Code: codes.SnapshotConflict, Message: "other content"},
+	} {
+		r, ok := errorResult(fmt.Errorf("wrapped: %w", in))
+		if !ok {
+			t.Fatalf("%v did not become a result", in)
+		}
+		rs, err := DecodeResults(encode([]Result{r}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ResultAs[AppendResult](rs[0])
+		var out *codes.Error
+		if !errors.As(err, &out) || out.Code != in.Code || out.Message != in.Message ||
+			(out.CurrentRevision == nil) != (in.CurrentRevision == nil) ||
+			(in.CurrentRevision != nil && *out.CurrentRevision != *in.CurrentRevision) {
+			t.Fatalf("%+v came back as %+v", in, err)
+		}
+		if rs[0].Err().Error() != in.Error() {
+			t.Fatalf("Err() = %v, want %v", rs[0].Err(), in)
+		}
+	}
+	// A local failure is not an outcome: it never becomes a result.
+	if _, ok := errorResult(errors.New("disk on fire")); ok {
+		t.Fatal("a local error became a result")
+	}
+	if err := (Result{Body: encode(AppendResult{})}).Err(); err != nil {
+		t.Fatalf("a success is an error: %v", err)
+	}
+}
+
+// A command with an op outside the table gets an internal result, the same
+// on every replica, and its neighbours in the entry are applied as usual.
+func TestUnknownOpIsAnInternalResult(t *testing.T) {
+	var answers [2][]Result
+	for i := range answers {
+		s, _ := open(t, t.TempDir())
+		es, err := s.Update([]dbsm.Entry{entry(t, 1, 10,
+			Command{Op: 3, Stream: "x"},
+			appendCmd("x", ExpectAny, 0, 1),
+			Command{Op: 255, Stream: "x", Aux: []byte{0xc1}},
+		)})
+		if err != nil {
+			t.Fatalf("update: %v", err)
+		}
+		answers[i] = results(t, es[0])
+		if n := len(readAll(t, s)); n != 1 {
+			t.Fatalf("%d events written, want 1", n)
+		}
+		s.Close()
+	}
+	rs := answers[0]
+	for _, i := range []int{0, 2} {
+		if rs[i].Code != int(codes.Internal) || !strings.Contains(rs[i].Message, "unknown command op") {
+			t.Fatalf("result of an unknown op: %+v", rs[i])
+		}
+	}
+	if r := as[AppendResult](t, rs[1]); r.FirstPosition != 0 || r.Timestamp != 10 {
+		t.Fatalf("append beside unknown ops: %+v", r)
+	}
+	if !reflect.DeepEqual(answers[0], answers[1]) {
+		t.Fatalf("two replicas answered differently: %+v vs %+v", answers[0], answers[1])
+	}
+}
