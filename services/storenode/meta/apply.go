@@ -4,9 +4,10 @@ import (
 	"slices"
 
 	"github.com/logbookdb/logbook/pkg/codes"
-	"github.com/logbookdb/logbook/pkg/wire"
 )
 
+// fail is a command's failure as a Result: its code and message. With
+// Result.Err, the way back, it is the one conversion between the two.
 func fail(c codes.Code, format string, args ...any) Result {
 	e := codes.New(c, format, args...)
 	return Result{Code: int(e.Code), Message: e.Message}
@@ -33,7 +34,7 @@ func (st *State) apply(c *Command) Result {
 		if !ok {
 			return fail(codes.StoreNotFound, "store %q does not exist", c.Store)
 		}
-		if s.Status == wire.StatusRemoving {
+		if s.Status == StatusRemoving {
 			return fail(codes.StoreRemoving, "store %q is being removed", c.Store)
 		}
 		if s.Status == c.Status {
@@ -50,15 +51,15 @@ func (st *State) apply(c *Command) Result {
 		if c.Store == c.Protected || s.Origin == "default" {
 			return fail(codes.StoreProtected, "store %q is the default store and cannot be removed", c.Store)
 		}
-		if s.Status == wire.StatusRemoving {
+		if s.Status == StatusRemoving {
 			return Result{Store: s.clone()}
 		}
 		prev := s.Status
-		s.Status, s.Updated, s.Removed = wire.StatusRemoving, c.Time, nil
+		s.Status, s.Updated, s.Removed = StatusRemoving, c.Time, nil
 		return Result{Store: s.clone(), Changed: true, Previous: prev}
 	case OpReplicaRemoved:
 		s, ok := st.Stores[c.Store]
-		if !ok || s.Status != wire.StatusRemoving {
+		if !ok || s.Status != StatusRemoving {
 			return Result{}
 		}
 		if !slices.Contains(s.Removed, c.NodeID) && s.HasReplica(c.NodeID) {
@@ -70,7 +71,7 @@ func (st *State) apply(c *Command) Result {
 			}
 		}
 		delete(st.Stores, c.Store)
-		return Result{Store: s.clone(), Changed: true, Purged: true, Previous: wire.StatusRemoving}
+		return Result{Store: s.clone(), Changed: true, Purged: true, Previous: StatusRemoving}
 	case OpRemoveNode:
 		return st.removeNode(c)
 	case OpMoveDone:
@@ -126,7 +127,7 @@ func (st *State) removeNode(c *Command) Result {
 		if !s.HasReplica(c.NodeID) {
 			continue
 		}
-		if s.Status == wire.StatusRemoving {
+		if s.Status == StatusRemoving {
 			continue // its removal deletes the replica anyway
 		}
 		var to uint64
@@ -139,7 +140,7 @@ func (st *State) removeNode(c *Command) Result {
 			slices.Sort(s.Replicas)
 		} else {
 			s.Replicas = slices.Delete(s.Replicas, i, i+1)
-			s.Status = wire.StatusDegraded
+			s.Status = StatusDegraded
 		}
 		s.Moves = append(s.Moves, Move{From: c.NodeID, To: to})
 		s.Updated = c.Time
@@ -150,13 +151,14 @@ func (st *State) removeNode(c *Command) Result {
 func (st *State) create(c *Command) Result {
 	if s, ok := st.Stores[c.Store]; ok {
 		switch {
-		case s.Status == wire.StatusRemoving:
+		case s.Status == StatusRemoving:
 			return fail(codes.StoreRemoving, "store %q is being removed; create it again once removal finished", c.Store)
 		case s.Settings == c.Settings:
 			return Result{Store: s.clone(), Existed: true}
 		}
-		return Result{Code: int(codes.StoreAlreadyExists), Store: s.clone(),
-			Message: "store \"" + c.Store + "\" already exists with other settings"}
+		r := fail(codes.StoreAlreadyExists, "store %q already exists with other settings", c.Store)
+		r.Store = s.clone()
+		return r
 	}
 	if c.MaxStores > 0 && int64(len(st.Stores)) >= c.MaxStores {
 		return fail(codes.StoreLimitReached, "the cluster holds %d stores, its maximum", len(st.Stores))
@@ -169,7 +171,7 @@ func (st *State) create(c *Command) Result {
 		return fail(codes.InvalidSettings, "replication_factor %d is more than the %d storenodes of the cluster", c.Settings.ReplicationFactor, len(st.Nodes))
 	}
 	s := &Store{
-		ID: c.Store, ShardID: st.NextShardID, Settings: c.Settings, Status: wire.StatusCreating,
+		ID: c.Store, ShardID: st.NextShardID, Settings: c.Settings, Status: StatusCreating,
 		Replicas: replicas, Origin: c.Origin, Created: c.Time, Updated: c.Time,
 	}
 	st.NextShardID++

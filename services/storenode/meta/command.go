@@ -3,6 +3,8 @@ package meta
 import (
 	"fmt"
 
+	"github.com/logbookdb/logbook/pkg/codes"
+
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -48,6 +50,15 @@ type Result struct {
 	Previous string `msgpack:"previous,omitempty"` // the status before
 	Purged   bool   `msgpack:"purged,omitempty"`   // the store left the registry
 	UID      string `msgpack:"uid,omitempty"`      // init: the cluster UID in force
+}
+
+// Err is the one conversion of a Result into an error: nil on success, else
+// the *codes.Error the command failed with (fail makes the other way).
+func (r *Result) Err() error {
+	if r.Code == 0 {
+		return nil
+	}
+	return &codes.Error{Code: codes.Code(r.Code), Message: r.Message}
 }
 
 // Encode encodes a command as a Raft entry.

@@ -7,7 +7,6 @@ import (
 
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
 	"github.com/logbookdb/logbook/pkg/codes"
-	"github.com/logbookdb/logbook/pkg/wire"
 )
 
 func propose(t *testing.T, m *StateMachine, idx uint64, c Command) *Result {
@@ -36,7 +35,7 @@ func TestRegistryRules(t *testing.T) {
 	}
 	propose(t, m, 2, Command{Op: OpRegisterNode, NodeID: 1, RaftAddress: "x:1"})
 	r := propose(t, m, 3, Command{Op: OpCreate, Store: "default", Settings: one, Origin: "default", MaxStores: 3, Time: 10})
-	if r.Code != 0 || r.Store.ShardID != FirstStoreShard || r.Store.Status != wire.StatusCreating || !r.Changed {
+	if r.Code != 0 || r.Store.ShardID != FirstStoreShard || r.Store.Status != StatusCreating || !r.Changed {
 		t.Fatalf("create default: %+v", r)
 	}
 	r = propose(t, m, 4, Command{Op: OpCreate, Store: "a", Settings: one, MaxStores: 3})
@@ -64,13 +63,13 @@ func TestRegistryRules(t *testing.T) {
 	if r = propose(t, m, 10, Command{Op: OpRemove, Store: "default", Protected: "other"}); r.Code != int(codes.StoreProtected) {
 		t.Fatalf("remove default: %+v", r)
 	}
-	if r = propose(t, m, 11, Command{Op: OpRemove, Store: "a"}); r.Code != 0 || r.Store.Status != wire.StatusRemoving || r.Previous != wire.StatusCreating {
+	if r = propose(t, m, 11, Command{Op: OpRemove, Store: "a"}); r.Code != 0 || r.Store.Status != StatusRemoving || r.Previous != StatusCreating {
 		t.Fatalf("remove: %+v", r)
 	}
 	if r = propose(t, m, 12, Command{Op: OpCreate, Store: "a", Settings: one}); r.Code != int(codes.StoreRemoving) {
 		t.Fatalf("create while removing: %+v", r)
 	}
-	if r = propose(t, m, 13, Command{Op: OpSetStatus, Store: "a", Status: wire.StatusRunning}); r.Code != int(codes.StoreRemoving) {
+	if r = propose(t, m, 13, Command{Op: OpSetStatus, Store: "a", Status: StatusRunning}); r.Code != int(codes.StoreRemoving) {
 		t.Fatalf("status of a removing store: %+v", r)
 	}
 	if r = propose(t, m, 14, Command{Op: OpReplicaRemoved, Store: "a", NodeID: 1}); !r.Purged {
@@ -175,7 +174,37 @@ func TestRemoveNodeMovesReplicas(t *testing.T) {
 	propose(t, m, 17, Command{Op: OpRemoveNode, NodeID: 4})
 	s, _ = m.Lookup(GetStore{ID: "a"})
 	st = s.(*Store)
-	if !reflect.DeepEqual(st.Replicas, []uint64{1, 3}) || st.Status != wire.StatusDegraded || !reflect.DeepEqual(st.Moves, []Move{{From: 4, To: 0}}) {
+	if !reflect.DeepEqual(st.Replicas, []uint64{1, 3}) || st.Status != StatusDegraded || !reflect.DeepEqual(st.Moves, []Move{{From: 4, To: 0}}) {
 		t.Fatalf("after second remove: %+v", st)
+	}
+}
+
+// A rejected command's result comes back from the proposal as the same
+// error, code and message; a successful one as no error. An entry that
+// cannot be decoded is an internal result, not a failed apply.
+func TestResultErr(t *testing.T) {
+	m := New()
+	propose(t, m, 1, Command{Op: OpRegisterNode, NodeID: 1})
+	if r := propose(t, m, 2, Command{Op: OpCreate, Store: "a", Settings: one}); r.Err() != nil {
+		t.Fatalf("create: %v", r.Err())
+	}
+	other := one
+	other.MaxEventSize++
+	r := propose(t, m, 3, Command{Op: OpCreate, Store: "a", Settings: other})
+	want := &codes.Error{Code: codes.StoreAlreadyExists, Message: `store "a" already exists with other settings`}
+	if err := r.Err(); !reflect.DeepEqual(err, want) || r.Store == nil || r.Store.Settings != one {
+		t.Fatalf("conflicting create: %#v, %+v", err, r)
+	}
+	if err := propose(t, m, 4, Command{Op: OpRemove, Store: "nope"}).Err(); codes.As(err).Code != codes.StoreNotFound ||
+		codes.As(err).Message != `store "nope" does not exist` {
+		t.Fatalf("remove of an unknown store: %v", err)
+	}
+	res, err := m.Update(dbsm.Entry{Index: 5, Cmd: []byte{99}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = DecodeResult(res.Data)
+	if err != nil || codes.As(r.Err()).Code != codes.Internal || res.Value != uint64(codes.Internal) {
+		t.Fatalf("undecodable entry: %+v, %v", r, err)
 	}
 }

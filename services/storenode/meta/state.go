@@ -26,6 +26,16 @@ type Settings struct {
 	MaxReadCount      int64 `msgpack:"max_read_count"`
 }
 
+// Store statuses (Store.Status, persisted in the registry). They are the
+// values the client protocol reports (wire.Status*); see the status machine
+// in DESIGN.md.
+const (
+	StatusCreating = "creating" // in the registry; replicas are being started
+	StatusRunning  = "running"  // every replica it should have is running
+	StatusDegraded = "degraded" // running with fewer replicas than its replication factor
+	StatusRemoving = "removing" // being removed; no longer served
+)
+
 // Store is one registry entry.
 type Store struct {
 	ID       string   `msgpack:"id"`

@@ -28,7 +28,7 @@ func (m *StateMachine) Update(e dbsm.Entry) (dbsm.Result, error) {
 	c, err := decodeCommand(e.Cmd)
 	var r Result
 	if err != nil {
-		r = Result{Code: int(codes.Internal), Message: err.Error()}
+		r = fail(codes.Internal, "%v", err)
 	} else {
 		m.mu.Lock()
 		r = m.st.apply(c)

@@ -245,7 +245,7 @@ func (n *Node) clusterHealth(ctx context.Context) (*wire.ClusterHealth, error) {
 	for _, s := range v.Stores {
 		switch s.Health {
 		case wire.StoreUnavailable:
-			if s.Status != wire.StatusRemoving {
+			if s.Status != meta.StatusRemoving {
 				raise(wire.HealthCritical, "store %s has no leader: its requests fail", s.Store)
 			}
 		case wire.StoreUnderReplicated:

@@ -71,13 +71,13 @@ func (n *Node) createStore(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Code != 0 {
-		return nil, &codes.Error{Code: codes.Code(r.Code), Message: r.Message}
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	// Answer once the store serves (or the deadline nears): a client may
 	// append right after create returns.
 	s := r.Store
-	for s.Status == wire.StatusCreating {
+	for s.Status == meta.StatusCreating {
 		wait, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 		<-wait.Done()
 		cancel()
@@ -102,8 +102,8 @@ func (n *Node) removeStore(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Code != 0 {
-		return nil, &codes.Error{Code: codes.Code(r.Code), Message: r.Message}
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	return &wire.RemoveStoreReply{Status: n.toStatus(r.Store)}, nil
 }

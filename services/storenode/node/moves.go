@@ -31,7 +31,7 @@ const moveStepTimeout = 5 * time.Second
 func (n *Node) driveMoves(stores []*meta.Store, addrs map[uint64]string) {
 	var peers map[uint64]peer
 	for _, s := range stores {
-		if len(s.Moves) == 0 || s.Status == wire.StatusRemoving {
+		if len(s.Moves) == 0 || s.Status == meta.StatusRemoving {
 			continue
 		}
 		if !n.host.Leads(s.ShardID) {
@@ -153,8 +153,8 @@ func (n *Node) removeNode(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Code != 0 {
-		return nil, &codes.Error{Code: codes.Code(r.Code), Message: r.Message}
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	n.pokeReconcile()
 	return &wire.RemoveNodeReply{NodeID: uint64(req.NodeID), Status: "leaving"}, nil

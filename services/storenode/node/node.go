@@ -13,7 +13,6 @@ import (
 	"time"
 
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
-	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/nats-io/nats.go"
@@ -275,7 +274,7 @@ func (n *Node) placedHere() []string {
 	}
 	var out []string
 	for _, s := range stores {
-		if s.HasReplica(n.cfg.NodeID) && s.Status != wire.StatusRemoving {
+		if s.HasReplica(n.cfg.NodeID) && s.Status != meta.StatusRemoving {
 			out = append(out, s.ID)
 		}
 	}

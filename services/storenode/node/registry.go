@@ -50,7 +50,7 @@ func (n *Node) publishLifecycle(r *meta.Result) {
 	switch {
 	case r.Purged:
 		kind = wire.EventRemoved
-	case r.Previous == "" && r.Store.Status == wire.StatusCreating:
+	case r.Previous == "" && r.Store.Status == meta.StatusCreating:
 		kind = wire.EventCreated
 	}
 	status := r.Store.Status
@@ -83,7 +83,7 @@ func (n *Node) defaultRunning() bool {
 		return false
 	}
 	s := v.(*meta.Store)
-	return s != nil && (s.Status == wire.StatusRunning || s.Status == wire.StatusDegraded)
+	return s != nil && (s.Status == meta.StatusRunning || s.Status == meta.StatusDegraded)
 }
 
 func (n *Node) isBootstrapped() bool {
@@ -270,7 +270,7 @@ func (n *Node) reconcile() error {
 		_, running := n.replicas[s.ID]
 		n.mu.Unlock()
 		switch {
-		case s.Status == wire.StatusRemoving:
+		case s.Status == meta.StatusRemoving:
 			if s.HasReplica(me) && !slices.Contains(s.Removed, me) {
 				// Stop and delete (again, if a crash interrupted it: every
 				// step is idempotent), then report.
@@ -286,7 +286,7 @@ func (n *Node) reconcile() error {
 				}
 			}
 		case s.HasReplica(me) && !running:
-			if s.Origin == "api" && s.Status == wire.StatusCreating {
+			if s.Origin == "api" && s.Status == meta.StatusCreating {
 				crashAt("create-before-start")
 			}
 			spec := n.specOf(s)
@@ -302,12 +302,12 @@ func (n *Node) reconcile() error {
 				return err
 			}
 			n.cfg.Logger.Info("replica moved away; deleted it here", "store", s.ID)
-		case s.Status == wire.StatusCreating && running:
+		case s.Status == meta.StatusCreating && running:
 			// Report the store running once it has a leader; its leader does it.
 			if n.host.Leads(s.ShardID) {
-				status := wire.StatusRunning
+				status := meta.StatusRunning
 				if int64(len(s.Replicas)) < s.Settings.ReplicationFactor {
-					status = wire.StatusDegraded
+					status = meta.StatusDegraded
 				}
 				if _, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpSetStatus, Store: s.ID, Status: status}); err != nil {
 					return err
