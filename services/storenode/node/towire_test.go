@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/logbookdb/logbook/pkg/wire"
@@ -12,14 +13,12 @@ import (
 // The values the state machines store are those the client protocol
 // reports: statuses and starts pass through unchanged.
 func TestStoredValuesAreTheProtocols(t *testing.T) {
-	for have, want := range map[string]string{
-		meta.StatusCreating: wire.StatusCreating, meta.StatusRunning: wire.StatusRunning,
-		meta.StatusDegraded: wire.StatusDegraded, meta.StatusRemoving: wire.StatusRemoving,
-		sm.StartAtStart: wire.StartAtStart, sm.StartAtEnd: wire.StartAtEnd, sm.StartAtPosition: wire.StartAtPosition,
-	} {
-		if have != want {
-			t.Errorf("stored %q, the protocol says %q", have, want)
-		}
+	stored := []string{meta.StatusCreating, meta.StatusRunning, meta.StatusDegraded, meta.StatusRemoving,
+		sm.StartAtStart, sm.StartAtEnd, sm.StartAtPosition}
+	protocol := []string{wire.StatusCreating, wire.StatusRunning, wire.StatusDegraded, wire.StatusRemoving,
+		wire.StartAtStart, wire.StartAtEnd, wire.StartAtPosition}
+	if !slices.Equal(stored, protocol) {
+		t.Fatalf("stored %q, the protocol says %q", stored, protocol)
 	}
 }
 
