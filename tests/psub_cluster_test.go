@@ -17,9 +17,7 @@ func TestPersistentLeaderFailoverInCluster(t *testing.T) {
 	c := newMemCluster(t)
 	c.startAll(3)
 	s := c.Client.Store("default")
-	if _, err := s.CreateSubscription(ctxT(t), "fo", client.SubscriptionOptions{Settings: settings(20, 60_000, 5, client.RoundRobin)}); err != nil {
-		t.Fatal(err)
-	}
+	createSub(t, s, "fo", settings(20, 60_000, 5, client.RoundRobin))
 	const n = 600
 	for i := range n / 2 / 20 {
 		appendEvents(t, s, fmt.Sprintf("fo-%d", i%5), "F", 20)

@@ -28,6 +28,14 @@ func settings(maxInFlight, ackTimeoutMs, maxRetries int64, strategy string) *cli
 	return &client.SubscriptionSettings{MaxInFlight: &maxInFlight, AckTimeoutMs: &ackTimeoutMs, MaxRetries: &maxRetries, Strategy: strategy}
 }
 
+// createSub creates a subscription from the start of the store.
+func createSub(t *testing.T, s *client.Store, name string, set *client.SubscriptionSettings) {
+	t.Helper()
+	if _, err := s.CreateSubscription(ctxT(t), name, client.SubscriptionOptions{Settings: set}); err != nil {
+		t.Fatalf("create subscription %s: %v", name, err)
+	}
+}
+
 // delivery is one message as a test consumer saw it.
 type delivery struct {
 	consumer    string
@@ -59,9 +67,7 @@ func newConsumers(t *testing.T) *consumers {
 func (cs *consumers) start(s *client.Store, sub, id string, hb time.Duration, handle func(ctx context.Context, m *client.Message)) context.CancelFunc {
 	ctx, cancel := context.WithCancel(context.Background())
 	cs.t.Cleanup(cancel)
-	cs.wg.Add(1)
-	go func() {
-		defer cs.wg.Done()
+	cs.wg.Go(func() {
 		err := s.Consume(ctx, sub, func(ctx context.Context, m *client.Message) {
 			cs.mu.Lock()
 			cs.got = append(cs.got, delivery{id, m.Event.Stream, m.Event.Type, m.Event.Position, m.Event.Revision, m.DeliveryCount, m.Redelivered, m.Replay, time.Now()})
@@ -71,7 +77,7 @@ func (cs *consumers) start(s *client.Store, sub, id string, hb time.Duration, ha
 		if err != nil && ctx.Err() == nil {
 			cs.t.Errorf("consumer %s: %v", id, err)
 		}
-	}()
+	})
 	return cancel
 }
 
@@ -79,18 +85,6 @@ func (cs *consumers) snapshot() []delivery {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	return slices.Clone(cs.got)
-}
-
-// waitFor polls cond until it holds or 20s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func ackAll(ctx context.Context, m *client.Message) { _ = m.Ack(ctx) }
@@ -212,9 +206,7 @@ func TestPersistentManagement(t *testing.T) {
 func TestPersistentRoundRobinCompetingConsumers(t *testing.T) {
 	in := startLogbook(t)
 	s := in.Store
-	if _, err := s.CreateSubscription(ctxT(t), "work", client.SubscriptionOptions{Settings: settings(10, 10_000, 3, client.RoundRobin)}); err != nil {
-		t.Fatal(err)
-	}
+	createSub(t, s, "work", settings(10, 10_000, 3, client.RoundRobin))
 	cs := newConsumers(t)
 	var mu sync.Mutex
 	acked := map[uint64]int{}
@@ -265,9 +257,7 @@ func TestPersistentRoundRobinCompetingConsumers(t *testing.T) {
 func TestPersistentPinnedKeepsStreamsInOrder(t *testing.T) {
 	in := startLogbook(t)
 	s := in.Store
-	if _, err := s.CreateSubscription(ctxT(t), "pinned", client.SubscriptionOptions{Settings: settings(4, 10_000, 3, client.Pinned)}); err != nil {
-		t.Fatal(err)
-	}
+	createSub(t, s, "pinned", settings(4, 10_000, 3, client.Pinned))
 	cs := newConsumers(t)
 	for _, id := range []string{"p1", "p2", "p3"} {
 		cs.start(s, "pinned", id, 100*time.Millisecond, ackAll)
@@ -276,13 +266,11 @@ func TestPersistentPinnedKeepsStreamsInOrder(t *testing.T) {
 	const streams, per = 12, 15
 	var wg sync.WaitGroup
 	for st := range streams {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range per / 5 {
 				appendEvents(t, s, fmt.Sprintf("acct-%d", st), "Tx", 5)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	waitCheckpoint(t, s, "pinned", streams*per)
@@ -314,9 +302,7 @@ func TestPersistentPinnedKeepsStreamsInOrder(t *testing.T) {
 func TestPersistentNackRetryParkSkipAndReplay(t *testing.T) {
 	in := startLogbook(t)
 	s := in.Store
-	if _, err := s.CreateSubscription(ctxT(t), "nacks", client.SubscriptionOptions{Settings: settings(10, 10_000, 2, client.RoundRobin)}); err != nil {
-		t.Fatal(err)
-	}
+	createSub(t, s, "nacks", settings(10, 10_000, 2, client.RoundRobin))
 	cs := newConsumers(t)
 	cs.start(s, "nacks", "n1", 100*time.Millisecond, func(ctx context.Context, m *client.Message) {
 		var err error
@@ -426,9 +412,7 @@ func TestPersistentAckTimeoutRedeliversVanishedConsumer(t *testing.T) {
 	in := startLogbook(t)
 	s := in.Store
 	const ackTimeout = 600 * time.Millisecond
-	if _, err := s.CreateSubscription(ctxT(t), "vanish", client.SubscriptionOptions{Settings: settings(5, ackTimeout.Milliseconds(), 5, client.RoundRobin)}); err != nil {
-		t.Fatal(err)
-	}
+	createSub(t, s, "vanish", settings(5, ackTimeout.Milliseconds(), 5, client.RoundRobin))
 	cs := newConsumers(t)
 	stopA := cs.start(s, "vanish", "a", 50*time.Millisecond, func(context.Context, *client.Message) {}) // never acks
 	waitFor(t, "consumer a", func() bool { return len(subInfo(t, s, "vanish").Consumers) == 1 })
@@ -467,9 +451,7 @@ func TestPersistentAckTimeoutRedeliversVanishedConsumer(t *testing.T) {
 // event that was in flight is delivered again marked as such.
 func TestPersistentCheckpointSurvivesRestart(t *testing.T) {
 	in := startLogbook(t)
-	if _, err := in.Store.CreateSubscription(ctxT(t), "durable", client.SubscriptionOptions{Settings: settings(1, 60_000, 5, client.RoundRobin)}); err != nil {
-		t.Fatal(err)
-	}
+	createSub(t, in.Store, "durable", settings(1, 60_000, 5, client.RoundRobin))
 	// The consumer has its own connection, which outlives the restart.
 	c, err := client.Connect(in.natsURL, client.WithNATSOptions(nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond)))
 	if err != nil {
@@ -661,9 +643,7 @@ func TestPersistentRawBadInputLeavesDataIntact(t *testing.T) {
 	in := startLogbook(t)
 	s := in.Store
 	appendEvents(t, s, "keep-1", "K", 5)
-	if _, err := s.CreateSubscription(ctxT(t), "keep", client.SubscriptionOptions{Settings: settings(10, 10_000, 0, "")}); err != nil {
-		t.Fatal(err)
-	}
+	createSub(t, s, "keep", settings(10, 10_000, 0, ""))
 	cs := newConsumers(t)
 	stop := cs.start(s, "keep", "k", 100*time.Millisecond, func(ctx context.Context, m *client.Message) {
 		if m.Event.Position == 4 {
@@ -748,9 +728,7 @@ func TestPersistentRawBadInputLeavesDataIntact(t *testing.T) {
 // redelivered every time after the first.
 func TestPersistentRestartDuringDelivery(t *testing.T) {
 	in := startLogbook(t)
-	if _, err := in.Store.CreateSubscription(ctxT(t), "busy", client.SubscriptionOptions{Settings: settings(20, 60_000, 5, client.RoundRobin)}); err != nil {
-		t.Fatal(err)
-	}
+	createSub(t, in.Store, "busy", settings(20, 60_000, 5, client.RoundRobin))
 	c, err := client.Connect(in.natsURL, client.WithNATSOptions(nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond)))
 	if err != nil {
 		t.Fatal(err)

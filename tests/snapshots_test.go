@@ -345,20 +345,7 @@ func TestSnapshotBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			msg, err := rawRequest(t, in, "store.default."+c.op, c.payload)
-			if err != nil {
-				t.Fatalf("request: %v", err)
-			}
-			if got := msg.Header.Get(wire.HeaderErrorCode); got != strconv.Itoa(int(c.want)) {
-				t.Fatalf("code header %q (%s), want %d %s", got, msg.Header.Get(wire.HeaderError), c.want, c.want.Name())
-			}
-			var body wire.ErrorReply
-			if err := wire.Unmarshal(msg.Data, &body); err != nil {
-				t.Fatalf("error body: %v", err)
-			}
-			if body.Code != int(c.want) || body.Name != c.want.Name() || body.Message == "" {
-				t.Fatalf("error body %+v", body)
-			}
+			wantErrorReply(t, in, "store.default."+c.op, c.payload, c.want)
 		})
 	}
 	if after := stored(); after != before {
