@@ -41,12 +41,7 @@ func TestBadInputTable(t *testing.T) {
 		sixBig[i] = map[string]any{"type": "T", "data": big}
 	}
 	app := func(fields map[string]any) []byte { return mp(t, fields) }
-	cases := []struct {
-		name    string
-		subject string
-		payload []byte
-		want    codes.Code
-	}{
+	cases := []errorCase{
 		{"not msgpack", "append", []byte{0xc1}, codes.MalformedRequest},
 		{"empty payload", "append", nil, codes.MalformedRequest},
 		{"truncated map", "append", app(map[string]any{"stream": "s", "events": []any{okEvent}})[:5], codes.MalformedRequest},
@@ -95,15 +90,7 @@ func TestBadInputTable(t *testing.T) {
 		{"missing operation", "store.default", app(map[string]any{}), codes.UnknownOperation},
 		{"extra subject token", "store.default.append.now", app(map[string]any{}), codes.UnknownOperation},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			subject := c.subject
-			if !strings.HasPrefix(subject, "store.") {
-				subject = "store.default." + subject
-			}
-			wantErrorReply(t, in, subject, c.payload, c.want)
-		})
-	}
+	checkErrorCases(t, in, "store.default.", cases)
 	// Nothing stored was harmed, nothing was added.
 	after := readAllForward(t, in.Store, nil, 1000)
 	if fmt.Sprint(before) != fmt.Sprint(after) {

@@ -390,8 +390,7 @@ func TestCatchUpRejectsBadInput(t *testing.T) {
 // appended moves publication to the new leader, under a new epoch, and the
 // catch-up subscriptions still deliver every event once, in order.
 func TestCatchUpAcrossLeaderChange(t *testing.T) {
-	c := newMemCluster(t)
-	c.startAll(3)
+	c := startMemCluster(t, 3)
 	ctx := ctxT(t)
 	store := c.Client.Store("default")
 	nc, err := nats.Connect(c.url, nats.MaxReconnects(-1))

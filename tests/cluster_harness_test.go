@@ -57,6 +57,15 @@ func newMemCluster(t *testing.T) *memCluster {
 	return c
 }
 
+// startMemCluster starts a cluster of size nodes (see startAll) and its
+// gateway.
+func startMemCluster(t *testing.T, size int, configure ...func(*node.Config)) *memCluster {
+	t.Helper()
+	c := newMemCluster(t)
+	c.startAll(size, configure...)
+	return c
+}
+
 // nodeConfig returns a storenode configuration for node id in cluster
 // "test" formed by size nodes; configure may adjust it.
 func (c *memCluster) nodeConfig(id uint64, size int) node.Config {

@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +33,29 @@ func mp(t testing.TB, v any) []byte {
 func rawRequest(t testing.TB, in *instance, subject string, payload []byte) (*nats.Msg, error) {
 	t.Helper()
 	return in.Client.Conn().Request(subject, payload, 10*time.Second)
+}
+
+// errorCase is a raw request that must get the typed error want.
+type errorCase struct {
+	name    string
+	to      string // an operation, completed by checkErrorCases, or a whole subject (with a dot)
+	payload []byte
+	want    codes.Code
+}
+
+// checkErrorCases sends every case, in a subtest of its own, to prefix+to
+// (or to, when it is a whole subject), and checks its typed error reply.
+func checkErrorCases(t *testing.T, in *instance, prefix string, cases []errorCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			subject := c.to
+			if !strings.Contains(subject, ".") {
+				subject = prefix + subject
+			}
+			wantErrorReply(t, in, subject, c.payload, c.want)
+		})
+	}
 }
 
 // wantErrorReply sends payload to subject and checks that the reply is the

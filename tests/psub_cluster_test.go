@@ -14,8 +14,7 @@ import (
 // from the replicated checkpoint; every event is delivered, none is first
 // delivered twice, and redeliveries are marked.
 func TestPersistentLeaderFailoverInCluster(t *testing.T) {
-	c := newMemCluster(t)
-	c.startAll(3)
+	c := startMemCluster(t, 3)
 	s := c.Client.Store("default")
 	createSub(t, s, "fo", settings(20, 60_000, 5, client.RoundRobin))
 	const n = 600

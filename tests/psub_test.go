@@ -36,6 +36,28 @@ func createSub(t *testing.T, s *client.Store, name string, set *client.Subscript
 	}
 }
 
+// startSubscription starts a Logbook and creates a subscription on its
+// default store; consumers are added with the returned consumers' start.
+func startSubscription(t *testing.T, name string, set *client.SubscriptionSettings) (*client.Store, *consumers) {
+	t.Helper()
+	s := startLogbook(t).Store
+	createSub(t, s, name, set)
+	return s, newConsumers(t)
+}
+
+// reconnectingStore connects a client of its own to in, which reconnects
+// across restarts of in, and returns its default store. The client is closed
+// with the test, after the consumers.
+func reconnectingStore(t *testing.T, in *instance) *client.Store {
+	t.Helper()
+	c, err := client.Connect(in.natsURL, client.WithNATSOptions(nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.Store("default")
+}
+
 // delivery is one message as a test consumer saw it.
 type delivery struct {
 	consumer    string
@@ -204,10 +226,7 @@ func TestPersistentManagement(t *testing.T) {
 // Two competing consumers share the events, round robin, and each event is
 // acked exactly once.
 func TestPersistentRoundRobinCompetingConsumers(t *testing.T) {
-	in := startLogbook(t)
-	s := in.Store
-	createSub(t, s, "work", settings(10, 10_000, 3, client.RoundRobin))
-	cs := newConsumers(t)
+	s, cs := startSubscription(t, "work", settings(10, 10_000, 3, client.RoundRobin))
 	var mu sync.Mutex
 	acked := map[uint64]int{}
 	handle := func(ctx context.Context, m *client.Message) {
@@ -255,10 +274,7 @@ func TestPersistentRoundRobinCompetingConsumers(t *testing.T) {
 
 // With the pinned strategy each stream's events go to one consumer, in order.
 func TestPersistentPinnedKeepsStreamsInOrder(t *testing.T) {
-	in := startLogbook(t)
-	s := in.Store
-	createSub(t, s, "pinned", settings(4, 10_000, 3, client.Pinned))
-	cs := newConsumers(t)
+	s, cs := startSubscription(t, "pinned", settings(4, 10_000, 3, client.Pinned))
 	for _, id := range []string{"p1", "p2", "p3"} {
 		cs.start(s, "pinned", id, 100*time.Millisecond, ackAll)
 	}
@@ -300,10 +316,7 @@ func TestPersistentPinnedKeepsStreamsInOrder(t *testing.T) {
 // Nacks: retry (until max_retries, then parked), retry later (after the
 // delay), park, skip; then the parked list and replay.
 func TestPersistentNackRetryParkSkipAndReplay(t *testing.T) {
-	in := startLogbook(t)
-	s := in.Store
-	createSub(t, s, "nacks", settings(10, 10_000, 2, client.RoundRobin))
-	cs := newConsumers(t)
+	s, cs := startSubscription(t, "nacks", settings(10, 10_000, 2, client.RoundRobin))
 	cs.start(s, "nacks", "n1", 100*time.Millisecond, func(ctx context.Context, m *client.Message) {
 		var err error
 		switch {
@@ -409,11 +422,8 @@ func TestPersistentNackRetryParkSkipAndReplay(t *testing.T) {
 // A consumer that vanishes with events in flight: they are delivered again
 // to another consumer after the ack timeout, marked redelivered.
 func TestPersistentAckTimeoutRedeliversVanishedConsumer(t *testing.T) {
-	in := startLogbook(t)
-	s := in.Store
 	const ackTimeout = 600 * time.Millisecond
-	createSub(t, s, "vanish", settings(5, ackTimeout.Milliseconds(), 5, client.RoundRobin))
-	cs := newConsumers(t)
+	s, cs := startSubscription(t, "vanish", settings(5, ackTimeout.Milliseconds(), 5, client.RoundRobin))
 	stopA := cs.start(s, "vanish", "a", 50*time.Millisecond, func(context.Context, *client.Message) {}) // never acks
 	waitFor(t, "consumer a", func() bool { return len(subInfo(t, s, "vanish").Consumers) == 1 })
 	appendEvents(t, s, "v-1", "V", 5)
@@ -453,12 +463,7 @@ func TestPersistentCheckpointSurvivesRestart(t *testing.T) {
 	in := startLogbook(t)
 	createSub(t, in.Store, "durable", settings(1, 60_000, 5, client.RoundRobin))
 	// The consumer has its own connection, which outlives the restart.
-	c, err := client.Connect(in.natsURL, client.WithNATSOptions(nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := c.Store("default")
+	s := reconnectingStore(t, in)
 	const n, hold = 40, 20
 	appendEvents(t, s, "d-1", "D", n)
 	var mu sync.Mutex
@@ -729,12 +734,7 @@ func TestPersistentRawBadInputLeavesDataIntact(t *testing.T) {
 func TestPersistentRestartDuringDelivery(t *testing.T) {
 	in := startLogbook(t)
 	createSub(t, in.Store, "busy", settings(20, 60_000, 5, client.RoundRobin))
-	c, err := client.Connect(in.natsURL, client.WithNATSOptions(nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := c.Store("default")
+	s := reconnectingStore(t, in)
 	const n = 400
 	for i := range n / 20 {
 		appendEvents(t, s, fmt.Sprintf("busy-%d", i%5), "B", 20)

@@ -947,12 +947,7 @@ func TestStoreLifecycleEvents(t *testing.T) {
 // error, and none of them changes the registry.
 func TestStoresBadInput(t *testing.T) {
 	in := startLogbook(t)
-	cases := []struct {
-		name    string
-		op      string
-		payload []byte
-		want    codes.Code
-	}{
+	cases := []errorCase{
 		{"create not msgpack", "create", []byte{0xc1}, codes.MalformedRequest},
 		{"create empty payload", "create", nil, codes.MalformedRequest},
 		{"create json", "create", []byte(`{"store":"x"}`), codes.MalformedRequest},
@@ -985,11 +980,7 @@ func TestStoresBadInput(t *testing.T) {
 		{"unknown operation", "frobnicate", mp(t, map[string]any{"store": "x"}), codes.UnknownOperation},
 		{"unknown operation events", "events", mp(t, map[string]any{}), codes.UnknownOperation},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			wantErrorReply(t, in, "stores."+c.op, c.payload, c.want)
-		})
-	}
+	checkErrorCases(t, in, "stores.", cases)
 	// Nothing was created; the registry still answers well-formed requests.
 	msg, err := rawRequest(t, in, "stores.list", mp(t, map[string]any{}))
 	if err != nil {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -143,37 +140,6 @@ func TestParallelReturnsTheFirstError(t *testing.T) {
 	}
 }
 
-func TestIntList(t *testing.T) {
-	if l, err := IntList("-clients", "1, 64,8"); err != nil || !slices.Equal(l, []int{1, 64, 8}) {
-		t.Fatalf("IntList: %v %v", l, err)
-	}
-	for _, bad := range []string{"", "1,0", "x", "1,,2", "-3"} {
-		if _, err := IntList("-clients", bad); err == nil || !strings.HasPrefix(err.Error(), "-clients: ") {
-			t.Errorf("IntList(%q): %v", bad, err)
-		}
-	}
-}
-
-func TestWorkDir(t *testing.T) {
-	given := filepath.Join(t.TempDir(), "a", "b")
-	dir, remove, err := WorkDir(given, "x-")
-	remove()
-	if err != nil || dir != given {
-		t.Fatalf("WorkDir(%s): %s %v", given, dir, err)
-	}
-	if _, err := os.Stat(given); err != nil {
-		t.Fatalf("the given directory was not created, or was removed: %v", err)
-	}
-	dir, remove, err = WorkDir("", "benchkit-test-")
-	if err != nil || !strings.HasPrefix(filepath.Base(dir), "benchkit-test-") {
-		t.Fatalf("WorkDir(\"\"): %s %v", dir, err)
-	}
-	remove()
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Fatalf("the temporary directory is still there: %v", err)
-	}
-}
-
 func TestFound(t *testing.T) {
 	notFound := errors.New("not found")
 	if ok, last, err := found(fmt.Errorf("lookup: %w", notFound), notFound, nil); ok || last != 0 || err != nil {
@@ -185,19 +151,5 @@ func TestFound(t *testing.T) {
 	}
 	if ok, last, err := found(nil, notFound, func() uint64 { return 7 }); !ok || last != 7 || err != nil {
 		t.Fatalf("found: %v %d %v", ok, last, err)
-	}
-}
-
-func TestThroughputAndFormats(t *testing.T) {
-	out := Outcome{Lat: Latencies{3 * time.Millisecond, time.Millisecond, 2 * time.Millisecond}, Errors: 1, Elapsed: time.Second}
-	tp := out.Throughput()
-	if tp.Ops != 3 || tp.Errors != 1 || tp.PerSec != 3 || tp.P50us != 2000 || tp.MaxUs != 3000 {
-		t.Fatalf("%+v", tp)
-	}
-	if FmtUs(1500) != "1.50ms" || FmtUs(999) != "999µs" || FmtUs(2.5e6) != "2.50s" {
-		t.Fatal("FmtUs")
-	}
-	if FmtRatio(Ratio(3, 2)) != "1.50x" || FmtRatio(Ratio(1, 0)) != "-" {
-		t.Fatal("ratios")
 	}
 }
