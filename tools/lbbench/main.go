@@ -68,11 +68,10 @@ func parseFlags() (*options, error) {
 	if o.clients, err = benchkit.IntList("-clients", *clients); err != nil {
 		return nil, err
 	}
+	if err := benchkit.CheckAppendRun(o.only, o.duration); err != nil {
+		return nil, err
+	}
 	switch {
-	case o.only != "both" && o.only != "logbook" && o.only != "jetstream":
-		return nil, fmt.Errorf("-only: want logbook, jetstream or both, not %q", o.only)
-	case o.duration <= 0:
-		return nil, errors.New("-duration must be positive")
 	case o.streams < slices.Max(o.clients):
 		return nil, errors.New("-streams must be at least the largest client count")
 	case o.eventSize < 1 || o.readEvents < 0 || o.readReps < 1:

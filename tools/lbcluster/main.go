@@ -110,11 +110,10 @@ func parseFlags(args []string) (*options, error) {
 	if o.stores, err = benchkit.IntList("-stores", *stores); err != nil {
 		return nil, err
 	}
+	if err := benchkit.CheckAppendRun(o.only, o.duration); err != nil {
+		return nil, err
+	}
 	switch {
-	case o.only != "both" && o.only != "logbook" && o.only != "jetstream":
-		return nil, fmt.Errorf("-only: want logbook, jetstream or both, not %q", o.only)
-	case o.duration <= 0:
-		return nil, errors.New("-duration must be positive")
 	case o.streams < slices.Max(o.clients)*slices.Max(o.stores):
 		return nil, fmt.Errorf("-streams must be at least the largest client count × the largest store count (%d)", slices.Max(o.clients)*slices.Max(o.stores))
 	case o.eventSize < 1 || o.rounds < 1 || o.gateways < 1:

@@ -2,6 +2,7 @@ package benchkit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,6 +65,18 @@ func IntList(name, s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// CheckAppendRun checks the flags that lbbench and lbcluster share: -only
+// (which systems run) and -duration (of each measured phase).
+func CheckAppendRun(only string, duration time.Duration) error {
+	switch {
+	case only != "both" && only != "logbook" && only != "jetstream":
+		return fmt.Errorf("-only: want logbook, jetstream or both, not %q", only)
+	case duration <= 0:
+		return errors.New("-duration must be positive")
+	}
+	return nil
 }
 
 // WorkDir returns the directory a run works in: dir, created if need be, or

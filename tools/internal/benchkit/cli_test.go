@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestIntList(t *testing.T) {
@@ -36,5 +37,17 @@ func TestWorkDir(t *testing.T) {
 	remove()
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("the temporary directory is still there: %v", err)
+	}
+}
+
+func TestCheckAppendRun(t *testing.T) {
+	if err := CheckAppendRun("both", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckAppendRun("nats", time.Second); err == nil || !strings.HasPrefix(err.Error(), "-only: ") {
+		t.Fatalf("-only nats: %v", err)
+	}
+	if err := CheckAppendRun("logbook", 0); err == nil || err.Error() != "-duration must be positive" {
+		t.Fatalf("-duration 0: %v", err)
 	}
 }
