@@ -14,12 +14,12 @@ out=$(mktemp -d "${TMPDIR:-/tmp}/logbook-images.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 
 export CGO_ENABLED=0
-ldflags="-s -w -X github.com/logbookdb/logbook/services/storenode/node.Version=$version"
+ldflags="-s -w -X github.com/logbookdb/logbook/pkg/version.Version=$version"
 echo "building binaries ($version) in $out" >&2
 # Three builds side by side (linking is what takes the time once cached).
 pids=()
 (cd "$root" && go build -trimpath -ldflags "$ldflags" -o "$out/storenode" ./services/storenode) & pids+=($!)
-(cd "$root" && go build -trimpath -ldflags "-s -w" -o "$out/gateway" ./services/gateway) & pids+=($!)
+(cd "$root" && go build -trimpath -ldflags "$ldflags" -o "$out/gateway" ./services/gateway) & pids+=($!)
 # nats-server at the version the services/logbook module requires.
 (cd "$root/services/logbook" && go build -trimpath -ldflags "-s -w" -o "$out/nats-server" github.com/nats-io/nats-server/v2) & pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid"; done

@@ -88,9 +88,7 @@ func TestConcurrentAppendersOneWinnerPerRevision(t *testing.T) {
 	wins := make([][]uint64, writers)
 	var wg sync.WaitGroup
 	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			s := in.Client.Store("default")
 			next := uint64(0)
 			exp := client.NoStream
@@ -110,7 +108,7 @@ func TestConcurrentAppendersOneWinnerPerRevision(t *testing.T) {
 				next = *e.CurrentRevision + 1
 				exp = client.Exact(*e.CurrentRevision)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	owner := map[uint64]int{}
@@ -147,9 +145,7 @@ func TestPositionsGaplessAcrossStreams(t *testing.T) {
 	const writers, perWriter = 8, 40
 	var wg sync.WaitGroup
 	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			s := in.Client.Store("default")
 			for i := range perWriter {
 				stream := fmt.Sprintf("cat%d-%d", w%3, i%5)
@@ -158,7 +154,7 @@ func TestPositionsGaplessAcrossStreams(t *testing.T) {
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	all := readAllForward(t, in.Store, nil, 100)

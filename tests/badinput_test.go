@@ -3,33 +3,15 @@ package tests
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/logbookdb/logbook/pkg/client"
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/wire"
-	"github.com/nats-io/nats.go"
-	"github.com/vmihailenco/msgpack/v5"
 )
 
-func mp(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := msgpack.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// rawRequest sends bytes to a subject the way a non-Go client would.
-func rawRequest(t testing.TB, in *instance, subject string, payload []byte) (*nats.Msg, error) {
-	t.Helper()
-	return in.Client.Conn().Request(subject, payload, 10*time.Second)
-}
-
+// rawAppend appends events given as maps, encoded by the test, not the client.
 func rawAppend(t testing.TB, in *instance, stream string, events ...map[string]any) (*wire.AppendReply, error) {
 	t.Helper()
 	msg, err := rawRequest(t, in, "store.default.append", mp(t, map[string]any{"stream": stream, "events": events}))
@@ -59,12 +41,7 @@ func TestBadInputTable(t *testing.T) {
 		sixBig[i] = map[string]any{"type": "T", "data": big}
 	}
 	app := func(fields map[string]any) []byte { return mp(t, fields) }
-	cases := []struct {
-		name    string
-		subject string
-		payload []byte
-		want    codes.Code
-	}{
+	cases := []errorCase{
 		{"not msgpack", "append", []byte{0xc1}, codes.MalformedRequest},
 		{"empty payload", "append", nil, codes.MalformedRequest},
 		{"truncated map", "append", app(map[string]any{"stream": "s", "events": []any{okEvent}})[:5], codes.MalformedRequest},
@@ -113,28 +90,7 @@ func TestBadInputTable(t *testing.T) {
 		{"missing operation", "store.default", app(map[string]any{}), codes.UnknownOperation},
 		{"extra subject token", "store.default.append.now", app(map[string]any{}), codes.UnknownOperation},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			subject := c.subject
-			if !strings.HasPrefix(subject, "store.") {
-				subject = "store.default." + subject
-			}
-			msg, err := rawRequest(t, in, subject, c.payload)
-			if err != nil {
-				t.Fatalf("request: %v", err)
-			}
-			if got := msg.Header.Get(wire.HeaderErrorCode); got != strconv.Itoa(int(c.want)) {
-				t.Fatalf("code header %q (%s), want %d %s", got, msg.Header.Get(wire.HeaderError), c.want, c.want.Name())
-			}
-			var body wire.ErrorReply
-			if err := wire.Unmarshal(msg.Data, &body); err != nil {
-				t.Fatalf("error body: %v", err)
-			}
-			if body.Code != int(c.want) || body.Name != c.want.Name() || body.Message == "" {
-				t.Fatalf("error body %+v", body)
-			}
-		})
-	}
+	checkErrorCases(t, in, "store.default.", cases)
 	// Nothing stored was harmed, nothing was added.
 	after := readAllForward(t, in.Store, nil, 1000)
 	if fmt.Sprint(before) != fmt.Sprint(after) {

@@ -184,16 +184,14 @@ func TestCatchUpSwitchToLive(t *testing.T) {
 	stop := func() { stopped.Store(true) }
 	var wg sync.WaitGroup
 	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for !stopped.Load() {
 				if err := appendMix(ctxT(t), in.Store, 10+w, 3); err != nil {
 					t.Error(err)
 					return
 				}
 			}
-		}()
+		})
 	}
 	time.Sleep(50 * time.Millisecond)
 	for name, f := range filters {
@@ -322,13 +320,11 @@ func TestCatchUpFillsSlowConsumerGap(t *testing.T) {
 	r.delay.Store(int64(2 * time.Millisecond))
 	var wg sync.WaitGroup
 	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := appendMix(ctxT(t), in.Store, w, 40); err != nil {
 				t.Error(err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	r.delay.Store(0)
@@ -394,8 +390,7 @@ func TestCatchUpRejectsBadInput(t *testing.T) {
 // appended moves publication to the new leader, under a new epoch, and the
 // catch-up subscriptions still deliver every event once, in order.
 func TestCatchUpAcrossLeaderChange(t *testing.T) {
-	c := newMemCluster(t)
-	c.startAll(3)
+	c := startMemCluster(t, 3)
 	ctx := ctxT(t)
 	store := c.Client.Store("default")
 	nc, err := nats.Connect(c.url, nats.MaxReconnects(-1))
@@ -418,16 +413,14 @@ func TestCatchUpAcrossLeaderChange(t *testing.T) {
 	var stopped atomic.Bool
 	var wg sync.WaitGroup
 	for w := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := 0; !stopped.Load(); i++ {
 				if err := appendMix(ctxT(t), store, 100*w+i, 3); err != nil {
 					t.Error(err)
 					return
 				}
 			}
-		}()
+		})
 	}
 	time.Sleep(500 * time.Millisecond)
 	def, err := storeOf(c.view(ctx), "default")

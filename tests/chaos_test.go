@@ -181,18 +181,14 @@ func TestChaosClusterLinearizable(t *testing.T) {
 	const streams, writersPerStream, readers = 6, 2, 3
 	var wg sync.WaitGroup
 	for w := range streams * writersPerStream {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			chaosWriter(ctx, store, h, w, fmt.Sprintf("acct-%d", w%streams))
-		}()
+		})
 	}
 	for r := range readers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			chaosReader(ctx, store, h, streams*writersPerStream+r, streams)
-		}()
+		})
 	}
 
 	// Faults, one node at a time, for the chosen duration.

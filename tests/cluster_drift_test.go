@@ -55,8 +55,7 @@ func healthMentions(t *testing.T, c *memCluster, text string) {
 // both default stores exist, replicated on all three nodes, and the
 // disagreement is reported.
 func TestDriftStoreIDMismatch(t *testing.T) {
-	c := newMemCluster(t)
-	c.startAll(3, func(cfg *node.Config) {
+	c := startMemCluster(t, 3, func(cfg *node.Config) {
 		cfg.DefaultStore = "store-a"
 		if cfg.NodeID == 2 {
 			cfg.DefaultStore = "store-b"
@@ -80,8 +79,7 @@ func TestDriftStoreIDMismatch(t *testing.T) {
 // created (in the one registry, on three replicas) and the nodes that do not
 // declare it are listed.
 func TestDriftPartialStoreOverlap(t *testing.T) {
-	c := newMemCluster(t)
-	c.startAll(3, func(cfg *node.Config) {
+	c := startMemCluster(t, 3, func(cfg *node.Config) {
 		cfg.StaticStores = []node.StaticStore{{ID: "events"}}
 		if cfg.NodeID == 1 {
 			cfg.StaticStores = append(cfg.StaticStores, node.StaticStore{ID: "snapshots"})
@@ -106,8 +104,7 @@ func TestDriftPartialStoreOverlap(t *testing.T) {
 // Scenario 3: different data directories are how a cluster is meant to
 // run: no drift, health ok, and the view shows each node's directory.
 func TestDriftDifferentDataDirsIsFine(t *testing.T) {
-	c := newMemCluster(t)
-	c.startAll(3)
+	c := startMemCluster(t, 3)
 	eventually(t, 10*time.Second, func() error {
 		h, err := c.Client.Health(ctxT(t))
 		if err != nil || h.Status != wire.HealthOK {
@@ -128,8 +125,7 @@ func TestDriftDifferentDataDirsIsFine(t *testing.T) {
 // Scenario 4: timeout mismatch. The nodes join and serve; the difference
 // is listed per node.
 func TestDriftTimeoutMismatch(t *testing.T) {
-	c := newMemCluster(t)
-	c.startAll(3, func(cfg *node.Config) {
+	c := startMemCluster(t, 3, func(cfg *node.Config) {
 		cfg.RequestTimeout = 5 * time.Second
 		if cfg.NodeID == 3 {
 			cfg.RequestTimeout = 15 * time.Second

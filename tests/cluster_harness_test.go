@@ -3,13 +3,13 @@ package tests
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/logbookdb/logbook/pkg/client"
 	"github.com/logbookdb/logbook/pkg/wire"
-	"github.com/logbookdb/logbook/services/gateway/gateway"
 	"github.com/logbookdb/logbook/services/storenode/node"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -20,14 +20,12 @@ import (
 // server, and a gateway. Nodes can be stopped and restarted on their data;
 // process-level faults (kill -9) are in cluster_proc_test.go.
 type memCluster struct {
-	t      *testing.T
-	ns     *server.Server
-	url    string
-	mu     sync.Mutex
-	nodes  map[uint64]*memNode
-	gwConn *nats.Conn
-	gw     *gateway.Gateway
-	Client *client.Client
+	t     *testing.T
+	ns    *server.Server
+	url   string
+	mu    sync.Mutex
+	nodes map[uint64]*memNode
+	gatewayFront
 }
 
 type memNode struct {
@@ -56,6 +54,15 @@ func newMemCluster(t *testing.T) *memCluster {
 	c := &memCluster{t: t, nodes: map[uint64]*memNode{}}
 	c.ns, c.url = startNATS(t)
 	t.Cleanup(c.close)
+	return c
+}
+
+// startMemCluster starts a cluster of size nodes (see startAll) and its
+// gateway.
+func startMemCluster(t *testing.T, size int, configure ...func(*node.Config)) *memCluster {
+	t.Helper()
+	c := newMemCluster(t)
+	c.startAll(size, configure...)
 	return c
 }
 
@@ -125,10 +132,7 @@ func (c *memCluster) waitReady() {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c.mu.Lock()
-	nodes := make([]*memNode, 0, len(c.nodes))
-	for _, m := range c.nodes {
-		nodes = append(nodes, m)
-	}
+	nodes := slices.Collect(maps.Values(c.nodes))
 	c.mu.Unlock()
 	for _, m := range nodes {
 		if err := m.n.WaitReady(ctx); err != nil {
@@ -139,18 +143,8 @@ func (c *memCluster) waitReady() {
 
 func (c *memCluster) startGateway() {
 	c.t.Helper()
-	if c.gw != nil {
-		return
-	}
-	var err error
-	if c.gwConn, err = nats.Connect(c.url); err != nil {
-		c.t.Fatal(err)
-	}
-	if c.gw, err = gateway.Start(gateway.Config{NATS: c.gwConn, Logger: testLogger(), RequestTimeout: 15 * time.Second}); err != nil {
-		c.t.Fatal(err)
-	}
-	if c.Client, err = client.Connect(c.url); err != nil {
-		c.t.Fatal(err)
+	if c.gw == nil {
+		c.startFront(c.t, c.url, 15*time.Second)
 	}
 }
 
@@ -179,25 +173,12 @@ func (c *memCluster) node(id uint64) *memNode {
 }
 
 func (c *memCluster) close() {
-	if c.Client != nil {
-		c.Client.Close()
-	}
-	if c.gw != nil {
-		c.gw.Stop()
-	}
-	if c.gwConn != nil {
-		c.gwConn.Close()
-	}
 	c.mu.Lock()
-	ids := make([]uint64, 0, len(c.nodes))
-	for id := range c.nodes {
-		ids = append(ids, id)
-	}
+	ids := slices.Collect(maps.Keys(c.nodes))
 	c.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, id := range ids {
-		wg.Add(1)
-		go func() { defer wg.Done(); c.stop(id) }()
+		wg.Go(func() { c.stop(id) })
 	}
 	wg.Wait()
 }
@@ -210,22 +191,6 @@ func (c *memCluster) view(ctx context.Context) *wire.ClusterView {
 		c.t.Fatalf("cluster view: %v", err)
 	}
 	return v
-}
-
-// eventually retries cond until it returns nil or the timeout passes.
-func eventually(t testing.TB, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // storeOf finds a store in the view.

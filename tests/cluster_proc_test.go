@@ -3,16 +3,16 @@ package tests
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/logbookdb/logbook/pkg/client"
-	"github.com/logbookdb/logbook/services/gateway/gateway"
 	"github.com/nats-io/nats.go"
 )
 
@@ -21,14 +21,12 @@ import (
 // process. Nodes can be killed with SIGKILL, paused with SIGSTOP (a node cut
 // off: it neither sends nor answers) and restarted on their data.
 type procCluster struct {
-	t      *testing.T
-	url    string
-	size   int
-	mu     sync.Mutex
-	nodes  map[uint64]*procNode
-	gwConn *nats.Conn
-	gw     *gateway.Gateway
-	Client *client.Client
+	t     *testing.T
+	url   string
+	size  int
+	mu    sync.Mutex
+	nodes map[uint64]*procNode
+	gatewayFront
 }
 
 type procNode struct {
@@ -58,16 +56,7 @@ func startProcCluster(t *testing.T, size int) *procCluster {
 	for id := uint64(1); id <= uint64(size); id++ {
 		c.waitReady(id)
 	}
-	var err error
-	if c.gwConn, err = nats.Connect(url, nats.MaxReconnects(-1)); err != nil {
-		t.Fatal(err)
-	}
-	if c.gw, err = gateway.Start(gateway.Config{NATS: c.gwConn, Logger: testLogger(), RequestTimeout: 10 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
-	if c.Client, err = client.Connect(url); err != nil {
-		t.Fatal(err)
-	}
+	c.startFront(t, url, 10*time.Second, nats.MaxReconnects(-1))
 	return c
 }
 
@@ -151,20 +140,8 @@ func (c *procCluster) resume(id uint64) {
 }
 
 func (c *procCluster) close() {
-	if c.Client != nil {
-		c.Client.Close()
-	}
-	if c.gw != nil {
-		c.gw.Stop()
-	}
-	if c.gwConn != nil {
-		c.gwConn.Close()
-	}
 	c.mu.Lock()
-	nodes := make([]*procNode, 0, len(c.nodes))
-	for _, p := range c.nodes {
-		nodes = append(nodes, p)
-	}
+	nodes := slices.Collect(maps.Values(c.nodes))
 	c.mu.Unlock()
 	for _, p := range nodes {
 		if p.paused {

@@ -17,8 +17,7 @@ import (
 // replicas; losing the leader of a store keeps it available, and a node that
 // comes back catches up.
 func TestClusterFormsReplicatesAndFailsOver(t *testing.T) {
-	c := newMemCluster(t)
-	c.startAll(3)
+	c := startMemCluster(t, 3)
 	ctx := ctxT(t)
 
 	v := c.view(ctx)
@@ -176,8 +175,7 @@ func TestClusterStaggeredStartAndJoin(t *testing.T) {
 // A storenode configured for another cluster name is refused with a clear
 // error, and the cluster reports it.
 func TestClusterRefusesOtherClusterName(t *testing.T) {
-	c := newMemCluster(t)
-	c.startAll(1)
+	c := startMemCluster(t, 1)
 	cfg := c.nodeConfig(2, 1)
 	cfg.ClusterName = "other"
 	m := c.startLoose(cfg)
@@ -196,8 +194,7 @@ func TestClusterRefusesOtherClusterName(t *testing.T) {
 
 // A fresh storenode reusing a member's id is refused.
 func TestClusterRefusesDuplicateNodeID(t *testing.T) {
-	c := newMemCluster(t)
-	c.startAll(1)
+	c := startMemCluster(t, 1)
 	m := c.startLoose(c.nodeConfig(1, 1))
 	defer m.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -210,8 +207,7 @@ func TestClusterRefusesDuplicateNodeID(t *testing.T) {
 // Leaderships spread across the nodes: with six stores on three nodes,
 // each node ends up leading two.
 func TestClusterBalancesLeaders(t *testing.T) {
-	c := newMemCluster(t)
-	c.startAll(3)
+	c := startMemCluster(t, 3)
 	ctx := ctxT(t)
 	for i := range 5 {
 		if _, err := c.Client.Stores().Create(ctx, fmt.Sprintf("b%d", i), nil); err != nil {
@@ -240,8 +236,7 @@ func TestClusterBalancesLeaders(t *testing.T) {
 // back to three replicas, the node leaves the view, and the new replica
 // holds the data (the store serves with it and one old replica only).
 func TestClusterRemoveNodeMovesReplicas(t *testing.T) {
-	c := newMemCluster(t)
-	c.startAll(3)
+	c := startMemCluster(t, 3)
 	ctx := ctxT(t)
 	c.start(c.nodeConfig(4, 3))
 	c.waitReady()

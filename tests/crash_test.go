@@ -128,18 +128,9 @@ type ack struct {
 // kill -9 during a steady write load loses no acknowledged append, and
 // retrying the appends that were in flight never writes them twice.
 func TestKill9LosesNoAcknowledgedAppend(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and kills a real process")
-	}
-	dir := t.TempDir()
-	natsAddr, raftAddr := freeAddr(t), freeAddr(t)
-	p := startProc(t, dir, natsAddr, raftAddr)
-
-	c, err := client.Connect("nats://"+natsAddr, client.WithoutRetry(), client.WithTimeout(3*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	site := newProcSite(t)
+	p := site.start()
+	c := site.connect(client.WithoutRetry(), client.WithTimeout(3*time.Second))
 	var (
 		mu       sync.Mutex
 		acked    []ack
@@ -149,9 +140,7 @@ func TestKill9LosesNoAcknowledgedAppend(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			s := c.Store("default")
 			for i := 0; ; i++ {
 				select {
@@ -174,7 +163,7 @@ func TestKill9LosesNoAcknowledgedAppend(t *testing.T) {
 					return
 				}
 			}
-		}()
+		})
 	}
 	time.Sleep(1500 * time.Millisecond)
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -190,7 +179,7 @@ func TestKill9LosesNoAcknowledgedAppend(t *testing.T) {
 	}
 	mu.Unlock()
 
-	startProc(t, dir, natsAddr, raftAddr)
+	site.start()
 	ctx := ctxT(t)
 	s := c.Store("default")
 	// Every acknowledged append is there, where it was acknowledged.
@@ -250,17 +239,9 @@ func readAllForwardCtx(t *testing.T, ctx context.Context, s *client.Store) []cli
 
 // SIGTERM shuts down in order and exits 0; the data is there afterwards.
 func TestSigtermGracefulShutdown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs a real process")
-	}
-	dir := t.TempDir()
-	natsAddr, raftAddr := freeAddr(t), freeAddr(t)
-	p := startProc(t, dir, natsAddr, raftAddr)
-	c, err := client.Connect("nats://" + natsAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	site := newProcSite(t)
+	p := site.start()
+	c := site.connect()
 	if _, err := c.Store("default").Append(ctxT(t), "x", client.NoStream, ev("E", "1")); err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +254,7 @@ func TestSigtermGracefulShutdown(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no exit within 30s of SIGTERM")
 	}
-	startProc(t, dir, natsAddr, raftAddr)
+	site.start()
 	page, err := c.Store("default").Read(ctxT(t), "x", client.ReadOptions{})
 	if err != nil || len(page.Events) != 1 {
 		t.Fatalf("after restart: %+v %v", page, err)

@@ -101,16 +101,14 @@ func TestLiveEventsInOrder(t *testing.T) {
 	all := collectLive(t, connectNATS(t, in), subjects.EventsOfStore("default"))
 	var wg sync.WaitGroup
 	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range 25 {
 				evs := []client.Event{ev("A", fmt.Sprint(w, i)), ev("B", fmt.Sprint(w, i))}
 				if _, err := in.Store.Append(ctxT(t), fmt.Sprintf("w%d-%d", w, i%3), client.Any, evs...); err != nil {
 					t.Error(err)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	got := all.wait(200)

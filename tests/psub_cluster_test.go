@@ -14,12 +14,9 @@ import (
 // from the replicated checkpoint; every event is delivered, none is first
 // delivered twice, and redeliveries are marked.
 func TestPersistentLeaderFailoverInCluster(t *testing.T) {
-	c := newMemCluster(t)
-	c.startAll(3)
+	c := startMemCluster(t, 3)
 	s := c.Client.Store("default")
-	if _, err := s.CreateSubscription(ctxT(t), "fo", client.SubscriptionOptions{Settings: settings(20, 60_000, 5, client.RoundRobin)}); err != nil {
-		t.Fatal(err)
-	}
+	createSub(t, s, "fo", settings(20, 60_000, 5, client.RoundRobin))
 	const n = 600
 	for i := range n / 2 / 20 {
 		appendEvents(t, s, fmt.Sprintf("fo-%d", i%5), "F", 20)

@@ -28,6 +28,36 @@ func settings(maxInFlight, ackTimeoutMs, maxRetries int64, strategy string) *cli
 	return &client.SubscriptionSettings{MaxInFlight: &maxInFlight, AckTimeoutMs: &ackTimeoutMs, MaxRetries: &maxRetries, Strategy: strategy}
 }
 
+// createSub creates a subscription from the start of the store.
+func createSub(t *testing.T, s *client.Store, name string, set *client.SubscriptionSettings) {
+	t.Helper()
+	if _, err := s.CreateSubscription(ctxT(t), name, client.SubscriptionOptions{Settings: set}); err != nil {
+		t.Fatalf("create subscription %s: %v", name, err)
+	}
+}
+
+// startSubscription starts a Logbook and creates a subscription on its
+// default store; consumers are added with the returned consumers' start.
+func startSubscription(t *testing.T, name string, set *client.SubscriptionSettings) (*client.Store, *consumers) {
+	t.Helper()
+	s := startLogbook(t).Store
+	createSub(t, s, name, set)
+	return s, newConsumers(t)
+}
+
+// reconnectingStore connects a client of its own to in, which reconnects
+// across restarts of in, and returns its default store. The client is closed
+// with the test, after the consumers.
+func reconnectingStore(t *testing.T, in *instance) *client.Store {
+	t.Helper()
+	c, err := client.Connect(in.natsURL, client.WithNATSOptions(nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.Store("default")
+}
+
 // delivery is one message as a test consumer saw it.
 type delivery struct {
 	consumer    string
@@ -59,9 +89,7 @@ func newConsumers(t *testing.T) *consumers {
 func (cs *consumers) start(s *client.Store, sub, id string, hb time.Duration, handle func(ctx context.Context, m *client.Message)) context.CancelFunc {
 	ctx, cancel := context.WithCancel(context.Background())
 	cs.t.Cleanup(cancel)
-	cs.wg.Add(1)
-	go func() {
-		defer cs.wg.Done()
+	cs.wg.Go(func() {
 		err := s.Consume(ctx, sub, func(ctx context.Context, m *client.Message) {
 			cs.mu.Lock()
 			cs.got = append(cs.got, delivery{id, m.Event.Stream, m.Event.Type, m.Event.Position, m.Event.Revision, m.DeliveryCount, m.Redelivered, m.Replay, time.Now()})
@@ -71,7 +99,7 @@ func (cs *consumers) start(s *client.Store, sub, id string, hb time.Duration, ha
 		if err != nil && ctx.Err() == nil {
 			cs.t.Errorf("consumer %s: %v", id, err)
 		}
-	}()
+	})
 	return cancel
 }
 
@@ -79,18 +107,6 @@ func (cs *consumers) snapshot() []delivery {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	return slices.Clone(cs.got)
-}
-
-// waitFor polls cond until it holds or 20s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func ackAll(ctx context.Context, m *client.Message) { _ = m.Ack(ctx) }
@@ -210,12 +226,7 @@ func TestPersistentManagement(t *testing.T) {
 // Two competing consumers share the events, round robin, and each event is
 // acked exactly once.
 func TestPersistentRoundRobinCompetingConsumers(t *testing.T) {
-	in := startLogbook(t)
-	s := in.Store
-	if _, err := s.CreateSubscription(ctxT(t), "work", client.SubscriptionOptions{Settings: settings(10, 10_000, 3, client.RoundRobin)}); err != nil {
-		t.Fatal(err)
-	}
-	cs := newConsumers(t)
+	s, cs := startSubscription(t, "work", settings(10, 10_000, 3, client.RoundRobin))
 	var mu sync.Mutex
 	acked := map[uint64]int{}
 	handle := func(ctx context.Context, m *client.Message) {
@@ -263,12 +274,7 @@ func TestPersistentRoundRobinCompetingConsumers(t *testing.T) {
 
 // With the pinned strategy each stream's events go to one consumer, in order.
 func TestPersistentPinnedKeepsStreamsInOrder(t *testing.T) {
-	in := startLogbook(t)
-	s := in.Store
-	if _, err := s.CreateSubscription(ctxT(t), "pinned", client.SubscriptionOptions{Settings: settings(4, 10_000, 3, client.Pinned)}); err != nil {
-		t.Fatal(err)
-	}
-	cs := newConsumers(t)
+	s, cs := startSubscription(t, "pinned", settings(4, 10_000, 3, client.Pinned))
 	for _, id := range []string{"p1", "p2", "p3"} {
 		cs.start(s, "pinned", id, 100*time.Millisecond, ackAll)
 	}
@@ -276,13 +282,11 @@ func TestPersistentPinnedKeepsStreamsInOrder(t *testing.T) {
 	const streams, per = 12, 15
 	var wg sync.WaitGroup
 	for st := range streams {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range per / 5 {
 				appendEvents(t, s, fmt.Sprintf("acct-%d", st), "Tx", 5)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	waitCheckpoint(t, s, "pinned", streams*per)
@@ -312,12 +316,7 @@ func TestPersistentPinnedKeepsStreamsInOrder(t *testing.T) {
 // Nacks: retry (until max_retries, then parked), retry later (after the
 // delay), park, skip; then the parked list and replay.
 func TestPersistentNackRetryParkSkipAndReplay(t *testing.T) {
-	in := startLogbook(t)
-	s := in.Store
-	if _, err := s.CreateSubscription(ctxT(t), "nacks", client.SubscriptionOptions{Settings: settings(10, 10_000, 2, client.RoundRobin)}); err != nil {
-		t.Fatal(err)
-	}
-	cs := newConsumers(t)
+	s, cs := startSubscription(t, "nacks", settings(10, 10_000, 2, client.RoundRobin))
 	cs.start(s, "nacks", "n1", 100*time.Millisecond, func(ctx context.Context, m *client.Message) {
 		var err error
 		switch {
@@ -423,13 +422,8 @@ func TestPersistentNackRetryParkSkipAndReplay(t *testing.T) {
 // A consumer that vanishes with events in flight: they are delivered again
 // to another consumer after the ack timeout, marked redelivered.
 func TestPersistentAckTimeoutRedeliversVanishedConsumer(t *testing.T) {
-	in := startLogbook(t)
-	s := in.Store
 	const ackTimeout = 600 * time.Millisecond
-	if _, err := s.CreateSubscription(ctxT(t), "vanish", client.SubscriptionOptions{Settings: settings(5, ackTimeout.Milliseconds(), 5, client.RoundRobin)}); err != nil {
-		t.Fatal(err)
-	}
-	cs := newConsumers(t)
+	s, cs := startSubscription(t, "vanish", settings(5, ackTimeout.Milliseconds(), 5, client.RoundRobin))
 	stopA := cs.start(s, "vanish", "a", 50*time.Millisecond, func(context.Context, *client.Message) {}) // never acks
 	waitFor(t, "consumer a", func() bool { return len(subInfo(t, s, "vanish").Consumers) == 1 })
 	appendEvents(t, s, "v-1", "V", 5)
@@ -467,16 +461,9 @@ func TestPersistentAckTimeoutRedeliversVanishedConsumer(t *testing.T) {
 // event that was in flight is delivered again marked as such.
 func TestPersistentCheckpointSurvivesRestart(t *testing.T) {
 	in := startLogbook(t)
-	if _, err := in.Store.CreateSubscription(ctxT(t), "durable", client.SubscriptionOptions{Settings: settings(1, 60_000, 5, client.RoundRobin)}); err != nil {
-		t.Fatal(err)
-	}
+	createSub(t, in.Store, "durable", settings(1, 60_000, 5, client.RoundRobin))
 	// The consumer has its own connection, which outlives the restart.
-	c, err := client.Connect(in.natsURL, client.WithNATSOptions(nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := c.Store("default")
+	s := reconnectingStore(t, in)
 	const n, hold = 40, 20
 	appendEvents(t, s, "d-1", "D", n)
 	var mu sync.Mutex
@@ -661,9 +648,7 @@ func TestPersistentRawBadInputLeavesDataIntact(t *testing.T) {
 	in := startLogbook(t)
 	s := in.Store
 	appendEvents(t, s, "keep-1", "K", 5)
-	if _, err := s.CreateSubscription(ctxT(t), "keep", client.SubscriptionOptions{Settings: settings(10, 10_000, 0, "")}); err != nil {
-		t.Fatal(err)
-	}
+	createSub(t, s, "keep", settings(10, 10_000, 0, ""))
 	cs := newConsumers(t)
 	stop := cs.start(s, "keep", "k", 100*time.Millisecond, func(ctx context.Context, m *client.Message) {
 		if m.Event.Position == 4 {
@@ -748,15 +733,8 @@ func TestPersistentRawBadInputLeavesDataIntact(t *testing.T) {
 // redelivered every time after the first.
 func TestPersistentRestartDuringDelivery(t *testing.T) {
 	in := startLogbook(t)
-	if _, err := in.Store.CreateSubscription(ctxT(t), "busy", client.SubscriptionOptions{Settings: settings(20, 60_000, 5, client.RoundRobin)}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.Connect(in.natsURL, client.WithNATSOptions(nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := c.Store("default")
+	createSub(t, in.Store, "busy", settings(20, 60_000, 5, client.RoundRobin))
+	s := reconnectingStore(t, in)
 	const n = 400
 	for i := range n / 20 {
 		appendEvents(t, s, fmt.Sprintf("busy-%d", i%5), "B", 20)

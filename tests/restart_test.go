@@ -14,15 +14,13 @@ func TestRestartKeepsEveryEvent(t *testing.T) {
 	in := startLogbook(t)
 	var wg sync.WaitGroup
 	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range 50 {
 				if _, err := in.Store.Append(ctxT(t), fmt.Sprintf("s%d-%d", w, i%7), client.Any, ev("E", fmt.Sprint(w, i))); err != nil {
 					t.Error(err)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	before := readAllForward(t, in.Store, nil, 500)

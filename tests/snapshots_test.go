@@ -303,12 +303,7 @@ func TestSnapshotBadInput(t *testing.T) {
 		}
 		return m(f)
 	}
-	cases := []struct {
-		name    string
-		op      string
-		payload []byte
-		want    codes.Code
-	}{
+	cases := []errorCase{
 		{"save not msgpack", "snapshot_save", []byte{0xc1}, codes.MalformedRequest},
 		{"save empty payload", "snapshot_save", nil, codes.MalformedRequest},
 		{"save array", "snapshot_save", mp(t, []any{"acct-1", 1}), codes.MalformedRequest},
@@ -343,24 +338,7 @@ func TestSnapshotBadInput(t *testing.T) {
 		{"delete nil payload", "snapshot_delete", []byte{0xc0}, codes.MalformedRequest},
 		{"unknown snapshot op", "snapshot_compact", m(map[string]any{"stream": "acct-1"}), codes.UnknownOperation},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			msg, err := rawRequest(t, in, "store.default."+c.op, c.payload)
-			if err != nil {
-				t.Fatalf("request: %v", err)
-			}
-			if got := msg.Header.Get(wire.HeaderErrorCode); got != strconv.Itoa(int(c.want)) {
-				t.Fatalf("code header %q (%s), want %d %s", got, msg.Header.Get(wire.HeaderError), c.want, c.want.Name())
-			}
-			var body wire.ErrorReply
-			if err := wire.Unmarshal(msg.Data, &body); err != nil {
-				t.Fatalf("error body: %v", err)
-			}
-			if body.Code != int(c.want) || body.Name != c.want.Name() || body.Message == "" {
-				t.Fatalf("error body %+v", body)
-			}
-		})
-	}
+	checkErrorCases(t, in, "store.default.", cases)
 	if after := stored(); after != before {
 		t.Fatalf("stored data changed:\nbefore %s\nafter  %s", before, after)
 	}

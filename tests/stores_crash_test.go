@@ -17,17 +17,6 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// connectProc connects a client to a logbook process; it is closed with the test.
-func connectProc(t *testing.T, natsAddr string, opts ...client.Option) *client.Client {
-	t.Helper()
-	c, err := client.Connect("nats://"+natsAddr, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 // waitKilled waits for a process that is to kill itself and checks that it
 // died of SIGKILL.
 func waitKilled(t *testing.T, p *proc) {
@@ -51,13 +40,9 @@ func waitKilled(t *testing.T, p *proc) {
 // after a restart the reconciler starts it, it becomes running with the
 // settings it was created with, and it serves.
 func TestStoreCreateCrashRecovers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and kills a real process")
-	}
-	dir := t.TempDir()
-	natsAddr, raftAddr := freeAddr(t), freeAddr(t)
-	p := startProc(t, dir, natsAddr, raftAddr, withEnv("LOGBOOK_FAILPOINT=create-before-start"))
-	c := connectProc(t, natsAddr, client.WithoutRetry(), client.WithTimeout(10*time.Second), client.WithNATSOptions(nats.NoReconnect()))
+	site := newProcSite(t)
+	p := site.start(withEnv("LOGBOOK_FAILPOINT=create-before-start"))
+	c := site.connect(client.WithoutRetry(), client.WithTimeout(10*time.Second), client.WithNATSOptions(nats.NoReconnect()))
 	ctx := ctxT(t)
 	def := c.Store("default")
 	for i := range 5 {
@@ -74,26 +59,18 @@ func TestStoreCreateCrashRecovers(t *testing.T) {
 	}
 	t.Logf("create during the crash: %v", err)
 	waitKilled(t, p)
-	if dirExists(t, storeDir(dir, "fresh")) {
+	if dirExists(t, storeDir(site.dir, "fresh")) {
 		t.Fatal("the store's replica was started before the failpoint")
 	}
 
-	startProc(t, dir, natsAddr, raftAddr)
-	c = connectProc(t, natsAddr)
+	site.start()
+	c = site.connect()
 	st, ctx := c.Stores(), ctxT(t)
 	s := waitStoreStatus(t, st, "fresh", wire.StatusRunning)
 	if !slices.Equal(s.Replicas, []uint64{1}) {
 		t.Fatalf("status %+v", s)
 	}
-	cfg, err := st.Config(ctx, "fresh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := defaultConfig("fresh")
-	want.MaxEventSize, want.MaxReadCount = 300, 50
-	if !sameSettings(*cfg, want) || cfg.Origin != "api" {
-		t.Fatalf("config after recovery %+v, want settings %+v", cfg, want)
-	}
+	cfg := wantConfig(t, st, "fresh", "api", func(c *client.StoreConfig) { c.MaxEventSize, c.MaxReadCount = 300, 50 })
 	// Creating it again now is the same store.
 	if r, err := st.Create(ctx, "fresh", settings); err != nil || !r.Existed || r.Config != *cfg {
 		t.Fatalf("create again after recovery: %+v %v", r, err)
@@ -123,13 +100,9 @@ func TestStoreCreateCrashRecovers(t *testing.T) {
 // reported: after a restart the reconciler finishes the removal; the store is
 // gone from the registry and from disk, and nothing else was touched.
 func TestStoreRemoveCrashRecovers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and kills a real process")
-	}
-	dir := t.TempDir()
-	natsAddr, raftAddr := freeAddr(t), freeAddr(t)
-	p := startProc(t, dir, natsAddr, raftAddr, withEnv("LOGBOOK_FAILPOINT=remove-before-report"))
-	c := connectProc(t, natsAddr, client.WithoutRetry(), client.WithTimeout(10*time.Second), client.WithNATSOptions(nats.NoReconnect()))
+	site := newProcSite(t)
+	p := site.start(withEnv("LOGBOOK_FAILPOINT=remove-before-report"))
+	c := site.connect(client.WithoutRetry(), client.WithTimeout(10*time.Second), client.WithNATSOptions(nats.NoReconnect()))
 	st, ctx := c.Stores(), ctxT(t)
 	for _, id := range []string{"doomed", "keeper"} {
 		if _, err := st.Create(ctx, id, nil); err != nil {
@@ -146,7 +119,7 @@ func TestStoreRemoveCrashRecovers(t *testing.T) {
 	}
 	keeperBefore := eventKeys(readAllForwardCtx(t, ctx, c.Store("keeper")))
 	defaultBefore := eventKeys(readAllForwardCtx(t, ctx, c.Store("default")))
-	if !dirExists(t, storeDir(dir, "doomed")) {
+	if !dirExists(t, storeDir(site.dir, "doomed")) {
 		t.Fatal("no data directory for doomed")
 	}
 
@@ -158,14 +131,14 @@ func TestStoreRemoveCrashRecovers(t *testing.T) {
 	}
 	waitKilled(t, p)
 
-	startProc(t, dir, natsAddr, raftAddr)
-	c = connectProc(t, natsAddr)
+	site.start()
+	c = site.connect()
 	st, ctx = c.Stores(), ctxT(t)
 	waitStoreGone(t, st, "doomed")
 	if got := storeIDs(listStores(t, st, 100)); !slices.Equal(got, []string{"default", "keeper"}) {
 		t.Fatalf("stores after recovery %v", got)
 	}
-	if dirExists(t, storeDir(dir, "doomed")) {
+	if dirExists(t, storeDir(site.dir, "doomed")) {
 		t.Fatal("doomed's data directory is still there")
 	}
 	d := c.Store("doomed")
@@ -232,17 +205,11 @@ func TestBinaryDeclaresStores(t *testing.T) {
 		t.Fatalf("stores %v", got)
 	}
 	for _, id := range []string{"audit", "metrics", "orders"} {
-		cfg, err := st.Config(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := defaultConfig(id)
+		var adjust func(*client.StoreConfig)
 		if id == "orders" {
-			want.MaxEventSize, want.RequestTimeoutMs = 300, 2500
+			adjust = func(c *client.StoreConfig) { c.MaxEventSize, c.RequestTimeoutMs = 300, 2500 }
 		}
-		if !sameSettings(*cfg, want) || cfg.Origin != "config" {
-			t.Fatalf("%s config %+v, want %+v from config", id, cfg, want)
-		}
+		wantConfig(t, st, id, "config", adjust)
 	}
 	_, err := c.Store("orders").Append(ctx, "s", client.Any, bigEvent(301))
 	wantCode(t, err, codes.EventTooLarge)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -90,34 +89,28 @@ func storeIDs(ss []client.StoreStatus) []string {
 // waitStoreStatus polls a store's status until it is want.
 func waitStoreStatus(t *testing.T, st *client.Stores, id, want string) *client.StoreStatus {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
+	var got *client.StoreStatus
+	poll(t, 20*time.Second, 20*time.Millisecond, func() error {
 		s, err := st.Status(ctxT(t), id)
 		if err == nil && s.Status == want {
-			return s
+			got = s
+			return nil
 		}
-		last = fmt.Sprintf("%+v %v", s, err)
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("store %s not %s within 20s; last status: %s", id, want, last)
-	return nil
+		return fmt.Errorf("store %s not %s; last status: %+v %v", id, want, s, err)
+	})
+	return got
 }
 
 // waitStoreGone polls a store's status until it is store_not_found.
 func waitStoreGone(t *testing.T, st *client.Stores, id string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
+	poll(t, 20*time.Second, 20*time.Millisecond, func() error {
 		s, err := st.Status(ctxT(t), id)
 		if errors.Is(err, codes.ErrStoreNotFound) {
-			return
+			return nil
 		}
-		last = fmt.Sprintf("%+v %v", s, err)
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("store %s still there 20s after its removal; last status: %s", id, last)
+		return fmt.Errorf("store %s still there after its removal; last status: %+v %v", id, s, err)
+	})
 }
 
 // eventKey is what identifies a recorded event for comparisons.
@@ -643,9 +636,7 @@ func TestManyStoresSurviveRestart(t *testing.T) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, n)
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			if _, err := st.Create(ctx, id(i), settingsOf(i)); err != nil {
@@ -665,7 +656,7 @@ func TestManyStoresSurviveRestart(t *testing.T) {
 			if _, err := s.Append(ctx, fmt.Sprintf("u-%d", i), client.NoStream, ev("U", fmt.Sprint(i))); err != nil {
 				t.Errorf("append to %s: %v", id(i), err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if t.Failed() {
@@ -776,18 +767,8 @@ func TestStaticStoresFromConfig(t *testing.T) {
 	if got := storeIDs(listStores(t, st, 100)); !slices.Equal(got, []string{"audit", "default", "orders"}) {
 		t.Fatalf("stores %v", got)
 	}
-	orders, err := st.Config(ctx, "orders")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantOrders := defaultConfig("orders")
-	wantOrders.MaxEventSize, wantOrders.MaxAppendEvents = 200, 5
-	if !sameSettings(*orders, wantOrders) || orders.Origin != "config" {
-		t.Fatalf("orders config %+v, want %+v from config", orders, wantOrders)
-	}
-	if c, err := st.Config(ctx, "audit"); err != nil || !sameSettings(*c, defaultConfig("audit")) || c.Origin != "config" {
-		t.Fatalf("audit config %+v %v", c, err)
-	}
+	orders := wantConfig(t, st, "orders", "config", func(c *client.StoreConfig) { c.MaxEventSize, c.MaxAppendEvents = 200, 5 })
+	wantConfig(t, st, "audit", "config", nil)
 	for _, id := range []string{"orders", "audit", "default"} {
 		// Served once Start returns; the registry's "running" may trail by a
 		// reconciler pass.
@@ -799,7 +780,7 @@ func TestStaticStoresFromConfig(t *testing.T) {
 	if _, err := o.Append(ctx, "s", client.NoStream, bigEvent(200)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = o.Append(ctx, "s", client.Any, bigEvent(201))
+	_, err := o.Append(ctx, "s", client.Any, bigEvent(201))
 	wantCode(t, err, codes.EventTooLarge)
 	_, err = o.Append(ctx, "s", client.Any, ev("E", "1"), ev("E", "2"), ev("E", "3"), ev("E", "4"), ev("E", "5"), ev("E", "6"))
 	wantCode(t, err, codes.TooManyEvents)
@@ -966,12 +947,7 @@ func TestStoreLifecycleEvents(t *testing.T) {
 // error, and none of them changes the registry.
 func TestStoresBadInput(t *testing.T) {
 	in := startLogbook(t)
-	cases := []struct {
-		name    string
-		op      string
-		payload []byte
-		want    codes.Code
-	}{
+	cases := []errorCase{
 		{"create not msgpack", "create", []byte{0xc1}, codes.MalformedRequest},
 		{"create empty payload", "create", nil, codes.MalformedRequest},
 		{"create json", "create", []byte(`{"store":"x"}`), codes.MalformedRequest},
@@ -1004,24 +980,7 @@ func TestStoresBadInput(t *testing.T) {
 		{"unknown operation", "frobnicate", mp(t, map[string]any{"store": "x"}), codes.UnknownOperation},
 		{"unknown operation events", "events", mp(t, map[string]any{}), codes.UnknownOperation},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			msg, err := rawRequest(t, in, "stores."+c.op, c.payload)
-			if err != nil {
-				t.Fatalf("request: %v", err)
-			}
-			if got := msg.Header.Get(wire.HeaderErrorCode); got != strconv.Itoa(int(c.want)) {
-				t.Fatalf("code header %q (%s), want %d %s", got, msg.Header.Get(wire.HeaderError), c.want, c.want.Name())
-			}
-			var body wire.ErrorReply
-			if err := wire.Unmarshal(msg.Data, &body); err != nil {
-				t.Fatalf("error body: %v", err)
-			}
-			if body.Code != int(c.want) || body.Name != c.want.Name() || body.Message == "" {
-				t.Fatalf("error body %+v", body)
-			}
-		})
-	}
+	checkErrorCases(t, in, "stores.", cases)
 	// Nothing was created; the registry still answers well-formed requests.
 	msg, err := rawRequest(t, in, "stores.list", mp(t, map[string]any{}))
 	if err != nil {
@@ -1056,13 +1015,11 @@ func TestNewStoresServePromptlyAmongMany(t *testing.T) {
 	id := func(i int) string { return fmt.Sprintf("m%02d", i) }
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if r, err := st.Create(ctxT(t), id(i), nil); err != nil || r.Status.Status != wire.StatusRunning {
 				t.Errorf("create %s: %+v %v", id(i), r, err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if t.Failed() {
@@ -1071,15 +1028,13 @@ func TestNewStoresServePromptlyAmongMany(t *testing.T) {
 	// Every create has answered "running": every store serves now.
 	latency := make([]time.Duration, n)
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			start := time.Now()
 			if _, err := in.Client.Store(id(i)).Append(ctxT(t), "s", client.NoStream, ev("E", "")); err != nil {
 				t.Errorf("append to %s: %v", id(i), err)
 			}
 			latency[i] = time.Since(start)
-		}()
+		})
 	}
 	wg.Wait()
 	slowest := slices.Max(latency)

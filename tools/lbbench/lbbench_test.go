@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 // TestSystems runs a tiny version of the whole benchmark against both
@@ -23,7 +23,7 @@ func TestSystems(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer js.close()
-	lb, err := startLogbook(ctx, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	lb, err := startLogbook(ctx, dir, benchkit.Logger(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,28 +31,28 @@ func TestSystems(t *testing.T) {
 
 	for _, sys := range []system{js, lb} {
 		t.Run(sys.name(), func(t *testing.T) {
-			a, err := sys.newAppender()
+			a, err := sys.newAppender(0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer a.close()
+			defer a.Close()
 			s := &streamState{name: sys.streamName("occ", 0)}
-			data := payload(16)
+			data := benchkit.Payload(16)
 			for range 2 {
-				if err := a.append(ctx, s, data); err != nil {
+				if err := a.Append(ctx, s, data); err != nil {
 					t.Fatal(err)
 				}
 			}
 			stale := &streamState{name: s.name}
-			if err := a.append(ctx, stale, data); err == nil {
+			if err := a.Append(ctx, stale, data); err == nil {
 				t.Fatal("append expecting no stream succeeded on an existing stream")
 			}
 			stale = &streamState{name: s.name, exists: true, last: s.last - 1}
-			if err := a.append(ctx, stale, data); err == nil {
+			if err := a.Append(ctx, stale, data); err == nil {
 				t.Fatal("append with a stale expected revision succeeded")
 			}
 			got := streamState{name: s.name}
-			if err := a.lookup(ctx, &got); err != nil || got != *s {
+			if err := a.Lookup(ctx, &got); err != nil || got != *s {
 				t.Fatalf("lookup: %+v, %v; want %+v", got, err, *s)
 			}
 

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/client"
@@ -16,6 +14,7 @@ import (
 // logbookSystem is a single-node Logbook started in this process (embedded
 // NATS, storenode, gateway), reached by the clients over TCP like any client.
 type logbookSystem struct {
+	named
 	lb     *embed.Logbook
 	reader *client.Client
 }
@@ -24,20 +23,11 @@ type logbookSystem struct {
 const maxReadPage = 4096
 
 func startLogbook(ctx context.Context, dir string, logger *slog.Logger) (*logbookSystem, error) {
-	raft, err := benchkit.FreeAddr()
+	lb, err := benchkit.StartLogbook(ctx, dir, logger)
 	if err != nil {
 		return nil, err
 	}
-	lb, err := embed.Start(ctx, embed.Config{
-		DataDir:     filepath.Join(dir, "logbook"),
-		NATSPort:    -1,
-		RaftAddress: raft,
-		Logger:      logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start logbook: %w", err)
-	}
-	s := &logbookSystem{lb: lb}
+	s := &logbookSystem{named: named{"logbook", "%s-s%04d"}, lb: lb}
 	if s.reader, err = client.Connect(lb.ClientURL()); err != nil {
 		lb.Close()
 		return nil, err
@@ -45,13 +35,7 @@ func startLogbook(ctx context.Context, dir string, logger *slog.Logger) (*logboo
 	return s, nil
 }
 
-func (s *logbookSystem) name() string { return "logbook" }
-
-func (s *logbookSystem) streamName(scenario string, i int) string {
-	return fmt.Sprintf("%s-s%04d", scenario, i)
-}
-
-func (s *logbookSystem) newAppender() (appender, error) {
+func (s *logbookSystem) newAppender(int) (appender, error) {
 	c, err := client.Connect(s.lb.ClientURL())
 	if err != nil {
 		return nil, err
@@ -112,30 +96,21 @@ type logbookAppender struct {
 	st *client.Store
 }
 
-func (a *logbookAppender) append(ctx context.Context, s *streamState, data []byte) error {
-	exp := client.NoStream
-	if s.exists {
-		exp = client.Exact(s.last)
-	}
-	res, err := a.st.Append(ctx, s.name, exp, client.Event{Type: "bench", Data: data})
+func (a *logbookAppender) Append(ctx context.Context, s *streamState, data []byte) error {
+	last, err := benchkit.AppendExpecting(ctx, a.st, s.name, s.exists, s.last, data)
 	if err != nil {
 		return err
 	}
-	s.exists, s.last = true, res.LastRevision
+	s.exists, s.last = true, last
 	return nil
 }
 
-func (a *logbookAppender) lookup(ctx context.Context, s *streamState) error {
-	info, err := a.st.StreamInfo(ctx, s.name)
-	if errors.Is(err, client.ErrStreamNotFound) {
-		s.exists, s.last = false, 0
-		return nil
+func (a *logbookAppender) Lookup(ctx context.Context, s *streamState) error {
+	exists, last, err := benchkit.LastRevision(ctx, a.st, s.name)
+	if err == nil {
+		s.exists, s.last = exists, last
 	}
-	if err != nil {
-		return err
-	}
-	s.exists, s.last = true, info.LastRevision
-	return nil
+	return err
 }
 
-func (a *logbookAppender) close() { a.c.Close() }
+func (a *logbookAppender) Close() { a.c.Close() }

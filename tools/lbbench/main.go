@@ -20,15 +20,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"os/signal"
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 type options struct {
@@ -66,18 +64,14 @@ func parseFlags() (*options, error) {
 	if flag.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", flag.Args())
 	}
-	for f := range strings.SplitSeq(*clients, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("-clients: %q is not a positive number", f)
-		}
-		o.clients = append(o.clients, n)
+	var err error
+	if o.clients, err = benchkit.IntList("-clients", *clients); err != nil {
+		return nil, err
+	}
+	if err := benchkit.CheckAppendRun(o.only, o.duration); err != nil {
+		return nil, err
 	}
 	switch {
-	case o.only != "both" && o.only != "logbook" && o.only != "jetstream":
-		return nil, fmt.Errorf("-only: want logbook, jetstream or both, not %q", o.only)
-	case o.duration <= 0:
-		return nil, errors.New("-duration must be positive")
 	case o.streams < slices.Max(o.clients):
 		return nil, errors.New("-streams must be at least the largest client count")
 	case o.eventSize < 1 || o.readEvents < 0 || o.readReps < 1:
@@ -90,41 +84,13 @@ func parseFlags() (*options, error) {
 	return o, nil
 }
 
-func main() {
-	o, err := parseFlags()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "lbbench:", err)
-		os.Exit(2)
-	}
-	if err := run(o); err != nil {
-		fmt.Fprintln(os.Stderr, "lbbench:", err)
-		os.Exit(1)
-	}
-}
+func main() { benchkit.Main("lbbench", parseFlags, run) }
 
-func run(o *options) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
+func (o *options) Bounds() (time.Duration, string) { return o.timeout, o.dir }
 
-	dir := o.dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "lbbench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if o.verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-
-	rep := &report{Env: environment(dir), Options: o.summary()}
+func run(ctx context.Context, o *options, dir string) error {
+	logger := benchkit.Logger(o.verbose)
+	rep := &report{RunInfo: benchkit.RunInfo{Env: environment(dir), Options: o.summary()}}
 	rep.printHeader(os.Stdout)
 
 	// Both systems run side by side for the whole run; each scenario runs on
@@ -177,35 +143,18 @@ func run(o *options) error {
 
 	rep.printAppends(os.Stdout)
 	rep.printReads(os.Stdout)
-	if o.jsonOut != "" {
-		if err := rep.writeJSON(o.jsonOut); err != nil {
-			return err
-		}
-	}
-	return nil
+	return benchkit.WriteJSON(o.jsonOut, rep)
 }
 
 func (o *options) summary() map[string]string {
-	return map[string]string{
-		"duration":    o.duration.String(),
-		"clients":     fmt.Sprint(o.clients),
-		"streams":     strconv.Itoa(o.streams),
-		"event_size":  strconv.Itoa(o.eventSize),
-		"read_events": strconv.Itoa(o.readEvents),
-		"read_reps":   strconv.Itoa(o.readReps),
-		"only":        o.only,
-	}
+	m := benchkit.Settings(o.duration, o.clients, o.streams, o.eventSize, o.only)
+	m["read_events"] = strconv.Itoa(o.readEvents)
+	m["read_reps"] = strconv.Itoa(o.readReps)
+	return m
 }
 
 func environment(dir string) map[string]string {
-	host, _ := os.Hostname()
-	return map[string]string{
-		"go":         runtime.Version(),
-		"os_arch":    runtime.GOOS + "/" + runtime.GOARCH,
-		"cpus":       strconv.Itoa(runtime.NumCPU()),
-		"gomaxprocs": strconv.Itoa(runtime.GOMAXPROCS(0)),
-		"host":       host,
-		"dir":        dir,
-		"started":    time.Now().UTC().Format(time.RFC3339),
-	}
+	env := benchkit.Environment(dir)
+	env["gomaxprocs"] = strconv.Itoa(runtime.GOMAXPROCS(0))
+	return env
 }

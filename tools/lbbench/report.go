@@ -1,21 +1,19 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"math"
-	"os"
 	"slices"
 	"text/tabwriter"
+
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 // report collects the results of a run; it prints as tables and saves as JSON.
 type report struct {
-	Env     map[string]string `json:"env"`
-	Options map[string]string `json:"options"`
-	Appends []appendResult    `json:"appends"`
-	Reads   []readResult      `json:"reads"`
+	benchkit.RunInfo
+	Appends []appendResult `json:"appends"`
+	Reads   []readResult   `json:"reads"`
 }
 
 func (r *report) printHeader(w io.Writer) {
@@ -54,13 +52,13 @@ func (r *report) printAppends(w io.Writer) {
 		for _, a := range r.Appends {
 			if a.Clients == n {
 				fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f%%\t%d\t%d\t\n", a.Clients, a.System, a.PerSec,
-					fmtUs(a.P50us), fmtUs(a.P99us), fmtUs(a.MaxUs), fmtUs(a.CPUPerOpUs), a.CPUPct, a.Errors, a.Mismatches)
+					benchkit.FmtUs(a.P50us), benchkit.FmtUs(a.P99us), benchkit.FmtUs(a.MaxUs), benchkit.FmtUs(a.CPUPerOpUs), a.CPUPct, a.Errors, a.Mismatches)
 			}
 		}
 		if lb, js := r.find("logbook", n), r.find("jetstream", n); lb != nil && js != nil {
-			fmt.Fprintf(tw, "%d\tratio\t%s\t%s\t%s\t%s\t%s\t\t\t\t\n", n, fmtRatio(ratio(lb.PerSec, js.PerSec)),
-				fmtRatio(ratio(lb.P50us, js.P50us)), fmtRatio(ratio(lb.P99us, js.P99us)), fmtRatio(ratio(lb.MaxUs, js.MaxUs)),
-				fmtRatio(ratio(lb.CPUPerOpUs, js.CPUPerOpUs)))
+			fmt.Fprintf(tw, "%d\tratio\t%s\t%s\t%s\t%s\t%s\t\t\t\t\n", n, benchkit.FmtRatio(benchkit.Ratio(lb.PerSec, js.PerSec)),
+				benchkit.FmtRatio(benchkit.Ratio(lb.P50us, js.P50us)), benchkit.FmtRatio(benchkit.Ratio(lb.P99us, js.P99us)), benchkit.FmtRatio(benchkit.Ratio(lb.MaxUs, js.MaxUs)),
+				benchkit.FmtRatio(benchkit.Ratio(lb.CPUPerOpUs, js.CPUPerOpUs)))
 		}
 	}
 	tw.Flush()
@@ -83,7 +81,7 @@ func (r *report) printReads(w io.Writer) {
 	fmt.Fprintln(tw, "system\tmedian\tmin\tevents/s\t")
 	var lb, js *readResult
 	for i, rr := range r.Reads {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t\n", rr.System, fmtUs(rr.MedianUs), fmtUs(rr.MinUs), rr.PerSec)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t\n", rr.System, benchkit.FmtUs(rr.MedianUs), benchkit.FmtUs(rr.MinUs), rr.PerSec)
 		switch rr.System {
 		case "logbook":
 			lb = &r.Reads[i]
@@ -92,34 +90,9 @@ func (r *report) printReads(w io.Writer) {
 		}
 	}
 	if lb != nil && js != nil {
-		fmt.Fprintf(tw, "ratio\t%s\t%s\t%s\t\n", fmtRatio(ratio(lb.MedianUs, js.MedianUs)),
-			fmtRatio(ratio(lb.MinUs, js.MinUs)), fmtRatio(ratio(lb.PerSec, js.PerSec)))
+		fmt.Fprintf(tw, "ratio\t%s\t%s\t%s\t\n", benchkit.FmtRatio(benchkit.Ratio(lb.MedianUs, js.MedianUs)),
+			benchkit.FmtRatio(benchkit.Ratio(lb.MinUs, js.MinUs)), benchkit.FmtRatio(benchkit.Ratio(lb.PerSec, js.PerSec)))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
-}
-
-func (r *report) writeJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-func fmtUs(v float64) string {
-	switch {
-	case v >= 1e6:
-		return fmt.Sprintf("%.2fs", v/1e6)
-	case v >= 1e3:
-		return fmt.Sprintf("%.2fms", v/1e3)
-	}
-	return fmt.Sprintf("%.0fµs", v)
-}
-
-func fmtRatio(v float64) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return "-"
-	}
-	return fmt.Sprintf("%.2fx", v)
 }

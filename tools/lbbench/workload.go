@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
-	"sync"
 	"time"
 
 	"github.com/logbookdb/logbook/tools/internal/benchkit"
@@ -16,8 +15,8 @@ type system interface {
 	name() string
 	// streamName names stream i of an append scenario.
 	streamName(scenario string, i int) string
-	// newAppender opens one client with its own NATS connection.
-	newAppender() (appender, error)
+	// newAppender opens a client with its own NATS connection.
+	newAppender(k int) (appender, error)
 	// writeStream writes n events to one fresh stream, in as few requests as is natural.
 	writeStream(ctx context.Context, stream string, n int, data []byte) error
 	// readStream reads the whole stream once, from its start, and returns how
@@ -26,15 +25,18 @@ type system interface {
 	close()
 }
 
-// appender appends to streams with optimistic concurrency.
-type appender interface {
-	// append appends one event to s, expecting s's last revision (or no
-	// stream when !s.exists), and records the new last revision in s.
-	append(ctx context.Context, s *streamState, data []byte) error
-	// lookup asks the server for s's last revision.
-	lookup(ctx context.Context, s *streamState) error
-	close()
+// named gives a system its name and the names of its streams (a format of
+// the scenario and the stream's number).
+type named struct{ sysName, streamFormat string }
+
+func (n named) name() string { return n.sysName }
+
+func (n named) streamName(scenario string, i int) string {
+	return fmt.Sprintf(n.streamFormat, scenario, i)
 }
+
+// appender appends to streams with optimistic concurrency.
+type appender = benchkit.Appender[*streamState]
 
 // streamState is what a client knows about one of its streams.
 type streamState struct {
@@ -42,6 +44,8 @@ type streamState struct {
 	exists bool
 	last   uint64 // Logbook: last revision; JetStream: stream sequence of the subject's last message
 }
+
+func nameOf(s *streamState) string { return s.name }
 
 // appendConfig is one append scenario.
 type appendConfig struct {
@@ -60,22 +64,7 @@ type appendConfig struct {
 // stream (the warm-up, expecting no stream) is not measured.
 func runAppend(ctx context.Context, sys system, cfg appendConfig) (appendResult, error) {
 	scenario := fmt.Sprintf("c%d", cfg.clients)
-	data := payload(cfg.eventSize)
-	clients := make([]appender, cfg.clients)
-	defer func() {
-		for _, a := range clients {
-			if a != nil {
-				a.close()
-			}
-		}
-	}()
-	for i := range clients {
-		a, err := sys.newAppender()
-		if err != nil {
-			return appendResult{}, fmt.Errorf("%s: connect: %w", sys.name(), err)
-		}
-		clients[i] = a
-	}
+	data := benchkit.Payload(cfg.eventSize)
 	owned := make([][]*streamState, cfg.clients)
 	all := make([]*streamState, cfg.streams)
 	for i := range cfg.streams {
@@ -84,23 +73,17 @@ func runAppend(ctx context.Context, sys system, cfg appendConfig) (appendResult,
 		owned[i%cfg.clients] = append(owned[i%cfg.clients], s)
 	}
 
-	// Warm-up: create every stream. Bounded by ctx and the op timeout.
-	warmStart := time.Now()
-	err := forEachClient(cfg.clients, func(k int) error {
-		for _, s := range owned[k] {
-			octx, cancel := context.WithTimeout(ctx, cfg.opTimeout)
-			err := clients[k].append(octx, s, data)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("%s: warm-up append to %s: %w", sys.name(), s.name, err)
-			}
-		}
-		return nil
-	})
+	clients, closeAll, err := benchkit.Connect(cfg.clients, sys.newAppender)
+	defer closeAll()
 	if err != nil {
-		return appendResult{}, err
+		return appendResult{}, fmt.Errorf("%s: connect: %w", sys.name(), err)
 	}
-	warmup := time.Since(warmStart)
+
+	// Warm-up: create every stream, each client its own.
+	warmup, err := benchkit.WarmUp(ctx, clients, all, cfg.clients, cfg.opTimeout, nameOf, data)
+	if err != nil {
+		return appendResult{}, fmt.Errorf("%s: %w", sys.name(), err)
+	}
 
 	// Measured phase.
 	if cfg.profile != "" {
@@ -114,23 +97,15 @@ func runAppend(ctx context.Context, sys system, cfg appendConfig) (appendResult,
 		}
 	}
 	cpu0 := processCPU()
-	out := benchkit.Run(ctx, cfg.clients, time.Now().Add(cfg.duration), benchkit.Appends(owned, cfg.opTimeout,
-		func(s *streamState) string { return s.name },
-		func(ctx context.Context, k int, s *streamState) error { return clients[k].append(ctx, s, data) },
-		func(ctx context.Context, k int, s *streamState) { clients[k].lookup(ctx, s) }))
-	elapsed := out.Elapsed
+	out := benchkit.Run(ctx, cfg.clients, time.Now().Add(cfg.duration), benchkit.Appends(clients, owned, cfg.opTimeout, nameOf, data))
 	cpu := processCPU() - cpu0
 	if cfg.profile != "" {
 		pprof.StopCPUProfile()
 	}
-	lat, nerr := out.Lat, out.Errors
-	res := newAppendResult(sys.name(), cfg.clients, cfg.streams, cfg.eventSize, lat, nerr, elapsed, warmup)
-	res.CPUPct = 100 * cpu.Seconds() / elapsed.Seconds()
-	if len(lat) > 0 {
-		res.CPUPerOpUs = us(cpu) / float64(len(lat))
-	}
-	if out.FirstError != nil {
-		res.FirstError = out.FirstError.Error()
+	res := newAppendResult(sys.name(), cfg, out, warmup)
+	res.CPUPct = 100 * cpu.Seconds() / out.Elapsed.Seconds()
+	if res.Ops > 0 {
+		res.CPUPerOpUs = benchkit.Us(cpu) / float64(res.Ops)
 	}
 	if ctx.Err() != nil {
 		return res, ctx.Err()
@@ -148,7 +123,7 @@ func verify(ctx context.Context, a appender, streams []*streamState, timeout tim
 	for _, s := range streams {
 		got := streamState{name: s.name}
 		octx, cancel := context.WithTimeout(ctx, timeout)
-		err := a.lookup(octx, &got)
+		err := a.Lookup(octx, &got)
 		cancel()
 		if err != nil {
 			return bad, fmt.Errorf("verify %s: %w", s.name, err)
@@ -164,31 +139,11 @@ func verify(ctx context.Context, a appender, streams []*streamState, timeout tim
 	return bad, nil
 }
 
-// forEachClient runs f(0..n-1) concurrently and returns the first error.
-func forEachClient(n int, f func(k int) error) error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for k := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[k] = f(k)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // runRead writes n events to one stream, then reads them back reps times.
 func runRead(ctx context.Context, sys system, n, size, reps int) (readResult, error) {
 	stream := sys.streamName("read", 0)
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	err := sys.writeStream(wctx, stream, n, payload(size))
+	err := sys.writeStream(wctx, stream, n, benchkit.Payload(size))
 	cancel()
 	if err != nil {
 		return readResult{}, fmt.Errorf("%s: write the read stream: %w", sys.name(), err)
@@ -207,17 +162,4 @@ func runRead(ctx context.Context, sys system, n, size, reps int) (readResult, er
 		times = append(times, d)
 	}
 	return newReadResult(sys.name(), n, times), nil
-}
-
-// payload is size bytes that do not compress to nothing.
-func payload(size int) []byte {
-	b := make([]byte, size)
-	x := uint32(2463534242)
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	return b
 }

@@ -2,9 +2,10 @@ package main
 
 import (
 	"os"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 // fsyncLatency writes n 4 KiB blocks to a file in dir, fsyncing each, and
@@ -18,7 +19,7 @@ func fsyncLatency(dir string, n int) (p50, p99 time.Duration, err error) {
 	defer os.Remove(f.Name())
 	defer f.Close()
 	buf := make([]byte, 4096)
-	lat := make(latencies, 0, n)
+	lat := make(benchkit.Latencies, 0, n)
 	for range n {
 		t0 := time.Now()
 		if _, err := f.Write(buf); err != nil {
@@ -29,7 +30,7 @@ func fsyncLatency(dir string, n int) (p50, p99 time.Duration, err error) {
 		}
 		lat = append(lat, time.Since(t0))
 	}
-	slices.Sort(lat)
+	lat.Sort()
 	return lat.Percentile(0.5), lat.Percentile(0.99), nil
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -64,7 +64,7 @@ func startJetStream(env *runEnv, servers int) (*jetstreamCluster, error) {
 		started = append(started, p)
 	}
 	for _, p := range started {
-		line, err := p.waitReady(env.ctx, 30*time.Second)
+		line, _, err := p.WaitReady(env.ctx, 30*time.Second)
 		if err != nil {
 			return fail(err)
 		}
@@ -167,13 +167,8 @@ func (c *jetstreamCluster) leaders(ctx context.Context, set storeSet) map[string
 // newAppender connects client k to server k mod 3, as clients spread over a
 // NATS cluster would be.
 func (c *jetstreamCluster) newAppender(k int) (appender, error) {
-	nc, err := nats.Connect(c.urls[k%len(c.urls)])
+	nc, js, err := benchkit.ConnectJetStream(c.urls[k%len(c.urls)])
 	if err != nil {
-		return nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
 		return nil, err
 	}
 	return &jetstreamAppender{nc: nc, js: js, streams: map[string]jetstream.Stream{}}, nil
@@ -209,15 +204,15 @@ func (c *jetstreamCluster) verify(ctx context.Context, streams []*streamState) (
 	if err != nil {
 		return res, err
 	}
-	defer a.close()
+	defer a.Close()
 	var mu sync.Mutex
 	const workers = 16
-	err = parallel(workers, func(w int) error {
+	err = benchkit.Parallel(workers, func(w int) error {
 		for i := w; i < len(streams); i += workers {
 			s := streams[i]
 			got := streamState{set: s.set, store: s.store, name: s.name}
 			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := a.lookup(lctx, &got)
+			err := a.Lookup(lctx, &got)
 			cancel()
 			if err != nil {
 				return fmt.Errorf("verify %s: %w", s.name, err)
@@ -246,9 +241,7 @@ func (c *jetstreamCluster) close() {
 	if c.nc != nil {
 		c.nc.Close()
 	}
-	for i := len(c.children) - 1; i >= 0; i-- {
-		c.children[i].stop(10 * time.Second)
-	}
+	stopAll(c.children)
 }
 
 type jetstreamAppender struct {
@@ -258,20 +251,19 @@ type jetstreamAppender struct {
 	streams map[string]jetstream.Stream // for lookups, fetched on first use
 }
 
-// append publishes with Nats-Expected-Last-Subject-Sequence (0: no message
+// Append publishes with Nats-Expected-Last-Subject-Sequence (0: no message
 // on the subject yet) and waits for the PubAck.
-func (a *jetstreamAppender) append(ctx context.Context, s *streamState, data []byte) error {
-	ack, err := a.js.PublishMsg(ctx, &nats.Msg{Subject: jsSubject(s), Data: data, Header: nats.Header{}},
-		jetstream.WithExpectLastSequencePerSubject(s.last))
+func (a *jetstreamAppender) Append(ctx context.Context, s *streamState, data []byte) error {
+	seq, err := benchkit.PublishExpecting(ctx, a.js, jsSubject(s), s.last, data)
 	if err != nil {
 		return err
 	}
-	s.exists, s.last = true, ack.Sequence
+	s.exists, s.last = true, seq
 	s.acked++
 	return nil
 }
 
-func (a *jetstreamAppender) lookup(ctx context.Context, s *streamState) error {
+func (a *jetstreamAppender) Lookup(ctx context.Context, s *streamState) error {
 	name := jsStream(s.set, s.store)
 	a.mu.Lock()
 	st := a.streams[name]
@@ -285,16 +277,11 @@ func (a *jetstreamAppender) lookup(ctx context.Context, s *streamState) error {
 		a.streams[name] = st
 		a.mu.Unlock()
 	}
-	m, err := st.GetLastMsgForSubject(ctx, jsSubject(s))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		s.exists, s.last = false, 0
-		return nil
+	exists, last, err := benchkit.LastOnSubject(ctx, st, jsSubject(s))
+	if err == nil {
+		s.exists, s.last = exists, last
 	}
-	if err != nil {
-		return err
-	}
-	s.exists, s.last = true, m.Sequence
-	return nil
+	return err
 }
 
-func (a *jetstreamAppender) close() { a.nc.Close() }
+func (a *jetstreamAppender) Close() { a.nc.Close() }

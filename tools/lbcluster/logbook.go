@@ -15,6 +15,7 @@ import (
 	"github.com/logbookdb/logbook/pkg/client"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/tools/internal/benchkit"
+	"github.com/logbookdb/logbook/tools/internal/child"
 )
 
 const (
@@ -64,11 +65,11 @@ func startLogbook(env *runEnv, o logbookOptions) (*logbookCluster, error) {
 	snBin := o.storenodeBin
 	if snBin == "" {
 		var err error
-		if snBin, err = buildBinary(ctx, env.binDir, storenodePkg); err != nil {
+		if snBin, err = child.Build(ctx, env.binDir, storenodePkg); err != nil {
 			return fail(err)
 		}
 	}
-	gwBin, err := buildBinary(ctx, env.binDir, gatewayPkg)
+	gwBin, err := child.Build(ctx, env.binDir, gatewayPkg)
 	if err != nil {
 		return fail(err)
 	}
@@ -113,7 +114,7 @@ func startLogbook(env *runEnv, o logbookOptions) (*logbookCluster, error) {
 		nodes = append(nodes, p)
 	}
 	for _, p := range nodes {
-		if _, err := p.waitReady(ctx, 90*time.Second); err != nil {
+		if _, _, err := p.WaitReady(ctx, 90*time.Second); err != nil {
 			return fail(err)
 		}
 	}
@@ -125,7 +126,7 @@ func startLogbook(env *runEnv, o logbookOptions) (*logbookCluster, error) {
 		}
 		env.procs.add(p)
 		c.children = append(c.children, p)
-		if _, err := p.waitReady(ctx, 30*time.Second); err != nil {
+		if _, _, err := p.WaitReady(ctx, 30*time.Second); err != nil {
 			return fail(err)
 		}
 	}
@@ -207,7 +208,7 @@ func (c *logbookCluster) verify(ctx context.Context, streams []*streamState) (ve
 	var mu sync.Mutex
 	var res verifyResult
 	const workers = 16
-	err := parallel(workers, func(w int) error {
+	err := benchkit.Parallel(workers, func(w int) error {
 		for i := w; i < len(streams); i += workers {
 			s := streams[i]
 			st := c.admin.Store(storeID(s.set, s.store))
@@ -309,9 +310,7 @@ func (c *logbookCluster) close() {
 	if c.admin != nil {
 		c.admin.Close()
 	}
-	for i := len(c.children) - 1; i >= 0; i-- {
-		c.children[i].stop(10 * time.Second)
-	}
+	stopAll(c.children)
 }
 
 // logbookAppender is one client: its own NATS connection (client.Connect).
@@ -323,31 +322,22 @@ func (a *logbookAppender) store(s *streamState) *client.Store {
 	return a.c.Store(storeID(s.set, s.store))
 }
 
-func (a *logbookAppender) append(ctx context.Context, s *streamState, data []byte) error {
-	exp := client.NoStream
-	if s.exists {
-		exp = client.Exact(s.last)
-	}
-	res, err := a.store(s).Append(ctx, s.name, exp, client.Event{Type: "bench", Data: data})
+func (a *logbookAppender) Append(ctx context.Context, s *streamState, data []byte) error {
+	last, err := benchkit.AppendExpecting(ctx, a.store(s), s.name, s.exists, s.last, data)
 	if err != nil {
 		return err
 	}
-	s.exists, s.last = true, res.LastRevision
+	s.exists, s.last = true, last
 	s.acked++
 	return nil
 }
 
-func (a *logbookAppender) lookup(ctx context.Context, s *streamState) error {
-	info, err := a.store(s).StreamInfo(ctx, s.name)
-	if errors.Is(err, client.ErrStreamNotFound) {
-		s.exists, s.last = false, 0
-		return nil
+func (a *logbookAppender) Lookup(ctx context.Context, s *streamState) error {
+	exists, last, err := benchkit.LastRevision(ctx, a.store(s), s.name)
+	if err == nil {
+		s.exists, s.last = exists, last
 	}
-	if err != nil {
-		return err
-	}
-	s.exists, s.last = true, info.LastRevision
-	return nil
+	return err
 }
 
-func (a *logbookAppender) close() { a.c.Close() }
+func (a *logbookAppender) Close() { a.c.Close() }

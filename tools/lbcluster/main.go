@@ -33,12 +33,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 type options struct {
@@ -104,17 +104,16 @@ func parseFlags(args []string) (*options, error) {
 		}
 	}
 	var err error
-	if o.clients, err = intList("-clients", *clients); err != nil {
+	if o.clients, err = benchkit.IntList("-clients", *clients); err != nil {
 		return nil, err
 	}
-	if o.stores, err = intList("-stores", *stores); err != nil {
+	if o.stores, err = benchkit.IntList("-stores", *stores); err != nil {
+		return nil, err
+	}
+	if err := benchkit.CheckAppendRun(o.only, o.duration); err != nil {
 		return nil, err
 	}
 	switch {
-	case o.only != "both" && o.only != "logbook" && o.only != "jetstream":
-		return nil, fmt.Errorf("-only: want logbook, jetstream or both, not %q", o.only)
-	case o.duration <= 0:
-		return nil, errors.New("-duration must be positive")
 	case o.streams < slices.Max(o.clients)*slices.Max(o.stores):
 		return nil, fmt.Errorf("-streams must be at least the largest client count × the largest store count (%d)", slices.Max(o.clients)*slices.Max(o.stores))
 	case o.eventSize < 1 || o.rounds < 1 || o.gateways < 1:
@@ -126,18 +125,6 @@ func parseFlags(args []string) (*options, error) {
 		o.timeout = time.Duration(n)*(o.duration+90*time.Second) + 5*time.Minute
 	}
 	return o, nil
-}
-
-func intList(name, s string) ([]int, error) {
-	var out []int
-	for f := range strings.SplitSeq(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%s: %q is not a positive number", name, f)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }
 
 func main() {
@@ -176,22 +163,16 @@ func run(ctx context.Context, o *options, out, progress io.Writer) (*report, err
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 
-	dir := o.dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "lbcluster-")
-		if err != nil {
-			return nil, err
-		}
-		if !o.keep {
-			defer os.RemoveAll(d)
-		} else {
-			fmt.Fprintln(progress, "keeping", d)
-		}
-		dir = d
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, remove, err := benchkit.WorkDir(o.dir, "lbcluster-")
+	if err != nil {
 		return nil, err
 	}
-	rep := &report{Env: environment(dir), Options: o.summary()}
+	if o.keep && o.dir == "" {
+		fmt.Fprintln(progress, "keeping", dir)
+	} else {
+		defer remove()
+	}
+	rep := &report{RunInfo: benchkit.RunInfo{Env: benchkit.Environment(dir), Options: o.summary()}}
 	env := &runEnv{ctx: ctx, dir: dir, logDir: filepath.Join(dir, "logs"), binDir: filepath.Join(dir, "bin"),
 		verbose: o.verbose, logLevel: o.logLevel, procs: &procGroup{}}
 	for _, d := range []string{env.logDir, env.binDir} {
@@ -203,7 +184,7 @@ func run(ctx context.Context, o *options, out, progress io.Writer) (*report, err
 	// them too should this process die (Pdeathsig).
 	defer func() {
 		for _, p := range env.procs.list() {
-			rep.pids = append(rep.pids, p.pid)
+			rep.pids = append(rep.pids, p.PID)
 		}
 		env.procs.stopAll()
 	}()
@@ -298,12 +279,7 @@ func run(ctx context.Context, o *options, out, progress io.Writer) (*report, err
 	}
 	rep.printRuns(out)
 	rep.printSummary(out)
-	if o.jsonOut != "" {
-		if err := rep.writeJSON(o.jsonOut); err != nil {
-			return rep, err
-		}
-	}
-	return rep, nil
+	return rep, benchkit.WriteJSON(o.jsonOut, rep)
 }
 
 // failed reports appends that failed or were not found on the servers.
@@ -317,27 +293,10 @@ func (r *report) failed() bool {
 }
 
 func (o *options) summary() map[string]string {
-	return map[string]string{
-		"duration":   o.duration.String(),
-		"clients":    fmt.Sprint(o.clients),
-		"stores":     fmt.Sprint(o.stores),
-		"streams":    strconv.Itoa(o.streams),
-		"event_size": strconv.Itoa(o.eventSize),
-		"rounds":     strconv.Itoa(o.rounds),
-		"gateways":   strconv.Itoa(o.gateways),
-		"storenode":  o.snBin,
-		"only":       o.only,
-	}
-}
-
-func environment(dir string) map[string]string {
-	host, _ := os.Hostname()
-	return map[string]string{
-		"go":      runtime.Version(),
-		"os_arch": runtime.GOOS + "/" + runtime.GOARCH,
-		"cpus":    strconv.Itoa(runtime.NumCPU()),
-		"host":    host,
-		"dir":     dir,
-		"started": time.Now().UTC().Format(time.RFC3339),
-	}
+	m := benchkit.Settings(o.duration, o.clients, o.streams, o.eventSize, o.only)
+	m["stores"] = fmt.Sprint(o.stores)
+	m["rounds"] = strconv.Itoa(o.rounds)
+	m["gateways"] = strconv.Itoa(o.gateways)
+	m["storenode"] = o.snBin
+	return m
 }

@@ -106,7 +106,7 @@ func startNATS(env *runEnv, conf natsConf, role string) (*proc, string, error) {
 		return nil, "", err
 	}
 	env.procs.add(p)
-	line, err := p.waitReady(env.ctx, 30*time.Second)
+	line, _, err := p.WaitReady(env.ctx, 30*time.Second)
 	if err != nil {
 		return nil, "", err
 	}

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"math"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -15,24 +12,15 @@ import (
 	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
-// latencies are the latencies of the successful operations of one run.
-type latencies = benchkit.Latencies
-
 // appendResult is the outcome of one scenario on one system.
 type appendResult struct {
-	System      string             `json:"system"`
-	Round       int                `json:"round"`
-	Clients     int                `json:"clients"`
-	Stores      int                `json:"stores"`
-	Streams     int                `json:"streams"`
-	EventSize   int                `json:"event_size"`
-	Ops         int                `json:"ops"`    // successful appends in the measured phase
-	Errors      int                `json:"errors"` // failed appends in the measured phase
-	ElapsedSec  float64            `json:"elapsed_s"`
-	PerSec      float64            `json:"appends_per_s"`
-	P50us       float64            `json:"p50_us"`
-	P99us       float64            `json:"p99_us"`
-	MaxUs       float64            `json:"max_us"`
+	System    string `json:"system"`
+	Round     int    `json:"round"`
+	Clients   int    `json:"clients"`
+	Stores    int    `json:"stores"`
+	Streams   int    `json:"streams"`
+	EventSize int    `json:"event_size"`
+	benchkit.Throughput
 	CPU         map[string]float64 `json:"cpu_pct"`       // CPU use by role during the measured phase, % of one core
 	CPUPerOpUs  float64            `json:"cpu_per_op_us"` // all processes' CPU per successful append
 	WarmupSec   float64            `json:"warmup_s"`
@@ -43,27 +31,21 @@ type appendResult struct {
 	FirstError  string             `json:"first_error,omitempty"`
 }
 
-func newAppendResult(sys string, sc scenario, lat latencies, errs int, elapsed, warmup time.Duration) appendResult {
-	slices.Sort(lat)
+func newAppendResult(sys string, sc scenario, out benchkit.Outcome, warmup time.Duration) appendResult {
 	return appendResult{
 		System: sys, Round: sc.round, Clients: sc.clients, Stores: sc.set.n, Streams: sc.streams, EventSize: sc.eventSize,
-		Ops: len(lat), Errors: errs,
-		ElapsedSec: elapsed.Seconds(),
-		PerSec:     float64(len(lat)) / elapsed.Seconds(),
-		P50us:      us(lat.Percentile(0.50)),
-		P99us:      us(lat.Percentile(0.99)),
-		MaxUs:      us(lat.Percentile(1)),
+		Throughput: out.Throughput(),
 		WarmupSec:  warmup.Seconds(),
+		FirstError: benchkit.ErrString(out.FirstError),
 	}
 }
 
 // report collects the results of a run.
 type report struct {
-	Env     map[string]string `json:"env"`
-	Options map[string]string `json:"options"`
-	Idle    []idleCPU         `json:"idle"`
-	Appends []appendResult    `json:"appends"`
-	pids    []int             // every child started, for tests
+	benchkit.RunInfo
+	Idle    []idleCPU      `json:"idle"`
+	Appends []appendResult `json:"appends"`
+	pids    []int          // every child started, for tests
 }
 
 // idleCPU is a system's CPU use with its stores created and no load.
@@ -89,8 +71,8 @@ func (r *report) printRuns(w io.Writer) {
 	fmt.Fprintln(tw, "round\tstores\tclients\tsystem\tappends/s\tp50\tp99\tmax\terrors\tverified\tlost\tmismatch\tcpu/append\tload\tcpu by role\t")
 	for _, a := range r.Appends {
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%.0f\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", a.Round, a.Stores, a.Clients, a.System,
-			a.PerSec, fmtUs(a.P50us), fmtUs(a.P99us), fmtUs(a.MaxUs), a.Errors, a.Verify.Checked, a.Verify.Lost, a.Verify.Mismatches,
-			fmtUs(a.CPUPerOpUs), a.Load1, fmtCPU(a.CPU))
+			a.PerSec, benchkit.FmtUs(a.P50us), benchkit.FmtUs(a.P99us), benchkit.FmtUs(a.MaxUs), a.Errors, a.Verify.Checked, a.Verify.Lost, a.Verify.Mismatches,
+			benchkit.FmtUs(a.CPUPerOpUs), a.Load1, fmtCPU(a.CPU))
 	}
 	tw.Flush()
 	if slices.ContainsFunc(r.Appends, func(a appendResult) bool { return a.Fsyncs > 0 }) {
@@ -164,7 +146,7 @@ func (r *report) printSummary(w io.Writer) {
 			for _, rd := range rounds {
 				lb, js := r.find("logbook", rd, s, c), r.find("jetstream", rd, s, c)
 				if lb != nil && js != nil {
-					rr = append(rr, ratio(lb.PerSec, js.PerSec))
+					rr = append(rr, benchkit.Ratio(lb.PerSec, js.PerSec))
 				}
 			}
 			if len(rr) > 0 {
@@ -184,7 +166,7 @@ func (r *report) printSummary(w io.Writer) {
 				for _, rd := range rounds {
 					a, b := r.find(sys, rd, hi, c), r.find(sys, rd, lo, c)
 					if a != nil && b != nil {
-						rr = append(rr, ratio(a.PerSec, b.PerSec))
+						rr = append(rr, benchkit.Ratio(a.PerSec, b.PerSec))
 					}
 				}
 				if len(rr) > 0 {
@@ -197,22 +179,6 @@ func (r *report) printSummary(w io.Writer) {
 	fmt.Fprintln(w)
 }
 
-func (r *report) writeJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-// ratio is a/b, or NaN when b is zero.
-func ratio(a, b float64) float64 {
-	if b == 0 {
-		return math.NaN()
-	}
-	return a / b
-}
-
 func fmtRange(v []float64, f string) string {
 	lo, hi := slices.Min(v), slices.Max(v)
 	if fmt.Sprintf(f, lo) == fmt.Sprintf(f, hi) {
@@ -223,10 +189,10 @@ func fmtRange(v []float64, f string) string {
 
 func fmtRangeUs(v []float64) string {
 	lo, hi := slices.Min(v), slices.Max(v)
-	if fmtUs(lo) == fmtUs(hi) {
-		return fmtUs(lo)
+	if benchkit.FmtUs(lo) == benchkit.FmtUs(hi) {
+		return benchkit.FmtUs(lo)
 	}
-	return fmtUs(lo) + "–" + fmtUs(hi)
+	return benchkit.FmtUs(lo) + "–" + benchkit.FmtUs(hi)
 }
 
 func fmtCPU(m map[string]float64) string {
@@ -242,15 +208,3 @@ func fmtCPU(m map[string]float64) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-func fmtUs(v float64) string {
-	switch {
-	case v >= 1e6:
-		return fmt.Sprintf("%.2fs", v/1e6)
-	case v >= 1e3:
-		return fmt.Sprintf("%.2fms", v/1e3)
-	}
-	return fmt.Sprintf("%.0fµs", v)
-}
-
-func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

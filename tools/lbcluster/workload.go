@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/logbookdb/logbook/tools/internal/benchkit"
+	"github.com/logbookdb/logbook/tools/internal/child"
 )
 
 // The append workload is lbbench's (tools/lbbench/workload.go), spread over
@@ -33,14 +33,7 @@ type system interface {
 
 // appender appends to streams with optimistic concurrency. It is safe for
 // concurrent use on distinct streams.
-type appender interface {
-	// append appends one event to s, expecting s's last revision (or no
-	// stream when !s.exists), and records the new last revision in s.
-	append(ctx context.Context, s *streamState, data []byte) error
-	// lookup asks the server for s's last revision.
-	lookup(ctx context.Context, s *streamState) error
-	close()
-}
+type appender = benchkit.Appender[*streamState]
 
 // storeSet is the stores of the scenarios with the same store count.
 type storeSet struct {
@@ -59,6 +52,8 @@ type streamState struct {
 	last   uint64 // Logbook: last revision; JetStream: stream sequence of the subject's last message
 	acked  int    // appends acknowledged to the client, warm-up included
 }
+
+func nameOf(s *streamState) string { return s.name }
 
 // verifyResult is the outcome of the check after a scenario.
 type verifyResult struct {
@@ -86,21 +81,11 @@ func (sc scenario) tag() string { return fmt.Sprintf("r%dc%d", sc.round, sc.clie
 
 // runAppend runs one scenario on sys.
 func runAppend(ctx context.Context, sys system, sc scenario) (appendResult, error) {
-	data := payload(sc.eventSize)
-	clients := make([]appender, sc.clients)
-	defer func() {
-		for _, a := range clients {
-			if a != nil {
-				a.close()
-			}
-		}
-	}()
-	for k := range clients {
-		a, err := sys.newAppender(k)
-		if err != nil {
-			return appendResult{}, fmt.Errorf("%s: connect: %w", sys.name(), err)
-		}
-		clients[k] = a
+	data := benchkit.Payload(sc.eventSize)
+	clients, closeAll, err := benchkit.Connect(sc.clients, sys.newAppender)
+	defer closeAll()
+	if err != nil {
+		return appendResult{}, fmt.Errorf("%s: connect: %w", sys.name(), err)
 	}
 	// Stream i belongs to client i mod N and to store (i / N) mod S: every
 	// client cycles over every store, and the stores get equal shares.
@@ -114,23 +99,10 @@ func runAppend(ctx context.Context, sys system, sc scenario) (appendResult, erro
 
 	// Warm-up, not measured: create every stream (first append, expecting
 	// no stream), 32 at a time over the clients' connections.
-	warmStart := time.Now()
-	err := parallel(min(32, sc.streams), func(w int) error {
-		for i := w; i < sc.streams; i += min(32, sc.streams) {
-			s := all[i]
-			octx, cancel := context.WithTimeout(ctx, sc.opTimeout)
-			err := clients[i%sc.clients].append(octx, s, data)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("%s: warm-up append to %s: %w", sys.name(), s.name, err)
-			}
-		}
-		return nil
-	})
+	warmup, err := benchkit.WarmUp(ctx, clients, all, min(32, sc.streams), sc.opTimeout, nameOf, data)
 	if err != nil {
-		return appendResult{}, err
+		return appendResult{}, fmt.Errorf("%s: %w", sys.name(), err)
 	}
-	warmup := time.Since(warmStart)
 
 	// Measured phase.
 	var waitProfile func()
@@ -141,18 +113,14 @@ func runAppend(ctx context.Context, sys system, sc scenario) (appendResult, erro
 	if sc.fsyncs {
 		var pids []int
 		for _, p := range sys.procs() {
-			pids = append(pids, p.pid)
+			pids = append(pids, p.PID)
 		}
 		if counter, err = startFsyncCounter(ctx, pids); err != nil {
 			return appendResult{}, err
 		}
 	}
 	cpu0 := sampleCPU(sys)
-	out := benchkit.Run(ctx, sc.clients, time.Now().Add(sc.duration), benchkit.Appends(owned, sc.opTimeout,
-		func(s *streamState) string { return s.name },
-		func(ctx context.Context, k int, s *streamState) error { return clients[k].append(ctx, s, data) },
-		func(ctx context.Context, k int, s *streamState) { clients[k].lookup(ctx, s) }))
-	elapsed := out.Elapsed
+	out := benchkit.Run(ctx, sc.clients, time.Now().Add(sc.duration), benchkit.Appends(clients, owned, sc.opTimeout, nameOf, data))
 	cpu := sampleCPU(sys).minus(cpu0)
 	fsyncs := int64(-1)
 	if counter != nil {
@@ -164,27 +132,23 @@ func runAppend(ctx context.Context, sys system, sc scenario) (appendResult, erro
 		waitProfile()
 	}
 
-	lat, nerr := out.Lat, out.Errors
-	res := newAppendResult(sys.name(), sc, lat, nerr, elapsed, warmup)
-	res.CPU = cpu.percent(elapsed)
+	res := newAppendResult(sys.name(), sc, out, warmup)
+	res.CPU = cpu.percent(out.Elapsed)
 	res.Load1 = loadAvg()
 	if fsyncs >= 0 {
 		res.Fsyncs = fsyncs
-		if len(lat) > 0 {
-			res.FsyncsPerOp = float64(fsyncs) / float64(len(lat))
+		if res.Ops > 0 {
+			res.FsyncsPerOp = float64(fsyncs) / float64(res.Ops)
 		}
 	}
-	if len(lat) > 0 {
-		res.CPUPerOpUs = us(cpu.total()) / float64(len(lat))
-	}
-	if out.FirstError != nil {
-		res.FirstError = out.FirstError.Error()
+	if res.Ops > 0 {
+		res.CPUPerOpUs = benchkit.Us(cpu.total()) / float64(res.Ops)
 	}
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
 	if d := deadProc(sys); d != nil {
-		return res, fmt.Errorf("%s exited during the run; its log ends:\n%s", d.name, tail(d.logPath, 15))
+		return res, fmt.Errorf("%s exited during the run; its log ends:\n%s", d.Name, child.Tail(d.LogPath, 15))
 	}
 
 	// Check: every acknowledged append is on the servers, and the servers
@@ -195,7 +159,7 @@ func runAppend(ctx context.Context, sys system, sc scenario) (appendResult, erro
 
 func deadProc(sys system) *proc {
 	for _, p := range sys.procs() {
-		if !p.alive() {
+		if !p.Alive() {
 			return p
 		}
 	}
@@ -208,11 +172,11 @@ type cpuSample map[string]time.Duration
 
 func sampleCPU(sys system) cpuSample {
 	s := cpuSample{}
-	if d, err := procCPU(os.Getpid()); err == nil {
+	if d, err := child.CPU(os.Getpid()); err == nil {
 		s["tool"] = d
 	}
 	for _, p := range sys.procs() {
-		if d, err := procCPU(p.pid); err == nil {
+		if d, err := child.CPU(p.PID); err == nil {
 			s[p.role] += d
 		}
 	}
@@ -242,37 +206,4 @@ func (s cpuSample) percent(elapsed time.Duration) map[string]float64 {
 		out[k] = 100 * v.Seconds() / elapsed.Seconds()
 	}
 	return out
-}
-
-// parallel runs f(0..n-1) concurrently and returns the first error.
-func parallel(n int, f func(k int) error) error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for k := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[k] = f(k)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// payload is size bytes that do not compress to nothing.
-func payload(size int) []byte {
-	b := make([]byte, size)
-	x := uint32(2463534242)
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	return b
 }

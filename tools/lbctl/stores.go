@@ -49,9 +49,17 @@ func storesCmd(ctx context.Context, c *client.Client, args []string) error {
 	fs := flag.NewFlagSet("stores "+cmd, flag.ContinueOnError)
 	switch cmd {
 	case "create":
-		settings := map[string]*int64{}
-		for _, name := range []string{"replication-factor", "request-timeout-ms", "max-event-size", "max-append-events", "max-read-count"} {
-			settings[name] = fs.Int64(name, 0, "store setting "+strings.ReplaceAll(name, "-", "_")+" (default: the cluster's)")
+		s := &client.StoreSettings{}
+		fields := map[string]**int64{
+			"replication-factor": &s.ReplicationFactor,
+			"request-timeout-ms": &s.RequestTimeoutMs,
+			"max-event-size":     &s.MaxEventSize,
+			"max-append-events":  &s.MaxAppendEvents,
+			"max-read-count":     &s.MaxReadCount,
+		}
+		values := map[string]*int64{}
+		for name := range fields {
+			values[name] = fs.Int64(name, 0, "store setting "+strings.ReplaceAll(name, "-", "_")+" (default: the cluster's)")
 		}
 		args, err := parseAnywhere(fs, rest, 1)
 		if err != nil {
@@ -59,25 +67,11 @@ func storesCmd(ctx context.Context, c *client.Client, args []string) error {
 		}
 		// Send only the settings given on the command line: the others
 		// take the cluster's defaults.
-		var s *client.StoreSettings
-		fs.Visit(func(f *flag.Flag) {
-			if s == nil {
-				s = &client.StoreSettings{}
-			}
-			v := settings[f.Name]
-			switch f.Name {
-			case "replication-factor":
-				s.ReplicationFactor = v
-			case "request-timeout-ms":
-				s.RequestTimeoutMs = v
-			case "max-event-size":
-				s.MaxEventSize = v
-			case "max-append-events":
-				s.MaxAppendEvents = v
-			case "max-read-count":
-				s.MaxReadCount = v
-			}
-		})
+		given := false
+		fs.Visit(func(f *flag.Flag) { *fields[f.Name], given = values[f.Name], true })
+		if !given {
+			s = nil
+		}
 		r, err := st.Create(ctx, args[0], s)
 		if err != nil {
 			return err

@@ -3,6 +3,8 @@ package main
 import (
 	"testing"
 	"time"
+
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 // TestTinyRun runs the whole benchmark at a tiny size: both systems start,
@@ -16,7 +18,7 @@ func TestTinyRun(t *testing.T) {
 		events: 300, liveEvents: 200, subscribers: []int{1, 3}, writers: 2, batch: 7,
 		eventSize: 16, reps: 1, page: 50, timeout: 2 * time.Minute, dir: t.TempDir(),
 	}
-	if err := run(o); err != nil {
+	if err := benchkit.Exec("lbfanout", o, run); err != nil {
 		t.Fatal(err)
 	}
 }

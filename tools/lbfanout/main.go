@@ -22,15 +22,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,8 +32,6 @@ import (
 	"github.com/logbookdb/logbook/pkg/client"
 	"github.com/logbookdb/logbook/services/logbook/embed"
 	"github.com/logbookdb/logbook/tools/internal/benchkit"
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -74,12 +66,9 @@ func parseFlags() (*options, error) {
 	if flag.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", flag.Args())
 	}
-	for f := range strings.SplitSeq(*subs, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("-subscribers: %q is not a positive number", f)
-		}
-		o.subscribers = append(o.subscribers, n)
+	var err error
+	if o.subscribers, err = benchkit.IntList("-subscribers", *subs); err != nil {
+		return nil, err
 	}
 	switch {
 	case o.events < 1 || o.liveEvents < 1 || o.writers < 1 || o.reps < 1 || o.eventSize < 1:
@@ -94,56 +83,27 @@ func parseFlags() (*options, error) {
 	return o, nil
 }
 
-func main() {
-	o, err := parseFlags()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "lbfanout:", err)
-		os.Exit(2)
-	}
-	if err := run(o); err != nil {
-		fmt.Fprintln(os.Stderr, "lbfanout:", err)
-		os.Exit(1)
-	}
-}
+func main() { benchkit.Main("lbfanout", parseFlags, run) }
 
-func run(o *options) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-	dir := o.dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "lbfanout-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if o.verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
+func (o *options) Bounds() (time.Duration, string) { return o.timeout, o.dir }
+
+func run(ctx context.Context, o *options, dir string) error {
 	fmt.Printf("lbfanout: Logbook live events and catch-up vs JetStream ordered consumer\n")
 	fmt.Printf("%s %s/%s, %d CPUs (GOMAXPROCS %d), data in %s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH,
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), dir)
 	fmt.Printf("history %d events, live %d events per scenario, %d-byte events, %d writers x %d events per append\n\n",
 		o.events, o.liveEvents, o.eventSize, o.writers, o.batch)
 
-	raft, err := benchkit.FreeAddr()
+	lb, err := benchkit.StartLogbook(ctx, dir, benchkit.Logger(o.verbose))
 	if err != nil {
 		return err
-	}
-	lb, err := embed.Start(ctx, embed.Config{DataDir: filepath.Join(dir, "logbook"), NATSPort: -1, RaftAddress: raft, Logger: logger})
-	if err != nil {
-		return fmt.Errorf("start logbook: %w", err)
 	}
 	defer lb.Close()
-	js, err := startJetStream(ctx, dir)
+	js, err := benchkit.StartJetStream(ctx, "lbfanout-jetstream", dir, jsStream, "fanout.>")
 	if err != nil {
 		return err
 	}
-	defer js.close()
+	defer js.Close()
 
 	data := make([]byte, o.eventSize)
 	for i := range data {
@@ -155,7 +115,7 @@ func run(o *options) error {
 	if _, err := appendEvents(ctx, lb, o.events, o.writers, o.batch, data); err != nil {
 		return fmt.Errorf("logbook history: %w", err)
 	}
-	if err := js.write(ctx, o.events, data); err != nil {
+	if err := writeJetStream(ctx, js, o.events, data); err != nil {
 		return fmt.Errorf("jetstream history: %w", err)
 	}
 
@@ -168,7 +128,7 @@ func run(o *options) error {
 			return fmt.Errorf("logbook replay: %w", err)
 		}
 		lbTimes = append(lbTimes, d)
-		d, err = js.replay(ctx, o.events)
+		d, err = replayJetStream(ctx, js, o.events)
 		if err != nil {
 			return fmt.Errorf("jetstream replay: %w", err)
 		}
@@ -377,120 +337,44 @@ func fanOut(ctx context.Context, lb *embed.Logbook, n int, o *options, data []by
 	}, nil
 }
 
-// jetstreamSystem is an embedded nats-server with JetStream on file storage,
-// every write fsynced, holding one R1 stream FANOUT on fanout.>.
-type jetstreamSystem struct {
-	ns *server.Server
-	nc *nats.Conn
-	js jetstream.JetStream
-}
-
+// jsStream is the JetStream stream, on subjects fanout.>.
 const jsStream = "FANOUT"
 
-func startJetStream(ctx context.Context, dir string) (*jetstreamSystem, error) {
-	ns, err := server.NewServer(&server.Options{
-		ServerName: "lbfanout-jetstream", Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true,
-		JetStream: true, StoreDir: filepath.Join(dir, "jetstream"),
-		SyncAlways: true, SyncInterval: 2 * time.Minute,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start jetstream: %w", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		ns.Shutdown()
-		return nil, errors.New("start jetstream: server not ready after 10s")
-	}
-	s := &jetstreamSystem{ns: ns}
-	fail := func(err error) (*jetstreamSystem, error) {
-		s.close()
-		return nil, fmt.Errorf("start jetstream: %w", err)
-	}
-	if s.nc, err = nats.Connect(ns.ClientURL()); err != nil {
-		return fail(err)
-	}
-	if s.js, err = jetstream.New(s.nc); err != nil {
-		return fail(err)
-	}
-	if _, err = s.js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: jsStream, Subjects: []string{"fanout.>"}, Storage: jetstream.FileStorage, Replicas: 1,
-	}); err != nil {
-		return fail(err)
-	}
-	return s, nil
-}
-
-func (s *jetstreamSystem) write(ctx context.Context, n int, data []byte) error {
+func writeJetStream(ctx context.Context, js *benchkit.JetStream, n int, data []byte) error {
 	for i := range n {
-		if _, err := s.js.PublishAsync(fmt.Sprintf("fanout.s%d", i%400), data); err != nil {
+		if _, err := js.JS.PublishAsync(fmt.Sprintf("fanout.s%d", i%400), data); err != nil {
 			return err
 		}
 		if i%1024 == 1023 { // stay under the async publish window (4000)
 			select {
-			case <-s.js.PublishAsyncComplete():
+			case <-js.JS.PublishAsyncComplete():
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		}
 	}
-	select {
-	case <-s.js.PublishAsyncComplete():
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	info, err := s.js.Stream(ctx, jsStream)
+	got, err := js.Flush(ctx)
 	if err != nil {
 		return err
 	}
-	if got := info.CachedInfo().State.Msgs; got != uint64(n) {
+	if got != uint64(n) {
 		return fmt.Errorf("stream holds %d messages after writing %d", got, n)
 	}
 	return nil
 }
 
-// replay reads the whole stream with an ordered consumer (created inside the
-// timed section, as a catch-up subscription is) until it has n messages.
-func (s *jetstreamSystem) replay(ctx context.Context, n int) (time.Duration, error) {
-	start := time.Now()
-	cons, err := s.js.OrderedConsumer(ctx, jsStream, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
-	if err != nil {
-		return 0, err
-	}
-	done := make(chan struct{})
-	got := 0
+// replayJetStream reads the whole stream with an ordered consumer (created
+// inside the timed section, as a catch-up subscription is) until it has n
+// messages, checking that they come in order.
+func replayJetStream(ctx context.Context, js *benchkit.JetStream, n int) (time.Duration, error) {
 	var bad error
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		if md, err := m.Metadata(); err == nil && md.Sequence.Stream != uint64(got+1) && bad == nil {
-			bad = fmt.Errorf("message %d has sequence %d", got+1, md.Sequence.Stream)
+	d, err := js.Replay(ctx, "", n, 4096, func(i int, m jetstream.Msg) {
+		if md, err := m.Metadata(); err == nil && md.Sequence.Stream != uint64(i) && bad == nil {
+			bad = fmt.Errorf("message %d has sequence %d", i, md.Sequence.Stream)
 		}
-		got++
-		if got == n {
-			close(done)
-		}
-	}, jetstream.PullMaxMessages(4096))
+	})
 	if err != nil {
 		return 0, err
-	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
-	d := time.Since(start)
-	cc.Stop()
-	<-cc.Closed()
-	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	s.js.DeleteConsumer(dctx, jsStream, cons.CachedInfo().Name)
-	cancel()
-	if ctx.Err() != nil {
-		return 0, fmt.Errorf("%d of %d messages before the deadline: %w", got, n, ctx.Err())
 	}
 	return d, bad
-}
-
-func (s *jetstreamSystem) close() {
-	if s.nc != nil {
-		s.nc.Close()
-	}
-	s.ns.Shutdown()
-	s.ns.WaitForShutdown()
 }

@@ -67,7 +67,7 @@ func createStores(ctx context.Context, c *client.Client, srv *server, w *watcher
 		finished int
 		next     = 1 // next checkpoint index (1..10)
 	)
-	start, _ := sampleProc(srv.pid, false)
+	start, _ := sampleProc(srv.PID, false)
 	prev := start
 	t0 := time.Now()
 	every := max(1, cfg.stores/10)
@@ -99,7 +99,7 @@ func createStores(ctx context.Context, c *client.Client, srv *server, w *watcher
 			}
 		}
 		if finished >= next*every || finished == cfg.stores {
-			s, err := sampleProc(srv.pid, false)
+			s, err := sampleProc(srv.PID, false)
 			if err != nil {
 				return
 			}
@@ -148,7 +148,7 @@ feed:
 	close(ids)
 	wg.Wait()
 
-	end, _ := sampleProc(srv.pid, false)
+	end, _ := sampleProc(srv.PID, false)
 	res.TotalS = time.Since(t0).Seconds()
 	res.PerSec = float64(len(lats)) / res.TotalS
 	res.Latency = summarize(lats)

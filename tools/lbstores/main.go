@@ -30,12 +30,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/client"
 	"github.com/logbookdb/logbook/tools/internal/benchkit"
+	"github.com/logbookdb/logbook/tools/internal/child"
 )
 
 type options struct {
@@ -102,10 +102,8 @@ func main() {
 	rep, err := run(o)
 	if rep != nil {
 		rep.print(os.Stdout)
-		if o.jsonOut != "" {
-			if jerr := rep.writeJSON(o.jsonOut); jerr != nil {
-				fmt.Fprintln(os.Stderr, "lbstores:", jerr)
-			}
+		if jerr := benchkit.WriteJSON(o.jsonOut, rep); jerr != nil {
+			fmt.Fprintln(os.Stderr, "lbstores:", jerr)
 		}
 	}
 	if err != nil {
@@ -137,17 +135,11 @@ func run(o *options) (rep *report, err error) {
 		}
 	}()
 
-	dir := o.dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "lbstores-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, remove, err := benchkit.WorkDir(o.dir, "lbstores-")
+	if err != nil {
 		return nil, err
 	}
+	defer remove()
 	if dir, err = filepath.Abs(dir); err != nil {
 		return nil, err
 	}
@@ -158,8 +150,8 @@ func run(o *options) (rep *report, err error) {
 	if bin == "" {
 		progress("building %s", logbookPkg)
 		t := time.Now()
-		if bin, err = buildLogbook(ctx, dir); err != nil {
-			return rep, err
+		if bin, err = child.Build(ctx, dir, logbookPkg); err != nil {
+			return rep, fmt.Errorf("%w(or pass -bin)", err)
 		}
 		rep.BuildS = time.Since(t).Seconds()
 		rep.Env["source"] = sourceRevision(ctx)
@@ -198,15 +190,15 @@ func run(o *options) (rep *report, err error) {
 		if srv, err = startServer(cfg, logPath); err != nil {
 			return "", err
 		}
-		progress("start %d: pid %d, waiting for \"Logbook is ready\"", n, srv.pid)
-		url, d, err := srv.waitReady(ctx, o.readyTimeout)
-		rep.Starts = append(rep.Starts, startResult{ReadyS: d.Seconds(), Error: errString(err)})
+		progress("start %d: pid %d, waiting for \"Logbook is ready\"", n, srv.PID)
+		url, d, err := srv.WaitReady(ctx, o.readyTimeout)
+		rep.Starts = append(rep.Starts, startResult{ReadyS: d.Seconds(), Error: benchkit.ErrString(err)})
 		if err != nil {
 			return "", fmt.Errorf("start %d: %w", n, err)
 		}
 		progress("start %d: ready in %s at %s", n, d.Round(time.Millisecond), url)
 		w = watch(srv, o.maxRSS, cancel)
-		rep.Env["server_max_open_files"] = openFilesLimit(srv.pid)
+		rep.Env["server_max_open_files"] = openFilesLimit(srv.PID)
 		return url, nil
 	}
 	url, err := startOne(1)
@@ -257,7 +249,7 @@ func run(o *options) (rep *report, err error) {
 	rep.Append = forEachStore(ctx, ids, o.concurrency, o.opTimeout, appendCheck(c, runID))
 	progress("reading it back")
 	rep.Read = forEachStore(ctx, ids, o.concurrency, o.opTimeout, readCheck(c, runID))
-	if s, err := sampleProc(srv.pid, false); err == nil {
+	if s, err := sampleProc(srv.PID, false); err == nil {
 		rep.AfterAppendRSSMiB = mib(s.RSSKiB)
 	}
 	c.Close()
@@ -269,7 +261,7 @@ func run(o *options) (rep *report, err error) {
 	w.close()
 	progress("stopping (SIGTERM)")
 	d, err := srv.stop(o.stopTimeout)
-	rep.Stops = append(rep.Stops, stopResult{S: d.Seconds(), Error: errString(err)})
+	rep.Stops = append(rep.Stops, stopResult{S: d.Seconds(), Error: benchkit.ErrString(err)})
 	if err != nil {
 		return rep, err
 	}
@@ -289,7 +281,7 @@ func run(o *options) (rep *report, err error) {
 	t := time.Now()
 	err = readCheck(c, runID)(rctx, pick)
 	rcancel()
-	rep.RandomRead = randomRead{Store: pick, MS: ms(time.Since(t)), Error: errString(err)}
+	rep.RandomRead = randomRead{Store: pick, MS: ms(time.Since(t)), Error: benchkit.ErrString(err)}
 	progress("reading every store back")
 	rep.ReadAfterRestart = forEachStore(ctx, ids, o.concurrency, o.opTimeout, readCheck(c, runID))
 	if err := ctx.Err(); err != nil {
@@ -303,7 +295,7 @@ func run(o *options) (rep *report, err error) {
 	w.close()
 	progress("stopping (SIGTERM)")
 	d, err = srv.stop(o.stopTimeout)
-	rep.Stops = append(rep.Stops, stopResult{S: d.Seconds(), Error: errString(err)})
+	rep.Stops = append(rep.Stops, stopResult{S: d.Seconds(), Error: benchkit.ErrString(err)})
 	return rep, err
 }
 
@@ -319,14 +311,14 @@ func measureIdle(ctx context.Context, srv *server, o *options, label string) (*i
 	if err := sleep(ctx, o.settle); err != nil {
 		return nil, err
 	}
-	a, err := sampleProc(srv.pid, false)
+	a, err := sampleProc(srv.PID, false)
 	if err != nil {
 		return nil, err
 	}
 	if err := sleep(ctx, o.idle); err != nil {
 		return nil, err
 	}
-	b, err := sampleProc(srv.pid, true)
+	b, err := sampleProc(srv.PID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -347,24 +339,5 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return context.Cause(ctx)
 	case <-t.C:
 		return nil
-	}
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
-func environment(dir string) map[string]string {
-	host, _ := os.Hostname()
-	return map[string]string{
-		"go":      runtime.Version(),
-		"os_arch": runtime.GOOS + "/" + runtime.GOARCH,
-		"cpus":    fmt.Sprint(runtime.NumCPU()),
-		"host":    host,
-		"dir":     dir,
-		"started": time.Now().UTC().Format(time.RFC3339),
 	}
 }

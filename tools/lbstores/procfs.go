@@ -10,11 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat.
-// It is 100 on every Linux this tool targets (it is fixed in the kernel ABI).
-const clockTicks = 100
+	"github.com/logbookdb/logbook/tools/internal/child"
+)
 
 // procSample is what /proc says about the server process at one moment.
 type procSample struct {
@@ -68,7 +66,7 @@ func sampleProc(pid int, withFDs bool) (procSample, error) {
 			s.Threads = int(n)
 		}
 	}
-	if s.CPU, err = procCPU(pid); err != nil {
+	if s.CPU, err = child.CPU(pid); err != nil {
 		return s, err
 	}
 	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
@@ -97,31 +95,6 @@ func sampleProc(pid int, withFDs bool) (procSample, error) {
 		s.fdDetail = b
 	}
 	return s, nil
-}
-
-// procCPU is the CPU time (user + system) the process has used.
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces:
-	// fields are counted from the last ')'. After it come state (field 3),
-	// ..., utime (14), stime (15).
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
 }
 
 // cpuPct is the CPU used between two samples in % of one core.

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 // report collects the results of a run; it prints as tables and saves as JSON.
@@ -67,7 +67,7 @@ type idleResult struct {
 
 func newReport(o *options, dir string) *report {
 	return &report{
-		Env: environment(dir),
+		Env: benchkit.Environment(dir),
 		Options: map[string]string{
 			"stores":        fmt.Sprint(o.stores),
 			"concurrency":   fmt.Sprint(o.concurrency),
@@ -82,14 +82,6 @@ func newReport(o *options, dir string) *report {
 			"soak":          o.soak.String(),
 		},
 	}
-}
-
-func (r *report) writeJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 func (r *report) print(w io.Writer) {

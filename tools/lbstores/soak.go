@@ -18,7 +18,7 @@ type soakSample struct {
 // grows while nothing happens (periodic background work) shows up here.
 func soak(ctx context.Context, srv *server, dataDir string, d, every time.Duration) ([]soakSample, error) {
 	progress("soak: watching the idle server for %s", d)
-	start, err := sampleProc(srv.pid, false)
+	start, err := sampleProc(srv.PID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +28,7 @@ func soak(ctx context.Context, srv *server, dataDir string, d, every time.Durati
 		if err := sleep(ctx, min(every, d-time.Since(start.At))); err != nil {
 			return out, err
 		}
-		s, err := sampleProc(srv.pid, false)
+		s, err := sampleProc(srv.PID, false)
 		if err != nil {
 			return out, err
 		}

@@ -1,9 +1,10 @@
 package main
 
 import (
-	"math"
 	"slices"
 	"time"
+
+	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
 // latencySummary summarizes the latencies of one kind of operation.
@@ -26,20 +27,15 @@ func summarize(d []time.Duration) latencySummary {
 	for _, v := range d {
 		sum += v
 	}
+	l := benchkit.Latencies(d)
 	return latencySummary{
 		Count: len(d),
-		P50ms: ms(percentile(d, 0.50)),
-		P90ms: ms(percentile(d, 0.90)),
-		P99ms: ms(percentile(d, 0.99)),
+		P50ms: ms(l.Percentile(0.50)),
+		P90ms: ms(l.Percentile(0.90)),
+		P99ms: ms(l.Percentile(0.99)),
 		MaxMs: ms(d[len(d)-1]),
 		Mean:  ms(sum / time.Duration(len(d))),
 	}
-}
-
-// percentile of sorted d, 0 < p ≤ 1, by the nearest-rank method.
-func percentile(d []time.Duration, p float64) time.Duration {
-	i := int(math.Ceil(p*float64(len(d)))) - 1
-	return d[max(0, min(i, len(d)-1))]
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }

@@ -37,7 +37,7 @@ func (w *watcher) loop() {
 			w.cancel(err)
 			return
 		}
-		if s, err := sampleProc(w.srv.pid, false); err == nil {
+		if s, err := sampleProc(w.srv.PID, false); err == nil {
 			w.mu.Lock()
 			w.last = s
 			w.peakKiB = max(w.peakKiB, s.RSSKiB, s.HWMKiB)

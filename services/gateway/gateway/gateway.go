@@ -13,6 +13,7 @@ import (
 
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/version"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -29,7 +30,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxInFlight bounds requests served at once. Default 4096.
 	MaxInFlight int
-	// Version is reported in $SRV.INFO.
+	// Version is reported in $SRV.INFO. Default: this build's version
+	// (pkg/version), as a semantic version.
 	Version string
 	Logger  *slog.Logger
 }
@@ -59,7 +61,7 @@ func Start(cfg Config) (*Gateway, error) {
 		cfg.MaxInFlight = 4096
 	}
 	if cfg.Version == "" {
-		cfg.Version = "0.1.0"
+		cfg.Version = version.SemVer()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/version"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
 	"github.com/nats-io/nats.go"
@@ -15,7 +16,7 @@ import (
 // leaders) and what drift detection compares (each node's own settings).
 
 // Version is reported in heartbeats and the cluster view.
-var Version = "dev"
+var Version = version.Version
 
 // nodeSettings are the settings of a node that must agree across the cluster.
 type nodeSettings struct {

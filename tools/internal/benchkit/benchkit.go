@@ -1,6 +1,8 @@
 // Package benchkit holds what Logbook's load tools (lbbench, lbcluster,
-// lbfanout, lbstores) share: the measured client loop, latency percentiles
-// and free loopback addresses.
+// lbfanout, lbstores) share: the measured client loop, latency percentiles,
+// free loopback addresses, the command-line scaffolding and report
+// formatting, and the systems they compare (an embedded Logbook and an
+// embedded JetStream) with their optimistic-concurrency appends.
 package benchkit
 
 import (
@@ -60,9 +62,7 @@ func Run(ctx context.Context, clients int, deadline time.Time, op func(ctx conte
 	start := time.Now()
 	var wg sync.WaitGroup
 	for k := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			lat := make(Latencies, 0, 1<<14)
 			for j := 0; ctx.Err() == nil; j++ {
 				t0 := time.Now()
@@ -79,7 +79,7 @@ func Run(ctx context.Context, clients int, deadline time.Time, op func(ctx conte
 				lat = append(lat, time.Since(t0))
 			}
 			lats[k] = lat
-		}()
+		})
 	}
 	wg.Wait()
 	out := Outcome{Elapsed: time.Since(start)}
@@ -104,24 +104,102 @@ func FreeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
+// Appender appends to streams (S: what a client knows of one) with
+// optimistic concurrency.
+type Appender[S any] interface {
+	// Append appends one event to s, expecting s's last revision (or no
+	// stream when s does not exist yet), and records the new last revision in s.
+	Append(ctx context.Context, s S, data []byte) error
+	// Lookup asks the server for s's last revision.
+	Lookup(ctx context.Context, s S) error
+	Close()
+}
+
+// Connect opens n appenders, client k with open(k). closeAll closes those
+// that were opened; call it also after an error.
+func Connect[S any](n int, open func(k int) (Appender[S], error)) (clients []Appender[S], closeAll func(), err error) {
+	opened := make([]Appender[S], 0, n)
+	closeAll = func() {
+		for _, a := range opened {
+			a.Close()
+		}
+	}
+	for k := range n {
+		a, err := open(k)
+		if err != nil {
+			return nil, closeAll, err
+		}
+		opened = append(opened, a)
+	}
+	return opened, closeAll, nil
+}
+
 // Appends returns a Run operation for append scenarios: client k appends
-// to its streams (streams[k]) in turn, each call bounded by timeout. After a
-// failed append, whose outcome may be unknown, recover asks the server where
-// the stream is, so that the client's next expected revision is right.
-func Appends[S any](streams [][]S, timeout time.Duration, name func(S) string,
-	appendTo func(ctx context.Context, k int, s S) error, recover func(ctx context.Context, k int, s S)) func(ctx context.Context, k, j int) error {
+// data to its streams (streams[k]) in turn, each call bounded by timeout.
+// After a failed append, whose outcome may be unknown, the client looks the
+// stream up, so that its next expected revision is right.
+func Appends[S any](clients []Appender[S], streams [][]S, timeout time.Duration, name func(S) string, data []byte) func(ctx context.Context, k, j int) error {
 	return func(ctx context.Context, k, j int) error {
 		mine := streams[k]
 		s := mine[j%len(mine)]
 		octx, cancel := context.WithTimeout(ctx, timeout)
-		err := appendTo(octx, k, s)
+		err := clients[k].Append(octx, s, data)
 		cancel()
 		if err == nil {
 			return nil
 		}
 		lctx, cancel := context.WithTimeout(ctx, timeout)
-		recover(lctx, k, s)
+		clients[k].Lookup(lctx, s)
 		cancel()
 		return fmt.Errorf("%s: %w", name(s), err)
 	}
+}
+
+// WarmUp makes the first append to every stream, not measured: all[i]
+// through clients[i mod len(clients)], by workers goroutines (worker w takes
+// streams w, w+workers, ...), each append bounded by timeout. It returns how
+// long that took.
+func WarmUp[S any](ctx context.Context, clients []Appender[S], all []S, workers int, timeout time.Duration, name func(S) string, data []byte) (time.Duration, error) {
+	start := time.Now()
+	err := Parallel(workers, func(w int) error {
+		for i := w; i < len(all); i += workers {
+			octx, cancel := context.WithTimeout(ctx, timeout)
+			err := clients[i%len(clients)].Append(octx, all[i], data)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("warm-up append to %s: %w", name(all[i]), err)
+			}
+		}
+		return nil
+	})
+	return time.Since(start), err
+}
+
+// Parallel runs f(0..n-1) concurrently and returns the first error.
+func Parallel(n int, f func(k int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for k := range n {
+		wg.Go(func() { errs[k] = f(k) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Payload is size bytes that do not compress to nothing.
+func Payload(size int) []byte {
+	b := make([]byte, size)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
 }

@@ -1,4 +1,4 @@
-package main
+package child
 
 import (
 	"fmt"
@@ -17,15 +17,18 @@ func dieWithParent(cmd *exec.Cmd) {
 }
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat.
+// It is 100 on every Linux these tools target (fixed in the kernel ABI).
 const clockTicks = 100
 
-// procCPU is the CPU time (user + system) the process pid has used so far.
-func procCPU(pid int) (time.Duration, error) {
+// CPU is the CPU time (user + system) the process pid has used so far.
+func CPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
-	// The command name (field 2) may hold spaces: skip past its ')'.
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// fields are counted from the last ')'. After it come state (field 3),
+	// ..., utime (14), stime (15).
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
@@ -35,7 +38,6 @@ func procCPU(pid int) (time.Duration, error) {
 	if len(f) < 13 {
 		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
