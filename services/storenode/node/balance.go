@@ -3,8 +3,6 @@ package node
 import (
 	"slices"
 	"time"
-
-	"github.com/logbookdb/logbook/services/storenode/meta"
 )
 
 // The leader balancer keeps store leaderships spread across storenodes:
@@ -33,11 +31,10 @@ func (n *Node) balanceLeaders() {
 	mine := slices.Clone(peers[me].hb.Leads)
 	slices.Sort(mine)
 	for _, id := range mine {
-		v, err := n.host.StaleRead(meta.ShardID, meta.GetStore{ID: id})
+		s, err := n.reg.Store(id)
 		if err != nil {
 			return
 		}
-		s := v.(*meta.Store)
 		if s == nil {
 			continue
 		}

@@ -20,7 +20,7 @@ var clusterOwner = subjects.Owner("_cluster")
 // registry subjects. A second Logbook with its own data pointed at the same
 // NATS would otherwise answer stores.* requests from its own registry.
 func (n *Node) joinCluster() error {
-	r, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpInit, UID: uuid.NewString()})
+	r, err := n.reg.Propose(n.followCtx, meta.Command{Op: meta.OpInit, UID: uuid.NewString()})
 	if err != nil {
 		return err
 	}

@@ -32,18 +32,18 @@ func (n *Node) clusterView(ctx context.Context) (*wire.ClusterView, error) {
 	v := &wire.ClusterView{Cluster: n.cfg.ClusterName, AnsweredBy: n.cfg.NodeID, Time: now.UnixNano(),
 		Nodes: []wire.ClusterNode{}, Stores: []wire.ClusterStore{}, Drift: []wire.Drift{}}
 	peers := n.peerTable()
-	stores, err := n.localStores()
+	stores, err := n.reg.Stores()
 	if err != nil {
 		return nil, raftError(err)
 	}
-	nodesV, err := n.host.StaleRead(meta.ShardID, meta.AllNodes{})
+	nodes, err := n.reg.Nodes()
 	if err != nil {
-		return nil, raftError(err)
+		return nil, err
 	}
-	if uid, err := n.host.StaleRead(meta.ShardID, meta.ClusterUID{}); err == nil {
-		v.UID = uid.(string)
+	if uid, err := n.reg.UID(); err == nil {
+		v.UID = uid
 	}
-	if l, ok := n.host.Leader(meta.ShardID); ok {
+	if l, ok := n.reg.Leader(); ok {
 		v.MetaLeader = l
 	}
 	roles := map[uint64]string{}
@@ -110,7 +110,7 @@ func (n *Node) clusterView(ctx context.Context) (*wire.ClusterView, error) {
 	}
 	registered := map[uint64]string{}
 	leaving := map[uint64]bool{}
-	for _, nd := range nodesV.([]meta.Node) {
+	for _, nd := range nodes {
 		registered[nd.ID] = nd.RaftAddress
 		leaving[nd.ID] = nd.Leaving
 	}

@@ -59,15 +59,15 @@ func (n *Node) createStore(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	nodes, err := n.host.StaleRead(meta.ShardID, meta.AllNodes{})
-	if err != nil {
-		return nil, raftError(err)
-	}
-	settings, err := n.resolveSettings(req.Settings, len(nodes.([]meta.Node)))
+	nodes, err := n.reg.Nodes()
 	if err != nil {
 		return nil, err
 	}
-	r, err := n.proposeMeta(ctx, meta.Command{Op: meta.OpCreate, Store: req.Store, Settings: settings, Origin: "api", MaxStores: int64(n.cfg.MaxStores)})
+	settings, err := n.resolveSettings(req.Settings, len(nodes))
+	if err != nil {
+		return nil, err
+	}
+	r, err := n.reg.Propose(ctx, meta.Command{Op: meta.OpCreate, Store: req.Store, Settings: settings, Origin: "api", MaxStores: int64(n.cfg.MaxStores)})
 	if err != nil {
 		return nil, err
 	}
@@ -84,11 +84,11 @@ func (n *Node) createStore(ctx context.Context, data []byte) (any, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		v, err := n.host.StaleRead(meta.ShardID, meta.GetStore{ID: req.Store})
-		if err != nil || v.(*meta.Store) == nil {
+		now, err := n.reg.Store(req.Store)
+		if err != nil || now == nil {
 			break
 		}
-		s = v.(*meta.Store)
+		s = now
 	}
 	return &wire.CreateStoreReply{Config: toConfig(s), Status: n.toStatus(s), Existed: r.Existed}, nil
 }
@@ -98,7 +98,7 @@ func (n *Node) removeStore(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := n.proposeMeta(ctx, meta.Command{Op: meta.OpRemove, Store: req.Store, Protected: n.cfg.DefaultStore})
+	r, err := n.reg.Propose(ctx, meta.Command{Op: meta.OpRemove, Store: req.Store, Protected: n.cfg.DefaultStore})
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func (n *Node) metaRead(op string, data []byte) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		stores, err := n.localStores()
+		stores, err := n.reg.Stores()
 		if err != nil {
 			return nil, raftError(err)
 		}
@@ -149,11 +149,10 @@ func (n *Node) metaRead(op string, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := n.host.StaleRead(meta.ShardID, meta.GetStore{ID: req.Store})
+	s, err := n.reg.Store(req.Store)
 	if err != nil {
-		return nil, raftError(err)
+		return nil, err
 	}
-	s := v.(*meta.Store)
 	if s == nil {
 		return nil, codes.New(codes.StoreNotFound, "store %q does not exist", req.Store)
 	}
@@ -178,8 +177,8 @@ type registryAnswer struct {
 // is the store id.
 func (n *Node) onRegistryLookup(m *nats.Msg) {
 	var a registryAnswer
-	if v, err := n.host.StaleRead(meta.ShardID, meta.GetStore{ID: string(m.Data)}); err == nil {
-		if s := v.(*meta.Store); s != nil {
+	if s, err := n.reg.Store(string(m.Data)); err == nil {
+		if s != nil {
 			a = registryAnswer{Exists: true, Status: s.Status}
 		}
 	}

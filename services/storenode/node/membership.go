@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/logbookdb/logbook/services/storenode/raft"
 	"time"
+
+	"github.com/logbookdb/logbook/services/storenode/raft"
 
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
 	"github.com/logbookdb/logbook/pkg/codes"

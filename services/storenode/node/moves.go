@@ -87,7 +87,7 @@ func (n *Node) moveStep(s *meta.Store, mv meta.Move, addrs map[uint64]string, pe
 			return codes.New(codes.Unavailable, "waiting for node %d to run its replica", mv.To)
 		}
 	}
-	_, err = n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpMoveDone, Store: s.ID, NodeID: mv.From})
+	_, err = n.reg.Propose(n.followCtx, meta.Command{Op: meta.OpMoveDone, Store: s.ID, NodeID: mv.From})
 	return err
 }
 
@@ -97,11 +97,11 @@ func (n *Node) retireLeavingNodes(stores []*meta.Store) {
 	if !n.host.Leads(meta.ShardID) {
 		return
 	}
-	v, err := n.host.StaleRead(meta.ShardID, meta.AllNodes{})
+	nodes, err := n.reg.Nodes()
 	if err != nil {
 		return
 	}
-	for _, nd := range v.([]meta.Node) {
+	for _, nd := range nodes {
 		if !nd.Leaving {
 			continue
 		}
@@ -113,7 +113,7 @@ func (n *Node) retireLeavingNodes(stores []*meta.Store) {
 			n.cfg.Logger.Info("removing a node from the registry", "node", nd.ID, "step", err)
 			continue
 		}
-		if _, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpNodeRemoved, NodeID: nd.ID}); err == nil {
+		if _, err := n.reg.Propose(n.followCtx, meta.Command{Op: meta.OpNodeRemoved, NodeID: nd.ID}); err == nil {
 			n.cfg.Logger.Info("node removed from the cluster", "node", nd.ID)
 		}
 	}
@@ -149,7 +149,7 @@ func (n *Node) removeNode(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := n.proposeMeta(ctx, meta.Command{Op: meta.OpRemoveNode, NodeID: uint64(req.NodeID)})
+	r, err := n.reg.Propose(ctx, meta.Command{Op: meta.OpRemoveNode, NodeID: uint64(req.NodeID)})
 	if err != nil {
 		return nil, err
 	}

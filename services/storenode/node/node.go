@@ -6,11 +6,13 @@ package node
 import (
 	"context"
 	"fmt"
-	"github.com/logbookdb/logbook/services/storenode/raft"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/logbookdb/logbook/services/storenode/raft"
+	"github.com/logbookdb/logbook/services/storenode/registry"
 
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
 	"github.com/logbookdb/logbook/services/storenode/meta"
@@ -22,6 +24,7 @@ import (
 type Node struct {
 	cfg    Config
 	host   *raft.Host
+	reg    *registry.Registry
 	ctx    context.Context // cancelled by Close; parent of every request
 	cancel context.CancelFunc
 
@@ -106,6 +109,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("storenode: %w", err)
 	}
 	n.host = host
+	n.reg = registry.New(host, cfg.NATS, cfg.RequestTimeout, n.pokeReconcile)
 	if err := n.startCluster(); err != nil {
 		n.Close()
 		return nil, err
@@ -268,7 +272,7 @@ func (n *Node) WaitReady(ctx context.Context) error {
 // placedHere lists the stores the registry places on this node (except
 // those being removed).
 func (n *Node) placedHere() []string {
-	stores, err := n.localStores()
+	stores, err := n.reg.Stores()
 	if err != nil {
 		return nil
 	}

@@ -2,9 +2,10 @@ package node
 
 import (
 	"context"
-	"github.com/logbookdb/logbook/services/storenode/raft"
 	"sync"
 	"time"
+
+	"github.com/logbookdb/logbook/services/storenode/raft"
 
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/services/storenode/sm"

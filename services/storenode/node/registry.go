@@ -1,15 +1,12 @@
 package node
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/codes"
-	"github.com/logbookdb/logbook/pkg/subjects"
-	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
 )
 
@@ -18,50 +15,6 @@ import (
 // replicas of stores being removed and reports each removal. Because it works
 // from the registry alone, a create or remove interrupted by a crash at any
 // point finishes when the node comes back.
-
-// proposeMeta proposes one registry change and returns its result.
-func (n *Node) proposeMeta(ctx context.Context, c meta.Command) (*meta.Result, error) {
-	c.Time = time.Now().UnixNano()
-	data, err := meta.Encode(&c)
-	if err != nil {
-		return nil, codes.New(codes.Internal, "%v", err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
-	defer cancel()
-	res, err := n.host.Propose(pctx, meta.ShardID, data)
-	if err != nil {
-		return nil, err
-	}
-	r, err := meta.DecodeResult(res)
-	if err != nil {
-		return nil, codes.New(codes.Internal, "%v", err)
-	}
-	if r.Changed && r.Store != nil {
-		n.publishLifecycle(r)
-		n.pokeReconcile()
-	}
-	return r, nil
-}
-
-// publishLifecycle announces a registry change on stores.events.<store>.<kind>.
-// Delivery is at most once (core NATS); the registry is the truth.
-func (n *Node) publishLifecycle(r *meta.Result) {
-	kind := wire.EventStatusChanged
-	switch {
-	case r.Purged:
-		kind = wire.EventRemoved
-	case r.Previous == "" && r.Store.Status == meta.StatusCreating:
-		kind = wire.EventCreated
-	}
-	status := r.Store.Status
-	if r.Purged {
-		status = "removed"
-	}
-	b, err := wire.Marshal(wire.StoreEvent{Store: r.Store.ID, Kind: kind, Status: status, Previous: r.Previous, Timestamp: r.Store.Updated})
-	if err == nil {
-		n.cfg.NATS.Publish(subjects.StoreEvent(r.Store.ID, kind), b)
-	}
-}
 
 func (n *Node) pokeReconcile() {
 	select {
@@ -78,11 +31,10 @@ func (n *Node) hasStaticPending() bool {
 
 // defaultRunning reports whether the registry shows the default store running.
 func (n *Node) defaultRunning() bool {
-	v, err := n.host.StaleRead(meta.ShardID, meta.GetStore{ID: n.cfg.DefaultStore})
+	s, err := n.reg.Store(n.cfg.DefaultStore)
 	if err != nil {
 		return false
 	}
-	s := v.(*meta.Store)
 	return s != nil && (s.Status == meta.StatusRunning || s.Status == meta.StatusDegraded)
 }
 
@@ -90,16 +42,6 @@ func (n *Node) isBootstrapped() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.bootstrapped
-}
-
-// localStores reads the registry from this node's meta replica. It may trail
-// the leader by a moment; everything it drives is idempotent.
-func (n *Node) localStores() ([]*meta.Store, error) {
-	v, err := n.host.StaleRead(meta.ShardID, meta.AllStores{})
-	if err != nil {
-		return nil, err
-	}
-	return v.([]*meta.Store), nil
 }
 
 func (n *Node) reconcileLoop() {
@@ -131,7 +73,7 @@ func (n *Node) reconcileLoop() {
 			}
 		}
 		if !registered {
-			if _, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpRegisterNode, NodeID: n.cfg.NodeID, RaftAddress: n.cfg.RaftAddress}); err != nil {
+			if _, err := n.reg.Propose(n.followCtx, meta.Command{Op: meta.OpRegisterNode, NodeID: n.cfg.NodeID, RaftAddress: n.cfg.RaftAddress}); err != nil {
 				n.cfg.Logger.Warn("cannot register with the meta shard yet", "err", err)
 				continue
 			}
@@ -155,11 +97,11 @@ func (n *Node) reconcileLoop() {
 // (being removed, impossible settings) is reported on its status and in the
 // log, and tried again on the next passes, without holding anything up.
 func (n *Node) bootstrap() error {
-	nodes, err := n.host.StaleRead(meta.ShardID, meta.AllNodes{})
+	nodes, err := n.reg.Nodes()
 	if err != nil {
 		return err
 	}
-	count := len(nodes.([]meta.Node))
+	count := len(nodes)
 	if count < n.cfg.InitialSize {
 		// Stores created now would get fewer replicas than the cluster will
 		// have: wait until the initial storenodes have all registered.
@@ -215,7 +157,7 @@ func (n *Node) ensureStore(w StaticStore, origin string, nodes int) (string, err
 	if err != nil {
 		return "cannot be created: " + err.Error(), nil
 	}
-	r, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpCreate, Store: w.ID, Settings: settings, Origin: origin, MaxStores: int64(n.cfg.MaxStores)})
+	r, err := n.reg.Propose(n.followCtx, meta.Command{Op: meta.OpCreate, Store: w.ID, Settings: settings, Origin: origin, MaxStores: int64(n.cfg.MaxStores)})
 	if err != nil {
 		return "", err
 	}
@@ -250,17 +192,13 @@ func describeDiff(want, have meta.Settings) string {
 
 // reconcile runs one pass over the registry.
 func (n *Node) reconcile() error {
-	stores, err := n.localStores()
+	stores, err := n.reg.Stores()
 	if err != nil {
 		return err
 	}
-	nodes, err := n.host.StaleRead(meta.ShardID, meta.AllNodes{})
+	addrs, err := n.reg.Addresses()
 	if err != nil {
 		return err
-	}
-	addrs := map[uint64]string{}
-	for _, nd := range nodes.([]meta.Node) {
-		addrs[nd.ID] = nd.RaftAddress
 	}
 	me := n.cfg.NodeID
 	known := map[string]bool{}
@@ -281,7 +219,7 @@ func (n *Node) reconcile() error {
 					n.cfg.Logger.Info("removed store replica", "store", s.ID)
 				}
 				crashAt("remove-before-report")
-				if _, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpReplicaRemoved, Store: s.ID, NodeID: me}); err != nil {
+				if _, err := n.reg.Propose(n.followCtx, meta.Command{Op: meta.OpReplicaRemoved, Store: s.ID, NodeID: me}); err != nil {
 					return err
 				}
 			}
@@ -309,7 +247,7 @@ func (n *Node) reconcile() error {
 				if int64(len(s.Replicas)) < s.Settings.ReplicationFactor {
 					status = meta.StatusDegraded
 				}
-				if _, err := n.proposeMeta(n.followCtx, meta.Command{Op: meta.OpSetStatus, Store: s.ID, Status: status}); err != nil {
+				if _, err := n.reg.Propose(n.followCtx, meta.Command{Op: meta.OpSetStatus, Store: s.ID, Status: status}); err != nil {
 					return err
 				}
 			}

@@ -1,0 +1,152 @@
+// Package registry is the storenode's door to the meta shard, the cluster's
+// single source of truth for stores and nodes: typed reads from this node's
+// own meta replica, and registry changes proposed through Raft, each
+// announced as a lifecycle event. It is the one place that knows how the meta
+// shard is queried and what its answers are.
+package registry
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/meta"
+	"github.com/logbookdb/logbook/services/storenode/raft"
+)
+
+// Raft is what the registry needs of the Raft host (raft.Host).
+type Raft interface {
+	Propose(ctx context.Context, shard uint64, data []byte) ([]byte, error)
+	StaleRead(shard uint64, q any) (any, error)
+	Leader(shard uint64) (uint64, bool)
+	Leads(shard uint64) bool
+}
+
+// Publisher sends lifecycle events (a *nats.Conn).
+type Publisher interface {
+	Publish(subject string, data []byte) error
+}
+
+// Registry reads and changes the meta shard.
+type Registry struct {
+	raft    Raft
+	nc      Publisher
+	timeout time.Duration
+	// changed is called after a change was applied (the reconciler's poke).
+	changed func()
+}
+
+// New returns a registry over host's meta replica. Proposals are bounded by
+// timeout; lifecycle events go out on nc; changed (may be nil) runs after
+// every change that took effect.
+func New(host Raft, nc Publisher, timeout time.Duration, changed func()) *Registry {
+	if changed == nil {
+		changed = func() {}
+	}
+	return &Registry{raft: host, nc: nc, timeout: timeout, changed: changed}
+}
+
+// Reads come from this node's meta replica as applied so far: they may trail
+// the leader by a moment, which everything driven by them tolerates (every
+// step is idempotent, see node/DESIGN.md).
+
+// Store returns the store with this id, or nil if the registry has none.
+func (r *Registry) Store(id string) (*meta.Store, error) {
+	return raft.As[*meta.Store](r.raft.StaleRead(meta.ShardID, meta.GetStore{ID: id}))
+}
+
+// Stores returns every store, in id order.
+func (r *Registry) Stores() ([]*meta.Store, error) {
+	return raft.As[[]*meta.Store](r.raft.StaleRead(meta.ShardID, meta.AllStores{}))
+}
+
+// Nodes returns every registered storenode.
+func (r *Registry) Nodes() ([]meta.Node, error) {
+	return raft.As[[]meta.Node](r.raft.StaleRead(meta.ShardID, meta.AllNodes{}))
+}
+
+// Addresses maps every registered node id to its Raft address.
+func (r *Registry) Addresses() (map[uint64]string, error) {
+	nodes, err := r.Nodes()
+	if err != nil {
+		return nil, err
+	}
+	addrs := make(map[uint64]string, len(nodes))
+	for _, n := range nodes {
+		addrs[n.ID] = n.RaftAddress
+	}
+	return addrs, nil
+}
+
+// UID returns the cluster's UID ("" before it is set).
+func (r *Registry) UID() (string, error) {
+	return raft.As[string](r.raft.StaleRead(meta.ShardID, meta.ClusterUID{}))
+}
+
+// Leader returns the meta shard's leader; ok is false while it has none.
+func (r *Registry) Leader() (uint64, bool) { return r.raft.Leader(meta.ShardID) }
+
+// Leads reports whether this node leads the meta shard.
+func (r *Registry) Leads() bool { return r.raft.Leads(meta.ShardID) }
+
+// Propose proposes one registry change and returns its result, whose
+// failure (a rule the change broke) is r.Err(); the error is a Raft failure.
+// A change that took effect is announced on stores.events.<store>.<kind>.
+func (r *Registry) Propose(ctx context.Context, c meta.Command) (*meta.Result, error) {
+	c.Time = time.Now().UnixNano()
+	data, err := meta.Encode(&c)
+	if err != nil {
+		return nil, codes.New(codes.Internal, "registry: %v", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	out, err := r.raft.Propose(pctx, meta.ShardID, data)
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	res, err := meta.DecodeResult(out)
+	if err != nil {
+		return nil, codes.New(codes.Internal, "registry: %v", err)
+	}
+	if res.Changed && res.Store != nil {
+		r.announce(res)
+		r.changed()
+	}
+	return res, nil
+}
+
+// Apply is Propose for callers that only care whether the change held:
+// a broken rule is returned as its error.
+func (r *Registry) Apply(ctx context.Context, c meta.Command) (*meta.Result, error) {
+	res, err := r.Propose(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := res.Err(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// announce publishes a registry change on stores.events.<store>.<kind>.
+// Delivery is at most once (core NATS); the registry is the truth.
+func (r *Registry) announce(res *meta.Result) {
+	kind := wire.EventStatusChanged
+	switch {
+	case res.Purged:
+		kind = wire.EventRemoved
+	case res.Previous == "" && res.Store.Status == meta.StatusCreating:
+		kind = wire.EventCreated
+	}
+	status := res.Store.Status
+	if res.Purged {
+		status = "removed"
+	}
+	b, err := wire.Marshal(wire.StoreEvent{Store: res.Store.ID, Kind: kind, Status: status, Previous: res.Previous, Timestamp: res.Store.Updated})
+	if err == nil {
+		r.nc.Publish(subjects.StoreEvent(res.Store.ID, kind), b)
+	}
+}
