@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logbookdb/logbook/internal/proto"
+
 	"github.com/logbookdb/logbook/pkg/client"
 	"github.com/logbookdb/logbook/pkg/codes"
-	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/nats-io/nats.go"
 )
@@ -702,7 +703,7 @@ func TestPersistentRawBadInputLeavesDataIntact(t *testing.T) {
 	for _, b := range bad {
 		// Through the gateway, and straight to the leader (which decodes
 		// again and never trusts the gateway).
-		for _, subject := range []string{"store.default." + b.op, subjects.Leader("default", b.op)} {
+		for _, subject := range []string{"store.default." + b.op, proto.Leader("default", b.op)} {
 			msg, err := rawRequest(t, in, subject, b.data)
 			if err != nil {
 				t.Fatalf("%s %x: %v", subject, b.data, err)

@@ -3,6 +3,7 @@ module github.com/logbookdb/logbook/tools
 go 1.26.0
 
 require (
+	github.com/logbookdb/logbook/internal v0.0.0-00010101000000-000000000000
 	github.com/logbookdb/logbook/pkg v0.0.0-00010101000000-000000000000
 	github.com/logbookdb/logbook/services/logbook v0.0.0-00010101000000-000000000000
 	github.com/nats-io/nats-server/v2 v2.15.2
@@ -184,6 +185,7 @@ require (
 )
 
 replace (
+	github.com/logbookdb/logbook/internal => ../internal
 	github.com/logbookdb/logbook/pkg => ../pkg
 	github.com/logbookdb/logbook/services/gateway => ../services/gateway
 	github.com/logbookdb/logbook/services/logbook => ../services/logbook

@@ -1,7 +1,5 @@
 package subjects
 
-import "strconv"
-
 // Cluster subjects.
 //
 // Client-facing (served by gateways, answered by any storenode):
@@ -10,11 +8,7 @@ import "strconv"
 //	cluster.health              a summary: ok, warning or critical, with the problems
 //	cluster.remove_node         take a storenode out for good (its replicas move first)
 //
-// Internal (storenode ↔ storenode):
-//
-//	_LB.discover                every storenode answers with who it is (formation, joins)
-//	_LB.boot.<cluster>.<node>   the formation handshake addressed to one fresh node
-//	_LB.heartbeat               every storenode publishes its state once a second
+// The internal storenode ↔ storenode subjects live in internal/proto.
 const (
 	clusterPrefix = "cluster."
 	// ClusterWildcard is what the gateway's cluster endpoint subscribes to.
@@ -23,15 +17,6 @@ const (
 	ClusterView       = "view"
 	ClusterHealth     = "health"
 	ClusterRemoveNode = "remove_node"
-
-	// Discover is where a storenode asks every other one who it is.
-	Discover = internalPrefix + "discover"
-	// Heartbeat carries each storenode's periodic state.
-	Heartbeat = internalPrefix + "heartbeat"
-
-	// MetaJoin is the meta-leader operation that adds a storenode to the
-	// cluster (subject Meta(MetaJoin)).
-	MetaJoin = "join"
 )
 
 // ClusterOps lists the client-facing cluster operations.
@@ -57,13 +42,3 @@ func ParseCluster(subject string) (op string, ok bool) {
 	}
 	return op, false
 }
-
-// Boot returns the subject on which a fresh storenode takes part in forming
-// the cluster named cluster.
-func Boot(cluster string, node uint64) string {
-	return internalPrefix + "boot." + cluster + "." + strconv.FormatUint(node, 10)
-}
-
-// ClusterReadOp is the internal operation behind cluster.<op>: the gateway
-// forwards it to MetaRead(ClusterReadOp(op)), which any storenode answers.
-func ClusterReadOp(op string) string { return "cluster_" + op }

@@ -6,13 +6,8 @@
 //
 //	store.<store>.<op>          e.g. store.orders.append
 //
-// Internal subjects (gateway → storenode; not part of the public contract):
-//
-//	_LB.leader.<store>.<op>     served by the storenode that leads the store
-//	_LB.registry.lookup         answered by any storenode: does a store exist?
-//	_LB.owner._cluster          answered by every storenode: its cluster's identity
-//	_LB.meta.<op>               store lifecycle writes, served by the meta shard's leader
-//	_LB.metaread.<op>           store lifecycle reads, served by any storenode
+// The internal `_LB.*` subjects between gateways and storenodes are not part
+// of the client contract: they live in internal/proto.
 //
 // Store lifecycle (client-facing, served by gateways):
 //
@@ -79,14 +74,6 @@ const (
 	GatewayQueue = "logbook.gateway"
 	// ServiceName is the NATS micro service name of the gateway ($SRV.*.logbook).
 	ServiceName = "logbook"
-
-	internalPrefix = "_LB."
-	leaderPrefix   = internalPrefix + "leader."
-	// RegistryLookup answers whether a store exists (any storenode replies).
-	RegistryLookup = internalPrefix + "registry.lookup"
-	// StorenodeQueue is the queue group storenodes use for subjects any one of
-	// them may answer.
-	StorenodeQueue = "logbook.storenode"
 )
 
 // Store returns the client-facing subject of op on store.
@@ -106,9 +93,6 @@ func ParseStore(subject string) (store, op string, ok bool) {
 	}
 	return store, op, true
 }
-
-// Leader returns the internal subject on which the leader of store serves op.
-func Leader(store, op string) string { return leaderPrefix + store + "." + op }
 
 // Store lifecycle operations: the last token of stores.<op>.
 const (
@@ -131,8 +115,6 @@ const (
 	StoresWildcard = "stores.*"
 	// StoreEventsAll matches every lifecycle event.
 	StoreEventsAll = "stores.events.>"
-	metaPrefix     = internalPrefix + "meta."
-	metaReadPrefix = internalPrefix + "metaread."
 )
 
 // Stores returns the client-facing subject of a lifecycle operation.
@@ -149,33 +131,3 @@ func StoreEvent(store, kind string) string { return storesPrefix + "events." + s
 
 // StoreEvents matches every lifecycle event of one store.
 func StoreEvents(store string) string { return storesPrefix + "events." + store + ".*" }
-
-// Meta returns the internal subject of a lifecycle write (meta leader).
-func Meta(op string) string { return metaPrefix + op }
-
-// MetaWildcard is what the meta leader subscribes to.
-const MetaWildcard = metaPrefix + "*"
-
-// MetaRead returns the internal subject of a lifecycle read (any storenode).
-func MetaRead(op string) string { return metaReadPrefix + op }
-
-// MetaReadWildcard is what every storenode subscribes to, in StorenodeQueue.
-const MetaReadWildcard = metaReadPrefix + "*"
-
-// Owner returns an identity subject: Owner("_cluster") is where every
-// storenode answers with its cluster's UID, so that two unrelated Logbooks on
-// one NATS server never both serve.
-func Owner(name string) string { return internalPrefix + "owner." + name }
-
-// LeaderWildcard is what a storenode subscribes to for a store it leads.
-func LeaderWildcard(store string) string { return leaderPrefix + store + ".*" }
-
-// ParseLeader splits an internal leader subject into store and operation.
-func ParseLeader(subject string) (store, op string, ok bool) {
-	rest, found := strings.CutPrefix(subject, leaderPrefix)
-	if !found {
-		return "", "", false
-	}
-	store, op, found = strings.Cut(rest, ".")
-	return store, op, found && store != "" && op != "" && !strings.Contains(op, ".")
-}

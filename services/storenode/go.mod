@@ -3,6 +3,7 @@ module github.com/logbookdb/logbook/services/storenode
 go 1.26.0
 
 require (
+	github.com/logbookdb/logbook/internal v0.0.0-00010101000000-000000000000
 	github.com/cockroachdb/pebble v0.0.0-20221207173255-0f086d933dac
 	github.com/google/uuid v1.6.0
 	github.com/lni/dragonboat/v4 v4.0.0-20250723143628-076c7f6497dc
@@ -53,3 +54,5 @@ require (
 )
 
 replace github.com/logbookdb/logbook/pkg => ../../pkg
+
+replace github.com/logbookdb/logbook/internal => ../../internal

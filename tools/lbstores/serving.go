@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logbookdb/logbook/internal/proto"
+
 	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/nats-io/nats.go"
@@ -75,7 +77,7 @@ func (p *servingProbe) loop() {
 		p.mu.Unlock()
 		served := map[string]bool{}
 		for _, it := range batch {
-			_, err := p.nc.Request(subjects.Leader(it.id, subjects.OpListStreams), p.data, 5*time.Second)
+			_, err := p.nc.Request(proto.Leader(it.id, subjects.OpListStreams), p.data, 5*time.Second)
 			if errors.Is(err, nats.ErrNoResponders) {
 				continue
 			}

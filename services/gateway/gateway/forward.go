@@ -5,8 +5,9 @@ import (
 	"errors"
 	"time"
 
+	"github.com/logbookdb/logbook/internal/proto"
+
 	"github.com/logbookdb/logbook/pkg/codes"
-	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/nats-io/nats.go"
 )
@@ -21,7 +22,7 @@ func (g *Gateway) forward(ctx context.Context, store, op string, data []byte) (*
 	backoff := 5 * time.Millisecond
 	checked := false
 	for {
-		msg, err := g.cfg.NATS.RequestMsgWithContext(ctx, &nats.Msg{Subject: subjects.Leader(store, op), Data: data})
+		msg, err := g.cfg.NATS.RequestMsgWithContext(ctx, &nats.Msg{Subject: proto.Leader(store, op), Data: data})
 		if err == nil {
 			return msg, nil
 		}
@@ -75,14 +76,9 @@ func sleep(ctx context.Context, backoff *time.Duration) error {
 	return nil
 }
 
-type registryAnswer struct {
-	Exists bool   `msgpack:"exists"`
-	Status string `msgpack:"status,omitempty"`
-}
-
-func (g *Gateway) lookup(ctx context.Context, store string) (registryAnswer, error) {
-	var a registryAnswer
-	msg, err := g.cfg.NATS.RequestWithContext(ctx, subjects.RegistryLookup, []byte(store))
+func (g *Gateway) lookup(ctx context.Context, store string) (proto.RegistryAnswer, error) {
+	var a proto.RegistryAnswer
+	msg, err := g.cfg.NATS.RequestWithContext(ctx, proto.RegistryLookup, []byte(store))
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
 			return a, codes.New(codes.Unavailable, "no storenode is reachable")

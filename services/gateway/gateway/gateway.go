@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logbookdb/logbook/internal/proto"
+
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/version"
@@ -176,9 +178,9 @@ func (g *Gateway) serveLifecycle(ctx context.Context, req micro.Request, op stri
 		g.replyError(req, err)
 		return
 	}
-	subject := subjects.MetaRead(op)
+	subject := proto.MetaRead(op)
 	if subjects.IsStoresWrite(op) {
-		subject = subjects.Meta(op)
+		subject = proto.Meta(op)
 	}
 	msg, err := g.forwardTo(ctx, subject, req.Data(), "the store registry has no leader")
 	g.relay(req, msg, err)
@@ -192,7 +194,7 @@ func (g *Gateway) serveCluster(ctx context.Context, req micro.Request, op string
 			g.replyError(req, err)
 			return
 		}
-		msg, err := g.forwardTo(ctx, subjects.Meta(op), req.Data(), "the store registry has no leader")
+		msg, err := g.forwardTo(ctx, proto.Meta(op), req.Data(), "the store registry has no leader")
 		g.relay(req, msg, err)
 		return
 	}
@@ -200,7 +202,7 @@ func (g *Gateway) serveCluster(ctx context.Context, req micro.Request, op string
 		g.replyError(req, err)
 		return
 	}
-	msg, err := g.forwardTo(ctx, subjects.MetaRead(subjects.ClusterReadOp(op)), req.Data(), "no storenode answers")
+	msg, err := g.forwardTo(ctx, proto.MetaRead(proto.ClusterReadOp(op)), req.Data(), "no storenode answers")
 	g.relay(req, msg, err)
 }
 

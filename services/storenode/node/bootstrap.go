@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/internal/proto"
+
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/vmihailenco/msgpack/v5"
@@ -80,7 +81,7 @@ func (n *Node) myHello() hello {
 // serveDiscovery answers _LB.discover and this node's formation subject.
 func (n *Node) serveDiscovery() error {
 	var err error
-	n.discoverSub, err = n.cfg.NATS.Subscribe(subjects.Discover, func(m *nats.Msg) {
+	n.discoverSub, err = n.cfg.NATS.Subscribe(proto.Discover, func(m *nats.Msg) {
 		var asker hello
 		if wire.UnmarshalReply(m.Data, &asker) == nil && asker.NodeID != 0 && asker.Cluster != n.cfg.ClusterName {
 			n.noteForeign(asker)
@@ -92,7 +93,7 @@ func (n *Node) serveDiscovery() error {
 	if err != nil {
 		return fmt.Errorf("storenode: subscribe: %w", err)
 	}
-	n.bootSub, err = n.cfg.NATS.Subscribe(subjects.Boot(n.cfg.ClusterName, n.cfg.NodeID), n.onBoot)
+	n.bootSub, err = n.cfg.NATS.Subscribe(proto.Boot(n.cfg.ClusterName, n.cfg.NodeID), n.onBoot)
 	if err != nil {
 		return fmt.Errorf("storenode: subscribe: %w", err)
 	}
@@ -196,7 +197,7 @@ func (n *Node) discover(ctx context.Context) ([]hello, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := n.cfg.NATS.PublishRequest(subjects.Discover, inbox, b); err != nil {
+	if err := n.cfg.NATS.PublishRequest(proto.Discover, inbox, b); err != nil {
 		return nil, fmt.Errorf("storenode: discover: %w", err)
 	}
 	var out []hello
@@ -230,7 +231,7 @@ func (n *Node) bootRequest(ctx context.Context, node uint64, msg bootMsg) (*boot
 	}
 	rctx, cancel := context.WithTimeout(ctx, bootReqWait)
 	defer cancel()
-	m, err := n.cfg.NATS.RequestWithContext(rctx, subjects.Boot(n.cfg.ClusterName, node), b)
+	m, err := n.cfg.NATS.RequestWithContext(rctx, proto.Boot(n.cfg.ClusterName, node), b)
 	if err != nil {
 		return nil, err
 	}

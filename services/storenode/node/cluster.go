@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/logbookdb/logbook/internal/proto"
+
 	"github.com/google/uuid"
-	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
 	"github.com/nats-io/nats.go"
@@ -13,7 +14,7 @@ import (
 
 // clusterOwner is the subject on which every storenode answers with its
 // cluster's UID ("_cluster" is not a valid store id, so it never clashes).
-var clusterOwner = subjects.Owner("_cluster")
+var clusterOwner = proto.Owner("_cluster")
 
 // joinCluster makes sure the registry has a cluster UID, checks that no other
 // cluster's storenodes answer on this NATS server, and only then serves the
@@ -26,7 +27,7 @@ func (n *Node) joinCluster() error {
 	}
 	uid := r.UID
 	n.clusterSub, err = n.cfg.NATS.Subscribe(clusterOwner, func(m *nats.Msg) {
-		b, err := wire.Marshal(ownerReply{UID: uid, NodeID: n.cfg.NodeID})
+		b, err := wire.Marshal(proto.OwnerReply{UID: uid, NodeID: n.cfg.NodeID})
 		if err == nil {
 			m.Respond(b)
 		}
@@ -44,10 +45,10 @@ func (n *Node) joinCluster() error {
 		n.cfg.Logger.Error("refusing to start", "err", err)
 		return err
 	}
-	if n.registrySub, err = n.cfg.NATS.QueueSubscribe(subjects.RegistryLookup, subjects.StorenodeQueue, n.onRegistryLookup); err != nil {
+	if n.registrySub, err = n.cfg.NATS.QueueSubscribe(proto.RegistryLookup, proto.StorenodeQueue, n.onRegistryLookup); err != nil {
 		return fmt.Errorf("storenode: subscribe: %w", err)
 	}
-	if n.metaReadSub, err = n.cfg.NATS.QueueSubscribe(subjects.MetaReadWildcard, subjects.StorenodeQueue, n.onMetaRead); err != nil {
+	if n.metaReadSub, err = n.cfg.NATS.QueueSubscribe(proto.MetaReadWildcard, proto.StorenodeQueue, n.onMetaRead); err != nil {
 		return fmt.Errorf("storenode: subscribe: %w", err)
 	}
 	n.mu.Lock()
@@ -75,7 +76,7 @@ func (n *Node) otherCluster(uid string) string {
 		if err != nil {
 			return ""
 		}
-		var o ownerReply
+		var o proto.OwnerReply
 		if wire.UnmarshalReply(m.Data, &o) == nil && o.UID != uid {
 			return fmt.Sprintf("node %d of cluster %s", o.NodeID, o.UID)
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logbookdb/logbook/internal/proto"
+
 	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
@@ -20,8 +22,8 @@ import (
 
 // Metaread operations behind cluster.<op>.
 var (
-	metaReadClusterView   = subjects.ClusterReadOp(subjects.ClusterView)
-	metaReadClusterHealth = subjects.ClusterReadOp(subjects.ClusterHealth)
+	metaReadClusterView   = proto.ClusterReadOp(subjects.ClusterView)
+	metaReadClusterHealth = proto.ClusterReadOp(subjects.ClusterHealth)
 )
 
 // foreignMemory is how long a storenode of another cluster stays reported.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/logbookdb/logbook/internal/proto"
+
 	"github.com/google/uuid"
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/subjects"
@@ -15,8 +17,8 @@ import (
 // subscribeLeader serves the store's internal leader subjects. The queue
 // group keeps a request from being served twice while leadership moves.
 func (n *Node) subscribeLeader(r *replica) (*nats.Subscription, error) {
-	return n.cfg.NATS.QueueSubscribe(subjects.LeaderWildcard(r.spec.ID), "leader", func(m *nats.Msg) {
-		_, op, ok := subjects.ParseLeader(m.Subject)
+	return n.cfg.NATS.QueueSubscribe(proto.LeaderWildcard(r.spec.ID), proto.LeaderQueue, func(m *nats.Msg) {
+		_, op, ok := proto.ParseLeader(m.Subject)
 		if !ok {
 			respond(m, nil, codes.New(codes.UnknownOperation, "bad subject %q", m.Subject))
 			return

@@ -3,7 +3,8 @@ package node
 import (
 	"time"
 
-	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/internal/proto"
+
 	"github.com/logbookdb/logbook/pkg/version"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
@@ -83,7 +84,7 @@ func (n *Node) myHeartbeat() heartbeat {
 // records everyone else's.
 func (n *Node) heartbeatLoop() {
 	defer n.loops.Done()
-	sub, err := n.cfg.NATS.Subscribe(subjects.Heartbeat, n.onHeartbeat)
+	sub, err := n.cfg.NATS.Subscribe(proto.Heartbeat, n.onHeartbeat)
 	if err != nil {
 		n.cfg.Logger.Error("cannot follow heartbeats", "err", err)
 	} else {
@@ -99,7 +100,7 @@ func (n *Node) heartbeatLoop() {
 		n.mu.Unlock()
 		if started { // fresh nodes are not part of any cluster view yet
 			if b, err := wire.Marshal(n.myHeartbeat()); err == nil {
-				n.cfg.NATS.Publish(subjects.Heartbeat, b)
+				n.cfg.NATS.Publish(proto.Heartbeat, b)
 			}
 		}
 		select {

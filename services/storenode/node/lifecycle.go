@@ -5,6 +5,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/logbookdb/logbook/internal/proto"
+
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/wire"
@@ -20,7 +22,7 @@ func (n *Node) syncMetaLeader() {
 	defer n.mu.Unlock()
 	switch {
 	case leads && n.metaLeader == nil && !n.closing && n.clusterOK:
-		sub, err := n.cfg.NATS.QueueSubscribe(subjects.MetaWildcard, "leader", n.onMeta)
+		sub, err := n.cfg.NATS.QueueSubscribe(proto.MetaWildcard, proto.LeaderQueue, n.onMeta)
 		if err != nil {
 			n.cfg.Logger.Error("cannot serve the registry", "err", err)
 			return
@@ -34,7 +36,7 @@ func (n *Node) syncMetaLeader() {
 
 // onMeta serves registry writes: stores.create and stores.remove.
 func (n *Node) onMeta(m *nats.Msg) {
-	op := m.Subject[len(subjects.Meta("")):]
+	op := proto.ParseMeta(m.Subject)
 	n.dispatch(m, n.cfg.RequestTimeout, func(ctx context.Context) {
 		var v any
 		var err error
@@ -43,7 +45,7 @@ func (n *Node) onMeta(m *nats.Msg) {
 			v, err = n.createStore(ctx, m.Data)
 		case subjects.StoresRemove:
 			v, err = n.removeStore(ctx, m.Data)
-		case subjects.MetaJoin:
+		case proto.MetaJoin:
 			v, err = n.addNode(ctx, m.Data)
 		case subjects.ClusterRemoveNode:
 			v, err = n.removeNode(ctx, m.Data)
@@ -112,7 +114,7 @@ func (n *Node) removeStore(ctx context.Context, data []byte) (any, error) {
 // status, config. They reflect the registry as this replica has applied it,
 // which may trail the leader by a moment.
 func (n *Node) onMetaRead(m *nats.Msg) {
-	op := m.Subject[len(subjects.MetaRead("")):]
+	op := proto.ParseMetaRead(m.Subject)
 	n.dispatch(m, n.cfg.RequestTimeout, func(ctx context.Context) {
 		if isClusterRead(op) {
 			v, err := n.clusterRead(ctx, op, m.Data)
@@ -167,19 +169,13 @@ func (n *Node) metaRead(op string, data []byte) (any, error) {
 	return nil, codes.New(codes.UnknownOperation, "unknown store operation %q", op)
 }
 
-// registryAnswer is the reply on _LB.registry.lookup.
-type registryAnswer struct {
-	Exists bool   `msgpack:"exists"`
-	Status string `msgpack:"status,omitempty"`
-}
-
 // onRegistryLookup answers whether a store exists, and its status. The body
 // is the store id.
 func (n *Node) onRegistryLookup(m *nats.Msg) {
-	var a registryAnswer
+	var a proto.RegistryAnswer
 	if s, err := n.reg.Store(string(m.Data)); err == nil {
 		if s != nil {
-			a = registryAnswer{Exists: true, Status: s.Status}
+			a = proto.RegistryAnswer{Exists: true, Status: s.Status}
 		}
 	}
 	b, _ := wire.Marshal(a)

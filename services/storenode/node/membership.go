@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/logbookdb/logbook/internal/proto"
+
 	"github.com/logbookdb/logbook/services/storenode/raft"
 
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
 	"github.com/logbookdb/logbook/pkg/codes"
-	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
 )
@@ -43,21 +44,6 @@ func (n *Node) startMetaReplica(members map[uint64]string, join bool) error {
 	return nil
 }
 
-// joinRequest asks the meta leader to add a storenode to the cluster.
-type joinRequest struct {
-	Cluster     string `msgpack:"cluster"`
-	NodeID      uint64 `msgpack:"node_id"`
-	RaftAddress string `msgpack:"raft_address"`
-}
-
-// joinReply answers it; Refused means the request can never succeed.
-type joinReply struct {
-	OK        bool   `msgpack:"ok"`
-	Refused   bool   `msgpack:"refused,omitempty"`
-	Reason    string `msgpack:"reason,omitempty"`
-	NonVoting bool   `msgpack:"non_voting,omitempty"`
-}
-
 // fatalJoinError is a join the cluster refused for good.
 type fatalJoinError struct{ reason string }
 
@@ -73,20 +59,20 @@ func isFatalJoin(err error) bool {
 // joinExisting asks the meta leader to add this node, then starts its meta
 // replica in join mode.
 func (n *Node) joinExisting() error {
-	b, err := wire.Marshal(joinRequest{Cluster: n.cfg.ClusterName, NodeID: n.cfg.NodeID, RaftAddress: n.cfg.RaftAddress})
+	b, err := wire.Marshal(proto.JoinRequest{Cluster: n.cfg.ClusterName, NodeID: n.cfg.NodeID, RaftAddress: n.cfg.RaftAddress})
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(n.followCtx, n.cfg.RequestTimeout)
 	defer cancel()
-	m, err := n.cfg.NATS.RequestWithContext(ctx, subjects.Meta(subjects.MetaJoin), b)
+	m, err := n.cfg.NATS.RequestWithContext(ctx, proto.Meta(proto.MetaJoin), b)
 	if err != nil {
 		return fmt.Errorf("storenode: ask the meta leader to join: %w", err)
 	}
 	if code := m.Header.Get(wire.HeaderErrorCode); code != "" {
 		return fmt.Errorf("storenode: join: %s %s", code, m.Header.Get(wire.HeaderError))
 	}
-	var r joinReply
+	var r proto.JoinReply
 	if err := wire.UnmarshalReply(m.Data, &r); err != nil {
 		return fmt.Errorf("storenode: join: %w", err)
 	}
@@ -107,12 +93,12 @@ func (n *Node) joinExisting() error {
 // shard (as a voter while there are fewer than maxMetaVoters) unless its id
 // or address is taken. Repeating a join that succeeded succeeds.
 func (n *Node) addNode(ctx context.Context, data []byte) (any, error) {
-	var req joinRequest
+	var req proto.JoinRequest
 	if err := wire.UnmarshalReply(data, &req); err != nil || req.NodeID == 0 || req.RaftAddress == "" {
 		return nil, codes.New(codes.MalformedRequest, "malformed join request")
 	}
 	if req.Cluster != n.cfg.ClusterName {
-		return &joinReply{Refused: true, Reason: fmt.Sprintf("this is cluster %q, the node is configured for %q", n.cfg.ClusterName, req.Cluster)}, nil
+		return &proto.JoinReply{Refused: true, Reason: fmt.Sprintf("this is cluster %q, the node is configured for %q", n.cfg.ClusterName, req.Cluster)}, nil
 	}
 	mctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	defer cancel()
@@ -121,18 +107,18 @@ func (n *Node) addNode(ctx context.Context, data []byte) (any, error) {
 		return nil, raftError(err)
 	}
 	if _, gone := mem.Removed[req.NodeID]; gone {
-		return &joinReply{Refused: true, Reason: fmt.Sprintf("node id %d was removed from the cluster; a storenode that comes back needs a new id and an empty data directory", req.NodeID)}, nil
+		return &proto.JoinReply{Refused: true, Reason: fmt.Sprintf("node id %d was removed from the cluster; a storenode that comes back needs a new id and an empty data directory", req.NodeID)}, nil
 	}
 	for _, set := range []map[uint64]string{mem.Voters, mem.NonVoters} {
 		for id, addr := range set {
 			_, nonVoting := mem.NonVoters[id]
 			switch {
 			case id == req.NodeID && addr == req.RaftAddress:
-				return &joinReply{OK: true, NonVoting: nonVoting}, nil
+				return &proto.JoinReply{OK: true, NonVoting: nonVoting}, nil
 			case id == req.NodeID:
-				return &joinReply{Refused: true, Reason: fmt.Sprintf("node id %d is already a member at %s", id, addr)}, nil
+				return &proto.JoinReply{Refused: true, Reason: fmt.Sprintf("node id %d is already a member at %s", id, addr)}, nil
 			case addr == req.RaftAddress:
-				return &joinReply{Refused: true, Reason: fmt.Sprintf("raft address %s is already used by node %d", addr, id)}, nil
+				return &proto.JoinReply{Refused: true, Reason: fmt.Sprintf("raft address %s is already used by node %d", addr, id)}, nil
 			}
 		}
 	}
@@ -143,10 +129,10 @@ func (n *Node) addNode(ctx context.Context, data []byte) (any, error) {
 		err = n.host.AddVoter(mctx, meta.ShardID, req.NodeID, req.RaftAddress, mem.ConfigChangeID)
 	}
 	if err != nil {
-		return &joinReply{Reason: err.Error()}, nil // e.g. a concurrent change: the node asks again
+		return &proto.JoinReply{Reason: err.Error()}, nil // e.g. a concurrent change: the node asks again
 	}
 	n.cfg.Logger.Info("added a storenode to the cluster", "node", req.NodeID, "raft_address", req.RaftAddress, "non_voting", nonVoting)
-	return &joinReply{OK: true, NonVoting: nonVoting}, nil
+	return &proto.JoinReply{OK: true, NonVoting: nonVoting}, nil
 }
 
 // foreignNode is a storenode of another cluster seen on this NATS server.
