@@ -20,14 +20,33 @@ func checkSize(data []byte, l Limits) error {
 	return nil
 }
 
+// decodeStrict decodes a request strictly (see Unmarshal) after checking its
+// size. The keys of nonEmpty list their values in the contract: holding the
+// empty string, present anywhere in the request, they are refused, for ""
+// is not one of their values and only leaving a key out selects its default.
+func decodeStrict(data []byte, l Limits, v any, nonEmpty ...string) error {
+	if err := checkSize(data, l.WithDefaults()); err != nil {
+		return err
+	}
+	return unmarshal(data, v, true, nonEmpty)
+}
+
+// keyEventID is the key of an event's id; see emptyValue.
+const keyEventID = "id"
+
+// orDefault sets an absent field to its default. After decodeStrict, a
+// field of nonEmpty that holds "" was absent: a present "" was refused.
+func orDefault(field *string, def string) {
+	if *field == "" {
+		*field = def
+	}
+}
+
 // DecodeAppend decodes and validates an append request.
 func DecodeAppend(data []byte, l Limits) (*AppendRequest, error) {
 	l = l.WithDefaults()
-	if err := checkSize(data, l); err != nil {
-		return nil, err
-	}
 	var req AppendRequest
-	if err := Unmarshal(data, &req); err != nil {
+	if err := decodeStrict(data, l, &req, "expected_state", keyEventID); err != nil {
 		return nil, err
 	}
 	if err := ValidateStream(req.Stream); err != nil {
@@ -45,7 +64,7 @@ func DecodeAppend(data []byte, l Limits) (*AppendRequest, error) {
 	seen := make(map[string]int, len(req.Events))
 	for i := range req.Events {
 		ev := &req.Events[i]
-		if ev.ID != "" {
+		if ev.ID != "" { // "": absent, the server chooses one
 			u, err := ParseEventID(ev.ID)
 			if err != nil {
 				return nil, err
@@ -73,16 +92,14 @@ func DecodeAppend(data []byte, l Limits) (*AppendRequest, error) {
 	return &req, nil
 }
 
-// validateExpected normalises an expected state ("" becomes "any", or "exact"
-// when a revision is given) and checks that it agrees with the revision.
+// validateExpected normalises an expected state (absent becomes "any", or
+// "exact" when a revision is given) and checks that it agrees with the revision.
 func validateExpected(state *string, rev *int64) error {
+	if rev != nil {
+		orDefault(state, ExpectExact)
+	}
+	orDefault(state, ExpectAny)
 	switch *state {
-	case "":
-		if rev != nil {
-			*state = ExpectExact
-		} else {
-			*state = ExpectAny
-		}
 	case ExpectAny, ExpectNoStream, ExpectStreamExists:
 		if rev != nil {
 			return invalid("expected_revision goes only with expected_state %q", ExpectExact)
@@ -101,9 +118,8 @@ func validateExpected(state *string, rev *int64) error {
 }
 
 func validateDirection(d *string) error {
+	orDefault(d, Forward)
 	switch *d {
-	case "":
-		*d = Forward
 	case Forward, Backward:
 	default:
 		return invalid("direction %q is not forward or backward", truncate(*d))
@@ -131,11 +147,8 @@ func validateFrom(field string, n *int64) error {
 // DecodeRead decodes and validates a stream read; count is the effective max count.
 func DecodeRead(data []byte, l Limits) (req *ReadRequest, count int, err error) {
 	l = l.WithDefaults()
-	if err := checkSize(data, l); err != nil {
-		return nil, 0, err
-	}
 	req = new(ReadRequest)
-	if err := Unmarshal(data, req); err != nil {
+	if err := decodeStrict(data, l, req, "direction"); err != nil {
 		return nil, 0, err
 	}
 	if err := ValidateStream(req.Stream); err != nil {
@@ -156,11 +169,8 @@ func DecodeRead(data []byte, l Limits) (req *ReadRequest, count int, err error) 
 // DecodeReadAll decodes and validates a $all read; count is the effective max count.
 func DecodeReadAll(data []byte, l Limits) (req *ReadAllRequest, count int, err error) {
 	l = l.WithDefaults()
-	if err := checkSize(data, l); err != nil {
-		return nil, 0, err
-	}
 	req = new(ReadAllRequest)
-	if err := Unmarshal(data, req); err != nil {
+	if err := decodeStrict(data, l, req, "direction"); err != nil {
 		return nil, 0, err
 	}
 	if err := validateDirection(&req.Direction); err != nil {
@@ -231,12 +241,8 @@ func DecodeStreamInfo(data []byte, l Limits) (*StreamInfoRequest, error) {
 
 // DecodeDeleteStream decodes and validates a delete_stream request.
 func DecodeDeleteStream(data []byte, l Limits) (*DeleteStreamRequest, error) {
-	l = l.WithDefaults()
-	if err := checkSize(data, l); err != nil {
-		return nil, err
-	}
 	var req DeleteStreamRequest
-	if err := Unmarshal(data, &req); err != nil {
+	if err := decodeStrict(data, l, &req, "expected_state"); err != nil {
 		return nil, err
 	}
 	if err := ValidateStream(req.Stream); err != nil {

@@ -306,9 +306,7 @@ func validateSettings(s *SubscriptionSettings) error {
 	if err := check("max_retries", s.MaxRetries, 0, MaxMaxRetries); err != nil {
 		return err
 	}
-	switch s.Strategy {
-	case "", StrategyRoundRobin, StrategyPinned:
-	default:
+	if s.Strategy != "" && s.Strategy != StrategyRoundRobin && s.Strategy != StrategyPinned { // "": absent, see orDefault
 		return invalid("settings.strategy %q is not round_robin or pinned", truncate(s.Strategy))
 	}
 	return nil
@@ -341,19 +339,11 @@ func ResolveSettings(s *SubscriptionSettings, base *SubscriptionSettings) Subscr
 	return out
 }
 
-func decodeStrict(data []byte, l Limits, v any) error {
-	l = l.WithDefaults()
-	if err := checkSize(data, l); err != nil {
-		return err
-	}
-	return Unmarshal(data, v)
-}
-
-// DecodeCreateSubscription decodes and validates a psub_create request; the
-// start is normalised ("" becomes start, or position when start_position is given).
+// DecodeCreateSubscription decodes and validates a psub_create request; an
+// absent start becomes start, or position when start_position is given.
 func DecodeCreateSubscription(data []byte, l Limits) (*CreateSubscriptionRequest, error) {
 	var req CreateSubscriptionRequest
-	if err := decodeStrict(data, l, &req); err != nil {
+	if err := decodeStrict(data, l, &req, "start", "strategy"); err != nil {
 		return nil, err
 	}
 	if err := ValidateSubscriptionName("subscription", req.Subscription); err != nil {
@@ -362,12 +352,11 @@ func DecodeCreateSubscription(data []byte, l Limits) (*CreateSubscriptionRequest
 	if err := ValidateSubscriptionFilter(req.Filter); err != nil {
 		return nil, err
 	}
+	if req.StartPosition != nil {
+		orDefault(&req.Start, StartAtPosition)
+	}
+	orDefault(&req.Start, StartAtStart)
 	switch req.Start {
-	case "":
-		req.Start = StartAtStart
-		if req.StartPosition != nil {
-			req.Start = StartAtPosition
-		}
 	case StartAtStart, StartAtEnd:
 		if req.StartPosition != nil {
 			return nil, invalid("start_position goes only with start %q", StartAtPosition)
@@ -391,7 +380,7 @@ func DecodeCreateSubscription(data []byte, l Limits) (*CreateSubscriptionRequest
 // DecodeUpdateSubscription decodes and validates a psub_update request.
 func DecodeUpdateSubscription(data []byte, l Limits) (*UpdateSubscriptionRequest, error) {
 	var req UpdateSubscriptionRequest
-	if err := decodeStrict(data, l, &req); err != nil {
+	if err := decodeStrict(data, l, &req, "strategy"); err != nil {
 		return nil, err
 	}
 	if err := ValidateSubscriptionName("subscription", req.Subscription); err != nil {
@@ -469,11 +458,11 @@ func DecodeJoin(data []byte, l Limits) (req *JoinRequest, heartbeat int64, err e
 	return req, heartbeat, nil
 }
 
-// DecodeAck decodes and validates a psub_ack request: the action is
-// normalised ("" becomes ack) and delay is the effective retry delay (ms).
+// DecodeAck decodes and validates a psub_ack request: an absent action
+// becomes ack, and delay is the effective retry delay (ms).
 func DecodeAck(data []byte, l Limits) (req *AckRequest, delay int64, err error) {
 	req = new(AckRequest)
-	if err := decodeStrict(data, l, req); err != nil {
+	if err := decodeStrict(data, l, req, "action"); err != nil {
 		return nil, 0, err
 	}
 	if err := ValidateSubscriptionName("subscription", req.Subscription); err != nil {
@@ -490,9 +479,8 @@ func DecodeAck(data []byte, l Limits) (req *AckRequest, delay int64, err error) 
 			return nil, 0, invalid("position %d is out of range", p)
 		}
 	}
+	orDefault(&req.Action, ActionAck)
 	switch req.Action {
-	case "":
-		req.Action = ActionAck
 	case ActionAck, ActionRetry, ActionRetryLater, ActionPark, ActionSkip:
 	default:
 		return nil, 0, invalid("action %q is not one of ack, retry, retry_later, park, skip", truncate(req.Action))

@@ -96,11 +96,25 @@ func checkText(s string) string {
 	return ""
 }
 
-func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
+// maxEcho bounds how much of a client's input an error message repeats.
+const maxEcho = 64
+
+// truncate returns s as an error message may repeat it: at most maxEcho
+// bytes. Every echo of client input goes through it (or through clip), so
+// that no input, however large, makes an error reply large.
+func truncate(s string) string { return clip(s, maxEcho) }
+
+// clip returns at most n bytes of s, cut on a rune boundary and marked "…"
+// when cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s
+	i := n
+	for i > 0 && i > n-utf8.UTFMax && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 func invalid(format string, args ...any) error {
