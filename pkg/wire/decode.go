@@ -109,7 +109,7 @@ func validateExpected(state *string, rev *int64) error {
 			return invalid("expected_state %q needs expected_revision", ExpectExact)
 		}
 	default:
-		return invalid("expected_state %q is not one of any, no_stream, stream_exists, exact", truncate(*state))
+		return invalid("expected_state %q is not one of any, no_stream, stream_exists, exact", Truncate(*state))
 	}
 	if rev != nil && (*rev < 0 || *rev > maxRevision) {
 		return invalid("expected_revision %d is out of range", *rev)
@@ -122,7 +122,7 @@ func validateDirection(d *string) error {
 	switch *d {
 	case Forward, Backward:
 	default:
-		return invalid("direction %q is not forward or backward", truncate(*d))
+		return invalid("direction %q is not forward or backward", Truncate(*d))
 	}
 	return nil
 }
@@ -275,7 +275,7 @@ func DecodeRequest(op string, data []byte, l Limits) error {
 		if dec, ok := extDecoders[op]; ok {
 			return dec(data, l)
 		}
-		err = codes.New(codes.UnknownOperation, "unknown operation %q", truncate(op))
+		err = codes.New(codes.UnknownOperation, "unknown operation %q", Truncate(op))
 	}
 	return err
 }
@@ -349,7 +349,7 @@ func DecodeStoresRequest(op string, data []byte, l Limits) error {
 	case "list":
 		_, _, err = DecodeListStores(data, l)
 	default:
-		err = codes.New(codes.UnknownOperation, "unknown store operation %q", truncate(op))
+		err = codes.New(codes.UnknownOperation, "unknown store operation %q", Truncate(op))
 	}
 	return err
 }

@@ -247,7 +247,7 @@ func ValidateSubscriptionName(what, name string) error {
 		ok := (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 			(i > 0 && (c == '_' || c == '-' || c == '.'))
 		if !ok {
-			return codes.New(codes.InvalidSubscriptionName, "%s name %q: only A-Z, a-z, 0-9, '_', '-' and '.' are allowed, starting with a letter or digit", what, truncate(name))
+			return codes.New(codes.InvalidSubscriptionName, "%s name %q: only A-Z, a-z, 0-9, '_', '-' and '.' are allowed, starting with a letter or digit", what, Truncate(name))
 		}
 	}
 	return nil
@@ -307,7 +307,7 @@ func validateSettings(s *SubscriptionSettings) error {
 		return err
 	}
 	if s.Strategy != "" && s.Strategy != StrategyRoundRobin && s.Strategy != StrategyPinned { // "": absent, see orDefault
-		return invalid("settings.strategy %q is not round_robin or pinned", truncate(s.Strategy))
+		return invalid("settings.strategy %q is not round_robin or pinned", Truncate(s.Strategy))
 	}
 	return nil
 }
@@ -366,7 +366,7 @@ func DecodeCreateSubscription(data []byte, l Limits) (*CreateSubscriptionRequest
 			return nil, invalid("start %q needs start_position", StartAtPosition)
 		}
 	default:
-		return nil, invalid("start %q is not one of start, end, position", truncate(req.Start))
+		return nil, invalid("start %q is not one of start, end, position", Truncate(req.Start))
 	}
 	if err := validateFrom("start_position", req.StartPosition); err != nil {
 		return nil, err
@@ -422,11 +422,11 @@ func ValidateDeliverSubject(s string) error {
 	}
 	rest, ok := strings.CutPrefix(s, "_INBOX.")
 	if !ok || rest == "" {
-		return invalid("deliver %q must be a subject under _INBOX.", truncate(s))
+		return invalid("deliver %q must be a subject under _INBOX.", Truncate(s))
 	}
 	for _, tok := range strings.Split(rest, ".") {
 		if tok == "" || tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n") || checkText(tok) != "" {
-			return invalid("deliver %q is not a literal NATS subject", truncate(s))
+			return invalid("deliver %q is not a literal NATS subject", Truncate(s))
 		}
 	}
 	return nil
@@ -483,7 +483,7 @@ func DecodeAck(data []byte, l Limits) (req *AckRequest, delay int64, err error) 
 	switch req.Action {
 	case ActionAck, ActionRetry, ActionRetryLater, ActionPark, ActionSkip:
 	default:
-		return nil, 0, invalid("action %q is not one of ack, retry, retry_later, park, skip", truncate(req.Action))
+		return nil, 0, invalid("action %q is not one of ack, retry, retry_later, park, skip", Truncate(req.Action))
 	}
 	if req.DelayMs != nil {
 		if req.Action != ActionRetryLater {

@@ -64,11 +64,11 @@ func ValidateEventType(t string) error {
 // ParseEventID parses an event id in canonical 8-4-4-4-12 hex form.
 func ParseEventID(id string) (uuid.UUID, error) {
 	if len(id) != 36 {
-		return uuid.UUID{}, codes.New(codes.InvalidEventID, "event id %q is not a UUID in 8-4-4-4-12 form", truncate(id))
+		return uuid.UUID{}, codes.New(codes.InvalidEventID, "event id %q is not a UUID in 8-4-4-4-12 form", Truncate(id))
 	}
 	u, err := uuid.Parse(id)
 	if err != nil {
-		return uuid.UUID{}, codes.New(codes.InvalidEventID, "event id %q is not a UUID: %v", truncate(id), err)
+		return uuid.UUID{}, codes.New(codes.InvalidEventID, "event id %q is not a UUID: %v", Truncate(id), err)
 	}
 	return u, nil
 }
@@ -99,10 +99,10 @@ func checkText(s string) string {
 // maxEcho bounds how much of a client's input an error message repeats.
 const maxEcho = 64
 
-// truncate returns s as an error message may repeat it: at most maxEcho
-// bytes. Every echo of client input goes through it (or through clip), so
-// that no input, however large, makes an error reply large.
-func truncate(s string) string { return clip(s, maxEcho) }
+// Truncate returns s as an error message may repeat it: at most 64 bytes.
+// Every echo of client input goes through it (or through clip), so that no
+// input, however large, makes an error reply large.
+func Truncate(s string) string { return clip(s, maxEcho) }
 
 // clip returns at most n bytes of s, cut on a rune boundary and marked "…"
 // when cut.
