@@ -254,36 +254,6 @@ func DecodeDeleteStream(data []byte, l Limits) (*DeleteStreamRequest, error) {
 	return &req, nil
 }
 
-// DecodeRequest decodes and validates the request of any operation; it is
-// what the gateway calls before forwarding.
-func DecodeRequest(op string, data []byte, l Limits) error {
-	var err error
-	switch op {
-	case "append":
-		_, err = DecodeAppend(data, l)
-	case "read":
-		_, _, err = DecodeRead(data, l)
-	case "read_all":
-		_, _, err = DecodeReadAll(data, l)
-	case "list_streams":
-		_, _, err = DecodeListStreams(data, l)
-	case "stream_info":
-		_, err = DecodeStreamInfo(data, l)
-	case "delete_stream":
-		_, err = DecodeDeleteStream(data, l)
-	default:
-		if dec, ok := extDecoders[op]; ok {
-			return dec(data, l)
-		}
-		err = codes.New(codes.UnknownOperation, "unknown operation %q", Truncate(op))
-	}
-	return err
-}
-
-// extDecoders validates the requests of operations that live in their own
-// files (snapshots, subscriptions); filled by init functions.
-var extDecoders = map[string]func(data []byte, l Limits) error{}
-
 // DecodeCreateStore decodes and validates a stores.create request. The
 // settings' ranges are checked by the registry, which knows the cluster.
 func DecodeCreateStore(data []byte, l Limits) (*CreateStoreRequest, error) {

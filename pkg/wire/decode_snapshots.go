@@ -2,31 +2,11 @@ package wire
 
 import (
 	"github.com/logbookdb/logbook/pkg/codes"
-	"github.com/logbookdb/logbook/pkg/subjects"
 )
 
 // Decoders of the snapshot operations. Like the others they decode strictly
 // (wire.Unmarshal: one map, bounded shape, no unknown keys) and return either
 // a valid request or a *codes.Error.
-
-func init() {
-	extDecoders[subjects.OpSnapshotSave] = func(data []byte, l Limits) error {
-		_, err := DecodeSaveSnapshot(data, l)
-		return err
-	}
-	extDecoders[subjects.OpSnapshotRead] = func(data []byte, l Limits) error {
-		_, err := DecodeReadSnapshot(data, l)
-		return err
-	}
-	extDecoders[subjects.OpSnapshotList] = func(data []byte, l Limits) error {
-		_, _, err := DecodeListSnapshots(data, l)
-		return err
-	}
-	extDecoders[subjects.OpSnapshotDelete] = func(data []byte, l Limits) error {
-		_, err := DecodeDeleteSnapshot(data, l)
-		return err
-	}
-}
 
 // validateVersion checks a version a client names: 0 to 2^63-2.
 func validateVersion(field string, v *int64, required bool) error {

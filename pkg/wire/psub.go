@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/logbookdb/logbook/pkg/codes"
-	"github.com/logbookdb/logbook/pkg/subjects"
 )
 
 // Persistent subscriptions: named, server-side subscriptions of a store with
@@ -544,16 +543,4 @@ func DecodeDelivery(data []byte) (*Delivery, error) {
 		return nil, invalid("delivery without subscription or delivery_count")
 	}
 	return &d, nil
-}
-
-func init() {
-	extDecoders[subjects.OpPSubCreate] = func(d []byte, l Limits) error { _, err := DecodeCreateSubscription(d, l); return err }
-	extDecoders[subjects.OpPSubUpdate] = func(d []byte, l Limits) error { _, err := DecodeUpdateSubscription(d, l); return err }
-	extDecoders[subjects.OpPSubDelete] = func(d []byte, l Limits) error { _, err := DecodeSubscriptionRequest(d, l); return err }
-	extDecoders[subjects.OpPSubInfo] = func(d []byte, l Limits) error { _, err := DecodeSubscriptionRequest(d, l); return err }
-	extDecoders[subjects.OpPSubList] = func(d []byte, l Limits) error { _, err := DecodeListSubscriptions(d, l); return err }
-	extDecoders[subjects.OpPSubJoin] = func(d []byte, l Limits) error { _, _, err := DecodeJoin(d, l); return err }
-	extDecoders[subjects.OpPSubAck] = func(d []byte, l Limits) error { _, _, err := DecodeAck(d, l); return err }
-	extDecoders[subjects.OpPSubParked] = func(d []byte, l Limits) error { _, _, err := DecodeParked(d, l); return err }
-	extDecoders[subjects.OpPSubReplay] = func(d []byte, l Limits) error { _, _, err := DecodeReplay(d, l); return err }
 }
