@@ -28,17 +28,17 @@ func TestDecodeErrorsBoundTheirEcho(t *testing.T) {
 		decode func([]byte) error
 		req    kv
 	}{
-		{"read_all unknown key", func(b []byte) error { return wire.DecodeRequest("read_all", b, wire.DefaultLimits()) }, kv{huge, 1}},
-		{"stores.list unknown key", func(b []byte) error { return wire.DecodeStoresRequest("list", b, wire.DefaultLimits()) }, kv{huge, 1}},
+		{"read_all unknown key", func(b []byte) error { return wire.DecodeRequest("read_all", b, wire.DefaultLimits()) }, kv{huge: 1}},
+		{"stores.list unknown key", func(b []byte) error { return wire.DecodeStoresRequest("list", b, wire.DefaultLimits()) }, kv{huge: 1}},
 		{"append unknown key in an event", func(b []byte) error { return wire.DecodeRequest("append", b, wire.DefaultLimits()) },
-			kv{"stream", "s", "events", []any{kv{"type", "T", huge, 1}}}},
-		{"read direction", func(b []byte) error { return wire.DecodeRequest("read", b, wire.DefaultLimits()) }, kv{"stream", "s", "direction", huge}},
+			kv{"stream": "s", "events": []any{kv{"type": "T", huge: 1}}}},
+		{"read direction", func(b []byte) error { return wire.DecodeRequest("read", b, wire.DefaultLimits()) }, kv{"stream": "s", "direction": huge}},
 		{"append expected_state", func(b []byte) error { return wire.DecodeRequest("append", b, wire.DefaultLimits()) },
-			kv{"stream", "s", "expected_state", huge, "events", []any{kv{"type", "T"}}}},
+			kv{"stream": "s", "expected_state": huge, "events": []any{kv{"type": "T"}}}},
 		{"append event id", func(b []byte) error { return wire.DecodeRequest("append", b, wire.DefaultLimits()) },
-			kv{"stream", "s", "events", []any{kv{"type", "T", "id", huge[:36]}}}},
+			kv{"stream": "s", "events": []any{kv{"type": "T", "id": huge[:36]}}}},
 		{"psub_join deliver", func(b []byte) error { return wire.DecodeRequest("psub_join", b, wire.DefaultLimits()) },
-			kv{"subscription", "s", "consumer", "c", "deliver", "_INBOX." + huge[:200]}},
+			kv{"subscription": "s", "consumer": "c", "deliver": "_INBOX." + huge[:200]}},
 		{"unknown operation", func(b []byte) error { return wire.DecodeRequest(huge, b, wire.DefaultLimits()) }, kv{}},
 		{"unknown store operation", func(b []byte) error { return wire.DecodeStoresRequest(huge, b, wire.DefaultLimits()) }, kv{}},
 	}

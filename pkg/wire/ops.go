@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/logbookdb/logbook/pkg/codes"
@@ -49,29 +50,22 @@ var StoreOps = map[string]StoreOp{
 
 // check and check2 turn a decoder into a validator: the decoded request is
 // dropped, the error kept.
-func check[R any](decode func([]byte, Limits) (R, error)) func([]byte, Limits) error {
+func check[R any](dec func([]byte, Limits) (R, error)) func([]byte, Limits) error {
 	return func(data []byte, l Limits) error {
-		_, err := decode(data, l)
+		_, err := dec(data, l)
 		return err
 	}
 }
 
-func check2[R, N any](decode func([]byte, Limits) (R, N, error)) func([]byte, Limits) error {
+func check2[R, N any](dec func([]byte, Limits) (R, N, error)) func([]byte, Limits) error {
 	return func(data []byte, l Limits) error {
-		_, _, err := decode(data, l)
+		_, _, err := dec(data, l)
 		return err
 	}
 }
 
 // StoreOpNames returns the name of every store operation, sorted.
-func StoreOpNames() []string {
-	names := make([]string, 0, len(StoreOps))
-	for name := range StoreOps {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
-}
+func StoreOpNames() []string { return slices.Sorted(maps.Keys(StoreOps)) }
 
 // DecodeRequest decodes and validates the request of any store operation;
 // it is what the gateway calls before forwarding. An unknown operation is

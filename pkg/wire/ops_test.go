@@ -94,12 +94,12 @@ func TestStoreOpsRejectGarbage(t *testing.T) {
 		"array":        pack(t, []any{"s", 1}),
 		"truncated":    {0x82, 0xa1, 'a'},
 		"trailing":     {0x80, 0x80},
-		"unknown key":  pack(t, kv{strings.Repeat("\x01", 100_000), 1}),
+		"unknown key":  pack(t, kv{strings.Repeat("\x01", 100_000): 1}),
 		"non-str key":  {0x81, 0x01, 0x02},
 		"too large":    make([]byte, wire.DefaultLimits().MaxRequestSize+1),
 		"nested deep":  append(append([]byte{0x81, 0xa1, 'x'}, slices.Repeat([]byte{0x91}, 20)...), 0xc0),
-		"wrong types":  pack(t, kv{"stream", 1, "subscription", 2}),
-		"empty string": pack(t, kv{"stream", "", "subscription", ""}),
+		"wrong types":  pack(t, kv{"stream": 1, "subscription": 2}),
+		"empty string": pack(t, kv{"stream": "", "subscription": ""}),
 	}
 	for _, op := range wire.StoreOpNames() {
 		for name, data := range garbage {
