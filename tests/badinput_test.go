@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -83,6 +84,15 @@ func TestBadInputTable(t *testing.T) {
 		{"list limit zero", "list_streams", app(map[string]any{"limit": 0}), codes.InvalidArgument},
 		{"info missing stream", "stream_info", app(map[string]any{}), codes.InvalidStream},
 		{"delete bad state", "delete_stream", app(map[string]any{"stream": "order-1", "expected_state": 3}), codes.InvalidArgument},
+		// An empty string is a value, not an absent field: refused, nothing written.
+		{"empty expected state", "append", app(map[string]any{"stream": "s", "expected_state": "", "events": []any{okEvent}}), codes.InvalidArgument},
+		{"empty event id", "append", app(map[string]any{"stream": "s", "events": []any{map[string]any{"type": "T", "id": ""}}}), codes.InvalidEventID},
+		{"empty direction", "read", app(map[string]any{"stream": "order-1", "direction": ""}), codes.InvalidArgument},
+		{"empty direction read_all", "read_all", app(map[string]any{"direction": ""}), codes.InvalidArgument},
+		{"empty expected state delete", "delete_stream", app(map[string]any{"stream": "order-1", "expected_state": ""}), codes.InvalidArgument},
+		{"empty start", "psub_create", app(map[string]any{"subscription": "never", "start": ""}), codes.InvalidArgument},
+		{"empty strategy", "psub_create", app(map[string]any{"subscription": "never", "settings": map[string]any{"strategy": ""}}), codes.InvalidArgument},
+		{"empty ack action", "psub_ack", app(map[string]any{"subscription": "never", "consumer": "c", "positions": []int{0}, "action": ""}), codes.InvalidArgument},
 		{"unknown operation", "frobnicate", app(map[string]any{}), codes.UnknownOperation},
 		{"unknown store", "store.nostore.append", app(map[string]any{"stream": "s", "events": []any{okEvent}}), codes.StoreNotFound},
 		{"invalid store id", "store.Bad_Store.append", app(map[string]any{"stream": "s", "events": []any{okEvent}}), codes.InvalidStoreID},
@@ -99,9 +109,41 @@ func TestBadInputTable(t *testing.T) {
 	if _, err := in.Store.StreamInfo(ctxT(t), "s"); err == nil {
 		t.Fatal("stream s was created by a rejected request")
 	}
+	if info, err := in.Store.StreamInfo(ctxT(t), "order-1"); err != nil || info.Deleted {
+		t.Fatalf("stream order-1 after a rejected delete: %+v, %v", info, err)
+	}
+	if subs, err := in.Store.ListSubscriptions(ctxT(t)); err != nil || len(subs) != 0 {
+		t.Fatalf("subscriptions after rejected creates: %+v, %v", subs, err)
+	}
 	// The store still works.
 	if _, err := in.Store.Append(ctxT(t), "s", client.NoStream, ev("T", "ok")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A request with a huge unknown key of control characters still gets a
+// typed error reply: the message repeats a bounded part of the key, so the
+// reply stays far below the NATS server's max_payload.
+func TestBadInputHugeKey(t *testing.T) {
+	in := startLogbook(t)
+	key := strings.Repeat("\x01", 1_100_000)
+	for _, subject := range []string{"store.default.read_all", "stores.list", "store.default.append"} {
+		t.Run(subject, func(t *testing.T) {
+			msg, err := rawRequest(t, in, subject, mp(t, map[string]any{key: 1}))
+			if err != nil {
+				t.Fatalf("request: %v", err)
+			}
+			if got := msg.Header.Get(wire.HeaderErrorCode); got != strconv.Itoa(int(codes.InvalidArgument)) {
+				t.Fatalf("code header %q, want %d", got, codes.InvalidArgument)
+			}
+			var body wire.ErrorReply
+			if err := wire.Unmarshal(msg.Data, &body); err != nil {
+				t.Fatalf("error body: %v", err)
+			}
+			if body.Name != codes.InvalidArgument.Name() || body.Message == "" || len(msg.Data) > 2048 {
+				t.Fatalf("error body of %d bytes: %.100q", len(msg.Data), body.Message)
+			}
+		})
 	}
 }
 

@@ -50,7 +50,8 @@ type Option func(*options)
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // WithAttemptTimeout bounds one attempt of a request that is safe to send
-// again (appends, whose events all carry ids, and reads); when it passes
+// again (appends, whose events all carry ids, stream deletes and reads: the
+// operations wire.StoreOps marks Resendable); when it passes
 // without an answer, the request is sent again within the call's deadline.
 // A gateway waits up to its own deadline (10s) for a store leader that died
 // with the request in hand; this lets the client go to the new leader
@@ -147,16 +148,10 @@ func (s *Store) send(ctx context.Context, subject, op string, req, out any) erro
 	}
 }
 
-// resendable lists the operations an attempt timeout may send again: a
-// second copy changes nothing (appends are deduplicated by event id, deletes
-// are idempotent, reads read).
-var resendable = map[string]bool{
-	subjects.OpAppend: true, subjects.OpRead: true, subjects.OpReadAll: true,
-	subjects.OpListStreams: true, subjects.OpStreamInfo: true, subjects.OpDeleteStream: true,
-}
-
+// attempt sends the request once; an operation of wire.StoreOps marked
+// Resendable gets an attempt timeout, after which send may send it again.
 func (s *Store) attempt(ctx context.Context, subject, op string, data []byte, out any) error {
-	if !s.c.opts.retry || s.c.opts.attempt <= 0 || !resendable[op] {
+	if !s.c.opts.retry || s.c.opts.attempt <= 0 || !wire.StoreOps[op].Resendable {
 		return s.once(ctx, subject, op, data, out)
 	}
 	actx, cancel := context.WithTimeout(ctx, s.c.opts.attempt)

@@ -21,7 +21,8 @@ package subjects
 
 import "strings"
 
-// Operations on a store: the last token of store.<store>.<op>.
+// Operations on a store: the last token of store.<store>.<op>. What each
+// one takes is in wire.StoreOps, the table of store operations.
 const (
 	OpAppend       = "append"
 	OpRead         = "read"
@@ -49,21 +50,6 @@ const (
 	OpPSubParked = "psub_parked"
 	OpPSubReplay = "psub_replay"
 )
-
-// Ops lists every store operation.
-var Ops = []string{OpAppend, OpRead, OpReadAll, OpListStreams, OpStreamInfo, OpDeleteStream,
-	OpSnapshotSave, OpSnapshotRead, OpSnapshotList, OpSnapshotDelete,
-	OpPSubCreate, OpPSubUpdate, OpPSubDelete, OpPSubList, OpPSubInfo, OpPSubJoin, OpPSubAck, OpPSubParked, OpPSubReplay}
-
-// IsOp reports whether op is a known store operation.
-func IsOp(op string) bool {
-	for _, o := range Ops {
-		if o == op {
-			return true
-		}
-	}
-	return false
-}
 
 const (
 	storePrefix = "store."

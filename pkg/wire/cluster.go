@@ -101,15 +101,10 @@ type ClusterHealth struct {
 // DecodeClusterRequest validates a cluster.<op> request: an empty body or
 // an empty map.
 func DecodeClusterRequest(data []byte, l Limits) error {
-	l = l.WithDefaults()
-	if err := checkSize(data, l); err != nil {
-		return err
-	}
 	if len(data) == 0 {
 		return nil
 	}
-	var req struct{}
-	return Unmarshal(data, &req)
+	return decodeStrict(data, l, &struct{}{})
 }
 
 // RemoveNodeRequest is the body of cluster.remove_node: take a storenode
@@ -127,16 +122,10 @@ type RemoveNodeReply struct {
 
 // DecodeRemoveNode decodes and validates a cluster.remove_node request.
 func DecodeRemoveNode(data []byte, l Limits) (*RemoveNodeRequest, error) {
-	l = l.WithDefaults()
-	if err := checkSize(data, l); err != nil {
-		return nil, err
-	}
-	var req RemoveNodeRequest
-	if err := Unmarshal(data, &req); err != nil {
-		return nil, err
-	}
-	if req.NodeID < 1 {
-		return nil, codes.New(codes.InvalidArgument, "node_id must be at least 1")
-	}
-	return &req, nil
+	return decode(data, l, func(r *RemoveNodeRequest) error {
+		if r.NodeID < 1 {
+			return codes.New(codes.InvalidArgument, "node_id must be at least 1")
+		}
+		return nil
+	})
 }

@@ -109,7 +109,7 @@ func headerUint(hd nats.Header, name string) (uint64, error) {
 	}
 	v, err := strconv.ParseUint(vs[0], 10, 64)
 	if err != nil || (len(vs[0]) > 1 && vs[0][0] == '0') {
-		return 0, codes.New(codes.MalformedRequest, "live event: header %s is not a decimal integer: %q", name, truncate(vs[0]))
+		return 0, codes.New(codes.MalformedRequest, "live event: header %s is not a decimal integer: %q", name, Truncate(vs[0]))
 	}
 	return v, nil
 }

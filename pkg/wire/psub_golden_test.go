@@ -175,8 +175,8 @@ func TestPSubDocumented(t *testing.T) {
 		t.Error("README.md does not link persistent-subscriptions.md")
 	}
 	for _, op := range psubOps {
-		if !slices.Contains(subjects.Ops, op) {
-			t.Errorf("%s is not in subjects.Ops", op)
+		if _, ok := wire.StoreOps[op]; !ok {
+			t.Errorf("%s is not in wire.StoreOps", op)
 		}
 		if !strings.Contains(doc, "### `"+op+"`") || !strings.Contains(doc, "`"+subjects.Store("<store>", op)+"`") {
 			t.Errorf("persistent-subscriptions.md has no section ### `%s` giving its subject", op)

@@ -147,23 +147,19 @@ func (g *Gateway) serve(ctx context.Context, req micro.Request) {
 		g.serveCluster(ctx, req, op)
 		return
 	} else if op != "" {
-		g.replyError(req, codes.New(codes.UnknownOperation, "unknown cluster operation %q; known: %v", op, subjects.ClusterOps))
+		g.replyError(req, codes.New(codes.UnknownOperation, "unknown cluster operation %q; known: %v", wire.Truncate(op), subjects.ClusterOps))
 		return
 	}
 	store, op, ok := subjects.ParseStore(req.Subject())
 	if !ok {
-		g.replyError(req, codes.New(codes.UnknownOperation, "subject %q is not store.<store>.<operation>", req.Subject()))
+		g.replyError(req, codes.New(codes.UnknownOperation, "subject %q is not store.<store>.<operation>", wire.Truncate(req.Subject())))
 		return
 	}
 	if err := wire.ValidateStoreID(store); err != nil {
 		g.replyError(req, err)
 		return
 	}
-	if !subjects.IsOp(op) {
-		g.replyError(req, codes.New(codes.UnknownOperation, "unknown operation %q; known: %v", op, subjects.Ops))
-		return
-	}
-	if err := wire.DecodeRequest(op, req.Data(), g.cfg.Limits); err != nil {
+	if err := wire.DecodeRequest(op, req.Data(), g.cfg.Limits); err != nil { // unknown_operation too
 		g.replyError(req, err)
 		return
 	}
@@ -206,38 +202,46 @@ func (g *Gateway) serveCluster(ctx context.Context, req micro.Request, op string
 	g.relay(req, msg, err)
 }
 
-// relay answers the client with the storenode's reply or error.
+// relay answers the client with the storenode's reply or error. A reply that
+// cannot be published (over the NATS server's max_payload, say) is answered
+// with an error instead: the client always hears back.
 func (g *Gateway) relay(req micro.Request, msg *nats.Msg, err error) {
 	if err != nil {
 		g.replyError(req, err)
 		return
 	}
-	if code := msg.Header.Get(wire.HeaderErrorCode); code != "" {
-		g.send(req, code, msg.Header.Get(wire.HeaderError), msg.Data)
+	if e := wire.ErrorFromMsg(msg); e != nil {
+		h := nats.Header{wire.HeaderError: []string{msg.Header.Get(wire.HeaderError)}, wire.HeaderErrorCode: []string{msg.Header.Get(wire.HeaderErrorCode)}}
+		if g.send(req, &nats.Msg{Header: h, Data: msg.Data}) != nil {
+			g.replyError(req, e)
+		}
 		return
 	}
-	if err := g.send(req, "", "", msg.Data); err != nil {
+	if err := g.send(req, &nats.Msg{Data: msg.Data}); err != nil {
 		g.replyError(req, codes.New(codes.Internal, "reply of %d bytes could not be sent: %v", len(msg.Data), err))
 	}
 }
 
+// replyError answers with err, or with its code alone when the full error
+// reply cannot be published.
 func (g *Gateway) replyError(req micro.Request, err error) {
-	desc, code, body := wire.ErrorMsg(err)
-	g.send(req, code, desc, body)
+	if req.Reply() == "" {
+		return
+	}
+	if pErr := wire.PublishError(g.cfg.NATS.PublishMsg, req.Reply(), err); pErr != nil {
+		g.cfg.Logger.Warn("gateway: no reply could be sent", "subject", wire.Truncate(req.Subject()), "error", pErr)
+	}
 }
 
-// send publishes the answer to the request's reply subject. It does not go
-// through req.Respond/req.Error: those record their outcome in the request,
-// which the micro service reads once the handler returns, and the gateway
-// answers on its own goroutine after that (a data race). The price is that
+// send publishes m to the request's reply subject. It does not go through
+// req.Respond/req.Error: those record their outcome in the request, which
+// the micro service reads once the handler returns, and the gateway answers
+// on its own goroutine after that (a data race). The price is that
 // $SRV.STATS does not count errors.
-func (g *Gateway) send(req micro.Request, code, desc string, data []byte) error {
+func (g *Gateway) send(req micro.Request, m *nats.Msg) error {
 	if req.Reply() == "" {
 		return nil
 	}
-	m := &nats.Msg{Subject: req.Reply(), Data: data}
-	if code != "" {
-		m.Header = nats.Header{wire.HeaderError: []string{desc}, wire.HeaderErrorCode: []string{code}}
-	}
+	m.Subject = req.Reply()
 	return g.cfg.NATS.PublishMsg(m)
 }

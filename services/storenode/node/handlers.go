@@ -73,12 +73,8 @@ func respond(m *nats.Msg, v any, err error) {
 			err = codes.New(codes.Internal, "reply of %d bytes could not be sent: %v", len(b), err)
 		}
 	}
-	desc, code, body := wire.ErrorMsg(err)
-	reply := nats.NewMsg(m.Reply)
-	reply.Header.Set(wire.HeaderError, desc)
-	reply.Header.Set(wire.HeaderErrorCode, code)
-	reply.Data = body
-	m.RespondMsg(reply)
+	// Falls back to the code alone when the error reply cannot be sent.
+	wire.PublishError(m.RespondMsg, m.Reply, err)
 }
 
 func (n *Node) handle(ctx context.Context, r *replica, op string, data []byte) (any, error) {

@@ -312,6 +312,7 @@ func invalids() []invalid {
 		{"bad_uuid", "append", codes.InvalidEventID, "An id that is not a UUID.", appendOf("stream", "order-1001", "events", []any{obj{"id", "not-a-uuid", "type", "OrderPlaced"}}), nil},
 		{"bad_uuid_no_dashes", "append", codes.InvalidEventID, "A UUID without dashes: only the 8-4-4-4-12 form is accepted.", appendOf("stream", "order-1001", "events", []any{obj{"id", strings.ReplaceAll(id1, "-", ""), "type", "OrderPlaced"}}), nil},
 		{"bad_uuid_braces", "append", codes.InvalidEventID, "A UUID in braces.", appendOf("stream", "order-1001", "events", []any{obj{"id", "{" + id1 + "}", "type", "OrderPlaced"}}), nil},
+		{"empty_event_id", "append", codes.InvalidEventID, "An id that is the empty string: leave id out to have the server choose one.", appendOf("stream", "order-1001", "events", []any{obj{"id", "", "type", "OrderPlaced"}}), nil},
 		{"duplicate_event_ids", "append", codes.InvalidEventID, "Two events with the same id (differing only in case).", appendOf("stream", "order-1001", "events", []any{obj{"id", id1, "type", "A"}, obj{"id", strings.ToUpper(id1), "type", "B"}}), nil},
 		{"missing_event_type", "append", codes.InvalidEventType, "An event without a type.", appendOf("stream", "order-1001", "events", []any{obj{"id", id1}}), nil},
 		{"event_type_too_long", "append", codes.InvalidEventType, "An event type of 257 bytes.", appendOf("stream", "order-1001", "events", []any{obj{"type", strings.Repeat("T", 257)}}), nil},
@@ -324,6 +325,8 @@ func invalids() []invalid {
 		{"bad_expected_state", "append", codes.InvalidArgument, "An expected_state that is not one of the four.", appendOf("stream", "order-1001", "expected_state", "latest", "events", evs), nil},
 		{"expected_state_uppercase", "delete_stream", codes.InvalidArgument, "Enum values are lower case.", enc(obj{"stream", "order-1001", "expected_state", "NO_STREAM"}), nil},
 		{"delete_exact_without_revision", "delete_stream", codes.InvalidArgument, "expected_state exact without expected_revision.", enc(obj{"stream", "order-1001", "expected_state", "exact"}), nil},
+		{"empty_expected_state", "append", codes.InvalidArgument, "expected_state is the empty string, which is not one of the four: leave it out for the default.", appendOf("stream", "order-1001", "expected_state", "", "events", evs), nil},
+		{"empty_expected_state_delete", "delete_stream", codes.InvalidArgument, "expected_state is the empty string.", enc(obj{"stream", "order-1001", "expected_state", ""}), nil},
 
 		// Reads.
 		{"negative_max_count", "read", codes.InvalidArgument, "max_count -1.", enc(obj{"stream", "order-1001", "max_count", -1}), nil},
@@ -333,6 +336,8 @@ func invalids() []invalid {
 		{"negative_from_position", "read_all", codes.InvalidArgument, "from_position -1.", enc(obj{"from_position", -1}), nil},
 		{"bad_direction", "read_all", codes.InvalidArgument, "direction sideways.", enc(obj{"direction", "sideways"}), nil},
 		{"bad_direction_read", "read", codes.InvalidArgument, "direction is case-sensitive.", enc(obj{"stream", "order-1001", "direction", "Backward"}), nil},
+		{"empty_direction", "read_all", codes.InvalidArgument, "direction is the empty string, which is not forward or backward: leave it out for the default.", enc(obj{"direction", ""}), nil},
+		{"empty_direction_read_str8", "read", codes.InvalidArgument, "direction is the empty string written as str8 (0xd9 0x00).", enc(obj{"stream", "order-1001", "direction", raw{0xd9, 0x00}}), nil},
 		{"filter_empty_event_type", "read_all", codes.InvalidEventType, "An empty string in filter.event_types.", enc(obj{"filter", obj{"event_types", []any{"OrderPlaced", ""}}}), nil},
 		{"filter_too_many_event_types", "read_all", codes.InvalidArgument, "101 entries in filter.event_types.", enc(obj{"filter", obj{"event_types", typesN}}), nil},
 		{"filter_category_control_char", "read_all", codes.InvalidArgument, "A control character in filter.category.", enc(obj{"filter", obj{"category", "order\x00"}}), nil},
