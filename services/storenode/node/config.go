@@ -10,18 +10,6 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// StoreSpec is a store replica to run here, as the registry describes it.
-type StoreSpec struct {
-	ID       string
-	ShardID  uint64
-	Limits   wire.Limits
-	Timeout  time.Duration
-	Replicas []uint64
-	// Join starts the replica as a new member of the store's running Raft
-	// group (a replica moving in) rather than as an initial member.
-	Join bool
-}
-
 // StaticStore is a store declared in configuration: created at start-up if
 // the registry lacks it; if the registry has it with other settings, the
 // difference is reported and the registry wins.

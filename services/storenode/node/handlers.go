@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"time"
 
 	"github.com/logbookdb/logbook/internal/proto"
 
@@ -10,74 +9,27 @@ import (
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/serve"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/nats-io/nats.go"
 )
 
 // subscribeLeader serves the store's internal leader subjects. The queue
 // group keeps a request from being served twice while leadership moves.
-func (n *Node) subscribeLeader(r *replica) (*nats.Subscription, error) {
+func (n *Node) subscribeLeader(r *storeReplica) (*nats.Subscription, error) {
 	return n.cfg.NATS.QueueSubscribe(proto.LeaderWildcard(r.spec.ID), proto.LeaderQueue, func(m *nats.Msg) {
 		_, op, ok := proto.ParseLeader(m.Subject)
 		if !ok {
-			respond(m, nil, codes.New(codes.UnknownOperation, "bad subject %q", m.Subject))
+			serve.Respond(m, nil, codes.New(codes.UnknownOperation, "bad subject %q", wire.Truncate(m.Subject)))
 			return
 		}
-		n.dispatch(m, r.spec.Timeout, func(ctx context.Context) {
-			v, err := n.handle(ctx, r, op, m.Data)
-			respond(m, v, err)
+		n.srv.Dispatch(m, r.spec.Timeout, func(ctx context.Context, m *nats.Msg) (any, error) {
+			return n.handle(ctx, r, op, m.Data)
 		})
 	})
 }
 
-// dispatch runs fn on its own goroutine, at most cap(inflight) at a time, so
-// that one slow request never holds up the subscription. It blocks when the
-// node is saturated, which pushes back on NATS (and so on the clients). Once
-// the node is closing, requests are refused with unavailable (not applied).
-func (n *Node) dispatch(m *nats.Msg, timeout time.Duration, fn func(ctx context.Context)) {
-	select {
-	case n.inflight <- struct{}{}:
-	case <-n.ctx.Done():
-		respond(m, nil, codes.New(codes.Unavailable, "storenode is stopping"))
-		return
-	}
-	n.mu.Lock()
-	if n.closing {
-		n.mu.Unlock()
-		<-n.inflight
-		respond(m, nil, codes.New(codes.Unavailable, "storenode is stopping"))
-		return
-	}
-	n.requests.Add(1)
-	n.mu.Unlock()
-	go func() {
-		defer func() { <-n.inflight; n.requests.Done() }()
-		ctx, cancel := context.WithTimeout(n.ctx, timeout)
-		defer cancel()
-		fn(ctx)
-	}()
-}
-
-func respond(m *nats.Msg, v any, err error) {
-	if m.Reply == "" {
-		return
-	}
-	if err == nil {
-		var b []byte
-		if b, err = wire.Marshal(v); err == nil {
-			if err = m.Respond(b); err == nil {
-				return
-			}
-			// Typically a reply over the NATS server's max_payload: say so
-			// rather than leave the requester waiting for its deadline.
-			err = codes.New(codes.Internal, "reply of %d bytes could not be sent: %v", len(b), err)
-		}
-	}
-	// Falls back to the code alone when the error reply cannot be sent.
-	wire.PublishError(m.RespondMsg, m.Reply, err)
-}
-
-func (n *Node) handle(ctx context.Context, r *replica, op string, data []byte) (any, error) {
+func (n *Node) handle(ctx context.Context, r *storeReplica, op string, data []byte) (any, error) {
 	l := r.spec.Limits
 	shard := r.spec.ShardID
 	switch op {
@@ -151,7 +103,7 @@ func (n *Node) read(ctx context.Context, shard uint64, q any) (any, error) {
 	return v, nil
 }
 
-func (n *Node) appendEvents(ctx context.Context, r *replica, req *wire.AppendRequest, size int) (any, error) {
+func (n *Node) appendEvents(ctx context.Context, r *storeReplica, req *wire.AppendRequest, size int) (any, error) {
 	cmd := sm.Command{Op: sm.OpAppend, Stream: req.Stream, Events: make([]sm.EventCmd, len(req.Events))}
 	cmd.Expect, cmd.Revision = expectOf(req.ExpectedState, req.ExpectedRevision)
 	generated := false
@@ -190,7 +142,7 @@ func (n *Node) appendEvents(ctx context.Context, r *replica, req *wire.AppendReq
 
 // extHandler serves a store operation registered from its own file
 // (snapshots, subscriptions) on the store's leader.
-type extHandler func(n *Node, ctx context.Context, r *replica, data []byte) (any, error)
+type extHandler func(n *Node, ctx context.Context, r *storeReplica, data []byte) (any, error)
 
 // extHandlers maps operations to their handlers; filled by init functions.
 var extHandlers = map[string]extHandler{}

@@ -66,7 +66,7 @@ func (n *Node) myHeartbeat() heartbeat {
 		hb.MetaLeader = true
 	}
 	n.mu.Lock()
-	reps := make([]*replica, 0, len(n.replicas))
+	reps := make([]*storeReplica, 0, len(n.replicas))
 	for _, r := range n.replicas {
 		reps = append(reps, r)
 	}

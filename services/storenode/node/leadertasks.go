@@ -10,7 +10,7 @@ import (
 // subscription delivery register one each from their own files. A task's
 // context is cancelled when leadership moves, the replica stops or the node
 // closes; the task must return promptly then.
-type leaderTask func(ctx context.Context, n *Node, r *replica)
+type leaderTask func(ctx context.Context, n *Node, r *storeReplica)
 
 // leaderTasks is filled by init functions.
 var leaderTasks []leaderTask
@@ -40,7 +40,7 @@ func (s *signal) fire() {
 
 // startLeaderTasks starts every task for a store this node now leads.
 // Called by syncLeaders under no lock.
-func (n *Node) startLeaderTasks(r *replica) {
+func (n *Node) startLeaderTasks(r *storeReplica) {
 	ctx, cancel := context.WithCancel(n.ctx)
 	n.mu.Lock()
 	if r.leadCancel != nil {
@@ -58,7 +58,7 @@ func (n *Node) startLeaderTasks(r *replica) {
 }
 
 // stopLeaderTasks cancels the tasks of r, if any run; it does not wait.
-func (n *Node) stopLeaderTasks(r *replica) {
+func (n *Node) stopLeaderTasks(r *storeReplica) {
 	n.mu.Lock()
 	cancel := r.leadCancel
 	r.leadCancel = nil

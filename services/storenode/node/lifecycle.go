@@ -37,22 +37,18 @@ func (n *Node) syncMetaLeader() {
 // onMeta serves registry writes: stores.create and stores.remove.
 func (n *Node) onMeta(m *nats.Msg) {
 	op := proto.ParseMeta(m.Subject)
-	n.dispatch(m, n.cfg.RequestTimeout, func(ctx context.Context) {
-		var v any
-		var err error
+	n.srv.Dispatch(m, n.cfg.RequestTimeout, func(ctx context.Context, m *nats.Msg) (any, error) {
 		switch op {
 		case subjects.StoresCreate:
-			v, err = n.createStore(ctx, m.Data)
+			return n.createStore(ctx, m.Data)
 		case subjects.StoresRemove:
-			v, err = n.removeStore(ctx, m.Data)
+			return n.removeStore(ctx, m.Data)
 		case proto.MetaJoin:
-			v, err = n.addNode(ctx, m.Data)
+			return n.addNode(ctx, m.Data)
 		case subjects.ClusterRemoveNode:
-			v, err = n.removeNode(ctx, m.Data)
-		default:
-			err = codes.New(codes.UnknownOperation, "unknown store operation %q", op)
+			return n.removeNode(ctx, m.Data)
 		}
-		respond(m, v, err)
+		return nil, codes.New(codes.UnknownOperation, "unknown store operation %q", wire.Truncate(op))
 	})
 }
 
@@ -115,14 +111,11 @@ func (n *Node) removeStore(ctx context.Context, data []byte) (any, error) {
 // which may trail the leader by a moment.
 func (n *Node) onMetaRead(m *nats.Msg) {
 	op := proto.ParseMetaRead(m.Subject)
-	n.dispatch(m, n.cfg.RequestTimeout, func(ctx context.Context) {
+	n.srv.Dispatch(m, n.cfg.RequestTimeout, func(ctx context.Context, m *nats.Msg) (any, error) {
 		if isClusterRead(op) {
-			v, err := n.clusterRead(ctx, op, m.Data)
-			respond(m, v, err)
-			return
+			return n.clusterRead(ctx, op, m.Data)
 		}
-		v, err := n.metaRead(op, m.Data)
-		respond(m, v, err)
+		return n.metaRead(op, m.Data)
 	})
 }
 

@@ -46,7 +46,7 @@ func init() { leaderTasks = append(leaderTasks, publishLive) }
 
 type livePublisher struct {
 	n     *Node
-	r     *replica
+	r     *storeReplica
 	epoch string
 	start uint64 // first position of the epoch
 	next  uint64 // next position to publish
@@ -54,7 +54,7 @@ type livePublisher struct {
 	types map[string]uint64
 }
 
-func publishLive(ctx context.Context, n *Node, r *replica) {
+func publishLive(ctx context.Context, n *Node, r *storeReplica) {
 	if os.Getenv(LiveEventsEnv) == "off" {
 		return
 	}

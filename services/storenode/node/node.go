@@ -13,6 +13,8 @@ import (
 
 	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/registry"
+	"github.com/logbookdb/logbook/services/storenode/replica"
+	"github.com/logbookdb/logbook/services/storenode/serve"
 
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
 	"github.com/logbookdb/logbook/services/storenode/meta"
@@ -29,7 +31,7 @@ type Node struct {
 	cancel context.CancelFunc
 
 	mu       sync.Mutex
-	replicas map[string]*replica // by store id
+	replicas map[string]*storeReplica // by store id
 
 	mismatch      map[string]string // static store id -> how the registry differs (under mu)
 	metaSub       *nats.Subscription
@@ -43,9 +45,8 @@ type Node struct {
 	settled       map[string]bool // under mu: configured stores dealt with (created or reported)
 	staticPending bool            // under mu: a configured store waits to be created
 	leaderEvents  chan struct{}   // poked by dragonboat's leader callbacks
-	inflight      chan struct{}   // bounds concurrently served requests
+	srv           *serve.Server   // runs the requests, at most 4096 at once
 	closing       bool            // under mu: no new requests, no new subscriptions
-	requests      sync.WaitGroup
 	followCtx     context.Context // cancelled first by Close: stops followLeaders
 	stopFollow    context.CancelFunc
 	loops         sync.WaitGroup
@@ -67,8 +68,8 @@ type Node struct {
 }
 
 // replica is one store's replica on this node.
-type replica struct {
-	spec     StoreSpec
+type storeReplica struct {
+	spec     replica.Spec
 	proposer *proposer
 	stop     context.CancelFunc // stops the proposer
 
@@ -91,12 +92,12 @@ func Start(cfg Config) (*Node, error) {
 	followCtx, stopFollow := context.WithCancel(ctx)
 	n := &Node{
 		cfg: cfg, ctx: ctx, cancel: cancel, followCtx: followCtx, stopFollow: stopFollow,
-		replicas:     map[string]*replica{},
+		replicas:     map[string]*storeReplica{},
 		mismatch:     map[string]string{},
 		settled:      map[string]bool{},
 		reconcileCh:  make(chan struct{}, 1),
 		leaderEvents: make(chan struct{}, 1),
-		inflight:     make(chan struct{}, 4096),
+		srv:          serve.New(4096),
 		started:      time.Now(),
 	}
 	host, err := raft.Open(raft.Config{
@@ -148,10 +149,10 @@ func (n *Node) storeDir(id string) string { return filepath.Join(n.cfg.DataDir, 
 
 // startReplica starts this node's replica of a store.
 // addrs maps node ids to Raft addresses, for the initial members.
-func (n *Node) startReplica(spec StoreSpec, addrs map[uint64]string) error {
+func (n *Node) startReplica(spec replica.Spec, addrs map[uint64]string) error {
 	dir := n.storeDir(spec.ID)
 	limits := spec.Limits
-	r := &replica{spec: spec, applied: newSignal()}
+	r := &storeReplica{spec: spec, applied: newSignal()}
 	create := func() dbsm.IOnDiskStateMachine {
 		m := sm.New(dir, limits)
 		m.OnApply(func(uint64) { r.applied.fire() })
@@ -314,8 +315,9 @@ func (n *Node) Close() error {
 	}
 	n.mu.Unlock()
 	// 3. Requests in flight get their answers (they are bounded by RequestTimeout).
-	n.requests.Wait()
+	n.srv.Drain()
 	// 4. Stop the proposers and the leader tasks.
+	n.srv.Stop()
 	n.cancel()
 	n.tasks.Wait()
 	n.mu.Lock()
@@ -364,7 +366,7 @@ func (n *Node) syncLeaders() {
 		n.mu.Unlock()
 		return
 	}
-	reps := make([]*replica, 0, len(n.replicas))
+	reps := make([]*storeReplica, 0, len(n.replicas))
 	for _, r := range n.replicas {
 		reps = append(reps, r)
 	}
@@ -391,7 +393,7 @@ func (n *Node) syncLeaders() {
 	}
 }
 
-func (n *Node) stopServing(r *replica) {
+func (n *Node) stopServing(r *storeReplica) {
 	n.mu.Lock()
 	sub := r.leaderSub
 	r.leaderSub = nil

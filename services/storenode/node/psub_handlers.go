@@ -27,7 +27,7 @@ func init() {
 }
 
 // psubPropose proposes a subscription command and returns its result.
-func psubPropose(ctx context.Context, r *replica, op uint8, name string, aux any) (sm.Result, error) {
+func psubPropose(ctx context.Context, r *storeReplica, op uint8, name string, aux any) (sm.Result, error) {
 	var b []byte
 	if aux != nil {
 		var err error
@@ -48,7 +48,7 @@ func psubPropose(ctx context.Context, r *replica, op uint8, name string, aux any
 	return res, nil
 }
 
-func psubCreate(n *Node, ctx context.Context, r *replica, data []byte) (any, error) {
+func psubCreate(n *Node, ctx context.Context, r *storeReplica, data []byte) (any, error) {
 	req, err := wire.DecodeCreateSubscription(data, r.spec.Limits)
 	if err != nil {
 		return nil, err
@@ -80,7 +80,7 @@ func psubCreate(n *Node, ctx context.Context, r *replica, data []byte) (any, err
 	return info, nil
 }
 
-func psubUpdate(n *Node, ctx context.Context, r *replica, data []byte) (any, error) {
+func psubUpdate(n *Node, ctx context.Context, r *storeReplica, data []byte) (any, error) {
 	req, err := wire.DecodeUpdateSubscription(data, r.spec.Limits)
 	if err != nil {
 		return nil, err
@@ -104,7 +104,7 @@ func psubUpdate(n *Node, ctx context.Context, r *replica, data []byte) (any, err
 	return psubInfo(n, ctx, r, req.Subscription)
 }
 
-func psubDelete(n *Node, ctx context.Context, r *replica, data []byte) (any, error) {
+func psubDelete(n *Node, ctx context.Context, r *storeReplica, data []byte) (any, error) {
 	req, err := wire.DecodeSubscriptionRequest(data, r.spec.Limits)
 	if err != nil {
 		return nil, err
@@ -117,7 +117,7 @@ func psubDelete(n *Node, ctx context.Context, r *replica, data []byte) (any, err
 
 // psubInfo is the replicated state, read linearizably, plus the live
 // delivery state of this leader.
-func psubInfo(n *Node, ctx context.Context, r *replica, name string) (*wire.SubscriptionInfo, error) {
+func psubInfo(n *Node, ctx context.Context, r *storeReplica, name string) (*wire.SubscriptionInfo, error) {
 	v, err := n.read(ctx, r.spec.ShardID, sm.PSubGet{Name: name})
 	if err != nil {
 		return nil, err
@@ -130,7 +130,7 @@ func psubInfo(n *Node, ctx context.Context, r *replica, name string) (*wire.Subs
 	return info, nil
 }
 
-func psubInfoHandler(n *Node, ctx context.Context, r *replica, data []byte) (any, error) {
+func psubInfoHandler(n *Node, ctx context.Context, r *storeReplica, data []byte) (any, error) {
 	req, err := wire.DecodeSubscriptionRequest(data, r.spec.Limits)
 	if err != nil {
 		return nil, err
@@ -138,7 +138,7 @@ func psubInfoHandler(n *Node, ctx context.Context, r *replica, data []byte) (any
 	return psubInfo(n, ctx, r, req.Subscription)
 }
 
-func psubList(n *Node, ctx context.Context, r *replica, data []byte) (any, error) {
+func psubList(n *Node, ctx context.Context, r *storeReplica, data []byte) (any, error) {
 	if _, err := wire.DecodeListSubscriptions(data, r.spec.Limits); err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func psubList(n *Node, ctx context.Context, r *replica, data []byte) (any, error
 	return reply, nil
 }
 
-func psubParked(n *Node, ctx context.Context, r *replica, data []byte) (any, error) {
+func psubParked(n *Node, ctx context.Context, r *storeReplica, data []byte) (any, error) {
 	req, limit, err := wire.DecodeParked(data, r.spec.Limits)
 	if err != nil {
 		return nil, err
@@ -173,7 +173,7 @@ func psubParked(n *Node, ctx context.Context, r *replica, data []byte) (any, err
 
 // delivering returns the store's delivery manager, or unavailable while it
 // starts (just after a leader change); clients retry unavailable.
-func delivering(r *replica) (*psubManager, error) {
+func delivering(r *storeReplica) (*psubManager, error) {
 	m := managerOf(r)
 	if m == nil {
 		return nil, codes.New(codes.Unavailable, "persistent subscription delivery is starting on store %q", r.spec.ID)
@@ -181,7 +181,7 @@ func delivering(r *replica) (*psubManager, error) {
 	return m, nil
 }
 
-func psubJoin(n *Node, ctx context.Context, r *replica, data []byte) (any, error) {
+func psubJoin(n *Node, ctx context.Context, r *storeReplica, data []byte) (any, error) {
 	req, heartbeat, err := wire.DecodeJoin(data, r.spec.Limits)
 	if err != nil {
 		return nil, err
@@ -193,7 +193,7 @@ func psubJoin(n *Node, ctx context.Context, r *replica, data []byte) (any, error
 	return m.join(ctx, req, heartbeat)
 }
 
-func psubAck(n *Node, ctx context.Context, r *replica, data []byte) (any, error) {
+func psubAck(n *Node, ctx context.Context, r *storeReplica, data []byte) (any, error) {
 	req, delay, err := wire.DecodeAck(data, r.spec.Limits)
 	if err != nil {
 		return nil, err
@@ -205,7 +205,7 @@ func psubAck(n *Node, ctx context.Context, r *replica, data []byte) (any, error)
 	return m.ack(ctx, req, delay)
 }
 
-func psubReplay(n *Node, ctx context.Context, r *replica, data []byte) (any, error) {
+func psubReplay(n *Node, ctx context.Context, r *storeReplica, data []byte) (any, error) {
 	req, count, err := wire.DecodeReplay(data, r.spec.Limits)
 	if err != nil {
 		return nil, err

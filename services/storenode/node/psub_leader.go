@@ -31,9 +31,9 @@ func init() { leaderTasks = append(leaderTasks, psubTask) }
 
 // psubManagers holds the delivery manager of every store this node leads,
 // for the request handlers (join, ack, replay, info).
-var psubManagers sync.Map // *replica → *psubManager
+var psubManagers sync.Map // *storeReplica → *psubManager
 
-func managerOf(r *replica) *psubManager {
+func managerOf(r *storeReplica) *psubManager {
 	if v, ok := psubManagers.Load(r); ok {
 		return v.(*psubManager)
 	}
@@ -42,7 +42,7 @@ func managerOf(r *replica) *psubManager {
 
 type psubManager struct {
 	n    *Node
-	r    *replica
+	r    *storeReplica
 	kick chan struct{}
 
 	reloadMu sync.Mutex // serialises reloads (read + merge)
@@ -53,7 +53,7 @@ type psubManager struct {
 	stale bool                // a definition changed: reload before the next round
 }
 
-func psubTask(ctx context.Context, n *Node, r *replica) {
+func psubTask(ctx context.Context, n *Node, r *storeReplica) {
 	m := &psubManager{n: n, r: r, kick: make(chan struct{}, 1), core: psub.New(time.Now), defs: map[string]*sm.PSub{}}
 	// Registered before the first load, so that a definition changed
 	// meanwhile marks it stale (handlers reload on their own when needed).

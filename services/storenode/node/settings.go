@@ -6,6 +6,7 @@ import (
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
+	"github.com/logbookdb/logbook/services/storenode/replica"
 )
 
 // Ranges of per-store settings.
@@ -60,12 +61,12 @@ func (n *Node) resolveSettings(in *wire.StoreSettings, nodes int) (meta.Settings
 }
 
 // specOf turns a registry entry into what a local replica runs with.
-func (n *Node) specOf(s *meta.Store) StoreSpec {
+func (n *Node) specOf(s *meta.Store) replica.Spec {
 	l := n.cfg.Limits
 	l.MaxEventSize = int(s.Settings.MaxEventSize)
 	l.MaxAppendEvents = int(s.Settings.MaxAppendEvents)
 	l.MaxReadCount = int(s.Settings.MaxReadCount)
-	return StoreSpec{
+	return replica.Spec{
 		ID: s.ID, ShardID: s.ShardID, Limits: l.WithDefaults(),
 		Timeout:  time.Duration(s.Settings.RequestTimeoutMs) * time.Millisecond,
 		Replicas: s.Replicas,

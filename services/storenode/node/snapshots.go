@@ -21,7 +21,7 @@ func init() {
 	extHandlers[subjects.OpSnapshotDelete] = (*Node).deleteSnapshot
 }
 
-func (n *Node) saveSnapshot(ctx context.Context, r *replica, data []byte) (any, error) {
+func (n *Node) saveSnapshot(ctx context.Context, r *storeReplica, data []byte) (any, error) {
 	req, err := wire.DecodeSaveSnapshot(data, r.spec.Limits)
 	if err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ func (n *Node) saveSnapshot(ctx context.Context, r *replica, data []byte) (any, 
 	}, nil
 }
 
-func (n *Node) readSnapshot(ctx context.Context, r *replica, data []byte) (any, error) {
+func (n *Node) readSnapshot(ctx context.Context, r *storeReplica, data []byte) (any, error) {
 	req, err := wire.DecodeReadSnapshot(data, r.spec.Limits)
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ func (n *Node) readSnapshot(ctx context.Context, r *replica, data []byte) (any, 
 	return toWire(v, err, snapshotReply)
 }
 
-func (n *Node) listSnapshots(ctx context.Context, r *replica, data []byte) (any, error) {
+func (n *Node) listSnapshots(ctx context.Context, r *storeReplica, data []byte) (any, error) {
 	req, limit, err := wire.DecodeListSnapshots(data, r.spec.Limits)
 	if err != nil {
 		return nil, err
@@ -66,7 +66,7 @@ func (n *Node) listSnapshots(ctx context.Context, r *replica, data []byte) (any,
 	return toWire(v, err, listSnapshotsReply)
 }
 
-func (n *Node) deleteSnapshot(ctx context.Context, r *replica, data []byte) (any, error) {
+func (n *Node) deleteSnapshot(ctx context.Context, r *storeReplica, data []byte) (any, error) {
 	req, err := wire.DecodeDeleteSnapshot(data, r.spec.Limits)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,22 @@
+// Package replica runs this storenode's replicas of store shards: starting
+// and stopping them, following their Raft leadership, proposing through
+// them (group commit) and running the tasks a leader runs. See DESIGN.md.
+package replica
+
+import (
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/wire"
+)
+
+// Spec is a store replica to run here, as the registry describes it.
+type Spec struct {
+	ID       string
+	ShardID  uint64
+	Limits   wire.Limits
+	Timeout  time.Duration
+	Replicas []uint64
+	// Join starts the replica as a new member of the store's running Raft
+	// group (a replica moving in) rather than as an initial member.
+	Join bool
+}

@@ -1,0 +1,103 @@
+// Package serve runs the storenode's NATS request handlers: each request on
+// a goroutine of its own, a bounded number at once, under a deadline, and
+// always answered — with the handler's reply, or an error in the
+// Nats-Service-Error(-Code) headers with an ErrorReply body.
+package serve
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/nats-io/nats.go"
+)
+
+// Handler answers one request: a reply to encode, or an error.
+type Handler func(ctx context.Context, m *nats.Msg) (any, error)
+
+// Server bounds and tracks the requests in flight. Its zero value is not
+// usable: see New.
+type Server struct {
+	ctx      context.Context // cancelled by Stop: ends the requests' contexts
+	cancel   context.CancelFunc
+	inflight chan struct{}
+
+	mu       sync.Mutex
+	closing  bool
+	requests sync.WaitGroup
+}
+
+// New returns a server that runs at most max requests at once.
+func New(max int) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{ctx: ctx, cancel: cancel, inflight: make(chan struct{}, max)}
+}
+
+// Handle returns a NATS message handler that serves m with h under timeout.
+// A request runs on its own goroutine, so that one slow request never holds
+// up the subscription; when max requests are running it blocks, which
+// pushes back on NATS (and so on the clients). Once the server is closing,
+// requests are refused with unavailable (not applied).
+func (s *Server) Handle(timeout time.Duration, h Handler) nats.MsgHandler {
+	return func(m *nats.Msg) { s.Dispatch(m, timeout, h) }
+}
+
+// Dispatch serves one message with h under timeout (see Handle).
+func (s *Server) Dispatch(m *nats.Msg, timeout time.Duration, h Handler) {
+	select {
+	case s.inflight <- struct{}{}:
+	case <-s.ctx.Done():
+		Respond(m, nil, codes.New(codes.Unavailable, "storenode is stopping"))
+		return
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		<-s.inflight
+		Respond(m, nil, codes.New(codes.Unavailable, "storenode is stopping"))
+		return
+	}
+	s.requests.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer func() { <-s.inflight; s.requests.Done() }()
+		ctx, cancel := context.WithTimeout(s.ctx, timeout)
+		defer cancel()
+		v, err := h(ctx, m)
+		Respond(m, v, err)
+	}()
+}
+
+// Drain refuses new requests and waits for those in flight, which are
+// bounded by their timeouts.
+func (s *Server) Drain() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.requests.Wait()
+}
+
+// Stop cancels the context of any request still running. Call after Drain.
+func (s *Server) Stop() { s.cancel() }
+
+// Respond answers m with v, or with err as a typed error. An answer that
+// cannot be published (over the NATS server's max_payload) becomes an error,
+// and an error that cannot be published falls back to its code alone, so
+// that a requester never waits out its deadline for nothing.
+func Respond(m *nats.Msg, v any, err error) {
+	if m.Reply == "" {
+		return
+	}
+	if err == nil {
+		var b []byte
+		if b, err = wire.Marshal(v); err == nil {
+			if err = m.Respond(b); err == nil {
+				return
+			}
+			err = codes.New(codes.Internal, "reply of %d bytes could not be sent: %v", len(b), err)
+		}
+	}
+	wire.PublishError(m.RespondMsg, m.Reply, err)
+}
