@@ -1,0 +1,36 @@
+package proto
+
+import "github.com/logbookdb/logbook/pkg/wire"
+
+// NodeHeartbeat is what every storenode publishes on Heartbeat each interval:
+// who it is, the stores it hosts and leads, and the settings that must agree
+// across the cluster (compared for drift).
+type NodeHeartbeat struct {
+	Cluster     string       `msgpack:"cluster"`
+	NodeID      uint64       `msgpack:"node_id"`
+	RaftAddress string       `msgpack:"raft_address"`
+	DataDir     string       `msgpack:"data_dir"`
+	Version     string       `msgpack:"version"`
+	Started     int64        `msgpack:"started"`
+	MetaLeader  bool         `msgpack:"meta_leader"`
+	Leads       []string     `msgpack:"leads"` // stores this node leads
+	Hosts       []string     `msgpack:"hosts"` // stores with a replica running here
+	Settings    NodeSettings `msgpack:"settings"`
+}
+
+// NodeSettings are the settings of a node that must agree across the cluster.
+type NodeSettings struct {
+	DefaultStore     string        `msgpack:"default_store"`
+	StaticStores     []StaticStore `msgpack:"static_stores"`
+	RequestTimeoutMs int64         `msgpack:"request_timeout_ms"`
+	Limits           wire.Limits   `msgpack:"limits"`
+	MaxStores        int           `msgpack:"max_stores"`
+	InitialSize      int           `msgpack:"initial_size"`
+}
+
+// StaticStore is a store declared in a storenode's configuration (the
+// storenode's Config.StaticStores); heartbeats carry them for drift.
+type StaticStore struct {
+	ID       string             `json:"id"`
+	Settings wire.StoreSettings `json:"settings"`
+}
