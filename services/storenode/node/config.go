@@ -6,17 +6,16 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/logbookdb/logbook/internal/proto"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/nats-io/nats.go"
 )
 
 // StaticStore is a store declared in configuration: created at start-up if
 // the registry lacks it; if the registry has it with other settings, the
-// difference is reported and the registry wins.
-type StaticStore struct {
-	ID       string             `json:"id"`
-	Settings wire.StoreSettings `json:"settings"`
-}
+// difference is reported and the registry wins. Heartbeats carry it, so
+// that the cluster view can compare it across storenodes (drift).
+type StaticStore = proto.StaticStore
 
 // Config configures a storenode.
 type Config struct {

@@ -33,38 +33,15 @@ type Node struct {
 	mu       sync.Mutex
 	replicas map[string]*storeReplica // by store id
 
-	mismatch      map[string]string // static store id -> how the registry differs (under mu)
-	metaSub       *nats.Subscription
-	metaReadSub   *nats.Subscription
-	clusterSub    *nats.Subscription // answers _LB.owner._cluster once the cluster UID is known
-	clusterOK     bool               // under mu: no other cluster answers on this NATS
-	fatal         error              // under mu: the node cannot serve (see WaitReady)
-	metaLeader    *nats.Subscription // set while this node leads the meta shard
-	reconcileCh   chan struct{}
-	bootstrapped  bool            // under mu: the default store is in the registry
-	settled       map[string]bool // under mu: configured stores dealt with (created or reported)
-	staticPending bool            // under mu: a configured store waits to be created
-	leaderEvents  chan struct{}   // poked by dragonboat's leader callbacks
-	srv           *serve.Server   // runs the requests, at most 4096 at once
-	closing       bool            // under mu: no new requests, no new subscriptions
-	followCtx     context.Context // cancelled first by Close: stops followLeaders
-	stopFollow    context.CancelFunc
-	loops         sync.WaitGroup
-	tasks         sync.WaitGroup // leader tasks (leadertasks.go)
-	registrySub   *nats.Subscription
+	leaderEvents chan struct{}   // poked by dragonboat's leader callbacks
+	srv          *serve.Server   // runs the requests, at most 4096 at once
+	closing      bool            // under mu: no new requests, no new subscriptions
+	followCtx    context.Context // cancelled first by Close: stops followLeaders
+	stopFollow   context.CancelFunc
+	loops        sync.WaitGroup
+	tasks        sync.WaitGroup // leader tasks (leadertasks.go)
 
-	// Cluster formation (bootstrap.go, membership.go).
-	discoverSub *nats.Subscription
-	bootSub     *nats.Subscription
-	bootMu      sync.Mutex             // serialises the formation handshake
-	lock        *bootLock              // under mu: this node's formation promise
-	metaStarted bool                   // under mu: the meta replica runs
-	foreign     map[string]foreignNode // under mu: other clusters' nodes seen
-
-	// Heartbeats (heartbeat.go).
-	started      time.Time
-	heartbeatSub *nats.Subscription // under mu
-	peers        map[uint64]peer    // under mu: latest heartbeat of each node
+	ctl control // formation, cluster, lifecycle (control.go)
 }
 
 // replica is one store's replica on this node.
@@ -93,17 +70,13 @@ func Start(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, ctx: ctx, cancel: cancel, followCtx: followCtx, stopFollow: stopFollow,
 		replicas:     map[string]*storeReplica{},
-		mismatch:     map[string]string{},
-		settled:      map[string]bool{},
-		reconcileCh:  make(chan struct{}, 1),
 		leaderEvents: make(chan struct{}, 1),
 		srv:          serve.New(4096),
-		started:      time.Now(),
 	}
 	host, err := raft.Open(raft.Config{
 		NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, "raft"),
 		RaftAddress: cfg.RaftAddress, ListenAddress: cfg.ListenAddress, RTT: cfg.RTT,
-		OnLeaderChange: n.pokeLeaders, Logger: cfg.Logger,
+		OnLeaderChange: n.onLeaderChange, Logger: cfg.Logger,
 	})
 	if err != nil {
 		cancel()
@@ -111,38 +84,13 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.host = host
 	n.reg = registry.New(host, cfg.NATS, cfg.RequestTimeout, n.pokeReconcile)
-	if err := n.startCluster(); err != nil {
+	if err := n.startControl(); err != nil {
 		n.Close()
 		return nil, err
 	}
-	n.loops.Add(3)
-	go n.followLeaders()
-	go n.reconcileLoop()
-	go n.heartbeatLoop()
-	return n, nil
-}
-
-// startCluster answers discovery and starts the meta replica: from disk if
-// this node has run it before, else by forming or joining the cluster in
-// the background (see bootstrap.go).
-func (n *Node) startCluster() error {
-	if err := n.serveDiscovery(); err != nil {
-		return err
-	}
-	if n.host.HasReplica(meta.ShardID) {
-		return n.startMetaReplica(nil, false)
-	}
-	lock, err := n.loadBootLock()
-	if err != nil {
-		return err
-	}
-	n.lock = lock
-	if lock != nil && lock.Committed {
-		return n.startMetaReplica(lock.Members, false)
-	}
 	n.loops.Add(1)
-	go n.formOrJoin()
-	return nil
+	go n.followLeaders()
+	return n, nil
 }
 
 func (n *Node) storeDir(id string) string { return filepath.Join(n.cfg.DataDir, "stores", id) }
@@ -235,23 +183,14 @@ func (n *Node) stopReplica(id string, shardID uint64, removeData bool) error {
 // Logbook with other data holds the same store id on this NATS.
 func (n *Node) WaitReady(ctx context.Context) error {
 	for {
-		n.mu.Lock()
-		fatal := n.fatal
-		n.mu.Unlock()
-		if fatal != nil {
-			return fatal
+		if err := n.Fatal(); err != nil {
+			return err
 		}
-		ready := n.isBootstrapped() && n.defaultRunning()
+		ready := n.ctl.life.Ready()
 		if _, ok := n.host.Leader(meta.ShardID); !ok {
 			ready = false
 		}
-		placed := n.placedHere()
 		n.mu.Lock()
-		for _, id := range placed {
-			if _, ok := n.replicas[id]; !ok {
-				ready = false // the reconciler has not started it yet
-			}
-		}
 		for _, r := range n.replicas {
 			leader, ok := n.host.Leader(r.spec.ShardID)
 			if !ok || (leader == n.cfg.NodeID && r.leaderSub == nil) {
@@ -270,22 +209,6 @@ func (n *Node) WaitReady(ctx context.Context) error {
 	}
 }
 
-// placedHere lists the stores the registry places on this node (except
-// those being removed).
-func (n *Node) placedHere() []string {
-	stores, err := n.reg.Stores()
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, s := range stores {
-		if s.HasReplica(n.cfg.NodeID) && s.Status != meta.StatusRemoving {
-			out = append(out, s.ID)
-		}
-	}
-	return out
-}
-
 // Close stops serving and shuts the node down, in order: stop following
 // leadership (so nothing subscribes again), leave every subject, let the
 // requests in flight finish, stop the proposers, close Raft (which closes
@@ -294,18 +217,12 @@ func (n *Node) Close() error {
 	// 1. No new subscriptions: stop the leader follower.
 	n.stopFollow()
 	n.loops.Wait()
-	// 2. No new requests: leave every subject; requests that still arrive
-	// (callbacks already running) are refused with unavailable.
-	for _, sub := range []*nats.Subscription{n.registrySub, n.metaReadSub, n.clusterSub, n.discoverSub, n.bootSub, n.heartbeatSub} {
-		if sub != nil {
-			sub.Unsubscribe()
-		}
-	}
+	// 2. No new requests: stop the control plane (formation, lifecycle,
+	// heartbeats), which leaves its subjects, then leave the store leader
+	// subjects; requests that still arrive (callbacks already running) are
+	// refused with unavailable.
+	n.closeControl()
 	n.mu.Lock()
-	if n.metaLeader != nil {
-		n.metaLeader.Unsubscribe()
-		n.metaLeader = nil
-	}
 	n.closing = true
 	for _, r := range n.replicas {
 		if r.leaderSub != nil {
@@ -371,7 +288,6 @@ func (n *Node) syncLeaders() {
 		reps = append(reps, r)
 	}
 	n.mu.Unlock()
-	n.syncMetaLeader()
 	for _, r := range reps {
 		leads := n.host.Leads(r.spec.ShardID)
 		switch {

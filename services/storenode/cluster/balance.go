@@ -1,0 +1,57 @@
+package cluster
+
+import (
+	"slices"
+	"time"
+)
+
+// The leader balancer keeps store leaderships spread across storenodes:
+// elections alone tend to pile leaders onto whichever node started first or
+// survived a failure. Every balanceEvery heartbeats, a node that leads at
+// least two stores more than another live replica of one of its stores hands
+// that store's leadership over (one transfer per pass, so the cluster
+// converges without churning). Leader counts come from heartbeats.
+const balanceEvery = 5
+
+func (c *Cluster) balanceLeaders() {
+	if c.cfg.DisableBalancer {
+		return
+	}
+	peers := c.peerTable()
+	now := time.Now()
+	leads := map[uint64]int{}
+	up := map[uint64]bool{}
+	for id, p := range peers {
+		if c.peerUp(p, now) {
+			up[id] = true
+			leads[id] = len(p.hb.Leads)
+		}
+	}
+	me := c.cfg.NodeID
+	mine := slices.Clone(peers[me].hb.Leads)
+	slices.Sort(mine)
+	for _, id := range mine {
+		s, err := c.cfg.Registry.Store(id)
+		if err != nil {
+			return
+		}
+		if s == nil {
+			continue
+		}
+		var target uint64
+		for _, r := range s.Replicas {
+			if r != me && up[r] && (target == 0 || leads[r] < leads[target]) {
+				target = r
+			}
+		}
+		if target == 0 || leads[me]-leads[target] < 2 {
+			continue
+		}
+		if err := c.cfg.Raft.TransferLeader(s.ShardID, target); err != nil {
+			c.cfg.Logger.Debug("leader transfer", "store", id, "to", target, "err", err)
+			continue
+		}
+		c.cfg.Logger.Info("moving store leadership to balance the cluster", "store", id, "to", target, "leads_here", leads[me], "leads_there", leads[target])
+		return
+	}
+}

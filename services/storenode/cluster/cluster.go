@@ -1,0 +1,103 @@
+// Package cluster is a storenode's view of its cluster: it publishes this
+// node's heartbeat and keeps everyone else's, answers cluster.view and
+// cluster.health (with drift), balances store leaderships, and carries out
+// node removal (replica moves). See DESIGN.md.
+package cluster
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/logbookdb/logbook/internal/proto"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/raft"
+	"github.com/logbookdb/logbook/services/storenode/registry"
+	"github.com/logbookdb/logbook/services/storenode/replica"
+	"github.com/nats-io/nats.go"
+)
+
+// Raft is what the cluster needs of the Raft host (raft.Host).
+type Raft interface {
+	Leads(shard uint64) bool
+	Leader(shard uint64) (uint64, bool)
+	Membership(ctx context.Context, shard uint64) (raft.Membership, error)
+	TransferLeader(shard, to uint64) error
+	AddVoter(ctx context.Context, shard, id uint64, addr string, ccid uint64) error
+	Remove(ctx context.Context, shard, id uint64, ccid uint64) error
+}
+
+// Replicas lists the store replicas running on this node.
+type Replicas interface {
+	List() []replica.Spec
+}
+
+// Membership tells whether this node is a cluster member yet (runs its meta
+// replica); a fresh node publishes no heartbeat.
+type Membership interface {
+	Member() bool
+}
+
+// Config configures the cluster part of a storenode.
+type Config struct {
+	ClusterName       string
+	NodeID            uint64
+	RaftAddress       string
+	DataDir           string
+	Version           string             // reported in heartbeats
+	Settings          proto.NodeSettings // this node's settings, compared for drift
+	HeartbeatInterval time.Duration
+	DisableBalancer   bool
+	Limits            wire.Limits // bounds cluster.* requests
+	NATS              *nats.Conn
+	Logger            *slog.Logger
+	Raft              Raft
+	Registry          *registry.Registry
+	Replicas          Replicas
+	Membership        Membership
+	Foreign           *Foreign
+	// Changed is called after a registry change this part made that the
+	// reconciler should act on (a node marked leaving).
+	Changed func()
+}
+
+// Cluster owns the heartbeat subscription, the latest heartbeat of every
+// node (under its lock) and the heartbeat goroutine, which also runs the
+// balancer; Close stops them.
+type Cluster struct {
+	cfg     Config
+	started time.Time
+	ctx     context.Context // cancelled by Close
+	cancel  context.CancelFunc
+	loops   sync.WaitGroup
+
+	mu    sync.Mutex
+	sub   *nats.Subscription
+	peers map[uint64]peer // latest heartbeat of each node
+}
+
+// New returns the cluster part; Start starts its heartbeats.
+func New(cfg Config) *Cluster {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Cluster{cfg: cfg, started: time.Now(), ctx: ctx, cancel: cancel, peers: map[uint64]peer{}}
+}
+
+// Start follows the other nodes' heartbeats and publishes this node's.
+func (c *Cluster) Start() {
+	c.loops.Add(1)
+	go c.heartbeatLoop()
+}
+
+// Close stops the heartbeat goroutine, then leaves the heartbeat subject.
+func (c *Cluster) Close() {
+	c.cancel()
+	c.loops.Wait()
+	c.mu.Lock()
+	sub := c.sub
+	c.sub = nil
+	c.mu.Unlock()
+	if sub != nil {
+		sub.Unsubscribe()
+	}
+}

@@ -1,0 +1,198 @@
+// Package formation makes a storenode a member of its cluster: it forms the
+// cluster with the other fresh storenodes or joins the running one, starts
+// the meta replica, checks that no other cluster serves on the same NATS, and
+// registers the node. See DESIGN.md.
+package formation
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/logbookdb/logbook/internal/proto"
+	"github.com/logbookdb/logbook/services/storenode/meta"
+	"github.com/logbookdb/logbook/services/storenode/raft"
+	"github.com/logbookdb/logbook/services/storenode/registry"
+
+	dbsm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/nats-io/nats.go"
+)
+
+// Raft is what formation needs of the Raft host (raft.Host).
+type Raft interface {
+	HasReplica(shard uint64) bool
+	StartInMemory(rc raft.ReplicaConfig, members map[uint64]string, join bool, create func() dbsm.IStateMachine) error
+	Membership(ctx context.Context, shard uint64) (raft.Membership, error)
+	AddVoter(ctx context.Context, shard, id uint64, addr string, ccid uint64) error
+	AddNonVoter(ctx context.Context, shard, id uint64, addr string, ccid uint64) error
+}
+
+// Foreign records storenodes of other clusters seen on this NATS server
+// (the cluster view reports them).
+type Foreign interface {
+	Note(cluster string, node uint64, raftAddress string)
+}
+
+// Config configures formation.
+type Config struct {
+	ClusterName    string
+	NodeID         uint64
+	RaftAddress    string
+	DataDir        string // holds bootstrap.json, the formation promise
+	InitialSize    int
+	ElectionTicks  uint64
+	RequestTimeout time.Duration
+	NATS           *nats.Conn
+	Logger         *slog.Logger
+	Raft           Raft
+	Registry       *registry.Registry
+	Foreign        Foreign
+	// Serve starts serving the registry subjects; it is called once the
+	// owner check has passed (no other cluster on this NATS).
+	Serve func() error
+	// Changed is called when the node's membership moves on (its meta
+	// replica started; it was admitted): the registry may now be acted on.
+	Changed func()
+}
+
+// Formation is this node's way into the cluster. It owns the discovery and
+// handshake subscriptions, the owner subscription and one goroutine (form or
+// join, then admission), stopped by Close.
+type Formation struct {
+	cfg    Config
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	loops  sync.WaitGroup
+
+	bootMu sync.Mutex // serialises the formation handshake
+
+	mu          sync.Mutex
+	lock        *proto.BootLock // this node's formation promise
+	metaStarted bool            // the meta replica runs
+	admitted    bool            // the owner check passed and the node is registered
+	fatal       error           // the node can never serve (see Fatal)
+	subs        []*nats.Subscription
+	ownerSub    *nats.Subscription
+}
+
+// New returns the formation of this node; Start starts it.
+func New(cfg Config) *Formation {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Formation{cfg: cfg, ctx: ctx, cancel: cancel}
+}
+
+// Start answers discovery and starts the meta replica: from disk if this
+// node has run it before, else by forming or joining the cluster in the
+// background. Admission (owner check, registration) follows in the
+// background too.
+func (f *Formation) Start() error {
+	fromDisk := f.cfg.Raft.HasReplica(meta.ShardID)
+	if !fromDisk {
+		// The promise is loaded before the handshake subject is served, so
+		// that a prepare never finds it missing.
+		lock, err := f.loadBootLock()
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		f.lock = lock
+		f.mu.Unlock()
+	}
+	if err := f.serveDiscovery(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	lock := f.lock
+	f.mu.Unlock()
+	switch {
+	case fromDisk:
+		if err := f.startMetaReplica(nil, false); err != nil {
+			return err
+		}
+	case lock != nil && lock.Committed:
+		if err := f.startMetaReplica(lock.Members, false); err != nil {
+			return err
+		}
+	}
+	f.loops.Add(1)
+	go f.run()
+	return nil
+}
+
+// run forms or joins the cluster unless the meta replica already runs, then
+// admits the node.
+func (f *Formation) run() {
+	defer f.loops.Done()
+	f.formOrJoin()
+	if f.ctx.Err() == nil && f.Fatal() == nil {
+		f.admit()
+	}
+}
+
+// Close stops the formation goroutine, then leaves its subjects.
+func (f *Formation) Close() {
+	f.cancel()
+	f.loops.Wait()
+	f.mu.Lock()
+	subs := append(f.subs, f.ownerSub)
+	f.subs, f.ownerSub = nil, nil
+	f.mu.Unlock()
+	for _, sub := range subs {
+		if sub != nil {
+			sub.Unsubscribe()
+		}
+	}
+}
+
+// Member reports whether this node runs its meta replica (it formed or
+// joined the cluster).
+func (f *Formation) Member() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.metaStarted
+}
+
+// Admitted reports whether the node may act on the registry: it is a
+// member, no other cluster answers on this NATS, and it is registered.
+func (f *Formation) Admitted() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.admitted
+}
+
+// Fatal returns the error that keeps this node from ever serving, if any.
+func (f *Formation) Fatal() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fatal
+}
+
+func (f *Formation) setFatal(err error) {
+	f.mu.Lock()
+	if f.fatal == nil {
+		f.fatal = err
+	}
+	f.mu.Unlock()
+	f.cfg.Logger.Error("refusing to start", "err", err)
+}
+
+// startMetaReplica starts this node's meta replica: with the initial
+// members when forming the cluster, with join when added to a running one,
+// or from disk when it has run before. It is idempotent.
+func (f *Formation) startMetaReplica(members map[uint64]string, join bool) error {
+	if f.Member() {
+		return nil
+	}
+	rc := raft.ReplicaConfig{ShardID: meta.ShardID, ElectionTicks: f.cfg.ElectionTicks, SnapshotEntries: 1000, CompactionOverhead: 100}
+	create := func() dbsm.IStateMachine { return meta.New() }
+	if err := f.cfg.Raft.StartInMemory(rc, members, join, create); err != nil {
+		return fmt.Errorf("storenode: start meta shard: %w", err)
+	}
+	f.mu.Lock()
+	f.metaStarted = true
+	f.mu.Unlock()
+	f.cfg.Changed()
+	return nil
+}

@@ -1,0 +1,215 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/logbookdb/logbook/internal/proto"
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/meta"
+	"github.com/logbookdb/logbook/services/storenode/raft"
+	"github.com/nats-io/nats.go"
+)
+
+// Serve starts serving the registry subjects: the lookup and the reads on
+// this node, the writes once (and while) it leads the meta shard. Formation
+// calls it once no other cluster answers on this NATS.
+func (l *Lifecycle) Serve() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.serving {
+		return nil
+	}
+	lookup, err := l.cfg.NATS.QueueSubscribe(proto.RegistryLookup, proto.StorenodeQueue, l.onLookup)
+	if err != nil {
+		return fmt.Errorf("storenode: subscribe: %w", err)
+	}
+	reads, err := l.cfg.NATS.QueueSubscribe(proto.MetaReadWildcard, proto.StorenodeQueue, l.onMetaRead)
+	if err != nil {
+		lookup.Unsubscribe()
+		return fmt.Errorf("storenode: subscribe: %w", err)
+	}
+	l.subs = append(l.subs, lookup, reads)
+	l.serving = true
+	wake(l.leader)
+	return nil
+}
+
+// followMeta keeps _LB.meta.* (registry writes) subscribed exactly while
+// this node leads the meta shard, like the store leader subjects. It looks
+// again on every leader change and twice a second.
+func (l *Lifecycle) followMeta() {
+	defer l.loops.Done()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		l.syncMetaLeader()
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-l.leader:
+		case <-tick.C:
+		}
+	}
+}
+
+func (l *Lifecycle) syncMetaLeader() {
+	leads := l.cfg.Registry.Leads()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case leads && l.metaSub == nil && !l.closed && l.serving:
+		sub, err := l.cfg.NATS.QueueSubscribe(proto.MetaWildcard, proto.LeaderQueue, l.onMeta)
+		if err != nil {
+			l.cfg.Logger.Error("cannot serve the registry", "err", err)
+			return
+		}
+		l.metaSub = sub
+	case !leads && l.metaSub != nil:
+		l.metaSub.Unsubscribe()
+		l.metaSub = nil
+	}
+}
+
+// onMeta serves registry writes: stores.create, stores.remove and the
+// writes in Config.Writes.
+func (l *Lifecycle) onMeta(m *nats.Msg) {
+	op := proto.ParseMeta(m.Subject)
+	l.cfg.Server.Dispatch(m, l.cfg.RequestTimeout, func(ctx context.Context, m *nats.Msg) (any, error) {
+		switch op {
+		case subjects.StoresCreate:
+			return l.createStore(ctx, m.Data)
+		case subjects.StoresRemove:
+			return l.removeStore(ctx, m.Data)
+		}
+		if h, ok := l.cfg.Writes[op]; ok {
+			return h(ctx, m.Data)
+		}
+		return nil, codes.New(codes.UnknownOperation, "unknown store operation %q", wire.Truncate(op))
+	})
+}
+
+func (l *Lifecycle) createStore(ctx context.Context, data []byte) (any, error) {
+	req, err := wire.DecodeCreateStore(data, l.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := l.cfg.Registry.Nodes()
+	if err != nil {
+		return nil, err
+	}
+	settings, err := l.resolveSettings(req.Settings, len(nodes))
+	if err != nil {
+		return nil, err
+	}
+	r, err := l.cfg.Registry.Apply(ctx, meta.Command{Op: meta.OpCreate, Store: req.Store, Settings: settings, Origin: "api", MaxStores: int64(l.cfg.MaxStores)})
+	if err != nil {
+		return nil, err
+	}
+	// Answer once the store serves (or the deadline nears): a client may
+	// append right after create returns.
+	s := r.Store
+	for s.Status == meta.StatusCreating {
+		wait, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		<-wait.Done()
+		cancel()
+		if ctx.Err() != nil {
+			break
+		}
+		now, err := l.cfg.Registry.Store(req.Store)
+		if err != nil || now == nil {
+			break
+		}
+		s = now
+	}
+	return &wire.CreateStoreReply{Config: toConfig(s), Status: l.toStatus(s), Existed: r.Existed}, nil
+}
+
+func (l *Lifecycle) removeStore(ctx context.Context, data []byte) (any, error) {
+	req, err := wire.DecodeStoreRequest(data, l.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	r, err := l.cfg.Registry.Apply(ctx, meta.Command{Op: meta.OpRemove, Store: req.Store, Protected: l.cfg.DefaultStore})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.RemoveStoreReply{Status: l.toStatus(r.Store)}, nil
+}
+
+// onMetaRead serves registry reads from this node's meta replica: list,
+// status, config and the reads in Config.Reads. They reflect the registry
+// as this replica has applied it, which may trail the leader by a moment.
+func (l *Lifecycle) onMetaRead(m *nats.Msg) {
+	op := proto.ParseMetaRead(m.Subject)
+	l.cfg.Server.Dispatch(m, l.cfg.RequestTimeout, func(ctx context.Context, m *nats.Msg) (any, error) {
+		if h, ok := l.cfg.Reads[op]; ok {
+			return h(ctx, m.Data)
+		}
+		return l.metaRead(op, m.Data)
+	})
+}
+
+func (l *Lifecycle) metaRead(op string, data []byte) (any, error) {
+	if op == subjects.StoresList {
+		return l.listStores(data)
+	}
+	req, err := wire.DecodeStoreRequest(data, l.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	s, err := l.cfg.Registry.Store(req.Store)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, codes.New(codes.StoreNotFound, "store %q does not exist", req.Store)
+	}
+	switch op {
+	case subjects.StoresStatus:
+		st := l.toStatus(s)
+		return &st, nil
+	case subjects.StoresConfig:
+		c := toConfig(s)
+		return &c, nil
+	}
+	return nil, codes.New(codes.UnknownOperation, "unknown store operation %q", op)
+}
+
+func (l *Lifecycle) listStores(data []byte) (any, error) {
+	req, limit, err := wire.DecodeListStores(data, l.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	stores, err := l.cfg.Registry.Stores()
+	if err != nil {
+		return nil, raft.Error(err)
+	}
+	i := sort.Search(len(stores), func(i int) bool { return stores[i].ID > req.After })
+	reply := &wire.ListStoresReply{Stores: []wire.StoreStatus{}}
+	for ; i < len(stores); i++ {
+		if len(reply.Stores) == limit {
+			reply.Next = reply.Stores[limit-1].Store
+			break
+		}
+		reply.Stores = append(reply.Stores, l.toStatus(stores[i]))
+	}
+	return reply, nil
+}
+
+// onLookup answers whether a store exists, and its status. The body is the
+// store id.
+func (l *Lifecycle) onLookup(m *nats.Msg) {
+	var a proto.RegistryAnswer
+	if s, err := l.cfg.Registry.Store(string(m.Data)); err == nil {
+		if s != nil {
+			a = proto.RegistryAnswer{Exists: true, Status: s.Status}
+		}
+	}
+	b, _ := wire.Marshal(a)
+	m.Respond(b)
+}

@@ -1,0 +1,127 @@
+package lifecycle
+
+import (
+	"slices"
+	"time"
+
+	"github.com/logbookdb/logbook/services/storenode/meta"
+)
+
+// The reconciler makes this node's replicas match the registry: it starts
+// the replicas placed here, reports stores created (running), removes the
+// replicas of stores being removed and reports each removal. Because it works
+// from the registry alone, a create or remove interrupted by a crash at any
+// point finishes when the node comes back.
+
+func (l *Lifecycle) reconcileLoop() {
+	defer l.loops.Done()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	passes := 0
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-l.poke:
+		case <-tick.C:
+		}
+		if _, ok := l.cfg.Registry.Leader(); !ok {
+			continue // no registry to act on yet
+		}
+		if l.cfg.Admission.Fatal() != nil {
+			return // WaitReady reports it; Close stops the node
+		}
+		if !l.cfg.Admission.Admitted() {
+			continue // formation admits the node first
+		}
+		passes++
+		l.mu.Lock()
+		again := !l.bootstrapped || (l.staticPending && passes%20 == 0)
+		l.mu.Unlock()
+		if again {
+			if err := l.bootstrap(); err != nil {
+				l.cfg.Logger.Warn("cannot create the default store yet", "err", err)
+				continue
+			}
+		}
+		if err := l.reconcile(); err != nil {
+			l.cfg.Logger.Warn("reconcile", "err", err)
+		}
+	}
+}
+
+// reconcile runs one pass over the registry.
+func (l *Lifecycle) reconcile() error {
+	stores, err := l.cfg.Registry.Stores()
+	if err != nil {
+		return err
+	}
+	addrs, err := l.cfg.Registry.Addresses()
+	if err != nil {
+		return err
+	}
+	me := l.cfg.NodeID
+	known := map[string]bool{}
+	for _, s := range stores {
+		known[s.ID] = true
+		running := l.cfg.Replicas.Running(s.ID)
+		switch {
+		case s.Status == meta.StatusRemoving:
+			if s.HasReplica(me) && !slices.Contains(s.Removed, me) {
+				// Stop and delete (again, if a crash interrupted it: every
+				// step is idempotent), then report.
+				if err := l.cfg.Replicas.Stop(s.ID, s.ShardID, true); err != nil {
+					return err
+				}
+				if running {
+					l.cfg.Logger.Info("removed store replica", "store", s.ID)
+				}
+				crashAt("remove-before-report")
+				if _, err := l.cfg.Registry.Propose(l.ctx, meta.Command{Op: meta.OpReplicaRemoved, Store: s.ID, NodeID: me}); err != nil {
+					return err
+				}
+			}
+		case s.HasReplica(me) && !running:
+			if s.Origin == "api" && s.Status == meta.StatusCreating {
+				crashAt("create-before-start")
+			}
+			spec := l.specOf(s)
+			spec.Join = s.MovingTo(me)
+			if err := l.cfg.Replicas.Start(spec, addrs); err != nil {
+				return err
+			}
+			l.cfg.Logger.Info("started store replica", "store", s.ID, "shard", s.ShardID, "join", spec.Join)
+		case running && !s.HasReplica(me) && !s.MovingFrom(me):
+			// The replica moved to another node and has left the store's Raft
+			// group: delete it here.
+			if err := l.cfg.Replicas.Stop(s.ID, s.ShardID, true); err != nil {
+				return err
+			}
+			l.cfg.Logger.Info("replica moved away; deleted it here", "store", s.ID)
+		case s.Status == meta.StatusCreating && running:
+			// Report the store running once it has a leader; its leader does it.
+			if l.cfg.Raft.Leads(s.ShardID) {
+				status := meta.StatusRunning
+				if int64(len(s.Replicas)) < s.Settings.ReplicationFactor {
+					status = meta.StatusDegraded
+				}
+				if _, err := l.cfg.Registry.Propose(l.ctx, meta.Command{Op: meta.OpSetStatus, Store: s.ID, Status: status}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	l.cfg.Moves.DriveMoves(stores, addrs)
+	l.cfg.Moves.RetireLeaving(stores)
+	// Replicas the registry no longer knows: stop serving them, keep the data.
+	for _, r := range l.cfg.Replicas.List() {
+		if known[r.ID] {
+			continue
+		}
+		l.cfg.Logger.Warn("store replica is not in the registry; stopping it, keeping its data", "store", r.ID)
+		if err := l.cfg.Replicas.Stop(r.ID, 0, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+package node
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/logbookdb/logbook/internal/proto"
+	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/version"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/cluster"
+	"github.com/logbookdb/logbook/services/storenode/formation"
+	"github.com/logbookdb/logbook/services/storenode/lifecycle"
+	"github.com/logbookdb/logbook/services/storenode/replica"
+)
+
+// The control plane: formation (forming or joining the cluster, the owner
+// check), cluster (heartbeats, the cluster view, balancing, node removal)
+// and lifecycle (the registry subjects and the reconciler). Each owns its
+// lock and goroutines; the node builds them, starts them and closes them.
+
+// Version is reported in heartbeats and the cluster view.
+var Version = version.Version
+
+type control struct {
+	form    *formation.Formation
+	cluster *cluster.Cluster
+	life    *lifecycle.Lifecycle
+}
+
+// startControl builds the control plane and starts it: formation first (it
+// starts the meta replica, or forms or joins the cluster in the background),
+// then heartbeats, then the reconciler.
+func (n *Node) startControl() error {
+	cfg := &n.cfg
+	reps := nodeReplicas{n}
+	foreign := &cluster.Foreign{}
+	n.ctl.form = formation.New(formation.Config{
+		ClusterName: cfg.ClusterName, NodeID: cfg.NodeID, RaftAddress: cfg.RaftAddress, DataDir: cfg.DataDir,
+		InitialSize: cfg.InitialSize, ElectionTicks: cfg.ElectionTicks, RequestTimeout: cfg.RequestTimeout,
+		NATS: cfg.NATS, Logger: cfg.Logger, Raft: n.host, Registry: n.reg, Foreign: foreign,
+		Serve:   func() error { return n.ctl.life.Serve() },
+		Changed: n.pokeReconcile,
+	})
+	n.ctl.cluster = cluster.New(cluster.Config{
+		ClusterName: cfg.ClusterName, NodeID: cfg.NodeID, RaftAddress: cfg.RaftAddress, DataDir: cfg.DataDir,
+		Version: Version, Settings: n.settings(), HeartbeatInterval: cfg.HeartbeatInterval,
+		DisableBalancer: cfg.DisableBalancer, Limits: cfg.Limits, NATS: cfg.NATS, Logger: cfg.Logger,
+		Raft: n.host, Registry: n.reg, Replicas: reps, Membership: n.ctl.form, Foreign: foreign,
+		Changed: n.pokeReconcile,
+	})
+	n.ctl.life = lifecycle.New(lifecycle.Config{
+		NodeID: cfg.NodeID, DefaultStore: cfg.DefaultStore, StaticStores: cfg.StaticStores,
+		MaxStores: cfg.MaxStores, InitialSize: cfg.InitialSize, Limits: cfg.Limits, RequestTimeout: cfg.RequestTimeout,
+		NATS: cfg.NATS, Logger: cfg.Logger, Server: n.srv, Raft: n.host, Registry: n.reg, Replicas: reps,
+		Admission: n.ctl.form, Moves: n.ctl.cluster,
+		// The registry operations of the other parts.
+		Writes: map[string]lifecycle.Op{
+			proto.MetaJoin:             n.ctl.form.AddNode,
+			subjects.ClusterRemoveNode: n.ctl.cluster.RemoveNode,
+		},
+		Reads: map[string]lifecycle.Op{
+			proto.ClusterReadOp(subjects.ClusterView):   n.ctl.cluster.ServeView,
+			proto.ClusterReadOp(subjects.ClusterHealth): n.ctl.cluster.ServeHealth,
+		},
+	})
+	if err := n.ctl.form.Start(); err != nil {
+		return err
+	}
+	n.ctl.cluster.Start()
+	n.ctl.life.Start()
+	return nil
+}
+
+// closeControl stops the control plane: formation (no more forming,
+// joining or admission), the lifecycle (reconciler, registry subjects), then
+// heartbeats. Each stops its goroutines, then leaves its subjects.
+func (n *Node) closeControl() {
+	if n.ctl.form == nil {
+		return // never built
+	}
+	n.ctl.form.Close()
+	n.ctl.life.Close()
+	n.ctl.cluster.Close()
+}
+
+// settings are this node's settings that must agree across the cluster.
+func (n *Node) settings() proto.NodeSettings {
+	return proto.NodeSettings{
+		DefaultStore: n.cfg.DefaultStore, StaticStores: n.cfg.StaticStores,
+		RequestTimeoutMs: n.cfg.RequestTimeout.Milliseconds(), Limits: n.cfg.Limits,
+		MaxStores: n.cfg.MaxStores, InitialSize: n.cfg.InitialSize,
+	}
+}
+
+// pokeReconcile makes the reconciler run a pass soon (after a registry
+// change, or when the node's membership moved on).
+func (n *Node) pokeReconcile() { n.ctl.life.Poke() }
+
+// onLeaderChange runs on dragonboat's goroutines at every leader change: it
+// only pokes the leader followers, never blocks.
+func (n *Node) onLeaderChange() {
+	n.pokeLeaders()
+	n.ctl.life.LeaderChanged()
+}
+
+// ClusterView returns the cluster view as this node sees it.
+func (n *Node) ClusterView(ctx context.Context) (*wire.ClusterView, error) {
+	return n.ctl.cluster.View(ctx)
+}
+
+// ClusterHealth returns the cluster's health as this node sees it.
+func (n *Node) ClusterHealth(ctx context.Context) (*wire.ClusterHealth, error) {
+	return n.ctl.cluster.Health(ctx)
+}
+
+// Fatal returns the error that keeps this node from serving, if any.
+func (n *Node) Fatal() error { return n.ctl.form.Fatal() }
+
+// Member reports whether this node runs its meta replica (it formed or
+// joined the cluster).
+func (n *Node) Member() bool { return n.ctl.form.Member() }
+
+// nodeReplicas is the node's replica set as the control plane sees it
+// (lifecycle.Replicas, cluster.Replicas).
+type nodeReplicas struct{ n *Node }
+
+func (r nodeReplicas) Start(spec replica.Spec, addrs map[uint64]string) error {
+	return r.n.startReplica(spec, addrs)
+}
+
+func (r nodeReplicas) Stop(id string, shard uint64, removeData bool) error {
+	return r.n.stopReplica(id, shard, removeData)
+}
+
+func (r nodeReplicas) Running(id string) bool {
+	r.n.mu.Lock()
+	defer r.n.mu.Unlock()
+	_, ok := r.n.replicas[id]
+	return ok
+}
+
+// List returns the specs of the replicas running here, by store id.
+func (r nodeReplicas) List() []replica.Spec {
+	r.n.mu.Lock()
+	out := make([]replica.Spec, 0, len(r.n.replicas))
+	for _, rep := range r.n.replicas {
+		out = append(out, rep.spec)
+	}
+	r.n.mu.Unlock()
+	slices.SortFunc(out, func(a, b replica.Spec) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
