@@ -12,6 +12,7 @@ import (
 
 	"github.com/logbookdb/logbook/internal/proto"
 	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/internal/run"
 	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/registry"
 	"github.com/logbookdb/logbook/services/storenode/replica"
@@ -68,36 +69,29 @@ type Config struct {
 type Cluster struct {
 	cfg     Config
 	started time.Time
+	run     *run.Group
 	ctx     context.Context // cancelled by Close
-	cancel  context.CancelFunc
-	loops   sync.WaitGroup
+	beats   int             // heartbeats so far (heartbeat goroutine only)
 
 	mu    sync.Mutex
-	sub   *nats.Subscription
 	peers map[uint64]peer // latest heartbeat of each node
 }
 
 // New returns the cluster part; Start starts its heartbeats.
 func New(cfg Config) *Cluster {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Cluster{cfg: cfg, started: time.Now(), ctx: ctx, cancel: cancel, peers: map[uint64]peer{}}
+	g := run.New()
+	return &Cluster{cfg: cfg, started: time.Now(), run: g, ctx: g.Context(), peers: map[uint64]peer{}}
 }
 
 // Start follows the other nodes' heartbeats and publishes this node's.
 func (c *Cluster) Start() {
-	c.loops.Add(1)
-	go c.heartbeatLoop()
+	if sub, err := c.cfg.NATS.Subscribe(proto.Heartbeat, c.onHeartbeat); err != nil {
+		c.cfg.Logger.Error("cannot follow heartbeats", "err", err)
+	} else {
+		c.run.Keep(sub)
+	}
+	c.run.Loop(c.cfg.HeartbeatInterval, nil, c.beat)
 }
 
 // Close stops the heartbeat goroutine, then leaves the heartbeat subject.
-func (c *Cluster) Close() {
-	c.cancel()
-	c.loops.Wait()
-	c.mu.Lock()
-	sub := c.sub
-	c.sub = nil
-	c.mu.Unlock()
-	if sub != nil {
-		sub.Unsubscribe()
-	}
-}
+func (c *Cluster) Close() { c.run.Close() }

@@ -38,35 +38,20 @@ func (c *Cluster) heartbeat() proto.NodeHeartbeat {
 	return hb
 }
 
-// heartbeatLoop publishes this node's heartbeat and, from its subscription,
-// records everyone else's. Every balanceEvery beats it runs the balancer.
-func (c *Cluster) heartbeatLoop() {
-	defer c.loops.Done()
-	sub, err := c.cfg.NATS.Subscribe(proto.Heartbeat, c.onHeartbeat)
-	if err != nil {
-		c.cfg.Logger.Error("cannot follow heartbeats", "err", err)
-	} else {
-		c.mu.Lock()
-		c.sub = sub
-		c.mu.Unlock()
+// beat publishes this node's heartbeat (once it is a member: fresh nodes
+// are not part of any cluster view yet); every balanceEvery beats it runs
+// the balancer first.
+func (c *Cluster) beat() bool {
+	if c.beats > 0 && c.beats%balanceEvery == 0 {
+		c.balanceLeaders()
 	}
-	tick := time.NewTicker(c.cfg.HeartbeatInterval)
-	defer tick.Stop()
-	for beats := 1; ; beats++ {
-		if c.cfg.Membership.Member() { // fresh nodes are not part of any cluster view yet
-			if b, err := wire.Marshal(c.heartbeat()); err == nil {
-				c.cfg.NATS.Publish(proto.Heartbeat, b)
-			}
-		}
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if beats%balanceEvery == 0 {
-			c.balanceLeaders()
+	c.beats++
+	if c.cfg.Membership.Member() {
+		if b, err := wire.Marshal(c.heartbeat()); err == nil {
+			c.cfg.NATS.Publish(proto.Heartbeat, b)
 		}
 	}
+	return true
 }
 
 func (c *Cluster) onHeartbeat(m *nats.Msg) {

@@ -39,16 +39,12 @@ func (f *Formation) serveDiscovery() error {
 	if err != nil {
 		return fmt.Errorf("storenode: subscribe: %w", err)
 	}
-	f.mu.Lock()
-	f.subs = append(f.subs, discover)
-	f.mu.Unlock()
+	f.run.Keep(discover)
 	boot, err := f.cfg.NATS.Subscribe(proto.Boot(f.cfg.ClusterName, f.cfg.NodeID), f.onBoot)
 	if err != nil {
 		return fmt.Errorf("storenode: subscribe: %w", err)
 	}
-	f.mu.Lock()
-	f.subs = append(f.subs, boot)
-	f.mu.Unlock()
+	f.run.Keep(boot)
 	return nil
 }
 

@@ -23,45 +23,37 @@ import (
 // whatever the timing; a refused proposal is withdrawn and tried again.
 
 const (
+	roundEvery    = 150 * time.Millisecond // formation and admission rounds
 	discoverWait  = 100 * time.Millisecond // how long answers are collected
-	formRound     = 150 * time.Millisecond
 	bootReqWait   = time.Second
 	waitLogPeriod = 10 * time.Second
 )
 
-// formOrJoin runs until this node's meta replica is started: it forms the
-// cluster with the other fresh nodes, or joins the existing one.
-func (f *Formation) formOrJoin() {
-	var lastView string
-	stable := 0
-	lastLog := time.Time{}
-	tick := time.NewTicker(formRound)
-	defer tick.Stop()
-	for {
-		if f.Member() {
-			return
-		}
-		hellos, err := f.discover(f.ctx)
-		if f.ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			f.cfg.Logger.Warn("cluster discovery", "err", err)
-		} else if err := f.formStep(hellos, &lastView, &stable, &lastLog); err != nil {
-			f.setFatal(err)
-			return
-		}
-		select {
-		case <-f.ctx.Done():
-			return
-		case <-tick.C:
-		}
+// formRound is what formation remembers from one round to the next.
+type formRound struct {
+	lastView string    // the fresh nodes seen, as last seen
+	stable   int       // rounds lastView has not changed
+	lastLog  time.Time // of the last "waiting" message
+}
+
+// formStep is one round of forming or joining: it asks who is there and
+// moves on from what it hears. A configuration that can never work makes the
+// node refuse to start (Fatal).
+func (f *Formation) formStep() {
+	hellos, err := f.discover(f.ctx)
+	if f.ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		f.cfg.Logger.Warn("cluster discovery", "err", err)
+	} else if err := f.decide(hellos, &f.round); err != nil {
+		f.setFatal(err)
 	}
 }
 
-// formStep is one round of formation; it returns an error only for a
-// configuration that can never work (then the node refuses to start).
-func (f *Formation) formStep(hellos []proto.Hello, lastView *string, stable *int, lastLog *time.Time) error {
+// decide acts on one round's answers; it returns an error only for a
+// configuration that can never work.
+func (f *Formation) decide(hellos []proto.Hello, r *formRound) error {
 	me := f.cfg.NodeID
 	var members []proto.Hello
 	fresh := map[uint64]string{me: f.cfg.RaftAddress}
@@ -96,18 +88,18 @@ func (f *Formation) formStep(hellos []proto.Hello, lastView *string, stable *int
 	}
 	ids := slices.Sorted(maps.Keys(fresh))
 	if len(ids) < f.cfg.InitialSize {
-		if time.Since(*lastLog) > waitLogPeriod {
+		if time.Since(r.lastLog) > waitLogPeriod {
 			f.cfg.Logger.Info("waiting for storenodes to form the cluster", "cluster", f.cfg.ClusterName, "seen", len(ids), "initial_size", f.cfg.InitialSize)
-			*lastLog = time.Now()
+			r.lastLog = time.Now()
 		}
-		*stable = 0
+		r.stable = 0
 		return nil
 	}
 	view := fmt.Sprint(ids)
-	if view == *lastView {
-		*stable++
+	if view == r.lastView {
+		r.stable++
 	} else {
-		*lastView, *stable = view, 0
+		r.lastView, r.stable = view, 0
 	}
 	// The view must stay the same for a round (two with peers) before the
 	// lowest id proposes, so that nodes starting together see each other.
@@ -115,7 +107,7 @@ func (f *Formation) formStep(hellos []proto.Hello, lastView *string, stable *int
 	if f.cfg.InitialSize > 1 {
 		settle = 2
 	}
-	if ids[0] != me || *stable < settle {
+	if ids[0] != me || r.stable < settle {
 		return nil // the lowest id coordinates, once the view has settled
 	}
 	chosen := map[uint64]string{}

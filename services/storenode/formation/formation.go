@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/internal/proto"
+	"github.com/logbookdb/logbook/services/storenode/internal/run"
 	"github.com/logbookdb/logbook/services/storenode/meta"
 	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/registry"
@@ -57,14 +58,13 @@ type Config struct {
 	Changed func()
 }
 
-// Formation is this node's way into the cluster. It owns the discovery and
-// handshake subscriptions, the owner subscription and one goroutine (form or
-// join, then admission), stopped by Close.
+// Formation is this node's way into the cluster. It owns the discovery,
+// handshake and owner subscriptions and one goroutine (form or join, then
+// admission), stopped by Close.
 type Formation struct {
-	cfg    Config
-	ctx    context.Context // cancelled by Close
-	cancel context.CancelFunc
-	loops  sync.WaitGroup
+	cfg Config
+	run *run.Group
+	ctx context.Context // cancelled by Close
 
 	bootMu sync.Mutex // serialises the formation handshake
 
@@ -73,14 +73,17 @@ type Formation struct {
 	metaStarted bool            // the meta replica runs
 	admitted    bool            // the owner check passed and the node is registered
 	fatal       error           // the node can never serve (see Fatal)
-	subs        []*nats.Subscription
-	ownerSub    *nats.Subscription
+
+	// Touched by the formation goroutine only.
+	round    formRound
+	owned    bool // the owner check passed
+	enrolled bool // the node is in the registry
 }
 
 // New returns the formation of this node; Start starts it.
 func New(cfg Config) *Formation {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Formation{cfg: cfg, ctx: ctx, cancel: cancel}
+	g := run.New()
+	return &Formation{cfg: cfg, run: g, ctx: g.Context()}
 }
 
 // Start answers discovery and starts the meta replica: from disk if this
@@ -116,35 +119,24 @@ func (f *Formation) Start() error {
 			return err
 		}
 	}
-	f.loops.Add(1)
-	go f.run()
+	f.run.Loop(roundEvery, nil, f.step)
 	return nil
 }
 
-// run forms or joins the cluster unless the meta replica already runs, then
-// admits the node.
-func (f *Formation) run() {
-	defer f.loops.Done()
-	f.formOrJoin()
-	if f.ctx.Err() == nil && f.Fatal() == nil {
-		f.admit()
+// step is one round of the formation goroutine: it forms or joins the
+// cluster until the meta replica runs, then admits the node. It returns
+// false once the node is admitted or can never serve.
+func (f *Formation) step() bool {
+	if !f.Member() {
+		f.formStep()
+	} else if f.admitStep() {
+		return false
 	}
+	return f.Fatal() == nil
 }
 
 // Close stops the formation goroutine, then leaves its subjects.
-func (f *Formation) Close() {
-	f.cancel()
-	f.loops.Wait()
-	f.mu.Lock()
-	subs := append(f.subs, f.ownerSub)
-	f.subs, f.ownerSub = nil, nil
-	f.mu.Unlock()
-	for _, sub := range subs {
-		if sub != nil {
-			sub.Unsubscribe()
-		}
-	}
-}
+func (f *Formation) Close() { f.run.Close() }
 
 // Member reports whether this node runs its meta replica (it formed or
 // joined the cluster).

@@ -20,50 +20,36 @@ import (
 // cluster's UID ("_cluster" is not a valid store id, so it never clashes).
 var clusterOwner = proto.Owner("_cluster")
 
-const (
-	// ownerCheckWait is how long a storenode listens for other clusters' answers.
-	ownerCheckWait = 150 * time.Millisecond
-	admitRound     = 250 * time.Millisecond
-)
+// ownerCheckWait is how long a storenode listens for other clusters' answers.
+const ownerCheckWait = 150 * time.Millisecond
 
-// admit runs until the node is admitted, the node is found unable to serve,
-// or Close.
-func (f *Formation) admit() {
-	tick := time.NewTicker(admitRound)
-	defer tick.Stop()
-	owned, registered := false, false
-	for {
-		select {
-		case <-f.ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if _, ok := f.cfg.Registry.Leader(); !ok {
-			continue // no registry to act on yet
-		}
-		if !owned {
-			if err := f.claimNATS(); err != nil {
-				if f.Fatal() != nil {
-					return // WaitReady reports it; Close stops the node
-				}
-				f.cfg.Logger.Warn("cannot join the cluster yet", "err", err)
-				continue
-			}
-			owned = true
-		}
-		if !registered {
-			if _, err := f.cfg.Registry.Propose(f.ctx, meta.Command{Op: meta.OpRegisterNode, NodeID: f.cfg.NodeID, RaftAddress: f.cfg.RaftAddress}); err != nil {
-				f.cfg.Logger.Warn("cannot register with the meta shard yet", "err", err)
-				continue
-			}
-			registered = true
-		}
-		f.mu.Lock()
-		f.admitted = true
-		f.mu.Unlock()
-		f.cfg.Changed()
-		return
+// admitStep is one round of admission; it reports whether the node is
+// admitted.
+func (f *Formation) admitStep() bool {
+	if _, ok := f.cfg.Registry.Leader(); !ok {
+		return false // no registry to act on yet
 	}
+	if !f.owned {
+		if err := f.claimNATS(); err != nil {
+			if f.Fatal() == nil {
+				f.cfg.Logger.Warn("cannot join the cluster yet", "err", err)
+			}
+			return false
+		}
+		f.owned = true
+	}
+	if !f.enrolled {
+		if _, err := f.cfg.Registry.Propose(f.ctx, meta.Command{Op: meta.OpRegisterNode, NodeID: f.cfg.NodeID, RaftAddress: f.cfg.RaftAddress}); err != nil {
+			f.cfg.Logger.Warn("cannot register with the meta shard yet", "err", err)
+			return false
+		}
+		f.enrolled = true
+	}
+	f.mu.Lock()
+	f.admitted = true
+	f.mu.Unlock()
+	f.cfg.Changed()
+	return true
 }
 
 // claimNATS makes sure the registry has a cluster UID, checks that no other
@@ -95,9 +81,7 @@ func (f *Formation) claimNATS() error {
 		sub.Unsubscribe()
 		return err
 	}
-	f.mu.Lock()
-	f.ownerSub = sub
-	f.mu.Unlock()
+	f.run.Keep(sub)
 	return nil
 }
 

@@ -21,7 +21,7 @@ import (
 func (l *Lifecycle) Serve() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed || l.serving {
+	if l.serving {
 		return nil
 	}
 	lookup, err := l.cfg.NATS.QueueSubscribe(proto.RegistryLookup, proto.StorenodeQueue, l.onLookup)
@@ -33,46 +33,33 @@ func (l *Lifecycle) Serve() error {
 		lookup.Unsubscribe()
 		return fmt.Errorf("storenode: subscribe: %w", err)
 	}
-	l.subs = append(l.subs, lookup, reads)
-	l.serving = true
+	kept := l.run.Keep(lookup)
+	l.serving = l.run.Keep(reads) && kept // both left already if closed
 	wake(l.leader)
 	return nil
 }
 
-// followMeta keeps _LB.meta.* (registry writes) subscribed exactly while
-// this node leads the meta shard, like the store leader subjects. It looks
-// again on every leader change and twice a second.
-func (l *Lifecycle) followMeta() {
-	defer l.loops.Done()
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		l.syncMetaLeader()
-		select {
-		case <-l.ctx.Done():
-			return
-		case <-l.leader:
-		case <-tick.C:
-		}
-	}
-}
-
-func (l *Lifecycle) syncMetaLeader() {
+// syncMetaLeader keeps _LB.meta.* (registry writes) subscribed exactly while
+// this node leads the meta shard, like the store leader subjects.
+func (l *Lifecycle) syncMetaLeader() bool {
 	leads := l.cfg.Registry.Leads()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
-	case leads && l.metaSub == nil && !l.closed && l.serving:
+	case leads && l.metaSub == nil && l.serving:
 		sub, err := l.cfg.NATS.QueueSubscribe(proto.MetaWildcard, proto.LeaderQueue, l.onMeta)
 		if err != nil {
 			l.cfg.Logger.Error("cannot serve the registry", "err", err)
-			return
+			break
 		}
-		l.metaSub = sub
+		if l.run.Keep(sub) {
+			l.metaSub = sub
+		}
 	case !leads && l.metaSub != nil:
-		l.metaSub.Unsubscribe()
+		l.run.Leave(l.metaSub)
 		l.metaSub = nil
 	}
+	return true
 }
 
 // onMeta serves registry writes: stores.create, stores.remove and the

@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"slices"
-	"time"
 
 	"github.com/logbookdb/logbook/services/storenode/meta"
 )
@@ -13,41 +12,33 @@ import (
 // from the registry alone, a create or remove interrupted by a crash at any
 // point finishes when the node comes back.
 
-func (l *Lifecycle) reconcileLoop() {
-	defer l.loops.Done()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	passes := 0
-	for {
-		select {
-		case <-l.ctx.Done():
-			return
-		case <-l.poke:
-		case <-tick.C:
-		}
-		if _, ok := l.cfg.Registry.Leader(); !ok {
-			continue // no registry to act on yet
-		}
-		if l.cfg.Admission.Fatal() != nil {
-			return // WaitReady reports it; Close stops the node
-		}
-		if !l.cfg.Admission.Admitted() {
-			continue // formation admits the node first
-		}
-		passes++
-		l.mu.Lock()
-		again := !l.bootstrapped || (l.staticPending && passes%20 == 0)
-		l.mu.Unlock()
-		if again {
-			if err := l.bootstrap(); err != nil {
-				l.cfg.Logger.Warn("cannot create the default store yet", "err", err)
-				continue
-			}
-		}
-		if err := l.reconcile(); err != nil {
-			l.cfg.Logger.Warn("reconcile", "err", err)
+// reconcileStep runs a pass once formation has admitted the node; it
+// returns false when the node can never serve (WaitReady reports it; Close
+// stops the node).
+func (l *Lifecycle) reconcileStep() bool {
+	if _, ok := l.cfg.Registry.Leader(); !ok {
+		return true // no registry to act on yet
+	}
+	if l.cfg.Admission.Fatal() != nil {
+		return false
+	}
+	if !l.cfg.Admission.Admitted() {
+		return true // formation admits the node first
+	}
+	l.passes++
+	l.mu.Lock()
+	again := !l.bootstrapped || (l.staticPending && l.passes%20 == 0)
+	l.mu.Unlock()
+	if again {
+		if err := l.bootstrap(); err != nil {
+			l.cfg.Logger.Warn("cannot create the default store yet", "err", err)
+			return true
 		}
 	}
+	if err := l.reconcile(); err != nil {
+		l.cfg.Logger.Warn("reconcile", "err", err)
+	}
+	return true
 }
 
 // reconcile runs one pass over the registry.

@@ -1,0 +1,77 @@
+package lifecycle
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/logbookdb/logbook/internal/proto"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/meta"
+	"github.com/logbookdb/logbook/services/storenode/registry"
+	"github.com/logbookdb/logbook/services/storenode/replica"
+	"github.com/logbookdb/logbook/services/storenode/serve"
+	"github.com/nats-io/nats.go"
+)
+
+// Replicas is the set of store replicas running on this node.
+type Replicas interface {
+	// Start starts this node's replica of a store; addrs maps node ids to
+	// Raft addresses, for the initial members.
+	Start(spec replica.Spec, addrs map[uint64]string) error
+	// Stop stops serving a store here and stops its replica; with
+	// removeData it also deletes the replica's Raft log and data. shard
+	// names the store's shard even when no replica runs here.
+	Stop(id string, shard uint64, removeData bool) error
+	// Running reports whether a replica of the store runs here.
+	Running(id string) bool
+	// List returns the replicas running here.
+	List() []replica.Spec
+}
+
+// Raft is what the lifecycle needs of the Raft host (raft.Host).
+type Raft interface {
+	Leader(shard uint64) (uint64, bool)
+	Leads(shard uint64) bool
+}
+
+// Admission tells whether this node may act on the registry yet
+// (formation.Formation).
+type Admission interface {
+	Admitted() bool
+	Fatal() error
+}
+
+// Moves carries out node removals (cluster.Cluster); the reconciler drives
+// it on each pass with the registry it read.
+type Moves interface {
+	DriveMoves(stores []*meta.Store, addrs map[uint64]string)
+	RetireLeaving(stores []*meta.Store)
+}
+
+// Op serves one registry operation: a reply to encode, or an error.
+type Op func(ctx context.Context, data []byte) (any, error)
+
+// Config configures the lifecycle.
+type Config struct {
+	NodeID         uint64
+	DefaultStore   string
+	StaticStores   []proto.StaticStore
+	MaxStores      int
+	InitialSize    int
+	Limits         wire.Limits
+	RequestTimeout time.Duration
+	NATS           *nats.Conn
+	Logger         *slog.Logger
+	Server         *serve.Server
+	Raft           Raft
+	Registry       *registry.Registry
+	Replicas       Replicas
+	Admission      Admission
+	Moves          Moves
+	// Writes are the other registry writes served on the meta leader
+	// (_LB.meta.<op>), by operation; Reads the other registry reads served
+	// by any node (_LB.metaread.<op>).
+	Writes map[string]Op
+	Reads  map[string]Op
+}
