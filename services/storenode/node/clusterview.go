@@ -70,12 +70,10 @@ func (n *Node) clusterView(ctx context.Context) (*wire.ClusterView, error) {
 			leaderOf[s] = id
 		}
 	}
-	n.mu.Lock()
 	local := map[string]uint64{}
-	for id, r := range n.replicas {
-		local[id] = r.spec.ShardID
+	for _, r := range n.replicas.List() {
+		local[r.Spec().ID] = r.Spec().ShardID
 	}
-	n.mu.Unlock()
 	for id, shard := range local {
 		if l, ok := n.host.Leader(shard); ok {
 			leaderOf[id] = l

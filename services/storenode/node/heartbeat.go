@@ -65,16 +65,10 @@ func (n *Node) myHeartbeat() heartbeat {
 	if n.host.Leads(meta.ShardID) {
 		hb.MetaLeader = true
 	}
-	n.mu.Lock()
-	reps := make([]*storeReplica, 0, len(n.replicas))
-	for _, r := range n.replicas {
-		reps = append(reps, r)
-	}
-	n.mu.Unlock()
-	for _, r := range reps {
-		hb.Hosts = append(hb.Hosts, r.spec.ID)
-		if n.host.Leads(r.spec.ShardID) {
-			hb.Leads = append(hb.Leads, r.spec.ID)
+	for _, r := range n.replicas.List() {
+		hb.Hosts = append(hb.Hosts, r.Spec().ID)
+		if n.host.Leads(r.Spec().ShardID) {
+			hb.Leads = append(hb.Leads, r.Spec().ID)
 		}
 	}
 	return hb

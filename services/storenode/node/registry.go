@@ -204,9 +204,7 @@ func (n *Node) reconcile() error {
 	known := map[string]bool{}
 	for _, s := range stores {
 		known[s.ID] = true
-		n.mu.Lock()
-		_, running := n.replicas[s.ID]
-		n.mu.Unlock()
+		running := n.replicas.Get(s.ID) != nil
 		switch {
 		case s.Status == meta.StatusRemoving:
 			if s.HasReplica(me) && !slices.Contains(s.Removed, me) {
@@ -256,14 +254,12 @@ func (n *Node) reconcile() error {
 	n.driveMoves(stores, addrs)
 	n.retireLeavingNodes(stores)
 	// Replicas the registry no longer knows: stop serving them, keep the data.
-	n.mu.Lock()
 	var orphans []string
-	for id := range n.replicas {
-		if !known[id] {
-			orphans = append(orphans, id)
+	for _, r := range n.replicas.List() {
+		if !known[r.Spec().ID] {
+			orphans = append(orphans, r.Spec().ID)
 		}
 	}
-	n.mu.Unlock()
 	for _, id := range orphans {
 		n.cfg.Logger.Warn("store replica is not in the registry; stopping it, keeping its data", "store", id)
 		if err := n.stopReplica(id, 0, false); err != nil {
