@@ -49,6 +49,13 @@ func (s *Set) Poke() {
 }
 
 // pass is called only by the follower; it never waits on NATS.
+//
+// Serving state (unserve, leadCancel) is read and written only under s.mu,
+// and a replica that Stop has taken out, or any replica once Unserve has
+// run, is never served again: lead subscribes outside the lock, then
+// re-checks under it and undoes its subscription if the replica stopped
+// meanwhile. So a Stop that lands while the follower subscribes can never
+// leave a subscription or leader tasks behind.
 func (s *Set) pass() {
 	s.mu.Lock()
 	if s.closing {
@@ -65,62 +72,67 @@ func (s *Set) pass() {
 	}
 	for _, r := range reps {
 		leads := s.cfg.Raft.Leads(r.spec.ShardID)
+		s.mu.Lock()
+		serving := r.unserve != nil
+		s.mu.Unlock()
 		switch {
-		case leads && r.unserve == nil:
-			stop, err := s.cfg.Serve(r)
-			if err != nil {
-				s.cfg.Logger.Error("cannot serve store", "store", r.spec.ID, "err", err)
-				continue
+		case leads && !serving:
+			if s.lead(r) {
+				s.cfg.Logger.Debug("leading store", "store", r.spec.ID)
 			}
-			s.mu.Lock()
-			r.unserve = stop
-			s.mu.Unlock()
-			s.startTasks(r)
-			s.cfg.Logger.Debug("leading store", "store", r.spec.ID)
-		case !leads && r.unserve != nil:
+		case !leads && serving:
 			s.stopServing(r)
 			s.cfg.Logger.Info("no longer leading store", "store", r.spec.ID)
 		}
 	}
 }
 
-func (s *Set) stopServing(r *Replica) {
-	s.mu.Lock()
-	stop := r.unserve
-	r.unserve = nil
-	s.mu.Unlock()
-	if stop != nil {
-		stop()
+// lead starts serving r and its leader tasks; false if it does not serve
+// it (cannot subscribe, or r stopped meanwhile).
+func (s *Set) lead(r *Replica) bool {
+	stop, err := s.cfg.Serve(r)
+	if err != nil {
+		s.cfg.Logger.Error("cannot serve store", "store", r.spec.ID, "err", err)
+		return false
 	}
-	s.stopTasks(r)
-	r.proposer.leaderLost()
-}
-
-// startTasks starts every leader task for a store this node now leads.
-func (s *Set) startTasks(r *Replica) {
-	ctx, cancel := context.WithCancel(s.ctx)
 	s.mu.Lock()
+	if r.stopped || s.closing {
+		s.mu.Unlock()
+		stop()
+		return false
+	}
+	r.unserve = stop
 	if r.leadCancel != nil {
 		r.leadCancel()
 	}
+	// The tasks end with the replica at the latest.
+	ctx, cancel := context.WithCancel(r.ctx)
 	r.leadCancel = cancel
+	// Added under the lock: once closing is set (before Close waits), no
+	// task is added.
+	s.tasks.Add(len(s.cfg.Tasks))
 	s.mu.Unlock()
 	for _, t := range s.cfg.Tasks {
-		s.tasks.Add(1)
 		go func() {
 			defer s.tasks.Done()
 			t(ctx, r)
 		}()
 	}
+	return true
 }
 
-// stopTasks cancels the tasks of r, if any run; it does not wait.
-func (s *Set) stopTasks(r *Replica) {
+// stopServing stops serving r and its leader tasks, and ends the proposals
+// in flight (their outcome unknown): this node no longer leads the store.
+func (s *Set) stopServing(r *Replica) {
 	s.mu.Lock()
-	cancel := r.leadCancel
-	r.leadCancel = nil
+	stop, cancel := r.unserve, r.leadCancel
+	r.unserve, r.leadCancel = nil, nil
 	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	if cancel != nil {
 		cancel()
 	}
+	r.proposer.leaderLost()
 }

@@ -136,13 +136,18 @@ func (s *Set) Stop(id string, shardID uint64, removeData bool) error {
 	r := s.replicas[id]
 	delete(s.replicas, id)
 	var unserve func()
+	var stopTasks context.CancelFunc
 	if r != nil {
-		unserve = r.unserve
-		r.unserve = nil
+		// Never served again (see lead).
+		r.stopped = true
+		unserve, stopTasks = r.unserve, r.leadCancel
+		r.unserve, r.leadCancel = nil, nil
 	}
 	s.mu.Unlock()
 	if r != nil {
-		s.stopTasks(r)
+		if stopTasks != nil {
+			stopTasks()
+		}
 		if unserve != nil {
 			unserve()
 		}
@@ -215,6 +220,9 @@ func (s *Set) Unserve() {
 // replicas keep running: closing the raft.Host stops them. Call after
 // StopFollowing and Unserve, once the requests in flight are answered.
 func (s *Set) Close() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
 	s.cancel()
 	s.tasks.Wait()
 	for _, r := range s.List() {
