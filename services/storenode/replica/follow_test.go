@@ -109,18 +109,28 @@ func TestStopWhileSubscribingServesNothing(t *testing.T) {
 		t.Fatal("Stop waits for the follower")
 	}
 	close(release)
-	// Two more passes: the one that was subscribing has ended.
+	checkNothingServed(t, s, sv, &passes)
+}
+
+// checkNothingServed checks, once every replica of s is stopped, that the
+// follower leaves no subscription and no leader task behind, then closes s.
+func checkNothingServed(t *testing.T, s *Set, sv *serving, passes *atomic.Int64) {
+	t.Helper()
+	// Two more passes: the one under way (maybe subscribing) has ended.
 	from := passes.Load()
 	waitFor(t, "the follower does not pass", func() bool { s.Poke(); return passes.Load() >= from+2 })
 	if n := sv.subs.Load(); n != 0 {
-		t.Fatalf("%d subscription(s) of the stopped replica survive its Stop", n)
+		t.Fatalf("%d subscription(s) survive the Stop of their replica", n)
 	}
-	waitFor(t, "a leader task of the stopped replica still runs", func() bool { return sv.tasks.Load() == 0 })
+	waitFor(t, "leader tasks of stopped replicas still run", func() bool { return sv.tasks.Load() == 0 })
 	s.StopFollowing()
 	s.Unserve()
 	s.Close()
 	if n := sv.subs.Load(); n != 0 {
 		t.Fatalf("%d subscription(s) survive Close", n)
+	}
+	if n := sv.doubleStops.Load(); n != 0 {
+		t.Fatalf("%d subscription(s) stopped twice", n)
 	}
 }
 
@@ -168,16 +178,5 @@ func TestConcurrentStopAndFollowLeakNothing(t *testing.T) {
 	wg.Wait()
 	close(done)
 	pokes.Wait()
-	from := passes.Load()
-	waitFor(t, "the follower does not pass", func() bool { s.Poke(); return passes.Load() >= from+2 })
-	if n := sv.subs.Load(); n != 0 {
-		t.Fatalf("%d subscription(s) survive the Stop of their replica", n)
-	}
-	waitFor(t, "leader tasks of stopped replicas still run", func() bool { return sv.tasks.Load() == 0 })
-	s.StopFollowing()
-	s.Unserve()
-	s.Close()
-	if n := sv.doubleStops.Load(); n != 0 {
-		t.Fatalf("%d subscription(s) stopped twice", n)
-	}
+	checkNothingServed(t, s, sv, &passes)
 }

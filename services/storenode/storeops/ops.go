@@ -24,27 +24,27 @@ type handler func(o *Ops, ctx context.Context, s Store, data []byte) (any, error
 // table has one entry per store operation (the keys of wire.StoreOps):
 // adding an operation is one entry here.
 var table = map[string]handler{
-	subjects.OpAppend:       (*Ops).appendEvents,
-	subjects.OpDeleteStream: (*Ops).deleteStream,
-	subjects.OpRead:         (*Ops).read,
-	subjects.OpReadAll:      (*Ops).readAll,
-	subjects.OpListStreams:  (*Ops).listStreams,
-	subjects.OpStreamInfo:   (*Ops).streamInfo,
+	subjects.OpAppend:       appendEvents,
+	subjects.OpDeleteStream: deleteStream,
+	subjects.OpRead:         readStream,
+	subjects.OpReadAll:      readAll,
+	subjects.OpListStreams:  listStreams,
+	subjects.OpStreamInfo:   streamInfo,
 
-	subjects.OpSnapshotSave:   (*Ops).saveSnapshot,
-	subjects.OpSnapshotRead:   (*Ops).readSnapshot,
-	subjects.OpSnapshotList:   (*Ops).listSnapshots,
-	subjects.OpSnapshotDelete: (*Ops).deleteSnapshot,
+	subjects.OpSnapshotSave:   saveSnapshot,
+	subjects.OpSnapshotRead:   readSnapshot,
+	subjects.OpSnapshotList:   listSnapshots,
+	subjects.OpSnapshotDelete: deleteSnapshot,
 
-	subjects.OpPSubCreate: (*Ops).psubCreate,
-	subjects.OpPSubUpdate: (*Ops).psubUpdate,
-	subjects.OpPSubDelete: (*Ops).psubDelete,
-	subjects.OpPSubList:   (*Ops).psubList,
-	subjects.OpPSubInfo:   (*Ops).psubInfo,
-	subjects.OpPSubParked: (*Ops).psubParked,
-	subjects.OpPSubJoin:   (*Ops).psubJoin,
-	subjects.OpPSubAck:    (*Ops).psubAck,
-	subjects.OpPSubReplay: (*Ops).psubReplay,
+	subjects.OpPSubCreate: psubCreate,
+	subjects.OpPSubUpdate: psubUpdate,
+	subjects.OpPSubDelete: psubDelete,
+	subjects.OpPSubList:   psubList,
+	subjects.OpPSubInfo:   psubInfo,
+	subjects.OpPSubParked: psubParked,
+	subjects.OpPSubJoin:   psubJoin,
+	subjects.OpPSubAck:    psubAck,
+	subjects.OpPSubReplay: psubReplay,
 }
 
 // Store is the replica an operation is served through (a *replica.Replica).
@@ -109,4 +109,43 @@ func (o *Ops) Handle(ctx context.Context, s Store, op string, data []byte) (any,
 		return nil, codes.New(codes.UnknownOperation, "unknown operation %q", wire.Truncate(op))
 	}
 	return h(o, ctx, s, data)
+}
+
+// query is the handler of a read-only operation: decode the request, ask
+// the state machine (linearizably) what ask makes of it, convert the answer
+// to the protocol with conv.
+func query[Req, T, R any](decode func([]byte, wire.Limits) (Req, error), ask func(Req) any, conv func(T) R) handler {
+	return func(_ *Ops, ctx context.Context, s Store, data []byte) (any, error) {
+		req, err := decode(data, s.Spec().Limits)
+		if err != nil {
+			return nil, err
+		}
+		v, err := s.Read(ctx, ask(req))
+		return toWire(v, err, conv)
+	}
+}
+
+// page is a request decoded with its count (or limit), resolved.
+type page[Req any] struct {
+	req Req
+	n   int
+}
+
+// paged adapts a decoder that also resolves a count or limit to query.
+func paged[Req any](decode func([]byte, wire.Limits) (Req, int, error)) func([]byte, wire.Limits) (page[Req], error) {
+	return func(data []byte, l wire.Limits) (page[Req], error) {
+		req, n, err := decode(data, l)
+		return page[Req]{req, n}, err
+	}
+}
+
+// propose submits cmd through the store's proposer and reads its result
+// (or its error) as T.
+func propose[T any](ctx context.Context, s Store, cmd sm.Command, size int) (T, error) {
+	res, err := s.Submit(ctx, cmd, size)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return sm.ResultAs[T](res)
 }

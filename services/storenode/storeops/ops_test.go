@@ -7,7 +7,10 @@ import (
 	"testing"
 
 	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/replica"
+	"github.com/logbookdb/logbook/services/storenode/sm"
 )
 
 // The leader serves exactly the operations the protocol lists: every
@@ -39,5 +42,40 @@ func TestUnknownOperation(t *testing.T) {
 		if len(ce.Message) > 4096 {
 			t.Fatalf("the message echoes %d bytes", len(ce.Message))
 		}
+	}
+}
+
+// fakeStore answers every query with answer and records it.
+type fakeStore struct {
+	answer any
+	asked  any
+}
+
+func (f *fakeStore) Spec() replica.Spec {
+	return replica.Spec{ID: "s", Limits: wire.Limits{}.WithDefaults()}
+}
+func (f *fakeStore) Submit(context.Context, sm.Command, int) (sm.Result, error) {
+	return sm.Result{}, codes.New(codes.Unavailable, "no proposals here")
+}
+func (f *fakeStore) Read(_ context.Context, q any) (any, error) { f.asked = q; return f.answer, nil }
+
+// A read decodes the request into the state machine's query and converts
+// its answer; an answer of another type is internal, not a panic.
+func TestReadAsksAndConverts(t *testing.T) {
+	req, _ := wire.Marshal(map[string]any{"stream": "s-1", "max_count": 2})
+	f := &fakeStore{answer: &sm.StreamPage{NextRevision: 7, EndOfStream: true}}
+	v, err := New(nil, nil, nil).Handle(context.Background(), f, subjects.OpRead, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, ok := f.asked.(sm.ReadStream); !ok || q.Stream != "s-1" || q.Count != 2 || q.Backward {
+		t.Fatalf("asked %#v", f.asked)
+	}
+	if r, ok := v.(*wire.ReadReply); !ok || r.NextRevision != 7 || !r.EndOfStream {
+		t.Fatalf("answered %#v", v)
+	}
+	f.answer = &sm.AllPage{}
+	if _, err := New(nil, nil, nil).Handle(context.Background(), f, subjects.OpRead, req); codes.As(err) == nil || codes.As(err).Code != codes.Internal {
+		t.Fatalf("got %v, want internal", err)
 	}
 }

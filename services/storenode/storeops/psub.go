@@ -34,7 +34,7 @@ func (o *Ops) psubPropose(ctx context.Context, s Store, op uint8, name string, a
 	return res, nil
 }
 
-func (o *Ops) psubCreate(ctx context.Context, s Store, data []byte) (any, error) {
+func psubCreate(o *Ops, ctx context.Context, s Store, data []byte) (any, error) {
 	req, err := wire.DecodeCreateSubscription(data, s.Spec().Limits)
 	if err != nil {
 		return nil, err
@@ -66,7 +66,7 @@ func (o *Ops) psubCreate(ctx context.Context, s Store, data []byte) (any, error)
 	return info, nil
 }
 
-func (o *Ops) psubUpdate(ctx context.Context, s Store, data []byte) (any, error) {
+func psubUpdate(o *Ops, ctx context.Context, s Store, data []byte) (any, error) {
 	req, err := wire.DecodeUpdateSubscription(data, s.Spec().Limits)
 	if err != nil {
 		return nil, err
@@ -90,7 +90,7 @@ func (o *Ops) psubUpdate(ctx context.Context, s Store, data []byte) (any, error)
 	return o.subscriptionInfo(ctx, s, req.Subscription)
 }
 
-func (o *Ops) psubDelete(ctx context.Context, s Store, data []byte) (any, error) {
+func psubDelete(o *Ops, ctx context.Context, s Store, data []byte) (any, error) {
 	req, err := wire.DecodeSubscriptionRequest(data, s.Spec().Limits)
 	if err != nil {
 		return nil, err
@@ -113,7 +113,7 @@ func (o *Ops) subscriptionInfo(ctx context.Context, s Store, name string) (*wire
 	return info, nil
 }
 
-func (o *Ops) psubInfo(ctx context.Context, s Store, data []byte) (any, error) {
+func psubInfo(o *Ops, ctx context.Context, s Store, data []byte) (any, error) {
 	req, err := wire.DecodeSubscriptionRequest(data, s.Spec().Limits)
 	if err != nil {
 		return nil, err
@@ -121,7 +121,7 @@ func (o *Ops) psubInfo(ctx context.Context, s Store, data []byte) (any, error) {
 	return o.subscriptionInfo(ctx, s, req.Subscription)
 }
 
-func (o *Ops) psubList(ctx context.Context, s Store, data []byte) (any, error) {
+func psubList(o *Ops, ctx context.Context, s Store, data []byte) (any, error) {
 	if _, err := wire.DecodeListSubscriptions(data, s.Spec().Limits); err != nil {
 		return nil, err
 	}
@@ -138,20 +138,15 @@ func (o *Ops) psubList(ctx context.Context, s Store, data []byte) (any, error) {
 	return reply, nil
 }
 
-func (o *Ops) psubParked(ctx context.Context, s Store, data []byte) (any, error) {
-	req, limit, err := wire.DecodeParked(data, s.Spec().Limits)
-	if err != nil {
-		return nil, err
+var psubParked = query(paged(wire.DecodeParked), func(p page[*wire.ParkedRequest]) any {
+	q := sm.PSubParked{Name: p.req.Subscription, Limit: p.n}
+	if p.req.After != nil {
+		q.After, q.HasAfter = uint64(*p.req.After), true
 	}
-	q := sm.PSubParked{Name: req.Subscription, Limit: limit}
-	if req.After != nil {
-		q.After, q.HasAfter = uint64(*req.After), true
-	}
-	v, err := s.Read(ctx, q)
-	return toWire(v, err, parkedReply)
-}
+	return q
+}, parkedReply)
 
-func (o *Ops) psubJoin(ctx context.Context, s Store, data []byte) (any, error) {
+func psubJoin(o *Ops, ctx context.Context, s Store, data []byte) (any, error) {
 	req, heartbeat, err := wire.DecodeJoin(data, s.Spec().Limits)
 	if err != nil {
 		return nil, err
@@ -159,7 +154,7 @@ func (o *Ops) psubJoin(ctx context.Context, s Store, data []byte) (any, error) {
 	return o.delivery.Join(ctx, s.Spec().ID, req, heartbeat)
 }
 
-func (o *Ops) psubAck(ctx context.Context, s Store, data []byte) (any, error) {
+func psubAck(o *Ops, ctx context.Context, s Store, data []byte) (any, error) {
 	req, delay, err := wire.DecodeAck(data, s.Spec().Limits)
 	if err != nil {
 		return nil, err
@@ -167,7 +162,7 @@ func (o *Ops) psubAck(ctx context.Context, s Store, data []byte) (any, error) {
 	return o.delivery.Ack(ctx, s.Spec().ID, req, delay)
 }
 
-func (o *Ops) psubReplay(ctx context.Context, s Store, data []byte) (any, error) {
+func psubReplay(o *Ops, ctx context.Context, s Store, data []byte) (any, error) {
 	req, count, err := wire.DecodeReplay(data, s.Spec().Limits)
 	if err != nil {
 		return nil, err

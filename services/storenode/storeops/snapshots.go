@@ -1,5 +1,11 @@
 package storeops
 
+// Aggregate snapshot operations (schemas/snapshots.md). Writes are proposed
+// through the store's proposer like appends, so they are ordered with the
+// stream's events in the Raft log; reads are linearizable like stream reads.
+// The rules (stream must exist, version at most its last revision, same
+// version twice) are checked in the replicated apply, sm/snapshots.go.
+
 import (
 	"context"
 
@@ -7,13 +13,16 @@ import (
 	"github.com/logbookdb/logbook/services/storenode/sm"
 )
 
-// Aggregate snapshot operations (schemas/snapshots.md). Writes are proposed
-// through the store's proposer like appends, so they are ordered with the
-// stream's events in the Raft log; reads are linearizable like stream reads.
-// The rules (stream must exist, version at most its last revision, same
-// version twice) are checked in the replicated apply, sm/snapshots.go.
+var (
+	readSnapshot = query(wire.DecodeReadSnapshot, func(req *wire.ReadSnapshotRequest) any {
+		return sm.SnapshotRead{Stream: req.Stream, MaxVersion: toU64(req.MaxVersion)}
+	}, snapshotReply)
+	listSnapshots = query(paged(wire.DecodeListSnapshots), func(p page[*wire.ListSnapshotsRequest]) any {
+		return sm.SnapshotList{Stream: p.req.Stream, After: toU64(p.req.After), Limit: p.n}
+	}, listSnapshotsReply)
+)
 
-func (o *Ops) saveSnapshot(ctx context.Context, s Store, data []byte) (any, error) {
+func saveSnapshot(_ *Ops, ctx context.Context, s Store, data []byte) (any, error) {
 	req, err := wire.DecodeSaveSnapshot(data, s.Spec().Limits)
 	if err != nil {
 		return nil, err
@@ -26,11 +35,7 @@ func (o *Ops) saveSnapshot(ctx context.Context, s Store, data []byte) (any, erro
 	if req.KeepLast != nil {
 		snap.KeepLast = uint64(*req.KeepLast)
 	}
-	res, err := s.Submit(ctx, sm.SnapshotSaveCommand(req.Stream, snap), len(data))
-	if err != nil {
-		return nil, err
-	}
-	out, err := sm.ResultAs[sm.SnapshotSaveResult](res)
+	out, err := propose[sm.SnapshotSaveResult](ctx, s, sm.SnapshotSaveCommand(req.Stream, snap), len(data))
 	if err != nil {
 		return nil, err
 	}
@@ -40,34 +45,12 @@ func (o *Ops) saveSnapshot(ctx context.Context, s Store, data []byte) (any, erro
 	}, nil
 }
 
-func (o *Ops) readSnapshot(ctx context.Context, s Store, data []byte) (any, error) {
-	req, err := wire.DecodeReadSnapshot(data, s.Spec().Limits)
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.Read(ctx, sm.SnapshotRead{Stream: req.Stream, MaxVersion: toU64(req.MaxVersion)})
-	return toWire(v, err, snapshotReply)
-}
-
-func (o *Ops) listSnapshots(ctx context.Context, s Store, data []byte) (any, error) {
-	req, limit, err := wire.DecodeListSnapshots(data, s.Spec().Limits)
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.Read(ctx, sm.SnapshotList{Stream: req.Stream, After: toU64(req.After), Limit: limit})
-	return toWire(v, err, listSnapshotsReply)
-}
-
-func (o *Ops) deleteSnapshot(ctx context.Context, s Store, data []byte) (any, error) {
+func deleteSnapshot(_ *Ops, ctx context.Context, s Store, data []byte) (any, error) {
 	req, err := wire.DecodeDeleteSnapshot(data, s.Spec().Limits)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.Submit(ctx, sm.SnapshotDeleteCommand(req.Stream, toU64(req.Version)), len(data))
-	if err != nil {
-		return nil, err
-	}
-	out, err := sm.ResultAs[sm.SnapshotDeleteResult](res)
+	out, err := propose[sm.SnapshotDeleteResult](ctx, s, sm.SnapshotDeleteCommand(req.Stream, toU64(req.Version)), len(data))
 	if err != nil {
 		return nil, err
 	}

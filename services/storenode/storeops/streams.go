@@ -11,7 +11,22 @@ import (
 	"github.com/logbookdb/logbook/services/storenode/sm"
 )
 
-func (o *Ops) appendEvents(ctx context.Context, s Store, data []byte) (any, error) {
+var (
+	readStream = query(paged(wire.DecodeRead), func(p page[*wire.ReadRequest]) any {
+		return sm.ReadStream{Stream: p.req.Stream, From: toU64(p.req.FromRevision), Backward: p.req.Direction == wire.Backward, Count: p.n}
+	}, readReply)
+	readAll = query(paged(wire.DecodeReadAll), func(p page[*wire.ReadAllRequest]) any {
+		return sm.ReadAll{From: toU64(p.req.FromPosition), Backward: p.req.Direction == wire.Backward, Filter: filterOf(p.req.Filter), Count: p.n}
+	}, readAllReply)
+	listStreams = query(paged(wire.DecodeListStreams), func(p page[*wire.ListStreamsRequest]) any {
+		return sm.ListStreams{Prefix: p.req.Prefix, After: p.req.After, Limit: p.n}
+	}, listStreamsReply)
+	streamInfo = query(wire.DecodeStreamInfo, func(req *wire.StreamInfoRequest) any {
+		return sm.GetStream{Stream: req.Stream}
+	}, streamInfoReply)
+)
+
+func appendEvents(_ *Ops, ctx context.Context, s Store, data []byte) (any, error) {
 	req, err := wire.DecodeAppend(data, s.Spec().Limits)
 	if err != nil {
 		return nil, err
@@ -31,11 +46,7 @@ func (o *Ops) appendEvents(ctx context.Context, s Store, data []byte) (any, erro
 			Metadata: ev.Metadata, MetadataContentType: ev.MetadataContentType,
 		}
 	}
-	res, err := s.Submit(ctx, cmd, len(data))
-	if err != nil {
-		return nil, err
-	}
-	out, err := sm.ResultAs[sm.AppendResult](res)
+	out, err := propose[sm.AppendResult](ctx, s, cmd, len(data))
 	if err != nil {
 		return nil, err
 	}
@@ -52,60 +63,18 @@ func (o *Ops) appendEvents(ctx context.Context, s Store, data []byte) (any, erro
 	return reply, nil
 }
 
-func (o *Ops) deleteStream(ctx context.Context, s Store, data []byte) (any, error) {
+func deleteStream(_ *Ops, ctx context.Context, s Store, data []byte) (any, error) {
 	req, err := wire.DecodeDeleteStream(data, s.Spec().Limits)
 	if err != nil {
 		return nil, err
 	}
 	cmd := sm.Command{Op: sm.OpDelete, Stream: req.Stream}
 	cmd.Expect, cmd.Revision = expectOf(req.ExpectedState, req.ExpectedRevision)
-	res, err := s.Submit(ctx, cmd, len(data))
-	if err != nil {
-		return nil, err
-	}
-	out, err := sm.ResultAs[sm.DeleteResult](res)
+	out, err := propose[sm.DeleteResult](ctx, s, cmd, len(data))
 	if err != nil {
 		return nil, err
 	}
 	return &wire.DeleteStreamReply{Stream: req.Stream, LastRevision: out.LastRevision, Timestamp: out.Timestamp}, nil
-}
-
-func (o *Ops) read(ctx context.Context, s Store, data []byte) (any, error) {
-	req, count, err := wire.DecodeRead(data, s.Spec().Limits)
-	if err != nil {
-		return nil, err
-	}
-	q := sm.ReadStream{Stream: req.Stream, From: toU64(req.FromRevision), Backward: req.Direction == wire.Backward, Count: count}
-	v, err := s.Read(ctx, q)
-	return toWire(v, err, readReply)
-}
-
-func (o *Ops) readAll(ctx context.Context, s Store, data []byte) (any, error) {
-	req, count, err := wire.DecodeReadAll(data, s.Spec().Limits)
-	if err != nil {
-		return nil, err
-	}
-	q := sm.ReadAll{From: toU64(req.FromPosition), Backward: req.Direction == wire.Backward, Filter: filterOf(req.Filter), Count: count}
-	v, err := s.Read(ctx, q)
-	return toWire(v, err, readAllReply)
-}
-
-func (o *Ops) listStreams(ctx context.Context, s Store, data []byte) (any, error) {
-	req, limit, err := wire.DecodeListStreams(data, s.Spec().Limits)
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.Read(ctx, sm.ListStreams{Prefix: req.Prefix, After: req.After, Limit: limit})
-	return toWire(v, err, listStreamsReply)
-}
-
-func (o *Ops) streamInfo(ctx context.Context, s Store, data []byte) (any, error) {
-	req, err := wire.DecodeStreamInfo(data, s.Spec().Limits)
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.Read(ctx, sm.GetStream{Stream: req.Stream})
-	return toWire(v, err, streamInfoReply)
 }
 
 func expectOf(state string, rev *int64) (uint8, uint64) {
