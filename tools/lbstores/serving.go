@@ -15,8 +15,8 @@ import (
 
 // A create returns once the registry says "running", but requests reach a
 // store only once its leader subscribes to the store's internal leader
-// subjects (node.syncLeaders). Until then the gateway holds and retries the
-// request. servingProbe measures that gap without loading the storenode: it
+// subjects (the replica set's leader follower). Until then the gateway holds
+// and retries the request. servingProbe measures that gap without loading the storenode: it
 // asks NATS whether anything answers _LB.leader.<store>.list_streams. While
 // nobody does, NATS itself replies "no responders" at once; the storenode
 // only sees the request once the store is served.

@@ -96,13 +96,19 @@ func (n *Node) settings() proto.NodeSettings {
 
 // pokeReconcile makes the reconciler run a pass soon (after a registry
 // change, or when the node's membership moved on).
-func (n *Node) pokeReconcile() { n.ctl.life.Poke() }
+func (n *Node) pokeReconcile() {
+	if n.ctl.life != nil {
+		n.ctl.life.Poke()
+	}
+}
 
 // onLeaderChange runs on dragonboat's goroutines at every leader change: it
 // only pokes the leader followers, never blocks.
 func (n *Node) onLeaderChange() {
 	n.pokeLeaders()
-	n.ctl.life.LeaderChanged()
+	if n.ctl.life != nil { // nil until startControl has built it
+		n.ctl.life.LeaderChanged()
+	}
 }
 
 // ClusterView returns the cluster view as this node sees it.
@@ -134,21 +140,15 @@ func (r nodeReplicas) Stop(id string, shard uint64, removeData bool) error {
 	return r.n.stopReplica(id, shard, removeData)
 }
 
-func (r nodeReplicas) Running(id string) bool {
-	r.n.mu.Lock()
-	defer r.n.mu.Unlock()
-	_, ok := r.n.replicas[id]
-	return ok
-}
+func (r nodeReplicas) Running(id string) bool { return r.n.replicas.Get(id) != nil }
 
 // List returns the specs of the replicas running here, by store id.
 func (r nodeReplicas) List() []replica.Spec {
-	r.n.mu.Lock()
-	out := make([]replica.Spec, 0, len(r.n.replicas))
-	for _, rep := range r.n.replicas {
-		out = append(out, rep.spec)
+	reps := r.n.replicas.List()
+	out := make([]replica.Spec, 0, len(reps))
+	for _, rep := range reps {
+		out = append(out, rep.Spec())
 	}
-	r.n.mu.Unlock()
 	slices.SortFunc(out, func(a, b replica.Spec) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }

@@ -14,7 +14,7 @@ import (
 // parked events live in the store's own state machine, so that they move
 // with the store's leadership and survive restarts. Delivery itself (who
 // holds which event) is the leader's business and is not replicated; see
-// services/storenode/node/psub_leader.go.
+// services/storenode/delivery.
 //
 // Keys (prefix 'p'):
 //

@@ -1,4 +1,4 @@
-package node
+package replica
 
 import (
 	"context"
@@ -41,8 +41,7 @@ func (f *fakeRaft) Propose(ctx context.Context, shard uint64, data []byte) ([]by
 
 func TestProposerPacksWaitingCommandsIntoOneEntry(t *testing.T) {
 	f := &fakeRaft{gate: make(chan struct{})}
-	cfg := Config{MaxBatch: 512, Proposers: 1, RequestTimeout: 5 * time.Second}
-	p := newProposer(f, 1, &cfg)
+	p := newProposer(f, 1, 512, 1, 5*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); p.wait() }()
 	p.start(ctx, 1)
@@ -87,8 +86,7 @@ func TestProposerPacksWaitingCommandsIntoOneEntry(t *testing.T) {
 
 func TestProposerHandsEveryCommandTheRaftError(t *testing.T) {
 	f := &fakeRaft{err: codes.New(codes.Unavailable, "not proposed")}
-	cfg := Config{MaxBatch: 512, Proposers: 1, RequestTimeout: 5 * time.Second}
-	p := newProposer(f, 1, &cfg)
+	p := newProposer(f, 1, 512, 1, 5*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); p.wait() }()
 	p.start(ctx, 1)

@@ -1,11 +1,9 @@
-package node
+package replica
 
 import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/logbookdb/logbook/services/storenode/raft"
 
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/services/storenode/sm"
@@ -17,7 +15,7 @@ import (
 // result. Under load, one fsync then serves hundreds of appends; with a single
 // client it costs nothing, since a lone command is proposed at once.
 type proposer struct {
-	raft     Proposer
+	raft     raftProposer
 	shard    uint64
 	maxBatch int
 	maxBytes int
@@ -48,19 +46,21 @@ type outcome struct {
 	err error
 }
 
-// Proposer is the Raft call the proposer makes (raft.Host in production).
-type Proposer interface {
+// raftProposer is the Raft call the proposer makes (raft.Host in production).
+type raftProposer interface {
 	Propose(ctx context.Context, shard uint64, data []byte) ([]byte, error)
 }
 
-func newProposer(raft Proposer, shardID uint64, cfg *Config) *proposer {
+// newProposer packs up to maxBatch commands per entry, with up to workers
+// entries in flight, each under timeout.
+func newProposer(raft raftProposer, shardID uint64, maxBatch, workers int, timeout time.Duration) *proposer {
 	return &proposer{
 		raft:     raft,
 		shard:    shardID,
-		maxBatch: cfg.MaxBatch,
+		maxBatch: maxBatch,
 		maxBytes: 8 << 20,
-		timeout:  cfg.RequestTimeout,
-		queue:    make(chan *pending, cfg.MaxBatch*cfg.Proposers),
+		timeout:  timeout,
+		queue:    make(chan *pending, maxBatch*workers),
 		now:      time.Now,
 	}
 }
@@ -174,6 +174,3 @@ func (p *proposer) propose(ctx context.Context, batch []*pending) {
 		pd.done <- outcome{res: results[i]}
 	}
 }
-
-// raftError maps a dragonboat error to a Logbook error (see raft.Error).
-func raftError(err error) error { return raft.Error(err) }

@@ -1,33 +1,36 @@
-package node
-
-// Live event publication: a leader task that publishes every committed event
-// of the store once, in position order, on
-// events.<store>.<category>.<stream>.<type> (pkg/subjects), with the
-// headers of wire.LiveHeaders. See schemas/live-events.md.
+// Package live publishes a store's committed events as they are applied: a
+// leader task that publishes every committed event of the store once, in
+// position order, on events.<store>.<category>.<stream>.<type>
+// (pkg/subjects), with the headers of wire.LiveHeaders. See DESIGN.md and
+// schemas/live-events.md.
 //
 // It runs off the append path: it wakes after each applied batch, reads
 // what was applied since it last looked from the local state machine (a
 // stale read is exact here: everything applied is committed) and
 // publishes it with core NATS, at most once.
+package live
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/raft"
+	"github.com/logbookdb/logbook/services/storenode/replica"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/nats-io/nats.go"
 )
 
-// LiveEventsEnv, set to "off", disables live event publication (to measure
+// Env, set to "off", disables live event publication (to measure
 // its cost; see docs/benchmarks-live.md). Read when a node gains leadership
 // of a store.
-const LiveEventsEnv = "LOGBOOK_LIVE_EVENTS"
+const Env = "LOGBOOK_LIVE_EVENTS"
 
 const (
 	// livePage is how many events one local read fetches.
@@ -42,11 +45,34 @@ const (
 	liveDrain = 200 * time.Millisecond
 )
 
-func init() { leaderTasks = append(leaderTasks, publishLive) }
+// Store is the replica whose events are published (a *replica.Replica).
+type Store interface {
+	Spec() replica.Spec
+	// StaleRead queries the replica's state as applied so far.
+	StaleRead(q any) (any, error)
+	// Applied returns a channel closed when the next batch is applied.
+	Applied() <-chan struct{}
+}
 
-type livePublisher struct {
-	n     *Node
-	r     *storeReplica
+// Conn publishes messages (a *nats.Conn).
+type Conn interface {
+	PublishMsg(m *nats.Msg) error
+}
+
+// Publisher publishes the events of the stores this node leads.
+type Publisher struct {
+	nc  Conn
+	log *slog.Logger
+}
+
+// New returns a publisher on nc.
+func New(nc Conn, log *slog.Logger) *Publisher { return &Publisher{nc: nc, log: log} }
+
+// store publishes one store's events for one leadership.
+type store struct {
+	*Publisher
+	s     Store
+	id    string
 	epoch string
 	start uint64 // first position of the epoch
 	next  uint64 // next position to publish
@@ -54,44 +80,44 @@ type livePublisher struct {
 	types map[string]uint64
 }
 
-func publishLive(ctx context.Context, n *Node, r *storeReplica) {
-	if os.Getenv(LiveEventsEnv) == "off" {
+// Run is the leader task: it publishes s's events until ctx ends (this
+// node stops leading the store).
+func (pub *Publisher) Run(ctx context.Context, s Store) {
+	if os.Getenv(Env) == "off" {
 		return
 	}
-	p := &livePublisher{n: n, r: r}
-	backoff := 10 * time.Millisecond
+	p := &store{Publisher: pub, s: s, id: s.Spec().ID}
+	var backoff replica.Backoff
 	for {
 		head, err := p.head()
 		if err == nil {
 			p.newEpoch(head)
 			break
 		}
-		n.cfg.Logger.Debug("live events: cannot read the store's head yet", "store", r.spec.ID, "err", err)
-		if !sleepCtx(ctx, backoff) {
+		p.log.Debug("live events: cannot read the store's head yet", "store", p.id, "err", err)
+		if !backoff.Wait(ctx) {
 			return
 		}
-		backoff = min(2*backoff, time.Second)
 	}
-	n.cfg.Logger.Debug("live events: publishing", "store", r.spec.ID, "epoch", p.epoch, "from", p.start)
-	backoff = 10 * time.Millisecond
+	p.log.Debug("live events: publishing", "store", p.id, "epoch", p.epoch, "from", p.start)
+	backoff.Reset()
 	for {
 		// Take the wake-up channel before reading, so that a batch applied
 		// during the read wakes the next wait.
-		wake := r.applied.C()
+		wake := s.Applied()
 		more, err := p.publishPage()
 		if ctx.Err() != nil {
 			p.drain()
 			return
 		}
 		if err != nil {
-			n.cfg.Logger.Warn("live events: local read failed", "store", r.spec.ID, "from", p.next, "err", err)
-			if !sleepCtx(ctx, backoff) {
+			p.log.Warn("live events: local read failed", "store", p.id, "from", p.next, "err", err)
+			if !backoff.Wait(ctx) {
 				return
 			}
-			backoff = min(2*backoff, time.Second)
 			continue
 		}
-		backoff = 10 * time.Millisecond
+		backoff.Reset()
 		if more {
 			continue
 		}
@@ -109,7 +135,7 @@ func publishLive(ctx context.Context, n *Node, r *storeReplica) {
 // within liveDrain: the events are committed, and publishing them now
 // spares every consumer a read after a graceful hand-over. It gives up at
 // the first failed read (the replica may be stopping).
-func (p *livePublisher) drain() {
+func (p *store) drain() {
 	deadline := time.Now().Add(liveDrain)
 	for time.Now().Before(deadline) {
 		more, err := p.publishPage()
@@ -119,19 +145,8 @@ func (p *livePublisher) drain() {
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // newEpoch starts publishing under a new random epoch id from position start.
-func (p *livePublisher) newEpoch(start uint64) {
+func (p *store) newEpoch(start uint64) {
 	var b [8]byte
 	rand.Read(b[:]) // never fails (crypto/rand, Go ≥ 1.24)
 	p.epoch = hex.EncodeToString(b[:])
@@ -147,15 +162,11 @@ func (p *livePublisher) newEpoch(start uint64) {
 // task reads the head; without the look-back the events appended in
 // between would never be published. Publishing a few older events again is
 // harmless: consumers drop positions they have.
-func (p *livePublisher) head() (uint64, error) {
+func (p *store) head() (uint64, error) {
 	since := time.Now().Add(-liveLookback).UnixNano()
-	v, err := p.n.host.StaleRead(p.r.spec.ShardID, sm.ReadAll{Backward: true, Count: livePage})
+	page, err := raft.As[*sm.AllPage](p.s.StaleRead(sm.ReadAll{Backward: true, Count: livePage}))
 	if err != nil {
 		return 0, fmt.Errorf("read head: %w", err)
-	}
-	page, ok := v.(*sm.AllPage)
-	if !ok {
-		return 0, fmt.Errorf("read head: unexpected reply %T", v)
 	}
 	if len(page.Events) == 0 {
 		return 0, nil
@@ -172,15 +183,11 @@ func (p *livePublisher) head() (uint64, error) {
 
 // publishPage publishes the next page of applied events; more is true when
 // the page did not reach the end of the store.
-func (p *livePublisher) publishPage() (more bool, err error) {
+func (p *store) publishPage() (more bool, err error) {
 	from := p.next
-	v, err := p.n.host.StaleRead(p.r.spec.ShardID, sm.ReadAll{From: &from, Count: livePage})
+	page, err := raft.As[*sm.AllPage](p.s.StaleRead(sm.ReadAll{From: &from, Count: livePage}))
 	if err != nil {
 		return false, fmt.Errorf("read from %d: %w", p.next, err)
-	}
-	page, ok := v.(*sm.AllPage)
-	if !ok {
-		return false, fmt.Errorf("read from %d: unexpected reply %T", p.next, v)
 	}
 	for i := range page.Events {
 		ev := wire.RecordedEvent(page.Events[i])
@@ -189,11 +196,11 @@ func (p *livePublisher) publishPage() (more bool, err error) {
 	return !page.EndOfStore, nil
 }
 
-func (p *livePublisher) publish(ev *wire.RecordedEvent) {
+func (p *store) publish(ev *wire.RecordedEvent) {
 	if ev.Position != p.next {
 		// Positions are dense; a hole here is a bug. Consumers see it as a
 		// position jump and read.
-		p.n.cfg.Logger.Error("live events: position out of sequence", "store", p.r.spec.ID, "want", p.next, "got", ev.Position)
+		p.log.Error("live events: position out of sequence", "store", p.id, "want", p.next, "got", ev.Position)
 	}
 	if len(p.cats) >= liveMaxKeys || len(p.types) >= liveMaxKeys {
 		p.newEpoch(ev.Position)
@@ -210,8 +217,8 @@ func (p *livePublisher) publish(ev *wire.RecordedEvent) {
 	p.next = ev.Position + 1
 	data, err := wire.Marshal(ev)
 	if err == nil {
-		err = p.n.cfg.NATS.PublishMsg(&nats.Msg{
-			Subject: subjects.Event(p.r.spec.ID, ev.Stream, ev.Type),
+		err = p.nc.PublishMsg(&nats.Msg{
+			Subject: subjects.Event(p.id, ev.Stream, ev.Type),
 			Header:  h.Header(),
 			Data:    data,
 		})
@@ -219,6 +226,6 @@ func (p *livePublisher) publish(ev *wire.RecordedEvent) {
 	if err != nil {
 		// At most once: the event is not sent again; consumers detect the
 		// hole with the next event's headers (or their idle check) and read.
-		p.n.cfg.Logger.Debug("live events: publish failed", "store", p.r.spec.ID, "position", ev.Position, "err", err)
+		p.log.Debug("live events: publish failed", "store", p.id, "position", ev.Position, "err", err)
 	}
 }

@@ -1,4 +1,4 @@
-package node
+package storeops
 
 import (
 	"github.com/logbookdb/logbook/pkg/codes"

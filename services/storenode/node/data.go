@@ -1,0 +1,49 @@
+package node
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/logbookdb/logbook/services/storenode/delivery"
+	"github.com/logbookdb/logbook/services/storenode/live"
+	"github.com/logbookdb/logbook/services/storenode/raft"
+	"github.com/logbookdb/logbook/services/storenode/replica"
+	"github.com/logbookdb/logbook/services/storenode/storeops"
+)
+
+// startData builds the data plane: the replica set, which serves the store
+// operations (storeops) of each store while this node leads it and runs its
+// leader tasks, live event publication and persistent subscription
+// delivery.
+func (n *Node) startData() {
+	deliveries := delivery.New(n.cfg.NATS, n.cfg.Logger)
+	ops := storeops.New(n.cfg.NATS, n.srv, deliveries)
+	events := live.New(n.cfg.NATS, n.cfg.Logger)
+	n.replicas = replica.New(replica.Config{
+		Raft:          n.host,
+		Dir:           filepath.Join(n.cfg.DataDir, "stores"),
+		ElectionTicks: n.cfg.ElectionTicks,
+		MaxBatch:      n.cfg.MaxBatch,
+		Proposers:     n.cfg.Proposers,
+		Serve:         func(r *replica.Replica) (func(), error) { return ops.Serve(r) },
+		Tasks: []replica.Task{
+			func(ctx context.Context, r *replica.Replica) { events.Run(ctx, r) },
+			func(ctx context.Context, r *replica.Replica) { deliveries.Run(ctx, r) },
+		},
+		Wake:   n.leaderEvents,
+		Logger: n.cfg.Logger,
+	})
+}
+
+// startReplica starts this node's replica of a store (see replica.Set.Start).
+func (n *Node) startReplica(spec replica.Spec, addrs map[uint64]string) error {
+	return n.replicas.Start(spec, addrs)
+}
+
+// stopReplica stops this node's replica of a store (see replica.Set.Stop).
+func (n *Node) stopReplica(id string, shardID uint64, removeData bool) error {
+	return n.replicas.Stop(id, shardID, removeData)
+}
+
+// raftError maps a dragonboat error to a Logbook error (see raft.Error).
+func raftError(err error) error { return raft.Error(err) }

@@ -1,0 +1,94 @@
+package replica
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/logbookdb/logbook/services/storenode/sm"
+)
+
+// Replica is one store's replica on this node, as long as it runs: from
+// Set.Start to Set.Stop.
+type Replica struct {
+	spec     Spec
+	raft     Raft
+	proposer *proposer
+	applied  *signal
+	ctx      context.Context // ends when the replica stops (or the Set closes)
+	stop     context.CancelFunc
+
+	// Under Set.mu (see follow.go).
+	stopped    bool               // Set.Stop took it out: never served again
+	unserve    func()             // set while this node leads and serves the store
+	leadCancel context.CancelFunc // stops the leader tasks
+}
+
+// Spec is the replica as the registry describes it.
+func (r *Replica) Spec() Spec { return r.spec }
+
+// Submit proposes cmd through the store's proposer (group commit) and waits
+// for its result or ctx's end. A Timeout error means the outcome is
+// unknown: the command may still be applied.
+func (r *Replica) Submit(ctx context.Context, cmd sm.Command, size int) (sm.Result, error) {
+	return r.proposer.submit(ctx, cmd, size)
+}
+
+// Read is a linearizable query of the store: it sees every entry committed
+// before the call (see raft.Host.Read).
+func (r *Replica) Read(ctx context.Context, q any) (any, error) {
+	return r.raft.Read(ctx, r.spec.ShardID, q)
+}
+
+// StaleRead queries this replica's state as applied so far; what is applied
+// is committed, so it is exact for what it returns, but may trail the leader.
+func (r *Replica) StaleRead(q any) (any, error) { return r.raft.StaleRead(r.spec.ShardID, q) }
+
+// Applied returns a channel closed once the state machine applies its next
+// batch. Take it before reading, so that a batch applied during the read
+// wakes the next wait.
+func (r *Replica) Applied() <-chan struct{} { return r.applied.C() }
+
+// signal wakes any number of waiters each time it fires; waiters that were
+// not waiting miss nothing they need, because they re-read state on wake-up.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newSignal() *signal { return &signal{ch: make(chan struct{})} }
+
+// C returns a channel closed at the next fire.
+func (s *signal) C() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ch
+}
+
+func (s *signal) fire() {
+	s.mu.Lock()
+	close(s.ch)
+	s.ch = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// Backoff spaces a leader task's retries: 10 ms, doubling up to a second.
+// Its zero value is ready to use.
+type Backoff struct{ next time.Duration }
+
+// Wait sleeps the next delay; it returns false at once if ctx ends first.
+func (b *Backoff) Wait(ctx context.Context) bool {
+	d := max(b.next, 10*time.Millisecond)
+	b.next = min(2*d, time.Second)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Reset starts the delays again from 10 ms, after a success.
+func (b *Backoff) Reset() { b.next = 0 }

@@ -1,0 +1,231 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	dbsm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/logbookdb/logbook/services/storenode/raft"
+	"github.com/logbookdb/logbook/services/storenode/sm"
+)
+
+// Raft is what the Set asks of Raft: a *raft.Host in production, a fake in
+// tests.
+type Raft interface {
+	HasReplica(shard uint64) bool
+	StartOnDisk(rc raft.ReplicaConfig, members map[uint64]string, join bool, create func() dbsm.IOnDiskStateMachine) error
+	Stop(shard uint64) error
+	RemoveData(ctx context.Context, shard uint64) error
+	Leads(shard uint64) bool
+	Propose(ctx context.Context, shard uint64, data []byte) ([]byte, error)
+	Read(ctx context.Context, shard uint64, q any) (any, error)
+	StaleRead(shard uint64, q any) (any, error)
+}
+
+// Task is a leader task: a background job that runs on a store's leader
+// only, for as long as this node leads it (live event publication,
+// persistent subscription delivery). Its context is cancelled when
+// leadership moves, the replica stops or the Set closes; it must return
+// promptly then.
+type Task func(ctx context.Context, r *Replica)
+
+// Config configures a Set.
+type Config struct {
+	Raft Raft
+	// Dir holds one data directory per store: Dir/<store id>.
+	Dir string
+	// ElectionTicks is the election timeout in Raft ticks.
+	ElectionTicks uint64
+	// MaxBatch bounds how many commands one Raft entry carries; Proposers
+	// is how many entries of one store may be in flight.
+	MaxBatch, Proposers int
+	// Serve starts serving a store's requests, when this node starts
+	// leading it; stop stops. Called by the follower only, never under a lock.
+	Serve func(r *Replica) (stop func(), err error)
+	// Tasks run on every store this node leads.
+	Tasks []Task
+	// OnPass, if set, runs at every pass of the follower, before the
+	// stores: other leadership-driven work rides on the same loop.
+	OnPass func()
+	// Wake is poked (by Raft's leader-change callback and by Start) to make
+	// the follower pass at once; buffered, never blocked on.
+	Wake   chan struct{}
+	Logger *slog.Logger
+}
+
+// Set owns the replicas running on this node, their proposers and leader
+// tasks, and the follower that serves a store exactly while this node leads
+// it (see follow.go).
+type Set struct {
+	cfg    Config
+	ctx    context.Context // cancelled by Close: parent of every replica's
+	cancel context.CancelFunc
+
+	followCancel context.CancelFunc
+	follower     sync.WaitGroup
+	tasks        sync.WaitGroup
+
+	mu       sync.Mutex
+	replicas map[string]*Replica // by store id
+	closing  bool                // no store is served again (Unserve)
+}
+
+// New returns an empty Set; Follow starts its follower.
+func New(cfg Config) *Set {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Wake == nil {
+		cfg.Wake = make(chan struct{}, 1)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Set{cfg: cfg, ctx: ctx, cancel: cancel, replicas: map[string]*Replica{}}
+}
+
+func (s *Set) dir(id string) string { return filepath.Join(s.cfg.Dir, id) }
+
+// Start starts this node's replica of a store. addrs maps node ids to Raft
+// addresses, for the initial members.
+func (s *Set) Start(spec Spec, addrs map[uint64]string) error {
+	dir := s.dir(spec.ID)
+	limits := spec.Limits
+	r := &Replica{spec: spec, raft: s.cfg.Raft, applied: newSignal()}
+	create := func() dbsm.IOnDiskStateMachine {
+		m := sm.New(dir, limits)
+		m.OnApply(func(uint64) { r.applied.fire() })
+		return m
+	}
+	rc := raft.ReplicaConfig{ShardID: spec.ShardID, ElectionTicks: s.cfg.ElectionTicks, SnapshotEntries: 100_000, CompactionOverhead: 20_000}
+	// Every replica starts with the same initial members, taken from the
+	// registry (node id = replica id); a restarted replica takes its
+	// membership from its Raft log instead.
+	members := map[uint64]string{}
+	if !spec.Join && !s.cfg.Raft.HasReplica(spec.ShardID) {
+		for _, id := range spec.Replicas {
+			addr, ok := addrs[id]
+			if !ok {
+				return fmt.Errorf("storenode: store %s: replica node %d is not registered", spec.ID, id)
+			}
+			members[id] = addr
+		}
+	}
+	if err := s.cfg.Raft.StartOnDisk(rc, members, spec.Join, create); err != nil {
+		return fmt.Errorf("storenode: start store %s: %w", spec.ID, err)
+	}
+	r.proposer = newProposer(s.cfg.Raft, spec.ShardID, s.cfg.MaxBatch, s.cfg.Proposers, spec.Timeout)
+	r.ctx, r.stop = context.WithCancel(s.ctx)
+	r.proposer.start(r.ctx, s.cfg.Proposers)
+	s.mu.Lock()
+	s.replicas[spec.ID] = r
+	s.mu.Unlock()
+	s.Poke()
+	return nil
+}
+
+// Stop stops serving a store here and stops its Raft replica; with
+// removeData it also deletes the replica's Raft log and its data directory.
+// shardID names the store's shard even when no replica runs here (a removal
+// interrupted by a crash), so that its Raft log is never left behind.
+func (s *Set) Stop(id string, shardID uint64, removeData bool) error {
+	s.mu.Lock()
+	r := s.replicas[id]
+	delete(s.replicas, id)
+	var unserve func()
+	var stopTasks context.CancelFunc
+	if r != nil {
+		// Never served again (see lead).
+		r.stopped = true
+		unserve, stopTasks = r.unserve, r.leadCancel
+		r.unserve, r.leadCancel = nil, nil
+	}
+	s.mu.Unlock()
+	if r != nil {
+		if stopTasks != nil {
+			stopTasks()
+		}
+		if unserve != nil {
+			unserve()
+		}
+		r.stop()
+		r.proposer.wait()
+		if err := s.cfg.Raft.Stop(r.spec.ShardID); err != nil {
+			return fmt.Errorf("storenode: stop store %s: %w", id, err)
+		}
+	}
+	if !removeData {
+		return nil
+	}
+	// RemoveData needs the shard fully stopped, which completes asynchronously.
+	rctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	defer cancel()
+	if err := s.cfg.Raft.RemoveData(rctx, shardID); err != nil {
+		return fmt.Errorf("storenode: remove raft data of %s: %w", id, err)
+	}
+	if err := os.RemoveAll(s.dir(id)); err != nil {
+		return fmt.Errorf("storenode: remove data of %s: %w", id, err)
+	}
+	return nil
+}
+
+// Get returns the running replica of a store, or nil.
+func (s *Set) Get(id string) *Replica {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.replicas[id]
+}
+
+// List returns the running replicas, in no order.
+func (s *Set) List() []*Replica {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Replica, 0, len(s.replicas))
+	for _, r := range s.replicas {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Serving reports whether this node serves r's requests (it leads the
+// store and has subscribed).
+func (s *Set) Serving(r *Replica) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return r.unserve != nil
+}
+
+// Unserve stops serving every store, for good: the follower serves none
+// again. The first step of shutting down, after StopFollowing.
+func (s *Set) Unserve() {
+	s.mu.Lock()
+	s.closing = true
+	var stops []func()
+	for _, r := range s.replicas {
+		if r.unserve != nil {
+			stops = append(stops, r.unserve)
+			r.unserve = nil
+		}
+	}
+	s.mu.Unlock()
+	for _, stop := range stops {
+		stop()
+	}
+}
+
+// Close stops every proposer and leader task and waits for them. The Raft
+// replicas keep running: closing the raft.Host stops them. Call after
+// StopFollowing and Unserve, once the requests in flight are answered.
+func (s *Set) Close() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.cancel()
+	s.tasks.Wait()
+	for _, r := range s.List() {
+		r.proposer.wait()
+	}
+}

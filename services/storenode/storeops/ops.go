@@ -1,0 +1,151 @@
+// Package storeops serves the store operations (store.<store>.<op>) on the
+// store's leader: one table, one entry per operation, each decoding its
+// request with pkg/wire, serving it through the store's replica (proposals
+// through its proposer, linearizable reads through Raft) and converting the
+// state machine's answer to the client protocol. See DESIGN.md.
+package storeops
+
+import (
+	"context"
+
+	"github.com/logbookdb/logbook/internal/proto"
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/subjects"
+	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/replica"
+	"github.com/logbookdb/logbook/services/storenode/serve"
+	"github.com/logbookdb/logbook/services/storenode/sm"
+	"github.com/nats-io/nats.go"
+)
+
+// handler serves one operation's request on a store this node leads.
+type handler func(o *Ops, ctx context.Context, s Store, data []byte) (any, error)
+
+// table has one entry per store operation (the keys of wire.StoreOps):
+// adding an operation is one entry here.
+var table = map[string]handler{
+	subjects.OpAppend:       appendEvents,
+	subjects.OpDeleteStream: deleteStream,
+	subjects.OpRead:         readStream,
+	subjects.OpReadAll:      readAll,
+	subjects.OpListStreams:  listStreams,
+	subjects.OpStreamInfo:   streamInfo,
+
+	subjects.OpSnapshotSave:   saveSnapshot,
+	subjects.OpSnapshotRead:   readSnapshot,
+	subjects.OpSnapshotList:   listSnapshots,
+	subjects.OpSnapshotDelete: deleteSnapshot,
+
+	subjects.OpPSubCreate: psubCreate,
+	subjects.OpPSubUpdate: psubUpdate,
+	subjects.OpPSubDelete: psubDelete,
+	subjects.OpPSubList:   psubList,
+	subjects.OpPSubInfo:   psubInfo,
+	subjects.OpPSubParked: psubParked,
+	subjects.OpPSubJoin:   psubJoin,
+	subjects.OpPSubAck:    psubAck,
+	subjects.OpPSubReplay: psubReplay,
+}
+
+// Store is the replica an operation is served through (a *replica.Replica).
+type Store interface {
+	Spec() replica.Spec
+	// Submit proposes a command through the store's proposer.
+	Submit(ctx context.Context, cmd sm.Command, size int) (sm.Result, error)
+	// Read is a linearizable query.
+	Read(ctx context.Context, q any) (any, error)
+}
+
+// Delivery is the persistent-subscription delivery of the stores this node
+// leads (a *delivery.Deliveries), by store id. Join, Ack and Replay answer
+// unavailable while a store's delivery is starting.
+type Delivery interface {
+	Join(ctx context.Context, store string, req *wire.JoinRequest, heartbeatMs int64) (*wire.JoinReply, error)
+	Ack(ctx context.Context, store string, req *wire.AckRequest, delayMs int64) (*wire.AckReply, error)
+	Replay(ctx context.Context, store, subscription string, count int) (*wire.ReplayReply, error)
+	// Live adds a subscription's delivery state to info, when this node delivers it.
+	Live(store string, info *wire.SubscriptionInfo, gen uint64)
+	// DefinitionsChanged makes the store's delivery reload the definitions.
+	DefinitionsChanged(store string)
+}
+
+// Ops serves the operations of the stores this node leads.
+type Ops struct {
+	nc       *nats.Conn
+	srv      *serve.Server
+	delivery Delivery
+}
+
+// New returns the operations, served on nc with srv.
+func New(nc *nats.Conn, srv *serve.Server, d Delivery) *Ops {
+	return &Ops{nc: nc, srv: srv, delivery: d}
+}
+
+// Serve subscribes to the store's leader subjects, while this node leads
+// it; stop unsubscribes. The queue group keeps a request from being served
+// twice while leadership moves.
+func (o *Ops) Serve(s Store) (stop func(), err error) {
+	spec := s.Spec()
+	sub, err := o.nc.QueueSubscribe(proto.LeaderWildcard(spec.ID), proto.LeaderQueue, func(m *nats.Msg) {
+		_, op, ok := proto.ParseLeader(m.Subject)
+		if !ok {
+			serve.Respond(m, nil, codes.New(codes.UnknownOperation, "bad subject %q", wire.Truncate(m.Subject)))
+			return
+		}
+		o.srv.Dispatch(m, spec.Timeout, func(ctx context.Context, m *nats.Msg) (any, error) {
+			return o.Handle(ctx, s, op, m.Data)
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func() { sub.Unsubscribe() }, nil
+}
+
+// Handle serves one request of operation op on store s.
+func (o *Ops) Handle(ctx context.Context, s Store, op string, data []byte) (any, error) {
+	h, ok := table[op]
+	if !ok {
+		return nil, codes.New(codes.UnknownOperation, "unknown operation %q", wire.Truncate(op))
+	}
+	return h(o, ctx, s, data)
+}
+
+// query is the handler of a read-only operation: decode the request, ask
+// the state machine (linearizably) what ask makes of it, convert the answer
+// to the protocol with conv.
+func query[Req, T, R any](decode func([]byte, wire.Limits) (Req, error), ask func(Req) any, conv func(T) R) handler {
+	return func(_ *Ops, ctx context.Context, s Store, data []byte) (any, error) {
+		req, err := decode(data, s.Spec().Limits)
+		if err != nil {
+			return nil, err
+		}
+		v, err := s.Read(ctx, ask(req))
+		return toWire(v, err, conv)
+	}
+}
+
+// page is a request decoded with its count (or limit), resolved.
+type page[Req any] struct {
+	req Req
+	n   int
+}
+
+// paged adapts a decoder that also resolves a count or limit to query.
+func paged[Req any](decode func([]byte, wire.Limits) (Req, int, error)) func([]byte, wire.Limits) (page[Req], error) {
+	return func(data []byte, l wire.Limits) (page[Req], error) {
+		req, n, err := decode(data, l)
+		return page[Req]{req, n}, err
+	}
+}
+
+// propose submits cmd through the store's proposer and reads its result
+// (or its error) as T.
+func propose[T any](ctx context.Context, s Store, cmd sm.Command, size int) (T, error) {
+	res, err := s.Submit(ctx, cmd, size)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return sm.ResultAs[T](res)
+}
