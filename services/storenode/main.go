@@ -32,6 +32,7 @@ func run() error {
 	natsURL := flag.String("nats-url", flagenv.String("LOGBOOK_NATS_URL", nats.DefaultURL), "NATS server(s), comma-separated (env LOGBOOK_NATS_URL)")
 	httpAddr := flag.String("http", flagenv.String("LOGBOOK_HTTP", ""), "serve /healthz, /readyz and /cluster on this address, e.g. :8080 (env LOGBOOK_HTTP)")
 	flags := cli.Register(flag.CommandLine, "./data/storenode")
+	registerPprof(flag.CommandLine)
 	newLogger := flagenv.Logger(flag.CommandLine)
 	flag.Parse()
 	logger, err := newLogger()

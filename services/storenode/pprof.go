@@ -16,8 +16,8 @@ import (
 // take CPU profiles of storenodes under load. The listener starts while the
 // flags are parsed and lives as long as the process. Bind it to loopback:
 // profiles expose internals and cost CPU while they run.
-func init() {
-	flag.Func("pprof-addr", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (off by default; for profiling only)", startPprof)
+func registerPprof(fs *flag.FlagSet) {
+	fs.Func("pprof-addr", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (off by default; for profiling only)", startPprof)
 }
 
 func startPprof(addr string) error {
