@@ -27,8 +27,9 @@ func Error(err error) error {
 		errors.Is(err, dragonboat.ErrCanceled), errors.Is(err, context.Canceled),
 		errors.Is(err, dragonboat.ErrAborted), errors.Is(err, dragonboat.ErrShardClosed):
 		return fmt.Errorf("raft: %w", codes.New(codes.Timeout, "outcome unknown: %v", err))
-	case errors.Is(err, dragonboat.ErrShardNotReady), errors.Is(err, dragonboat.ErrSystemBusy),
-		errors.Is(err, dragonboat.ErrShardNotFound), errors.Is(err, dragonboat.ErrClosed),
+	case errors.Is(err, dragonboat.ErrShardNotReady), errors.Is(err, dragonboat.ErrSystemBusy):
+		return fmt.Errorf("raft: %w (%w)", codes.New(codes.Unavailable, "not proposed: %v", err), ErrNotYet)
+	case errors.Is(err, dragonboat.ErrShardNotFound), errors.Is(err, dragonboat.ErrClosed),
 		errors.Is(err, dragonboat.ErrRejected):
 		return fmt.Errorf("raft: %w", codes.New(codes.Unavailable, "not proposed: %v", err))
 	case errors.Is(err, dragonboat.ErrPayloadTooBig):
@@ -36,6 +37,12 @@ func Error(err error) error {
 	}
 	return fmt.Errorf("raft: %w", codes.New(codes.Internal, "%v", err))
 }
+
+// ErrNotYet marks a proposal the shard refused before it entered the log
+// because it is busy or not ready (an election, a leadership transfer, a
+// replica catching up): nothing was applied, and proposing again a moment
+// later is safe and may succeed. errors.Is(err, ErrNotYet) on Error's result.
+var ErrNotYet = errors.New("the shard is not ready for proposals yet")
 
 // ErrShardNotFound reports a call on a shard that has no replica here.
 var ErrShardNotFound = dragonboat.ErrShardNotFound

@@ -2,10 +2,12 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 )
 
@@ -160,7 +162,7 @@ func (p *proposer) propose(ctx context.Context, batch []*pending) {
 	}
 	pctx, cancel := context.WithTimeout(p.termCtx(), p.timeout)
 	defer cancel()
-	res, err := p.raft.Propose(pctx, p.shard, data)
+	res, err := p.proposeWhenReady(pctx, data)
 	if err != nil {
 		fail(err)
 		return
@@ -172,5 +174,29 @@ func (p *proposer) propose(ctx context.Context, batch []*pending) {
 	}
 	for i, pd := range batch {
 		pd.done <- outcome{res: results[i]}
+	}
+}
+
+// proposeWhenReady proposes data, and proposes it again while the shard
+// refuses it as not ready yet (raft.ErrNotYet: a leadership transfer, the
+// first moments after an election): such a refusal applied nothing, so the
+// write is held here, within its deadline, instead of bounced to the
+// client. When the deadline (or this node's leadership) ends first, the
+// last refusal is the answer: unavailable, nothing written.
+func (p *proposer) proposeWhenReady(ctx context.Context, data []byte) ([]byte, error) {
+	backoff := 2 * time.Millisecond
+	for {
+		res, err := p.raft.Propose(ctx, p.shard, data)
+		if err == nil || !errors.Is(err, raft.ErrNotYet) {
+			return res, err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
 	}
 }

@@ -2,11 +2,14 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/lni/dragonboat/v4"
 	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -18,6 +21,8 @@ type fakeRaft struct {
 	batches []int
 	gate    chan struct{}
 	err     error
+	// notYet is how many calls are refused as not ready before one succeeds.
+	notYet int
 }
 
 func (f *fakeRaft) Propose(ctx context.Context, shard uint64, data []byte) ([]byte, error) {
@@ -28,7 +33,14 @@ func (f *fakeRaft) Propose(ctx context.Context, shard uint64, data []byte) ([]by
 	f.mu.Lock()
 	f.batches = append(f.batches, len(b.Cmds))
 	first := len(f.batches) == 1
+	refuse := f.notYet > 0
+	if refuse {
+		f.notYet--
+	}
 	f.mu.Unlock()
+	if refuse {
+		return nil, raft.Error(dragonboat.ErrShardNotReady)
+	}
 	if first && f.gate != nil {
 		<-f.gate
 	}
@@ -92,5 +104,34 @@ func TestProposerHandsEveryCommandTheRaftError(t *testing.T) {
 	p.start(ctx, 1)
 	if _, err := p.submit(ctx, sm.Command{Op: sm.OpAppend}, 1); codes.As(err).Code != codes.Unavailable {
 		t.Fatalf("got %v, want unavailable", err)
+	}
+}
+
+func TestProposerHoldsAWriteTheShardIsNotReadyFor(t *testing.T) {
+	f := &fakeRaft{notYet: 5}
+	p := newProposer(f, 1, 512, 1, 5*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); p.wait() }()
+	p.start(ctx, 1)
+	if _, err := p.submit(ctx, sm.Command{Op: sm.OpAppend}, 1); err != nil {
+		t.Fatalf("a write refused as not ready was bounced to the client: %v", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.batches) != 6 {
+		t.Fatalf("%d proposals, want 5 refused and 1 accepted", len(f.batches))
+	}
+}
+
+func TestProposerGivesUpOnANeverReadyShardWithNotWritten(t *testing.T) {
+	f := &fakeRaft{notYet: 1 << 30}
+	p := newProposer(f, 1, 512, 1, 200*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); p.wait() }()
+	p.start(ctx, 1)
+	_, err := p.submit(ctx, sm.Command{Op: sm.OpAppend}, 1)
+	// unavailable, not timeout: the proposal never entered the log.
+	if codes.As(err).Code != codes.Unavailable || !errors.Is(err, raft.ErrNotYet) {
+		t.Fatalf("got %v, want unavailable (not proposed)", err)
 	}
 }
