@@ -68,3 +68,12 @@ func Logger(fs *flag.FlagSet) func() (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 	}
 }
+
+// Bool returns the environment variable as a bool (1, true, 0, false, …),
+// or def.
+func Bool(name string, def bool) bool {
+	if v, err := strconv.ParseBool(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/flagenv"
+	"github.com/logbookdb/logbook/pkg/natsauth"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/gateway/gateway"
 	"github.com/nats-io/nats.go"
@@ -28,6 +29,7 @@ func main() {
 func run() error {
 	natsURL := flag.String("nats-url", flagenv.String("LOGBOOK_NATS_URL", nats.DefaultURL), "NATS server(s), comma-separated (env LOGBOOK_NATS_URL)")
 	timeout := flag.Duration("request-timeout", flagenv.Duration("LOGBOOK_GATEWAY_TIMEOUT", 10*time.Second), "bound on a request end to end, waiting for a store's leader included; keep it above the storenodes' -request-timeout (env LOGBOOK_GATEWAY_TIMEOUT)")
+	natsAuth := natsauth.Register(flag.CommandLine)
 	var limits wire.Limits
 	flagenv.Limits(flag.CommandLine, &limits)
 	newLogger := flagenv.Logger(flag.CommandLine)
@@ -40,8 +42,12 @@ func run() error {
 	defer stop()
 
 	// 1. NATS.
-	nc, err := nats.Connect(*natsURL, nats.Name("logbook-gateway"),
-		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true))
+	natsOpts, err := natsAuth.ServiceOptions(logger)
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(*natsURL, append(natsOpts, nats.Name("logbook-gateway"),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true))...)
 	if err != nil {
 		return fmt.Errorf("connect to NATS at %s: %w", *natsURL, err)
 	}

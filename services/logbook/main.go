@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/flagenv"
+	"github.com/logbookdb/logbook/pkg/natsauth"
 	"github.com/logbookdb/logbook/services/logbook/embed"
 	"github.com/logbookdb/logbook/services/storenode/cli"
 )
@@ -33,7 +34,9 @@ func run() error {
 		natsURL  = flag.String("nats-url", flagenv.String("LOGBOOK_NATS_URL", ""), "use this NATS server instead of embedding one (env LOGBOOK_NATS_URL)")
 		natsHost = flag.String("nats-host", flagenv.String("LOGBOOK_NATS_HOST", "127.0.0.1"), "embedded NATS listen host (env LOGBOOK_NATS_HOST)")
 		natsPort = flag.Int("nats-port", flagenv.Int("LOGBOOK_NATS_PORT", 4222), "embedded NATS listen port (env LOGBOOK_NATS_PORT)")
+		natsConf = flag.String("nats-config", flagenv.String("LOGBOOK_NATS_CONFIG", ""), "nats-server configuration file for the embedded NATS (env LOGBOOK_NATS_CONFIG)")
 	)
+	natsAuth := natsauth.Register(flag.CommandLine)
 	node := cli.Register(flag.CommandLine, "./data")
 	newLogger := flagenv.Logger(flag.CommandLine)
 	flag.Parse()
@@ -48,6 +51,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	natsOpts, err := natsAuth.ServiceOptions(logger)
+	if err != nil {
+		return err
+	}
 
 	// Stop on Ctrl-C or SIGTERM.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -56,6 +63,7 @@ func run() error {
 	// Start: NATS, storenode, gateway (embed.Start does them in that order).
 	lb, err := embed.Start(ctx, embed.Config{
 		DataDir: nc.DataDir, NATSURL: *natsURL, NATSHost: *natsHost, NATSPort: *natsPort,
+		NATSConfigFile: *natsConf, NATSOptions: natsOpts,
 		NodeID: nc.NodeID, RaftAddress: nc.RaftAddress, RaftListen: nc.ListenAddress,
 		ClusterName: nc.ClusterName, InitialSize: nc.InitialSize,
 		StoreID: nc.DefaultStore, Logger: logger, RequestTimeout: nc.RequestTimeout,

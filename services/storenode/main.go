@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/flagenv"
+	"github.com/logbookdb/logbook/pkg/natsauth"
 	"github.com/logbookdb/logbook/services/storenode/cli"
 	"github.com/logbookdb/logbook/services/storenode/node"
 	"github.com/nats-io/nats.go"
@@ -31,6 +32,7 @@ func main() {
 func run() error {
 	natsURL := flag.String("nats-url", flagenv.String("LOGBOOK_NATS_URL", nats.DefaultURL), "NATS server(s), comma-separated (env LOGBOOK_NATS_URL)")
 	httpAddr := flag.String("http", flagenv.String("LOGBOOK_HTTP", ""), "serve /healthz, /readyz and /cluster on this address, e.g. :8080 (env LOGBOOK_HTTP)")
+	natsAuth := natsauth.Register(flag.CommandLine)
 	flags := cli.Register(flag.CommandLine, "./data/storenode")
 	registerPprof(flag.CommandLine)
 	newLogger := flagenv.Logger(flag.CommandLine)
@@ -47,8 +49,12 @@ func run() error {
 	defer stop()
 
 	// 1. NATS: the storenode's only link to gateways and other storenodes.
-	nc, err := nats.Connect(*natsURL, nats.Name(fmt.Sprintf("logbook-storenode-%d", cfg.NodeID)),
-		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true))
+	natsOpts, err := natsAuth.ServiceOptions(logger)
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(*natsURL, append(natsOpts, nats.Name(fmt.Sprintf("logbook-storenode-%d", cfg.NodeID)),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true))...)
 	if err != nil {
 		return fmt.Errorf("connect to NATS at %s: %w", *natsURL, err)
 	}

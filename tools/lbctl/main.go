@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/client"
+	"github.com/logbookdb/logbook/pkg/natsauth"
 )
 
 const usage = `usage: lbctl [global flags] <command> [flags] [args]
@@ -62,6 +63,7 @@ func run(args []string) error {
 	url := global.String("server", envOr("LOGBOOK_URL", "nats://127.0.0.1:4222"), "NATS URL (env LOGBOOK_URL)")
 	store := global.String("store", envOr("LOGBOOK_STORE", "default"), "store id (env LOGBOOK_STORE)")
 	timeout := global.Duration("timeout", 10*time.Second, "request timeout")
+	natsAuth := natsauth.Register(global) // -nats-creds, -nats-user, -nats-tls-cert, …
 	global.Usage = func() { fmt.Fprint(os.Stderr, usage); global.PrintDefaults() }
 	if err := global.Parse(args); err != nil {
 		return err
@@ -73,7 +75,11 @@ func run(args []string) error {
 	if global.Arg(0) == "stores" && storesHelp(global.Args()[1:]) {
 		return nil
 	}
-	c, err := client.Connect(*url, client.WithTimeout(*timeout))
+	natsOpts, err := natsAuth.Options()
+	if err != nil {
+		return err
+	}
+	c, err := client.Connect(*url, client.WithTimeout(*timeout), client.WithNATSOptions(natsOpts...))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/node"
+	"github.com/nats-io/nats.go"
 )
 
 // DefaultStoreID is the store every Logbook starts with.
@@ -25,6 +26,16 @@ type Config struct {
 	NATSPort int
 	// NATSMaxPayload is the embedded server's max message size. Default 8 MiB.
 	NATSMaxPayload int32
+	// NATSConfigFile is a nats-server configuration file for the embedded
+	// server (authorization, accounts, TLS, …). Its settings win; where it
+	// sets no listen host, port, max_payload or server name, the fields
+	// above apply. Logbook's own connection, in-process, must then present
+	// an identity the file allows: NATSOptions.
+	NATSConfigFile string
+	// NATSOptions are added to Logbook's own NATS connection (to the
+	// embedded server or to NATSURL): authentication and TLS, as built by
+	// pkg/natsauth.
+	NATSOptions []nats.Option
 	// NodeID is the storenode's Raft replica id. Default 1.
 	NodeID uint64
 	// RaftAddress is where the storenode's Raft transport listens.

@@ -5,6 +5,7 @@ package embed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -36,17 +37,16 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 		}
 	}()
 	// 1. NATS: the only endpoint clients need.
+	if cfg.NATSURL != "" && cfg.NATSConfigFile != "" {
+		return nil, errors.New("logbook: a NATS configuration file is for the embedded server, and a NATS URL means none is embedded: give one or the other")
+	}
 	if cfg.NATSURL != "" {
 		l.url = cfg.NATSURL
 	} else if err := l.startNATS(); err != nil {
 		return nil, err
 	}
-	opts := []nats.Option{nats.Name("logbook"), nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}
-	if l.ns != nil {
-		opts = append(opts, nats.InProcessServer(l.ns))
-	}
-	if l.nc, err = nats.Connect(l.url, opts...); err != nil {
-		return nil, fmt.Errorf("logbook: connect to NATS at %s: %w", l.url, err)
+	if l.nc, err = l.connect(); err != nil {
+		return nil, err
 	}
 	// Replies must fit in a NATS message: read pages stop early to stay
 	// under max_payload (less room for headers). Requests over it are
@@ -97,22 +97,19 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 }
 
 func (l *Logbook) startNATS() error {
-	opts := &server.Options{
-		ServerName: "logbook",
-		Host:       l.cfg.NATSHost,
-		Port:       l.cfg.NATSPort,
-		MaxPayload: l.cfg.NATSMaxPayload,
-		NoSigs:     true,
+	opts, err := l.cfg.serverOptions()
+	if err != nil {
+		return err
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return fmt.Errorf("logbook: embedded NATS: %w", err)
 	}
-	ns.SetLoggerV2(natsLogger{l.cfg.Logger.With("component", "nats")}, false, false, false)
+	ns.SetLoggerV2(natsLogger{l.cfg.Logger.With("component", "nats")}, opts.Debug, opts.Trace, opts.TraceVerbose)
 	go ns.Start() // owned by l: stopped by Shutdown in Close
 	if !ns.ReadyForConnections(10 * time.Second) {
 		ns.Shutdown()
-		return fmt.Errorf("logbook: embedded NATS did not start listening on %s:%d", l.cfg.NATSHost, l.cfg.NATSPort)
+		return fmt.Errorf("logbook: embedded NATS did not start listening on %s:%d", opts.Host, opts.Port)
 	}
 	l.ns = ns
 	l.url = ns.ClientURL()
