@@ -37,7 +37,13 @@ type memNode struct {
 // startNATS runs a NATS server for the test on a free loopback port.
 func startNATS(t testing.TB) (*server.Server, string) {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true, MaxPayload: 8 << 20})
+	return startNATSWith(t, &server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true, MaxPayload: 8 << 20})
+}
+
+// startNATSWith runs a NATS server for the test with opts.
+func startNATSWith(t testing.TB, opts *server.Options) (*server.Server, string) {
+	t.Helper()
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,9 +82,17 @@ func startProc(t *testing.T, dataDir, natsAddr, raftAddr string, opts ...procOpt
 	}
 	host, port, _ := strings.Cut(natsAddr, ":")
 	args := []string{"-data", dataDir, "-nats-host", host, "-nats-port", port, "-raft-addr", raftAddr, "-log-level", "warn"}
-	cmd := exec.Command(logbookBinary(t), append(args, pc.args...)...)
-	if len(pc.env) > 0 {
-		cmd.Env = append(os.Environ(), pc.env...)
+	return runUntilReady(t, logbookBinary(t), "Logbook is ready", append(args, pc.args...), pc.env)
+}
+
+// runUntilReady starts a command with args and env (KEY=VALUE, on top of
+// this process's environment), waits until it prints ready on stdout and
+// kills it when the test ends.
+func runUntilReady(t *testing.T, bin, ready string, args, env []string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -95,24 +103,25 @@ func startProc(t *testing.T, dataDir, natsAddr, raftAddr string, opts ...procOpt
 		t.Fatal(err)
 	}
 	p := &proc{cmd: cmd, done: make(chan struct{})}
-	ready := make(chan struct{})
+	isReady := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Logbook is ready") {
-				close(ready)
+			if strings.Contains(sc.Text(), ready) {
+				close(isReady)
 			}
 		}
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
+	name := filepath.Base(bin)
 	select {
-	case <-ready:
+	case <-isReady:
 	case <-p.done:
-		t.Fatalf("logbook exited before it was ready: %v", p.err)
+		t.Fatalf("%s exited before it was ready: %v", name, p.err)
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
-		t.Fatal("logbook was not ready within 60s")
+		t.Fatalf("%s was not ready within 60s", name)
 	}
 	t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
 	return p

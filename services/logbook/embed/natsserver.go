@@ -1,7 +1,6 @@
 package embed
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -52,9 +51,13 @@ func (l *Logbook) connect() (*nats.Conn, error) {
 		url = "nats://" + strings.TrimPrefix(url, "tls://")
 	}
 	nc, err := nats.Connect(url, opts...)
-	if err != nil && l.ns != nil && l.cfg.NATSConfigFile != "" && errors.Is(err, nats.ErrAuthorization) {
-		return nil, fmt.Errorf("logbook: connect to the embedded NATS: %w: %s requires an identity that Logbook's own connection lacks "+
-			"(give one with -nats-user, -nats-nkey, -nats-creds or a token: see docs/operations.md)", err, l.cfg.NATSConfigFile)
+	if err != nil && l.ns != nil && l.cfg.NATSConfigFile != "" {
+		// A refused in-process connection does not always say so: the
+		// server's error and the client's next write can block each
+		// other on the pipe until the server's write deadline.
+		return nil, fmt.Errorf("logbook: connect to the embedded NATS: %w (if %s requires authentication, give Logbook's own "+
+			"connection an identity it allows: -nats-user, -nats-nkey, -nats-creds or a token; see docs/operations.md)",
+			err, l.cfg.NATSConfigFile)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("logbook: connect to NATS at %s: %w", url, err)
