@@ -328,8 +328,8 @@ func TestImagesMatchCompose(t *testing.T) {
 
 // Sources declaring the binaries' LOGBOOK_* variables.
 var (
-	storenodeSources = []string{"services/storenode/*.go", "services/storenode/cli/*.go", "pkg/flagenv/*.go"}
-	gatewaySources   = []string{"services/gateway/*.go", "pkg/flagenv/*.go"}
+	storenodeSources = []string{"services/storenode/*.go", "services/storenode/cli/*.go", "pkg/flagenv/*.go", "pkg/natsauth/*.go"}
+	gatewaySources   = []string{"services/gateway/*.go", "pkg/flagenv/*.go", "pkg/natsauth/*.go"}
 )
 
 // checkEnvKnown fails for a LOGBOOK_* variable that no source of the
