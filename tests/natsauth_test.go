@@ -55,31 +55,32 @@ func operatorMode(t testing.TB) (configure func(*server.Options), creds, strange
 			t.Fatal(err)
 		}
 	}
-	op, err := nkeys.CreateOperator()
+	keyPair := func(create func() (nkeys.KeyPair, error)) (nkeys.KeyPair, string) {
+		kp, err := create()
+		must(err)
+		pub, err := kp.PublicKey()
+		must(err)
+		return kp, pub
+	}
+	encode := func(c jwt.Claims, signer nkeys.KeyPair) string {
+		s, err := c.Encode(signer)
+		must(err)
+		return s
+	}
+	op, opPub := keyPair(nkeys.CreateOperator)
+	opClaims, err := jwt.DecodeOperatorClaims(encode(jwt.NewOperatorClaims(opPub), op))
 	must(err)
-	opPub, _ := op.PublicKey()
-	opJWT, err := jwt.NewOperatorClaims(opPub).Encode(op)
-	must(err)
-	opClaims, err := jwt.DecodeOperatorClaims(opJWT)
-	must(err)
+	acc, accPub := keyPair(nkeys.CreateAccount)
+	accJWT := encode(jwt.NewAccountClaims(accPub), op)
+	stranger, _ := keyPair(nkeys.CreateAccount)
 	userOf := func(account nkeys.KeyPair) string {
-		u, err := nkeys.CreateUser()
+		u, pub := keyPair(nkeys.CreateUser)
+		seed, err := u.Seed()
 		must(err)
-		pub, _ := u.PublicKey()
-		ujwt, err := jwt.NewUserClaims(pub).Encode(account)
-		must(err)
-		seed, _ := u.Seed()
-		b, err := jwt.FormatUserConfig(ujwt, seed)
+		b, err := jwt.FormatUserConfig(encode(jwt.NewUserClaims(pub), account), seed)
 		must(err)
 		return writeSecret(t, "user.creds", string(b))
 	}
-	acc, err := nkeys.CreateAccount()
-	must(err)
-	accPub, _ := acc.PublicKey()
-	accJWT, err := jwt.NewAccountClaims(accPub).Encode(op)
-	must(err)
-	stranger, err := nkeys.CreateAccount()
-	must(err)
 	configure = func(o *server.Options) {
 		r := &server.MemAccResolver{}
 		must(r.Store(accPub, accJWT))

@@ -25,46 +25,47 @@ type testPKI struct {
 func newTestPKI(t testing.TB) testPKI {
 	t.Helper()
 	dir := t.TempDir()
-	caKey := newKey(t)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "logbook test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := testPKI{CA: writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)}
-	leaf := func(serial int64, name string, usage x509.ExtKeyUsage) (cert, key string) {
-		k := newKey(t)
-		tmpl := &x509.Certificate{
+	template := func(serial int64, name string) *x509.Certificate {
+		return &x509.Certificate{
 			SerialNumber: big.NewInt(serial),
 			Subject:      pkix.Name{CommonName: name},
 			NotBefore:    time.Now().Add(-time.Hour),
 			NotAfter:     time.Now().Add(24 * time.Hour),
 			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-			DNSNames:     []string{"localhost"},
 		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
+	}
+	caKey := newKey(t)
+	var ca *x509.Certificate // nil until issued: the CA signs itself
+	// issue signs tmpl for key with the CA and writes the certificate and
+	// the key as name.pem and name-key.pem.
+	issue := func(tmpl *x509.Certificate, key *ecdsa.PrivateKey, name string) (certFile, keyFile string) {
+		parent := ca
+		if parent == nil {
+			parent = tmpl
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, caKey)
+		if err == nil && ca == nil {
+			ca, err = x509.ParseCertificate(der)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		kder, err := x509.MarshalPKCS8PrivateKey(k)
+		kder, err := x509.MarshalPKCS8PrivateKey(key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return writePEM(t, dir, name+".pem", "CERTIFICATE", der), writePEM(t, dir, name+"-key.pem", "PRIVATE KEY", kder)
+	}
+	caTmpl := template(1, "logbook test CA")
+	caTmpl.IsCA, caTmpl.BasicConstraintsValid = true, true
+	caTmpl.KeyUsage |= x509.KeyUsageCertSign
+	var p testPKI
+	p.CA, _ = issue(caTmpl, caKey, "ca")
+	leaf := func(serial int64, name string, usage x509.ExtKeyUsage) (cert, key string) {
+		tmpl := template(serial, name)
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{usage}
+		tmpl.IPAddresses, tmpl.DNSNames = []net.IP{net.IPv4(127, 0, 0, 1)}, []string{"localhost"}
+		return issue(tmpl, newKey(t), name)
 	}
 	p.ServerCert, p.ServerKey = leaf(2, "server", x509.ExtKeyUsageServerAuth)
 	p.ClientCert, p.ClientKey = leaf(3, "client", x509.ExtKeyUsageClientAuth)

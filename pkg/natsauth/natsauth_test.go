@@ -36,7 +36,11 @@ func userSeed(t *testing.T) string {
 	return string(seed)
 }
 
-func TestConfigRefusesBadCombinations(t *testing.T) {
+// Bad combinations and bad files are refused when the options are built,
+// each file under its flag's name.
+func TestConfigRefusesBadCombinationsAndFiles(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	junk := writeFile(t, "junk.pem", "not a certificate\n")
 	cases := []struct {
 		name string
 		c    Config
@@ -49,26 +53,6 @@ func TestConfigRefusesBadCombinations(t *testing.T) {
 		{"password without user", Config{Password: "p"}, "a password without a user"},
 		{"cert without key", Config{CertFile: "c"}, "needs both -nats-tls-cert and -nats-tls-key"},
 		{"key without cert", Config{KeyFile: "k"}, "needs both -nats-tls-cert and -nats-tls-key"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.c.Options()
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Options() error %v, want one containing %q", err, tc.want)
-			}
-		})
-	}
-}
-
-func TestConfigReportsBadFilesUnderTheirFlag(t *testing.T) {
-	dir := t.TempDir()
-	missing := filepath.Join(dir, "missing")
-	junk := writeFile(t, "junk.pem", "not a certificate\n")
-	cases := []struct {
-		name string
-		c    Config
-		want string
-	}{
 		{"missing creds", Config{CredsFile: missing}, "-nats-creds"},
 		{"creds without JWT", Config{CredsFile: writeFile(t, "x.creds", userSeed(t)+"\n")}, "no user JWT"},
 		{"creds without seed", Config{CredsFile: writeFile(t, "y.creds", "-----BEGIN NATS USER JWT-----\na.b.c\n------END NATS USER JWT------\n")}, "no nkey seed"},
