@@ -2,7 +2,9 @@ package tests
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -33,10 +35,31 @@ type procNode struct {
 	id     uint64
 	dir    string
 	raft   string
+	http   string // its -http address (/cluster, /health)
 	cmd    *exec.Cmd
 	done   chan struct{}
 	ready  chan struct{}
 	paused bool
+	stderr *syncBuffer // what it wrote on stderr (also copied to the test's)
+	err    error       // its exit status, once done is closed
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and readers at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // storenodeBinary builds the real storenode command once per test run.
@@ -51,7 +74,7 @@ func startProcCluster(t *testing.T, size int) *procCluster {
 	c := &procCluster{t: t, url: url, size: size, nodes: map[uint64]*procNode{}}
 	t.Cleanup(c.close)
 	for id := uint64(1); id <= uint64(size); id++ {
-		c.launch(&procNode{id: id, dir: t.TempDir(), raft: freeAddr(t)})
+		c.launch(&procNode{id: id, dir: t.TempDir(), raft: freeAddr(t), http: freeAddr(t)})
 	}
 	for id := uint64(1); id <= uint64(size); id++ {
 		c.waitReady(id)
@@ -64,17 +87,18 @@ func startProcCluster(t *testing.T, size int) *procCluster {
 func (c *procCluster) launch(p *procNode) {
 	c.t.Helper()
 	args := []string{"-nats-url", c.url, "-node-id", fmt.Sprint(p.id), "-raft-addr", p.raft,
-		"-data", p.dir, "-cluster", "chaos", "-initial-size", fmt.Sprint(c.size), "-log-level", "error"}
+		"-data", p.dir, "-cluster", "chaos", "-initial-size", fmt.Sprint(c.size), "-log-level", "error", "-http", p.http}
 	cmd := exec.Command(storenodeBinary(c.t), args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = io.MultiWriter(os.Stderr, stderr)
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
-	p.cmd, p.done, p.ready, p.paused = cmd, make(chan struct{}), make(chan struct{}), false
+	p.cmd, p.done, p.ready, p.paused, p.stderr = cmd, make(chan struct{}), make(chan struct{}), false, stderr
 	done, ready := p.done, p.ready
 	go func() { // owned by the process: ends when it exits
 		sc := bufio.NewScanner(stdout)
@@ -83,7 +107,10 @@ func (c *procCluster) launch(p *procNode) {
 				close(ready)
 			}
 		}
-		cmd.Wait()
+		err := cmd.Wait()
+		c.mu.Lock()
+		p.err = err
+		c.mu.Unlock()
 		close(done)
 	}()
 	c.mu.Lock()
@@ -107,6 +134,21 @@ func (c *procCluster) waitReady(id uint64) {
 	case <-time.After(60 * time.Second):
 		c.t.Fatalf("storenode %d not ready within 60s", id)
 	}
+}
+
+// exited waits up to timeout for a node's process to exit by itself and
+// returns what it wrote on stderr and its exit status.
+func (c *procCluster) exited(id uint64, timeout time.Duration) (string, error) {
+	c.t.Helper()
+	p := c.node(id)
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		c.t.Fatalf("storenode %d still runs after %s; stderr:\n%s", id, timeout, p.stderr)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return p.stderr.String(), p.err
 }
 
 // kill9 kills a node's process with SIGKILL and waits for it to exit.

@@ -1,0 +1,109 @@
+package tests
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/client"
+	"github.com/logbookdb/logbook/pkg/wire"
+)
+
+// Membership (issue 16): a restarted member always comes back, a removed
+// node stays out, and the view reports what the replicas report.
+
+// removeDeadNode kills a node, removes it from the cluster and waits until
+// the view has dropped it and every move is done.
+func removeDeadNode(t *testing.T, c *procCluster, id uint64) {
+	t.Helper()
+	c.kill9(id)
+	if _, err := c.Client.RemoveNode(ctxT(t), id); err != nil {
+		t.Fatalf("remove node %d: %v", id, err)
+	}
+	waitRemoved(t, c, id)
+}
+
+// waitRemoved waits until the view has dropped node id and no store holds
+// or moves a replica of it.
+func waitRemoved(t *testing.T, c *procCluster, id uint64) {
+	t.Helper()
+	eventually(t, 30*time.Second, func() error {
+		v, err := c.Client.View(ctxT(t))
+		if err != nil {
+			return err
+		}
+		if err := noNode(v, id); err != nil {
+			return err
+		}
+		for _, s := range v.Stores {
+			if len(s.Moves) > 0 || slices.Contains(s.Replicas, id) {
+				return fmt.Errorf("store %+v", s)
+			}
+		}
+		return nil
+	})
+}
+
+func noNode(v *wire.ClusterView, id uint64) error {
+	for _, nd := range v.Nodes {
+		if nd.ID == id {
+			return fmt.Errorf("node %d in the view: %+v", id, nd)
+		}
+	}
+	return nil
+}
+
+// appendSome appends n events to stream in the default store.
+func appendSome(t *testing.T, c *client.Client, stream string, n int) {
+	t.Helper()
+	s := c.Store("default")
+	for i := range n {
+		if _, err := s.Append(ctxT(t), stream, client.Any, ev("E", fmt.Sprint(i))); err != nil {
+			t.Fatalf("append %d to %s: %v", i, stream, err)
+		}
+	}
+}
+
+// A cluster formed with -initial-size 3 that lost a node for good still
+// takes a restarted member back: -initial-size only matters the first time.
+// The restarted node prints its ready line and serves its replicas (the
+// stores need it: they have two replicas left).
+func TestClusterRestartAfterShrink(t *testing.T) {
+	c := startProcCluster(t, 3)
+	appendSome(t, c.Client, "before", 5)
+	removeDeadNode(t, c, 3)
+
+	c.kill9(1)
+	c.restart(1)
+	select {
+	case <-c.node(1).ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("node 1, restarted after the cluster shrank below -initial-size, is not ready within 30s")
+	}
+	appendSome(t, c.Client, "after", 5)
+	if got := readStream(t, ctxT(t), c.Client.Store("default"), "before"); len(got) != 5 {
+		t.Fatalf("%d events before the restart", len(got))
+	}
+	eventually(t, 15*time.Second, func() error {
+		v, err := c.Client.View(ctxT(t))
+		if err != nil {
+			return err
+		}
+		for _, s := range v.Stores {
+			if !slices.Equal(s.Replicas, []uint64{1, 2}) || s.ReplicasUp != 2 || s.Health != wire.StoreHealthy {
+				return fmt.Errorf("store %+v", s)
+			}
+		}
+		return nil
+	})
+	// The default store's configuration does not differ from the registry
+	// because the cluster is smaller than when the store was created. Any
+	// node answers: ask enough times for node 1 to answer too.
+	for range 12 {
+		st, err := c.Client.Stores().Status(ctxT(t), "default")
+		if err != nil || st.ConfigMismatch != "" {
+			t.Fatalf("default store status %+v %v", st, err)
+		}
+	}
+}
