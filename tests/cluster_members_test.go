@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -105,5 +107,26 @@ func TestClusterRestartAfterShrink(t *testing.T) {
 		if err != nil || st.ConfigMismatch != "" {
 			t.Fatalf("default store status %+v %v", st, err)
 		}
+	}
+	// GET /cluster speaks the schema's names (schemas/cluster.md).
+	resp, err := http.Get("http://" + c.node(1).http + "/cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var view map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&view); err != nil {
+		t.Fatal(err)
+	}
+	nodes, _ := view["nodes"].([]any)
+	stores, _ := view["stores"].([]any)
+	if _, ok := view["meta_leader"]; !ok || len(nodes) != 2 || len(stores) == 0 {
+		t.Fatalf("GET /cluster: %v", view)
+	}
+	if n0, _ := nodes[0].(map[string]any); n0["raft_address"] == nil || n0["last_seen_ms"] == nil {
+		t.Fatalf("GET /cluster node: %v", nodes[0])
+	}
+	if s0, _ := stores[0].(map[string]any); s0["replicas_up"] == nil {
+		t.Fatalf("GET /cluster store: %v", stores[0])
 	}
 }

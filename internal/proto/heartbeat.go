@@ -16,6 +16,16 @@ type NodeHeartbeat struct {
 	Leads       []string     `msgpack:"leads"` // stores this node leads
 	Hosts       []string     `msgpack:"hosts"` // stores with a replica running here
 	Settings    NodeSettings `msgpack:"settings"`
+	// Replicas is what each replica running here reports about itself
+	// (one per store in Hosts); older storenodes send none.
+	Replicas []ReplicaReport `msgpack:"replicas,omitempty"`
+}
+
+// ReplicaReport is one store replica's own state, in its node's heartbeat.
+type ReplicaReport struct {
+	Store   string `msgpack:"store"`
+	Applied uint64 `msgpack:"applied"` // the last Raft index it applied
+	Leader  uint64 `msgpack:"leader"`  // the leader it sees; 0: none
 }
 
 // NodeSettings are the settings of a node that must agree across the cluster.

@@ -28,3 +28,12 @@ type JoinReply struct {
 	Reason    string `msgpack:"reason,omitempty"`
 	NonVoting bool   `msgpack:"non_voting,omitempty"`
 }
+
+// RemovedNotice tells a storenode, on Removed(cluster, node), that the
+// cluster removed it for good: a member that knows it (its id is in the meta
+// shard's removed set) sends it when it hears the node's heartbeat.
+type RemovedNotice struct {
+	Cluster string `msgpack:"cluster"`
+	NodeID  uint64 `msgpack:"node_id"`
+	By      uint64 `msgpack:"by"` // the member that sent it
+}

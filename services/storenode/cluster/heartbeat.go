@@ -12,7 +12,10 @@ import (
 // Every storenode publishes a heartbeat on _LB.heartbeat each
 // HeartbeatInterval and keeps the latest one of every other node. The
 // heartbeats are what the cluster view reports as live state (health,
-// leaders) and what drift detection compares (each node's own settings).
+// leaders, and each replica's own report: running, applied index, the
+// leader it sees) and what drift detection compares (each node's own
+// settings). A removed node's heartbeats are answered, not kept
+// (removed.go).
 
 type peer struct {
 	hb       proto.NodeHeartbeat
@@ -31,9 +34,14 @@ func (c *Cluster) heartbeat() proto.NodeHeartbeat {
 	}
 	for _, r := range c.cfg.Replicas.List() {
 		hb.Hosts = append(hb.Hosts, r.ID)
-		if c.cfg.Raft.Leads(r.ShardID) {
+		leader, ok := c.cfg.Raft.Leader(r.ShardID)
+		if !ok {
+			leader = 0
+		}
+		if leader == c.cfg.NodeID {
 			hb.Leads = append(hb.Leads, r.ID)
 		}
+		hb.Replicas = append(hb.Replicas, proto.ReplicaReport{Store: r.ID, Applied: c.cfg.Replicas.Applied(r.ID), Leader: leader})
 	}
 	return hb
 }
@@ -46,9 +54,10 @@ func (c *Cluster) beat() bool {
 		c.balanceLeaders()
 	}
 	c.beats++
+	c.refreshRemoved()
 	if c.cfg.Membership.Member() {
 		if b, err := wire.Marshal(c.heartbeat()); err == nil {
-			c.cfg.NATS.Publish(proto.Heartbeat, b)
+			c.publish(proto.Heartbeat, b)
 		}
 	}
 	return true
@@ -64,8 +73,14 @@ func (c *Cluster) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	c.mu.Lock()
-	c.peers[hb.NodeID] = peer{hb: hb, received: time.Now()}
+	removed := c.removed[hb.NodeID]
+	if !removed {
+		c.peers[hb.NodeID] = peer{hb: hb, received: time.Now()}
+	}
 	c.mu.Unlock()
+	if removed {
+		c.tellRemoved(hb.NodeID) // it is no peer: tell it to stop
+	}
 }
 
 // peerTable returns the latest heartbeats, this node's own included.
@@ -83,5 +98,10 @@ func (c *Cluster) peerTable() map[uint64]peer {
 
 // peerUp reports whether a heartbeat is recent enough to count the node up.
 func (c *Cluster) peerUp(p peer, now time.Time) bool {
-	return now.Sub(p.received) <= 3*c.cfg.HeartbeatInterval+500*time.Millisecond
+	return now.Sub(p.received) <= c.downAfter()
+}
+
+// downAfter is how long a node may stay silent and still count as up.
+func (c *Cluster) downAfter() time.Duration {
+	return 3*c.cfg.HeartbeatInterval + 500*time.Millisecond
 }

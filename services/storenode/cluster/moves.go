@@ -8,6 +8,7 @@ import (
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
+	"github.com/logbookdb/logbook/services/storenode/raft"
 )
 
 // Removing a storenode (cluster.remove_node) marks it leaving in the
@@ -129,6 +130,7 @@ func (c *Cluster) leaveMeta(id uint64) error {
 	if err != nil {
 		return err
 	}
+	c.noteRemoved(mem)
 	_, voter := mem.Voters[id]
 	_, nonVoter := mem.NonVoters[id]
 	if !voter && !nonVoter {
@@ -142,7 +144,11 @@ func (c *Cluster) leaveMeta(id uint64) error {
 		}
 		return codes.New(codes.Unavailable, "no other meta member to lead")
 	}
-	return c.cfg.Raft.Remove(ctx, meta.ShardID, id, mem.ConfigChangeID)
+	if err := c.cfg.Raft.Remove(ctx, meta.ShardID, id, mem.ConfigChangeID); err != nil {
+		return err
+	}
+	c.noteRemoved(raft.Membership{Removed: map[uint64]bool{id: true}})
+	return nil
 }
 
 // RemoveNode serves cluster.remove_node on the meta leader.

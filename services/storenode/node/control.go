@@ -142,6 +142,14 @@ func (r nodeReplicas) Stop(id string, shard uint64, removeData bool) error {
 
 func (r nodeReplicas) Running(id string) bool { return r.n.replicas.Get(id) != nil }
 
+// Applied returns the last Raft index the store's replica here applied.
+func (r nodeReplicas) Applied(id string) uint64 {
+	if rep := r.n.replicas.Get(id); rep != nil {
+		return rep.AppliedIndex()
+	}
+	return 0
+}
+
 // List returns the specs of the replicas running here, by store id.
 func (r nodeReplicas) List() []replica.Spec {
 	reps := r.n.replicas.List()
