@@ -1,14 +1,18 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/client"
+	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/wire"
 )
 
@@ -128,5 +132,94 @@ func TestClusterRestartAfterShrink(t *testing.T) {
 	}
 	if s0, _ := stores[0].(map[string]any); s0["replicas_up"] == nil {
 		t.Fatalf("GET /cluster store: %v", stores[0])
+	}
+}
+
+// A node removed while it was down, restarted on its old data, refuses to
+// start with a clear error, exits non-zero, and leaves the cluster alone:
+// the registry keeps its leader and the view never lists the node again.
+func TestClusterRemovedNodeRefusedOnItsData(t *testing.T) {
+	c := startProcCluster(t, 3)
+	removeDeadNode(t, c, 3)
+	before, err := c.Client.View(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c.restart(3)
+	stderr, exit := c.exited(3, 20*time.Second)
+	if exit == nil || !strings.Contains(stderr, "node id 3 was removed from the cluster") {
+		t.Fatalf("restarted removed node: exit %v, stderr:\n%s", exit, stderr)
+	}
+	v, err := c.Client.View(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := noNode(v, 3); err != nil || v.MetaLeader != before.MetaLeader {
+		t.Fatalf("view after the removed node came back: %v, registry leader %d then %d", err, before.MetaLeader, v.MetaLeader)
+	}
+	appendSome(t, c.Client, "after", 3)
+}
+
+// A node removed while it runs stops serving and exits non-zero, saying
+// that it was removed; the cluster serves on without it.
+func TestClusterRemovedLiveNodeStops(t *testing.T) {
+	c := startProcCluster(t, 3)
+	appendSome(t, c.Client, "before", 3)
+	if _, err := c.Client.RemoveNode(ctxT(t), 3); err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := c.exited(3, 40*time.Second)
+	if err == nil || !strings.Contains(stderr, "node id 3 was removed from the cluster") {
+		t.Fatalf("removed node: exit %v, stderr:\n%s", err, stderr)
+	}
+	waitRemoved(t, c, 3)
+	appendSome(t, c.Client, "after", 3)
+}
+
+// A store none of whose replicas runs (R1, its node down) answers
+// unavailable at once, not at the gateway's deadline: the registry lookup
+// tells the gateway that no replica runs.
+func TestClusterStoreWithoutReplicaFailsFast(t *testing.T) {
+	c := startMemCluster(t, 3)
+	ctx := ctxT(t)
+	one := int64(1)
+	if _, err := c.Client.Stores().Create(ctx, "solo", &client.StoreSettings{ReplicationFactor: &one}); err != nil {
+		t.Fatal(err)
+	}
+	solo := c.Client.Store("solo")
+	var holder uint64
+	eventually(t, 10*time.Second, func() error {
+		s, err := storeOf(c.view(ctx), "solo")
+		if err != nil || s.Leader == 0 {
+			return fmt.Errorf("solo %+v %v", s, err)
+		}
+		holder = s.Leader
+		return nil
+	})
+	if _, err := solo.Append(ctx, "s", client.Any, ev("E", "")); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(holder)
+	eventually(t, 10*time.Second, func() error {
+		s, err := storeOf(c.view(ctx), "solo")
+		if err != nil || s.Health != wire.StoreUnavailable || s.ReplicasUp != 0 {
+			return fmt.Errorf("solo %+v %v", s, err)
+		}
+		return nil
+	})
+	start := time.Now()
+	_, err := solo.Append(ctx, "s", client.Any, ev("E", ""))
+	took := time.Since(start)
+	var e *codes.Error
+	if !errors.As(err, &e) || e.Code != codes.Unavailable {
+		t.Fatalf("append to a store without a running replica: %v", err)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("unavailable after %s: the gateway waited for its deadline", took)
+	}
+	// The default store (three replicas, two running) still serves.
+	if _, err := c.Client.Store("default").Append(context.Background(), "d", client.Any, ev("E", "")); err != nil {
+		t.Fatal(err)
 	}
 }

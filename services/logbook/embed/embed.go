@@ -119,6 +119,13 @@ func (l *Logbook) startNATS() error {
 	return nil
 }
 
+// Done is closed when the storenode stops by itself because it can never
+// serve again (Err says why: the cluster removed it) or is closed.
+func (l *Logbook) Done() <-chan struct{} { return l.node.Done() }
+
+// Err is why the storenode can never serve, or nil.
+func (l *Logbook) Err() error { return l.node.Fatal() }
+
 // ClientURL is the NATS URL clients connect to.
 func (l *Logbook) ClientURL() string { return l.url }
 

@@ -80,8 +80,8 @@ func (f *Formation) AddNode(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, raft.Error(err)
 	}
-	if _, gone := mem.Removed[req.NodeID]; gone {
-		return &proto.JoinReply{Refused: true, Reason: fmt.Sprintf("node id %d was removed from the cluster; a storenode that comes back needs a new id and an empty data directory", req.NodeID)}, nil
+	if mem.Removed[req.NodeID] {
+		return &proto.JoinReply{Refused: true, Reason: removedReason(req.NodeID)}, nil
 	}
 	for _, set := range []map[uint64]string{mem.Voters, mem.NonVoters} {
 		for id, addr := range set {

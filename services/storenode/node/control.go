@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/logbookdb/logbook/internal/proto"
+	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/version"
 	"github.com/logbookdb/logbook/pkg/wire"
@@ -58,6 +59,7 @@ func (n *Node) startControl() error {
 		// The registry operations of the other parts.
 		Writes: map[string]lifecycle.Op{
 			proto.MetaJoin:             n.ctl.form.AddNode,
+			proto.MetaMember:           n.ctl.form.CheckMember,
 			subjects.ClusterRemoveNode: n.ctl.cluster.RemoveNode,
 		},
 		Reads: map[string]lifecycle.Op{
@@ -113,12 +115,31 @@ func (n *Node) onLeaderChange() {
 
 // ClusterView returns the cluster view as this node sees it.
 func (n *Node) ClusterView(ctx context.Context) (*wire.ClusterView, error) {
+	if err := n.closed(); err != nil {
+		return nil, err
+	}
 	return n.ctl.cluster.View(ctx)
 }
 
 // ClusterHealth returns the cluster's health as this node sees it.
 func (n *Node) ClusterHealth(ctx context.Context) (*wire.ClusterHealth, error) {
+	if err := n.closed(); err != nil {
+		return nil, err
+	}
 	return n.ctl.cluster.Health(ctx)
+}
+
+// closed says why the node no longer answers, once it is closed.
+func (n *Node) closed() error {
+	select {
+	case <-n.done:
+		if err := n.Fatal(); err != nil {
+			return err
+		}
+		return codes.New(codes.Unavailable, "storenode closed")
+	default:
+		return nil
+	}
 }
 
 // Fatal returns the error that keeps this node from serving, if any.
