@@ -5,6 +5,13 @@ package proto
 type RegistryAnswer struct {
 	Exists bool   `msgpack:"exists"`
 	Status string `msgpack:"status,omitempty"`
+	// NoQuorum: fewer than a quorum of the store's replicas run (as the
+	// answering storenode's heartbeats show), so it cannot have a leader
+	// now; Running of its Replicas do. A gateway answers unavailable at once
+	// rather than wait for a leader until its deadline.
+	NoQuorum bool `msgpack:"no_quorum,omitempty"`
+	Running  int  `msgpack:"running,omitempty"`
+	Replicas int  `msgpack:"replicas,omitempty"`
 }
 
 // OwnerReply is the answer on Owner("_cluster"): which cluster a storenode
