@@ -26,7 +26,8 @@ type Logbook struct {
 }
 
 // Start starts Logbook and returns when the registry has a leader, the
-// default and configured stores exist, and every store hosted here is served.
+// default and configured stores exist, every store hosted here is served,
+// and the gateway's subscriptions have reached the NATS server.
 func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 	cfg.setDefaults()
 	l := &Logbook{cfg: cfg}
@@ -91,6 +92,9 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 		Logger:         cfg.Logger.With("component", "gateway"),
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := l.gateway.WaitReady(rctx); err != nil {
 		return nil, err
 	}
 	return l, nil
