@@ -86,14 +86,7 @@ func startProc(t *testing.T, dataDir, natsAddr, raftAddr string, opts ...procOpt
 	if len(pc.env) > 0 {
 		cmd.Env = append(os.Environ(), pc.env...)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdout := startPiped(t, cmd)
 	p := &proc{cmd: cmd, done: make(chan struct{})}
 	ready := make(chan struct{})
 	go func() {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -20,14 +19,7 @@ import (
 func runUntilReady(t *testing.T, ready string, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(name, args...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdout := startPiped(t, cmd)
 	done, readyc := make(chan struct{}), make(chan struct{})
 	t.Cleanup(func() { cmd.Process.Kill(); <-done })
 	go func() { // ends when the process exits
