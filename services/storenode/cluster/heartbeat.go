@@ -20,6 +20,34 @@ import (
 type peer struct {
 	hb       proto.NodeHeartbeat
 	received time.Time
+	hosts    map[string]int // store -> its index in hb.Hosts
+}
+
+func newPeer(hb proto.NodeHeartbeat, received time.Time) peer {
+	hosts := make(map[string]int, len(hb.Hosts))
+	for i, s := range hb.Hosts {
+		hosts[s] = i
+	}
+	return peer{hb: hb, received: received, hosts: hosts}
+}
+
+// hosting reports whether the node runs a replica of store.
+func (p peer) hosting(store string) bool {
+	_, ok := p.hosts[store]
+	return ok
+}
+
+// runs reports whether the node runs a replica of store and, if it said
+// so, the replica's applied index and the leader it sees.
+func (p peer) runs(store string) (ok bool, applied, leader uint64) {
+	i, ok := p.hosts[store]
+	if !ok {
+		return false, 0, 0
+	}
+	if len(p.hb.Applied) == len(p.hb.Hosts) && len(p.hb.SeesLeader) == len(p.hb.Hosts) {
+		applied, leader = p.hb.Applied[i], p.hb.SeesLeader[i]
+	}
+	return true, applied, leader
 }
 
 // heartbeat describes this node now.
@@ -41,7 +69,8 @@ func (c *Cluster) heartbeat() proto.NodeHeartbeat {
 		if leader == c.cfg.NodeID {
 			hb.Leads = append(hb.Leads, r.ID)
 		}
-		hb.Replicas = append(hb.Replicas, proto.ReplicaReport{Store: r.ID, Applied: c.cfg.Replicas.Applied(r.ID), Leader: leader})
+		hb.Applied = append(hb.Applied, c.cfg.Replicas.Applied(r.ID))
+		hb.SeesLeader = append(hb.SeesLeader, leader)
 	}
 	return hb
 }
@@ -75,7 +104,7 @@ func (c *Cluster) onHeartbeat(m *nats.Msg) {
 	c.mu.Lock()
 	removed := c.removed[hb.NodeID]
 	if !removed {
-		c.peers[hb.NodeID] = peer{hb: hb, received: time.Now()}
+		c.peers[hb.NodeID] = newPeer(hb, time.Now())
 	}
 	c.mu.Unlock()
 	if removed {
@@ -92,7 +121,7 @@ func (c *Cluster) peerTable() map[uint64]peer {
 	for id, p := range c.peers {
 		out[id] = p
 	}
-	out[c.cfg.NodeID] = peer{hb: self, received: time.Now()}
+	out[c.cfg.NodeID] = newPeer(self, time.Now())
 	return out
 }
 

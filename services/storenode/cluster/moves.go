@@ -86,7 +86,7 @@ func (c *Cluster) moveStep(s *meta.Store, mv meta.Move, addrs map[uint64]string,
 			c.cfg.Logger.Info("added a replica on another node", "store", s.ID, "node", mv.To)
 			return nil
 		}
-		if p, ok := peers[mv.To]; !ok || !slices.Contains(p.hb.Hosts, s.ID) {
+		if p, ok := peers[mv.To]; !ok || !p.hosting(s.ID) {
 			return codes.New(codes.Unavailable, "waiting for node %d to run its replica", mv.To)
 		}
 	}

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"slices"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/wire"
@@ -32,16 +31,12 @@ func (c *Cluster) replicaState(store string, node uint64, peers map[uint64]peer,
 	if !ok || !c.peerUp(p, now) {
 		return rs
 	}
-	if !slices.Contains(p.hb.Hosts, store) {
+	runs, applied, leader := p.runs(store)
+	if !runs {
 		rs.State = wire.ReplicaNotRunning
 		return rs
 	}
-	rs.State = wire.ReplicaRunning
-	for _, r := range p.hb.Replicas {
-		if r.Store == store {
-			rs.Applied, rs.Leader = r.Applied, r.Leader
-		}
-	}
+	rs.State, rs.Applied, rs.Leader = wire.ReplicaRunning, applied, leader
 	return rs
 }
 

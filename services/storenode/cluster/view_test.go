@@ -92,8 +92,8 @@ func testCluster(t *testing.T) (*Cluster, *[]string) {
 // heartbeat delivers a heartbeat from node id hosting stores.
 func heartbeat(c *Cluster, id uint64, stores ...string) {
 	hb := proto.NodeHeartbeat{Cluster: "test", NodeID: id, RaftAddress: "a", Hosts: stores}
-	for _, s := range stores {
-		hb.Replicas = append(hb.Replicas, proto.ReplicaReport{Store: s, Applied: 40, Leader: 1})
+	for range stores {
+		hb.Applied, hb.SeesLeader = append(hb.Applied, 40), append(hb.SeesLeader, 1)
 	}
 	b, _ := wire.Marshal(hb)
 	c.onHeartbeat(&nats.Msg{Data: b})
