@@ -137,9 +137,14 @@ func (c *Cluster) leaveMeta(id uint64) error {
 		return nil
 	}
 	if id == c.cfg.NodeID {
+		// Hand the leadership over; the new leader removes this node. Not
+		// done yet: the caller must not record the node removed.
 		for other := range mem.Voters {
 			if other != id {
-				return c.cfg.Raft.TransferLeader(meta.ShardID, other)
+				if err := c.cfg.Raft.TransferLeader(meta.ShardID, other); err != nil {
+					return err
+				}
+				return codes.New(codes.Unavailable, "handing the meta leadership to node %d first", other)
 			}
 		}
 		return codes.New(codes.Unavailable, "no other meta member to lead")

@@ -22,9 +22,10 @@ import (
 // and the meta shard's membership; it also serves the registry's reads
 // from a real meta state machine.
 type fakeRaft struct {
-	leaders map[uint64]uint64
-	mem     raft.Membership
-	meta    *meta.StateMachine
+	leaders   map[uint64]uint64
+	mem       raft.Membership
+	meta      *meta.StateMachine
+	transfers []uint64 // leadership transfers asked for, to these nodes
 }
 
 func (f *fakeRaft) Leader(shard uint64) (uint64, bool) { l, ok := f.leaders[shard]; return l, ok }
@@ -32,11 +33,17 @@ func (f *fakeRaft) Leads(shard uint64) bool            { return f.leaders[shard]
 func (f *fakeRaft) Membership(context.Context, uint64) (raft.Membership, error) {
 	return f.mem, nil
 }
-func (f *fakeRaft) TransferLeader(uint64, uint64) error                            { return nil }
+func (f *fakeRaft) TransferLeader(_, to uint64) error {
+	f.transfers = append(f.transfers, to)
+	return nil
+}
 func (f *fakeRaft) AddVoter(context.Context, uint64, uint64, string, uint64) error { return nil }
 func (f *fakeRaft) Remove(context.Context, uint64, uint64, uint64) error           { return nil }
-func (f *fakeRaft) Propose(context.Context, uint64, []byte) ([]byte, error)        { return nil, nil }
-func (f *fakeRaft) StaleRead(_ uint64, q any) (any, error)                         { return f.meta.Lookup(q) }
+func (f *fakeRaft) Propose(_ context.Context, _ uint64, data []byte) ([]byte, error) {
+	r, err := f.meta.Update(dbsm.Entry{Cmd: data})
+	return r.Data, err
+}
+func (f *fakeRaft) StaleRead(_ uint64, q any) (any, error) { return f.meta.Lookup(q) }
 
 // apply puts a registry change into the meta state machine.
 func (f *fakeRaft) apply(t *testing.T, c meta.Command) {
@@ -62,7 +69,8 @@ func (m member) Member() bool { return bool(m) }
 // testCluster is node 1 of a cluster of nodes 1, 2, 3 (registered, meta
 // voters), where node 4 joins (a non-voting member, not registered yet) and
 // node 7 was removed. Store s has replicas on 1, 2, 3 and node 1 runs its
-// replica and leads it; store solo has one replica, on node 3.
+// replica and leads it; store solo has one replica, on node 1, which does
+// not run it.
 func testCluster(t *testing.T) (*Cluster, *[]string) {
 	f := &fakeRaft{
 		leaders: map[uint64]uint64{meta.ShardID: 2, 5: 1},
@@ -101,7 +109,7 @@ func heartbeat(c *Cluster, id uint64, stores ...string) {
 
 // The store health comes from what the replicas report: node 3 is up but
 // does not run its replica of s, so s is under-replicated (2 of 3 running),
-// and solo, whose only replica node 3 does not run, is unavailable.
+// and solo, whose only replica node 1 does not run, is unavailable.
 func TestViewCountsReplicasThatRun(t *testing.T) {
 	c, _ := testCluster(t)
 	heartbeat(c, 2, "s")
@@ -182,5 +190,24 @@ func TestViewJoiningAndRemovedNodes(t *testing.T) {
 	}
 	if !slices.Equal(*sent, []string{proto.Removed("test", 7)}) {
 		t.Fatalf("sent %v", *sent)
+	}
+}
+
+// A leaving node that leads the meta shard hands the leadership over and is
+// not recorded removed: the new leader takes it out of the meta shard
+// first. (It used to be forgotten by the registry while still a meta voter,
+// and was then listed as a live unregistered node and never told.)
+func TestRetireLeavingMetaLeaderHandsOverFirst(t *testing.T) {
+	c, _ := testCluster(t)
+	f := c.cfg.Raft.(*fakeRaft)
+	f.leaders[meta.ShardID] = 1
+	f.apply(t, meta.Command{Op: meta.OpRemoveNode, NodeID: 1})
+	f.apply(t, meta.Command{Op: meta.OpMoveDone, Store: "s", NodeID: 1})
+	f.apply(t, meta.Command{Op: meta.OpMoveDone, Store: "solo", NodeID: 1})
+	stores, _ := c.cfg.Registry.Stores()
+	c.RetireLeaving(stores)
+	nodes, _ := c.cfg.Registry.Nodes()
+	if len(nodes) != 3 || len(f.transfers) != 1 || f.transfers[0] == 1 {
+		t.Fatalf("nodes %+v, transfers %v", nodes, f.transfers)
 	}
 }
