@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -278,6 +279,57 @@ func TestClusterRemoveNodeMovesReplicas(t *testing.T) {
 		t.Fatalf("%d events", len(got))
 	}
 	if _, err := orders.Append(ctx, "order-1", client.Exact(24), ev("Placed", "")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A store none of whose replicas runs (R1, its node down) answers
+// unavailable at once, not at the gateway's deadline: the registry lookup
+// tells the gateway that no replica runs.
+func TestClusterStoreWithoutReplicaFailsFast(t *testing.T) {
+	c := startMemCluster(t, 3)
+	ctx := ctxT(t)
+	one := int64(1)
+	if _, err := c.Client.Stores().Create(ctx, "solo", &client.StoreSettings{ReplicationFactor: &one}); err != nil {
+		t.Fatal(err)
+	}
+	solo := c.Client.Store("solo")
+	var holder uint64
+	eventually(t, 10*time.Second, func() error {
+		s, err := storeOf(c.view(ctx), "solo")
+		if err != nil || s.Leader == 0 {
+			return fmt.Errorf("solo %+v %v", s, err)
+		}
+		holder = s.Leader
+		return nil
+	})
+	if _, err := solo.Append(ctx, "s", client.Any, ev("E", "")); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(holder)
+	eventually(t, 10*time.Second, func() error {
+		s, err := storeOf(c.view(ctx), "solo")
+		if err != nil || s.Health != wire.StoreUnavailable || s.ReplicasUp != 0 {
+			return fmt.Errorf("solo %+v %v", s, err)
+		}
+		return nil
+	})
+	once, err := client.Connect(c.url, client.WithoutRetry()) // one answer, not the client's retries
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer once.Close()
+	start := time.Now()
+	_, err = once.Store("solo").Append(ctx, "s", client.Any, ev("E", ""))
+	took := time.Since(start)
+	if !errors.Is(err, client.ErrUnavailable) {
+		t.Fatalf("append to a store without a running replica: %v", err)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("unavailable after %s: the gateway waited for its deadline", took)
+	}
+	// The default store (three replicas, two running) still serves.
+	if _, err := c.Client.Store("default").Append(context.Background(), "d", client.Any, ev("E", "")); err != nil {
 		t.Fatal(err)
 	}
 }

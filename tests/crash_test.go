@@ -94,14 +94,7 @@ func runUntilReady(t *testing.T, bin, ready string, args, env []string) *proc {
 	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdout := startPiped(t, cmd)
 	p := &proc{cmd: cmd, done: make(chan struct{})}
 	isReady := make(chan struct{})
 	go func() {

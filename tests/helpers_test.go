@@ -2,6 +2,9 @@ package tests
 
 import (
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -196,4 +199,21 @@ func wantConfig(t *testing.T, st *client.Stores, id, origin string, adjust func(
 		t.Fatalf("%s config %+v, want %+v from %s", id, cfg, want, origin)
 	}
 	return cfg
+}
+
+// startPiped starts cmd, its stderr on the test's unless set, and returns
+// its stdout.
+func startPiped(t *testing.T, cmd *exec.Cmd) io.Reader {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return stdout
 }

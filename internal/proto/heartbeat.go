@@ -16,6 +16,12 @@ type NodeHeartbeat struct {
 	Leads       []string     `msgpack:"leads"` // stores this node leads
 	Hosts       []string     `msgpack:"hosts"` // stores with a replica running here
 	Settings    NodeSettings `msgpack:"settings"`
+	// What each replica running here reports about itself, one entry per
+	// store of Hosts, in the same order (arrays rather than a map per
+	// replica: a node may host thousands): the last Raft index it applied,
+	// and the leader it sees (0: none). Older storenodes send neither.
+	Applied    []uint64 `msgpack:"applied,omitempty"`
+	SeesLeader []uint64 `msgpack:"sees_leader,omitempty"`
 }
 
 // NodeSettings are the settings of a node that must agree across the cluster.

@@ -5,6 +5,13 @@ package proto
 type RegistryAnswer struct {
 	Exists bool   `msgpack:"exists"`
 	Status string `msgpack:"status,omitempty"`
+	// NoQuorum: fewer than a quorum of the store's replicas run (as the
+	// answering storenode's heartbeats show), so it cannot have a leader
+	// now; Running of its Replicas do. A gateway answers unavailable at once
+	// rather than wait for a leader until its deadline.
+	NoQuorum bool `msgpack:"no_quorum,omitempty"`
+	Running  int  `msgpack:"running,omitempty"`
+	Replicas int  `msgpack:"replicas,omitempty"`
 }
 
 // OwnerReply is the answer on Owner("_cluster"): which cluster a storenode
@@ -27,4 +34,13 @@ type JoinReply struct {
 	Refused   bool   `msgpack:"refused,omitempty"`
 	Reason    string `msgpack:"reason,omitempty"`
 	NonVoting bool   `msgpack:"non_voting,omitempty"`
+}
+
+// RemovedNotice tells a storenode, on Removed(cluster, node), that the
+// cluster removed it for good: a member that knows it (its id is in the meta
+// shard's removed set) sends it when it hears the node's heartbeat.
+type RemovedNotice struct {
+	Cluster string `msgpack:"cluster"`
+	NodeID  uint64 `msgpack:"node_id"`
+	By      uint64 `msgpack:"by"` // the member that sent it
 }

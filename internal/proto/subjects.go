@@ -7,14 +7,15 @@ import (
 
 // Internal subjects:
 //
-//	_LB.leader.<store>.<op>     served by the storenode that leads the store (queue group "leader")
-//	_LB.registry.lookup         answered by any storenode: does a store exist? (RegistryAnswer)
-//	_LB.owner._cluster          answered by every storenode: its cluster's identity (OwnerReply)
-//	_LB.meta.<op>               registry writes, served by the meta shard's leader
-//	_LB.metaread.<op>           registry and cluster reads, served by any storenode
-//	_LB.discover                every storenode answers with who it is (formation, joins)
-//	_LB.boot.<cluster>.<node>   the formation handshake addressed to one fresh node
-//	_LB.heartbeat               every storenode publishes its state once a second
+//	_LB.leader.<store>.<op>        served by the storenode that leads the store (queue group "leader")
+//	_LB.registry.lookup            answered by any storenode: does a store exist? (RegistryAnswer)
+//	_LB.owner._cluster             answered by every storenode: its cluster's identity (OwnerReply)
+//	_LB.meta.<op>                  registry writes, served by the meta shard's leader
+//	_LB.metaread.<op>              registry and cluster reads, served by any storenode
+//	_LB.discover                   every storenode answers with who it is (formation, joins)
+//	_LB.boot.<cluster>.<node>      the formation handshake addressed to one fresh node
+//	_LB.heartbeat                  every storenode publishes its state once a second
+//	_LB.removed.<cluster>.<node>   tells a node removed from the cluster that it was (RemovedNotice)
 const (
 	prefix         = "_LB."
 	leaderPrefix   = prefix + "leader."
@@ -41,6 +42,10 @@ const (
 	// MetaJoin is the meta-leader operation that adds a storenode to the
 	// cluster (subject Meta(MetaJoin)).
 	MetaJoin = "join"
+	// MetaMember is the meta-leader operation that tells a storenode
+	// starting from its data whether it may run as a member (a JoinRequest,
+	// answered with a JoinReply: Refused when its id was removed).
+	MetaMember = "member"
 )
 
 // Leader returns the subject on which the leader of store serves op.
@@ -83,4 +88,10 @@ func Owner(name string) string { return prefix + "owner." + name }
 // the cluster named cluster.
 func Boot(cluster string, node uint64) string {
 	return prefix + "boot." + cluster + "." + strconv.FormatUint(node, 10)
+}
+
+// Removed returns the subject on which a storenode hears that the cluster
+// named cluster removed it (node is its id).
+func Removed(cluster string, node uint64) string {
+	return prefix + "removed." + cluster + "." + strconv.FormatUint(node, 10)
 }

@@ -15,9 +15,16 @@ const (
 
 // Store health values.
 const (
-	StoreHealthy         = "ok"               // a leader, every replica up
-	StoreUnderReplicated = "under_replicated" // a leader, some replica down
+	StoreHealthy         = "ok"               // a leader, every replica running
+	StoreUnderReplicated = "under_replicated" // a leader, some replica not running
 	StoreUnavailable     = "unavailable"      // no leader known: requests fail
+)
+
+// Replica states, as the replicas report them in their nodes' heartbeats.
+const (
+	ReplicaRunning    = "running"     // its node is up and runs it
+	ReplicaNotRunning = "not_running" // its node is up but does not run it
+	ReplicaNodeDown   = "node_down"   // its node is down (or never seen)
 )
 
 // Health statuses.
@@ -27,75 +34,93 @@ const (
 	HealthCritical = "critical" // some requests cannot be served
 )
 
+// The types below carry JSON tags equal to their MessagePack names, so that
+// their JSON (GET /cluster on a storenode, lbctl --json) uses the names of
+// schemas/cluster.md.
+
 // ClusterNode is one storenode in the cluster view.
 type ClusterNode struct {
-	ID          uint64 `msgpack:"id"`
-	RaftAddress string `msgpack:"raft_address"`
-	Health      string `msgpack:"health"`
-	LastSeenMs  int64  `msgpack:"last_seen_ms"` // since its last heartbeat; -1 if never
-	MetaRole    string `msgpack:"meta_role"`    // voter, non_voting, or "" while joining
-	MetaLeader  bool   `msgpack:"meta_leader"`
-	Leads       int    `msgpack:"leads"`    // stores it leads
-	Replicas    int    `msgpack:"replicas"` // store replicas placed on it
-	DataDir     string `msgpack:"data_dir,omitempty"`
-	Version     string `msgpack:"version,omitempty"`
-	StartedAt   int64  `msgpack:"started_at,omitempty"` // Unix ns
-	Leaving     bool   `msgpack:"leaving,omitempty"`    // being removed (cluster.remove_node)
+	ID          uint64 `msgpack:"id" json:"id"`
+	RaftAddress string `msgpack:"raft_address" json:"raft_address"`
+	Health      string `msgpack:"health" json:"health"`
+	LastSeenMs  int64  `msgpack:"last_seen_ms" json:"last_seen_ms"` // since its last heartbeat; -1 if never
+	MetaRole    string `msgpack:"meta_role" json:"meta_role"`       // voter, non_voting, or "" when unknown
+	MetaLeader  bool   `msgpack:"meta_leader" json:"meta_leader"`
+	Leads       int    `msgpack:"leads" json:"leads"`       // stores it leads
+	Replicas    int    `msgpack:"replicas" json:"replicas"` // store replicas placed on it
+	DataDir     string `msgpack:"data_dir,omitempty" json:"data_dir,omitempty"`
+	Version     string `msgpack:"version,omitempty" json:"version,omitempty"`
+	StartedAt   int64  `msgpack:"started_at,omitempty" json:"started_at,omitempty"` // Unix ns
+	Leaving     bool   `msgpack:"leaving,omitempty" json:"leaving,omitempty"`       // being removed (cluster.remove_node)
+	// Joining: added to the cluster (a member of the meta shard), not
+	// registered yet.
+	Joining bool `msgpack:"joining,omitempty" json:"joining,omitempty"`
 }
 
 // ClusterStore is one store in the cluster view.
 type ClusterStore struct {
-	Store      string   `msgpack:"store"`
-	Shard      uint64   `msgpack:"shard"`
-	Status     string   `msgpack:"status"` // the registry's: creating, running, ...
-	Health     string   `msgpack:"health"` // ok, under_replicated, unavailable
-	Leader     uint64   `msgpack:"leader"` // 0 when unknown
-	Replicas   []uint64 `msgpack:"replicas"`
-	ReplicasUp int      `msgpack:"replicas_up"`
+	Store      string   `msgpack:"store" json:"store"`
+	Shard      uint64   `msgpack:"shard" json:"shard"`
+	Status     string   `msgpack:"status" json:"status"` // the registry's: creating, running, ...
+	Health     string   `msgpack:"health" json:"health"` // ok, under_replicated, unavailable
+	Leader     uint64   `msgpack:"leader" json:"leader"` // 0 when unknown
+	Replicas   []uint64 `msgpack:"replicas" json:"replicas"`
+	ReplicasUp int      `msgpack:"replicas_up" json:"replicas_up"` // replicas running
+	// ReplicaStates reports each replica (in the order of Replicas) as it
+	// reports itself.
+	ReplicaStates []ReplicaState `msgpack:"replica_states" json:"replica_states"`
 	// Moves are replicas moving off leaving nodes: from → to (0: nowhere).
-	Moves []ReplicaMove `msgpack:"moves,omitempty"`
+	Moves []ReplicaMove `msgpack:"moves,omitempty" json:"moves,omitempty"`
+}
+
+// ReplicaState is one store replica as its node's heartbeat reports it.
+type ReplicaState struct {
+	Node    uint64 `msgpack:"node" json:"node"`
+	State   string `msgpack:"state" json:"state"`                         // running, not_running, node_down
+	Applied uint64 `msgpack:"applied,omitempty" json:"applied,omitempty"` // the last Raft index it applied
+	Leader  uint64 `msgpack:"leader,omitempty" json:"leader,omitempty"`   // the leader it sees
 }
 
 // ReplicaMove is a replica moving off a node being removed.
 type ReplicaMove struct {
-	From uint64 `msgpack:"from"`
-	To   uint64 `msgpack:"to"`
+	From uint64 `msgpack:"from" json:"from"`
+	To   uint64 `msgpack:"to" json:"to"`
 }
 
 // DriftValue is one node's value of a setting that differs across nodes.
 type DriftValue struct {
-	Node  uint64 `msgpack:"node"`
-	Value string `msgpack:"value"`
+	Node  uint64 `msgpack:"node" json:"node"`
+	Value string `msgpack:"value" json:"value"`
 }
 
 // Drift is one configuration difference between storenodes.
 type Drift struct {
 	// Kind: cluster_name, default_store, static_store, request_timeout,
 	// limits, max_stores, initial_size.
-	Kind    string       `msgpack:"kind"`
-	Subject string       `msgpack:"subject,omitempty"` // e.g. the store id for static_store
-	Detail  string       `msgpack:"detail"`
-	Values  []DriftValue `msgpack:"values"`
+	Kind    string       `msgpack:"kind" json:"kind"`
+	Subject string       `msgpack:"subject,omitempty" json:"subject,omitempty"` // e.g. the store id for static_store
+	Detail  string       `msgpack:"detail" json:"detail"`
+	Values  []DriftValue `msgpack:"values" json:"values"`
 }
 
 // ClusterView is the reply of cluster.view.
 type ClusterView struct {
-	Cluster    string         `msgpack:"cluster"`
-	UID        string         `msgpack:"uid"`
-	AnsweredBy uint64         `msgpack:"answered_by"`
-	MetaLeader uint64         `msgpack:"meta_leader"`
-	Nodes      []ClusterNode  `msgpack:"nodes"`
-	Stores     []ClusterStore `msgpack:"stores"`
-	Drift      []Drift        `msgpack:"drift"`
-	Time       int64          `msgpack:"time"` // Unix ns at the answering node
+	Cluster    string         `msgpack:"cluster" json:"cluster"`
+	UID        string         `msgpack:"uid" json:"uid"`
+	AnsweredBy uint64         `msgpack:"answered_by" json:"answered_by"`
+	MetaLeader uint64         `msgpack:"meta_leader" json:"meta_leader"`
+	Nodes      []ClusterNode  `msgpack:"nodes" json:"nodes"`
+	Stores     []ClusterStore `msgpack:"stores" json:"stores"`
+	Drift      []Drift        `msgpack:"drift" json:"drift"`
+	Time       int64          `msgpack:"time" json:"time"` // Unix ns at the answering node
 }
 
 // ClusterHealth is the reply of cluster.health.
 type ClusterHealth struct {
-	Status     string   `msgpack:"status"` // ok, warning, critical
-	Problems   []string `msgpack:"problems"`
-	AnsweredBy uint64   `msgpack:"answered_by"`
-	Time       int64    `msgpack:"time"`
+	Status     string   `msgpack:"status" json:"status"` // ok, warning, critical
+	Problems   []string `msgpack:"problems" json:"problems"`
+	AnsweredBy uint64   `msgpack:"answered_by" json:"answered_by"`
+	Time       int64    `msgpack:"time" json:"time"`
 }
 
 // DecodeClusterRequest validates a cluster.<op> request: an empty body or
@@ -110,14 +135,14 @@ func DecodeClusterRequest(data []byte, l Limits) error {
 // RemoveNodeRequest is the body of cluster.remove_node: take a storenode
 // out of the cluster for good. Its replicas move to other nodes first.
 type RemoveNodeRequest struct {
-	NodeID int64 `msgpack:"node_id"` // ≥ 1
+	NodeID int64 `msgpack:"node_id" json:"node_id"` // ≥ 1
 }
 
 // RemoveNodeReply answers it: the node is leaving; the cluster view shows
 // the moves and the node disappears from it once they are done.
 type RemoveNodeReply struct {
-	NodeID uint64 `msgpack:"node_id"`
-	Status string `msgpack:"status"` // leaving
+	NodeID uint64 `msgpack:"node_id" json:"node_id"`
+	Status string `msgpack:"status" json:"status"` // leaving
 }
 
 // DecodeRemoveNode decodes and validates a cluster.remove_node request.

@@ -1,7 +1,10 @@
 package wire
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/logbookdb/logbook/pkg/codes"
@@ -62,4 +65,29 @@ func FuzzDecodeRemoveNode(f *testing.F) {
 			t.Fatal("node 0 accepted")
 		}
 	})
+}
+
+// The cluster view and health are also served as JSON (GET /cluster and
+// /health on a storenode, lbctl --json): under the names of
+// schemas/cluster.md, the MessagePack ones, never Go's field names.
+func TestClusterJSONUsesSchemaNames(t *testing.T) {
+	for _, v := range []any{ClusterView{}, ClusterNode{}, ClusterStore{}, ReplicaState{}, ReplicaMove{},
+		Drift{}, DriftValue{}, ClusterHealth{}, RemoveNodeRequest{}, RemoveNodeReply{}} {
+		typ := reflect.TypeOf(v)
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if mp, js := f.Tag.Get("msgpack"), f.Tag.Get("json"); mp == "" || js != mp {
+				t.Errorf("%s.%s: json %q, msgpack %q", typ.Name(), f.Name, js, mp)
+			}
+		}
+	}
+	b, err := json.Marshal(ClusterView{MetaLeader: 2, Nodes: []ClusterNode{{ID: 1, RaftAddress: "h:1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"meta_leader":2`, `"raft_address":"h:1"`, `"last_seen_ms":0`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON %s lacks %s", b, want)
+		}
+	}
 }

@@ -57,6 +57,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if err := g.WaitReady(ctx); err != nil {
+		g.Stop()
+		if ctx.Err() != nil {
+			return nil // stopped before it was ready
+		}
+		return err
+	}
 	logger.Info("gateway ready", "nats", *natsURL)
 	fmt.Println("Gateway is ready.")
 	<-ctx.Done()

@@ -77,7 +77,14 @@ func run() error {
 	logger.Info("logbook ready", "nats", lb.ClientURL(), "store", lb.StoreID(), "data", nc.DataDir)
 	fmt.Printf("Logbook is ready. NATS URL: %s  (store %q, data in %s)\n", lb.ClientURL(), lb.StoreID(), nc.DataDir)
 
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-lb.Done(): // the cluster removed this node: exit non-zero, saying so
+		if err := lb.Err(); err != nil {
+			lb.Close()
+			return err
+		}
+	}
 	logger.Info("shutting down")
 	// Shutdown: gateway, then storenode (Raft, stores), then NATS.
 	return lb.Close()

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,7 +25,11 @@ import (
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "storenode:", err)
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "storenode: ") {
+			msg = "storenode: " + msg
+		}
+		fmt.Fprintln(os.Stderr, msg)
 		os.Exit(1)
 	}
 }
@@ -88,7 +93,19 @@ func run() error {
 		logger.Info("storenode ready", "node", cfg.NodeID, "cluster", cfg.ClusterName, "raft", cfg.RaftAddress)
 		fmt.Printf("Storenode %d is ready (cluster %q, raft %s)\n", cfg.NodeID, cfg.ClusterName, cfg.RaftAddress)
 	}
-	<-ctx.Done()
+	// Run until stopped, or until the node can never serve again (the
+	// cluster removed it): then exit non-zero, saying why.
+	select {
+	case <-ctx.Done():
+	case <-n.Done():
+		if err := n.Fatal(); err != nil {
+			if srv != nil {
+				srv.Close()
+			}
+			n.Close() // waits for the node's own shutdown to finish
+			return err
+		}
+	}
 	logger.Info("shutting down")
 	// Shutdown: health endpoint, then the node (subjects, requests in
 	// flight, Raft and stores), then NATS (deferred).

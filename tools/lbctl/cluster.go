@@ -82,18 +82,31 @@ func printView(v *client.ClusterView) {
 		if n.Leaving {
 			role += " leaving"
 		}
+		if n.Joining {
+			role += " joining"
+		}
 		fmt.Fprintf(w, "%d\t%s\t%s\t%dms\t%s\t%d\t%d\t%s\n", n.ID, n.RaftAddress, n.Health, n.LastSeenMs, role, n.Leads, n.Replicas, n.DataDir)
 	}
 	w.Flush()
 	fmt.Println()
 	w = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "STORE\tSHARD\tSTATUS\tHEALTH\tLEADER\tREPLICAS (UP)")
+	fmt.Fprintln(w, "STORE\tSHARD\tSTATUS\tHEALTH\tLEADER\tREPLICAS (RUNNING)")
 	for _, s := range v.Stores {
 		moves := ""
 		for _, m := range s.Moves {
 			moves += fmt.Sprintf(" moving %d→%d", m.From, m.To)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%v (%d)%s\n", s.Store, s.Shard, s.Status, s.Health, s.Leader, s.Replicas, s.ReplicasUp, moves)
+		var off []string
+		for _, r := range s.ReplicaStates {
+			if r.State != wire.ReplicaRunning {
+				off = append(off, fmt.Sprintf("%d %s", r.Node, r.State))
+			}
+		}
+		running := fmt.Sprint(s.ReplicasUp)
+		if len(off) > 0 {
+			running += "; " + strings.Join(off, ", ")
+		}
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%v (%s)%s\n", s.Store, s.Shard, s.Status, s.Health, s.Leader, s.Replicas, running, moves)
 	}
 	w.Flush()
 	if len(v.Drift) > 0 {

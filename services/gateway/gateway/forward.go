@@ -17,7 +17,8 @@ import (
 // gateway needs no view of the topology. While no node leads the store (an
 // election, a restart), NATS answers "no responders" and the gateway retries
 // with backoff until the deadline; if no storenode knows the store at all,
-// the answer is store_not_found.
+// the answer is store_not_found, and if fewer than a quorum of its replicas
+// run (it cannot get a leader now), unavailable at once.
 func (g *Gateway) forward(ctx context.Context, store, op string, data []byte) (*nats.Msg, error) {
 	backoff := 5 * time.Millisecond
 	checked := false
@@ -39,6 +40,10 @@ func (g *Gateway) forward(ctx context.Context, store, op string, data []byte) (*
 				return nil, codes.New(codes.StoreNotFound, "store %q does not exist", store)
 			case a.Status == wire.StatusRemoving:
 				return nil, codes.New(codes.StoreRemoving, "store %q is being removed", store)
+			case a.NoQuorum:
+				// No leader can be elected until its nodes come back:
+				// waiting for one until the deadline would only delay the answer.
+				return nil, codes.New(codes.Unavailable, "store %q has no leader: %d of its %d replicas run, fewer than a quorum", store, a.Running, a.Replicas)
 			}
 			checked = true
 		}

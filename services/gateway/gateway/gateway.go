@@ -101,6 +101,24 @@ func Start(cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
+// WaitReady returns once the gateway's subscriptions have reached the NATS
+// server (a round trip), so that a request sent afterwards is served rather
+// than answered "no responders"; it waits while NATS is unreachable, until
+// ctx ends.
+func (g *Gateway) WaitReady(ctx context.Context) error {
+	for {
+		err := g.cfg.NATS.FlushTimeout(time.Second)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gateway: subscriptions not confirmed by NATS: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // Stop leaves the queue group, lets the requests in flight finish, and
 // returns. Requests NATS still delivers after that are refused with
 // unavailable (nothing was forwarded, so retrying elsewhere is safe).

@@ -27,7 +27,8 @@ type Logbook struct {
 }
 
 // Start starts Logbook and returns when the registry has a leader, the
-// default and configured stores exist, and every store hosted here is served.
+// default and configured stores exist, every store hosted here is served,
+// and the gateway's subscriptions have reached the NATS server.
 func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 	cfg.setDefaults()
 	l := &Logbook{cfg: cfg}
@@ -93,6 +94,9 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := l.gateway.WaitReady(rctx); err != nil {
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -115,6 +119,13 @@ func (l *Logbook) startNATS() error {
 	l.url = ns.ClientURL()
 	return nil
 }
+
+// Done is closed when the storenode stops by itself because it can never
+// serve again (Err says why: the cluster removed it) or is closed.
+func (l *Logbook) Done() <-chan struct{} { return l.node.Done() }
+
+// Err is why the storenode can never serve, or nil.
+func (l *Logbook) Err() error { return l.node.Fatal() }
 
 // ClientURL is the NATS URL clients connect to.
 func (l *Logbook) ClientURL() string { return l.url }

@@ -32,6 +32,8 @@ type Raft interface {
 // Replicas lists the store replicas running on this node.
 type Replicas interface {
 	List() []replica.Spec
+	// Applied returns the last Raft index the store's replica here applied.
+	Applied(store string) uint64
 }
 
 // Membership tells whether this node is a cluster member yet (runs its meta
@@ -73,14 +75,19 @@ type Cluster struct {
 	ctx     context.Context // cancelled by Close
 	beats   int             // heartbeats so far (heartbeat goroutine only)
 
-	mu    sync.Mutex
-	peers map[uint64]peer // latest heartbeat of each node
+	publish func(subject string, data []byte) error // on the node's NATS connection
+
+	mu      sync.Mutex
+	peers   map[uint64]peer // latest heartbeat of each node
+	removed map[uint64]bool // ids removed from the meta shard (for good), as last read
 }
 
 // New returns the cluster part; Start starts its heartbeats.
 func New(cfg Config) *Cluster {
 	g := run.New()
-	return &Cluster{cfg: cfg, started: time.Now(), run: g, ctx: g.Context(), peers: map[uint64]peer{}}
+	c := &Cluster{cfg: cfg, started: time.Now(), run: g, ctx: g.Context(), peers: map[uint64]peer{}, removed: map[uint64]bool{}}
+	c.publish = func(subject string, data []byte) error { return cfg.NATS.Publish(subject, data) }
+	return c
 }
 
 // Start follows the other nodes' heartbeats and publishes this node's.

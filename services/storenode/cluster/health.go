@@ -32,13 +32,14 @@ func (c *Cluster) Health(ctx context.Context) (*wire.ClusterHealth, error) {
 		}
 	}
 	for _, s := range v.Stores {
+		if s.Status == meta.StatusRemoving {
+			continue // its replicas are going away
+		}
 		switch s.Health {
 		case wire.StoreUnavailable:
-			if s.Status != meta.StatusRemoving {
-				raise(wire.HealthCritical, "store %s has no leader: its requests fail", s.Store)
-			}
+			raise(wire.HealthCritical, "store %s has no leader: its requests fail (%d of %d replicas running%s)", s.Store, s.ReplicasUp, len(s.Replicas), notRunning(s))
 		case wire.StoreUnderReplicated:
-			raise(wire.HealthWarning, "store %s has %d of %d replicas up", s.Store, s.ReplicasUp, len(s.Replicas))
+			raise(wire.HealthWarning, "store %s has %d of %d replicas running%s", s.Store, s.ReplicasUp, len(s.Replicas), notRunning(s))
 		}
 	}
 	for _, d := range v.Drift {
@@ -49,6 +50,23 @@ func (c *Cluster) Health(ctx context.Context) (*wire.ClusterHealth, error) {
 		raise(wire.HealthWarning, "configuration drift (%s): %s [%s]", d.Kind, d.Detail, strings.Join(vals, "; "))
 	}
 	return h, nil
+}
+
+// notRunning lists the replicas of a store that do not run, and why.
+func notRunning(s wire.ClusterStore) string {
+	var out []string
+	for _, rs := range s.ReplicaStates {
+		switch rs.State {
+		case wire.ReplicaNotRunning:
+			out = append(out, fmt.Sprintf("node %d does not run it", rs.Node))
+		case wire.ReplicaNodeDown:
+			out = append(out, fmt.Sprintf("node %d is down", rs.Node))
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(out, ", ")
 }
 
 func lastSeen(ms int64) string {

@@ -12,11 +12,42 @@ import (
 // Every storenode publishes a heartbeat on _LB.heartbeat each
 // HeartbeatInterval and keeps the latest one of every other node. The
 // heartbeats are what the cluster view reports as live state (health,
-// leaders) and what drift detection compares (each node's own settings).
+// leaders, and each replica's own report: running, applied index, the
+// leader it sees) and what drift detection compares (each node's own
+// settings). A removed node's heartbeats are answered, not kept
+// (removed.go).
 
 type peer struct {
 	hb       proto.NodeHeartbeat
 	received time.Time
+	hosts    map[string]int // store -> its index in hb.Hosts
+}
+
+func newPeer(hb proto.NodeHeartbeat, received time.Time) peer {
+	hosts := make(map[string]int, len(hb.Hosts))
+	for i, s := range hb.Hosts {
+		hosts[s] = i
+	}
+	return peer{hb: hb, received: received, hosts: hosts}
+}
+
+// hosting reports whether the node runs a replica of store.
+func (p peer) hosting(store string) bool {
+	_, ok := p.hosts[store]
+	return ok
+}
+
+// runs reports whether the node runs a replica of store and, if it said
+// so, the replica's applied index and the leader it sees.
+func (p peer) runs(store string) (ok bool, applied, leader uint64) {
+	i, ok := p.hosts[store]
+	if !ok {
+		return false, 0, 0
+	}
+	if len(p.hb.Applied) == len(p.hb.Hosts) && len(p.hb.SeesLeader) == len(p.hb.Hosts) {
+		applied, leader = p.hb.Applied[i], p.hb.SeesLeader[i]
+	}
+	return true, applied, leader
 }
 
 // heartbeat describes this node now.
@@ -31,9 +62,15 @@ func (c *Cluster) heartbeat() proto.NodeHeartbeat {
 	}
 	for _, r := range c.cfg.Replicas.List() {
 		hb.Hosts = append(hb.Hosts, r.ID)
-		if c.cfg.Raft.Leads(r.ShardID) {
+		leader, ok := c.cfg.Raft.Leader(r.ShardID)
+		if !ok {
+			leader = 0
+		}
+		if leader == c.cfg.NodeID {
 			hb.Leads = append(hb.Leads, r.ID)
 		}
+		hb.Applied = append(hb.Applied, c.cfg.Replicas.Applied(r.ID))
+		hb.SeesLeader = append(hb.SeesLeader, leader)
 	}
 	return hb
 }
@@ -46,9 +83,10 @@ func (c *Cluster) beat() bool {
 		c.balanceLeaders()
 	}
 	c.beats++
+	c.refreshRemoved()
 	if c.cfg.Membership.Member() {
 		if b, err := wire.Marshal(c.heartbeat()); err == nil {
-			c.cfg.NATS.Publish(proto.Heartbeat, b)
+			c.publish(proto.Heartbeat, b)
 		}
 	}
 	return true
@@ -64,8 +102,14 @@ func (c *Cluster) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	c.mu.Lock()
-	c.peers[hb.NodeID] = peer{hb: hb, received: time.Now()}
+	removed := c.removed[hb.NodeID]
+	if !removed {
+		c.peers[hb.NodeID] = newPeer(hb, time.Now())
+	}
 	c.mu.Unlock()
+	if removed {
+		c.tellRemoved(hb.NodeID) // it is no peer: tell it to stop
+	}
 }
 
 // peerTable returns the latest heartbeats, this node's own included.
@@ -77,11 +121,16 @@ func (c *Cluster) peerTable() map[uint64]peer {
 	for id, p := range c.peers {
 		out[id] = p
 	}
-	out[c.cfg.NodeID] = peer{hb: self, received: time.Now()}
+	out[c.cfg.NodeID] = newPeer(self, time.Now())
 	return out
 }
 
 // peerUp reports whether a heartbeat is recent enough to count the node up.
 func (c *Cluster) peerUp(p peer, now time.Time) bool {
-	return now.Sub(p.received) <= 3*c.cfg.HeartbeatInterval+500*time.Millisecond
+	return now.Sub(p.received) <= c.downAfter()
+}
+
+// downAfter is how long a node may stay silent and still count as up.
+func (c *Cluster) downAfter() time.Duration {
+	return 3*c.cfg.HeartbeatInterval + 500*time.Millisecond
 }

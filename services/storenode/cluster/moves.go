@@ -8,6 +8,7 @@ import (
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
+	"github.com/logbookdb/logbook/services/storenode/raft"
 )
 
 // Removing a storenode (cluster.remove_node) marks it leaving in the
@@ -85,7 +86,7 @@ func (c *Cluster) moveStep(s *meta.Store, mv meta.Move, addrs map[uint64]string,
 			c.cfg.Logger.Info("added a replica on another node", "store", s.ID, "node", mv.To)
 			return nil
 		}
-		if p, ok := peers[mv.To]; !ok || !slices.Contains(p.hb.Hosts, s.ID) {
+		if p, ok := peers[mv.To]; !ok || !p.hosting(s.ID) {
 			return codes.New(codes.Unavailable, "waiting for node %d to run its replica", mv.To)
 		}
 	}
@@ -129,20 +130,30 @@ func (c *Cluster) leaveMeta(id uint64) error {
 	if err != nil {
 		return err
 	}
+	c.noteRemoved(mem)
 	_, voter := mem.Voters[id]
 	_, nonVoter := mem.NonVoters[id]
 	if !voter && !nonVoter {
 		return nil
 	}
 	if id == c.cfg.NodeID {
+		// Hand the leadership over; the new leader removes this node. Not
+		// done yet: the caller must not record the node removed.
 		for other := range mem.Voters {
 			if other != id {
-				return c.cfg.Raft.TransferLeader(meta.ShardID, other)
+				if err := c.cfg.Raft.TransferLeader(meta.ShardID, other); err != nil {
+					return err
+				}
+				return codes.New(codes.Unavailable, "handing the meta leadership to node %d first", other)
 			}
 		}
 		return codes.New(codes.Unavailable, "no other meta member to lead")
 	}
-	return c.cfg.Raft.Remove(ctx, meta.ShardID, id, mem.ConfigChangeID)
+	if err := c.cfg.Raft.Remove(ctx, meta.ShardID, id, mem.ConfigChangeID); err != nil {
+		return err
+	}
+	c.noteRemoved(raft.Membership{Removed: map[uint64]bool{id: true}})
+	return nil
 }
 
 // RemoveNode serves cluster.remove_node on the meta leader.

@@ -68,6 +68,8 @@ type Formation struct {
 
 	bootMu sync.Mutex // serialises the formation handshake
 
+	failed chan struct{} // closed when fatal is set
+
 	mu          sync.Mutex
 	lock        *proto.BootLock // this node's formation promise
 	metaStarted bool            // the meta replica runs
@@ -83,7 +85,7 @@ type Formation struct {
 // New returns the formation of this node; Start starts it.
 func New(cfg Config) *Formation {
 	g := run.New()
-	return &Formation{cfg: cfg, run: g, ctx: g.Context()}
+	return &Formation{cfg: cfg, run: g, ctx: g.Context(), failed: make(chan struct{})}
 }
 
 // Start answers discovery and starts the meta replica: from disk if this
@@ -106,11 +108,19 @@ func (f *Formation) Start() error {
 	if err := f.serveDiscovery(); err != nil {
 		return err
 	}
+	if err := f.serveRemoved(); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	lock := f.lock
 	f.mu.Unlock()
 	switch {
 	case fromDisk:
+		// A removed node never starts its meta replica again (it would
+		// campaign among nodes that left it).
+		if err := f.checkMember(); err != nil {
+			return err
+		}
 		if err := f.startMetaReplica(nil, false); err != nil {
 			return err
 		}
@@ -161,13 +171,21 @@ func (f *Formation) Fatal() error {
 	return f.fatal
 }
 
+// Failed is closed once the node can never serve (Fatal says why): at
+// start-up, or later when the cluster removes it.
+func (f *Formation) Failed() <-chan struct{} { return f.failed }
+
 func (f *Formation) setFatal(err error) {
 	f.mu.Lock()
-	if f.fatal == nil {
+	first := f.fatal == nil
+	if first {
 		f.fatal = err
+		close(f.failed)
 	}
 	f.mu.Unlock()
-	f.cfg.Logger.Error("refusing to start", "err", err)
+	if first {
+		f.cfg.Logger.Error("refusing to serve", "err", err)
+	}
 }
 
 // startMetaReplica starts this node's meta replica: with the initial

@@ -20,9 +20,18 @@ func (l *Lifecycle) bootstrap() error {
 	}
 	count := len(nodes)
 	if count < l.cfg.InitialSize {
-		// Stores created now would get fewer replicas than the cluster will
-		// have: wait until the initial storenodes have all registered.
-		return fmt.Errorf("%d of the %d initial storenodes have registered", count, l.cfg.InitialSize)
+		// The first formation only: stores created before the initial
+		// storenodes have all registered would get fewer replicas than the
+		// cluster will have. Once the cluster holds a store it was formed,
+		// and it may since have shrunk below InitialSize (nodes removed):
+		// a restarted member must never wait for nodes that are gone.
+		stores, err := l.cfg.Registry.Stores()
+		if err != nil {
+			return err
+		}
+		if len(stores) == 0 {
+			return fmt.Errorf("%d of the %d initial storenodes have registered", count, l.cfg.InitialSize)
+		}
 	}
 	wants := append([]proto.StaticStore{{ID: l.cfg.DefaultStore}}, l.cfg.StaticStores...)
 	pending := false
@@ -73,6 +82,18 @@ func (l *Lifecycle) ensureStore(w proto.StaticStore, origin string, nodes int) (
 	settings, err := l.resolveSettings(&w.Settings, nodes)
 	if err != nil {
 		return "cannot be created: " + err.Error(), nil
+	}
+	if w.Settings.ReplicationFactor == nil {
+		// The default replication factor follows the cluster's size when
+		// the store is created; a store created when the cluster had another
+		// size does not differ from the configuration.
+		existing, err := l.cfg.Registry.Store(w.ID)
+		if err != nil {
+			return "", err
+		}
+		if existing != nil {
+			settings.ReplicationFactor = existing.Settings.ReplicationFactor
+		}
 	}
 	r, err := l.cfg.Registry.Propose(l.ctx, meta.Command{Op: meta.OpCreate, Store: w.ID, Settings: settings, Origin: origin, MaxStores: int64(l.cfg.MaxStores)})
 	if err != nil {

@@ -49,6 +49,13 @@ type Moves interface {
 	RetireLeaving(stores []*meta.Store)
 }
 
+// Liveness tells from the heartbeats whether a store can have a leader now
+// (cluster.Cluster): false, with how many replicas run, when fewer than a
+// quorum of them run.
+type Liveness interface {
+	NoQuorum(s *meta.Store) (bool, int)
+}
+
 // Op serves one registry operation: a reply to encode, or an error.
 type Op func(ctx context.Context, data []byte) (any, error)
 
@@ -69,6 +76,7 @@ type Config struct {
 	Replicas       Replicas
 	Admission      Admission
 	Moves          Moves
+	Liveness       Liveness
 	// Writes are the other registry writes served on the meta leader
 	// (_LB.meta.<op>), by operation; Reads the other registry reads served
 	// by any node (_LB.metaread.<op>).

@@ -188,13 +188,15 @@ func (l *Lifecycle) listStores(data []byte) (any, error) {
 	return reply, nil
 }
 
-// onLookup answers whether a store exists, and its status. The body is the
-// store id.
+// onLookup answers whether a store exists, its status, and whether it
+// cannot have a leader now (fewer than a quorum of its replicas run). The
+// body is the store id.
 func (l *Lifecycle) onLookup(m *nats.Msg) {
 	var a proto.RegistryAnswer
 	if s, err := l.cfg.Registry.Store(string(m.Data)); err == nil {
 		if s != nil {
-			a = proto.RegistryAnswer{Exists: true, Status: s.Status}
+			a = proto.RegistryAnswer{Exists: true, Status: s.Status, Replicas: len(s.Replicas)}
+			a.NoQuorum, a.Running = l.cfg.Liveness.NoQuorum(s)
 		}
 	}
 	b, _ := wire.Marshal(a)

@@ -117,6 +117,7 @@ func (st *State) removeNode(c *Command) Result {
 		return fail(codes.InvalidArgument, "node %d is the last node of the cluster", c.NodeID)
 	}
 	n.Leaving = true
+	var res Result
 	ids := make([]string, 0, len(st.Stores))
 	for id := range st.Stores {
 		ids = append(ids, id)
@@ -140,12 +141,19 @@ func (st *State) removeNode(c *Command) Result {
 			slices.Sort(s.Replicas)
 		} else {
 			s.Replicas = slices.Delete(s.Replicas, i, i+1)
+			prev := s.Status
 			s.Status = StatusDegraded
+			if prev != StatusDegraded {
+				res.Degraded = append(res.Degraded, StatusChange{Store: s, Previous: prev})
+			}
 		}
 		s.Moves = append(s.Moves, Move{From: c.NodeID, To: to})
 		s.Updated = c.Time
 	}
-	return Result{}
+	for i := range res.Degraded {
+		res.Degraded[i].Store = res.Degraded[i].Store.clone()
+	}
+	return res
 }
 
 func (st *State) create(c *Command) Result {

@@ -50,6 +50,16 @@ type Result struct {
 	Previous string `msgpack:"previous,omitempty"` // the status before
 	Purged   bool   `msgpack:"purged,omitempty"`   // the store left the registry
 	UID      string `msgpack:"uid,omitempty"`      // init: the cluster UID in force
+	// Degraded are the stores a node removal left with fewer replicas than
+	// their replication factor, each with its status before (announced as
+	// status changes).
+	Degraded []StatusChange `msgpack:"degraded,omitempty"`
+}
+
+// StatusChange is a store's new state and the status it had before.
+type StatusChange struct {
+	Store    *Store `msgpack:"store"`
+	Previous string `msgpack:"previous"`
 }
 
 // Err is the one conversion of a Result into an error: nil on success, else

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/logbookdb/logbook/internal/proto"
+	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/version"
 	"github.com/logbookdb/logbook/pkg/wire"
@@ -54,10 +55,11 @@ func (n *Node) startControl() error {
 		NodeID: cfg.NodeID, DefaultStore: cfg.DefaultStore, StaticStores: cfg.StaticStores,
 		MaxStores: cfg.MaxStores, InitialSize: cfg.InitialSize, Limits: cfg.Limits, RequestTimeout: cfg.RequestTimeout,
 		NATS: cfg.NATS, Logger: cfg.Logger, Server: n.srv, Raft: n.host, Registry: n.reg, Replicas: reps,
-		Admission: n.ctl.form, Moves: n.ctl.cluster,
+		Admission: n.ctl.form, Moves: n.ctl.cluster, Liveness: n.ctl.cluster,
 		// The registry operations of the other parts.
 		Writes: map[string]lifecycle.Op{
 			proto.MetaJoin:             n.ctl.form.AddNode,
+			proto.MetaMember:           n.ctl.form.CheckMember,
 			subjects.ClusterRemoveNode: n.ctl.cluster.RemoveNode,
 		},
 		Reads: map[string]lifecycle.Op{
@@ -113,12 +115,31 @@ func (n *Node) onLeaderChange() {
 
 // ClusterView returns the cluster view as this node sees it.
 func (n *Node) ClusterView(ctx context.Context) (*wire.ClusterView, error) {
+	if err := n.closed(); err != nil {
+		return nil, err
+	}
 	return n.ctl.cluster.View(ctx)
 }
 
 // ClusterHealth returns the cluster's health as this node sees it.
 func (n *Node) ClusterHealth(ctx context.Context) (*wire.ClusterHealth, error) {
+	if err := n.closed(); err != nil {
+		return nil, err
+	}
 	return n.ctl.cluster.Health(ctx)
+}
+
+// closed says why the node no longer answers, once it is closed.
+func (n *Node) closed() error {
+	select {
+	case <-n.done:
+		if err := n.Fatal(); err != nil {
+			return err
+		}
+		return codes.New(codes.Unavailable, "storenode closed")
+	default:
+		return nil
+	}
 }
 
 // Fatal returns the error that keeps this node from serving, if any.
@@ -141,6 +162,14 @@ func (r nodeReplicas) Stop(id string, shard uint64, removeData bool) error {
 }
 
 func (r nodeReplicas) Running(id string) bool { return r.n.replicas.Get(id) != nil }
+
+// Applied returns the last Raft index the store's replica here applied.
+func (r nodeReplicas) Applied(id string) uint64 {
+	if rep := r.n.replicas.Get(id); rep != nil {
+		return rep.AppliedIndex()
+	}
+	return 0
+}
 
 // List returns the specs of the replicas running here, by store id.
 func (r nodeReplicas) List() []replica.Spec {

@@ -5,8 +5,10 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/logbookdb/logbook/services/storenode/meta"
@@ -28,6 +30,9 @@ type Node struct {
 	srv          *serve.Server // runs the requests, at most 4096 at once
 
 	ctl control // formation, cluster, lifecycle (control.go)
+
+	closeOnce sync.Once
+	done      chan struct{} // closed when Close starts (called, or because the node can never serve)
 }
 
 // Start starts a storenode: the NodeHost, a replica of every configured store,
@@ -41,6 +46,7 @@ func Start(cfg Config) (*Node, error) {
 		cfg:          cfg,
 		leaderEvents: make(chan struct{}, 1),
 		srv:          serve.New(4096),
+		done:         make(chan struct{}),
 	}
 	host, err := raft.Open(raft.Config{
 		NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, "raft"),
@@ -58,16 +64,40 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.replicas.Follow()
+	go n.closeWhenFailed() // ends when the node closes
 	return n, nil
 }
 
+// closeWhenFailed closes the node once it can never serve (Fatal): a node
+// the cluster removed, or one refused at start-up, stops its replicas and
+// leaves every subject rather than answer from a registry it is no longer
+// part of.
+func (n *Node) closeWhenFailed() {
+	select {
+	case <-n.ctl.form.Failed():
+		n.cfg.Logger.Error("this storenode can never serve: closing it", "err", n.Fatal())
+		n.Close()
+	case <-n.done:
+	}
+}
+
+// Done is closed once the node closes: Close was called, or the node can
+// never serve (Fatal says why; a storenode process then exits).
+func (n *Node) Done() <-chan struct{} { return n.done }
+
 // WaitReady blocks until every hosted store has a leader and, where this
-// node leads, is served; it fails if a store cannot be served because another
-// Logbook with other data holds the same store id on this NATS.
+// node leads, is served, and the subscriptions have reached the NATS server
+// (a request sent once it returns finds them); it fails with the reason
+// when the node can never serve (Fatal).
 func (n *Node) WaitReady(ctx context.Context) error {
 	for {
 		if err := n.Fatal(); err != nil {
 			return err
+		}
+		select {
+		case <-n.done:
+			return errors.New("storenode: closed")
+		default:
 		}
 		ready := n.ctl.life.Ready()
 		if _, ok := n.host.Leader(meta.ShardID); !ok {
@@ -79,7 +109,8 @@ func (n *Node) WaitReady(ctx context.Context) error {
 				ready = false
 			}
 		}
-		if ready {
+		// Ready once the server has every subscription (a round trip).
+		if ready && n.cfg.NATS.FlushTimeout(time.Second) == nil {
 			return nil
 		}
 		select {
@@ -95,6 +126,13 @@ func (n *Node) WaitReady(ctx context.Context) error {
 // requests in flight finish, stop the proposers, close Raft (which closes
 // every state machine).
 func (n *Node) Close() error {
+	n.closeOnce.Do(n.shutdown)
+	return nil
+}
+
+// shutdown is Close, once.
+func (n *Node) shutdown() {
+	close(n.done)
 	// 1. No new subscriptions: stop the leader follower.
 	n.replicas.StopFollowing()
 	// 2. No new requests: stop the control plane (formation, lifecycle,
@@ -112,7 +150,6 @@ func (n *Node) Close() error {
 	if n.host != nil {
 		n.host.Close()
 	}
-	return nil
 }
 
 // pokeLeaders runs on dragonboat's goroutines at every leader change: it

@@ -112,8 +112,11 @@ func (r *Registry) Propose(ctx context.Context, c meta.Command) (*meta.Result, e
 		return nil, codes.New(codes.Internal, "registry: %v", err)
 	}
 	if res.Changed && res.Store != nil {
-		r.announce(res)
+		r.announce(res.Store, res.Previous, res.Purged)
 		r.changed()
+	}
+	for _, d := range res.Degraded {
+		r.announce(d.Store, d.Previous, false)
 	}
 	return res, nil
 }
@@ -131,22 +134,23 @@ func (r *Registry) Apply(ctx context.Context, c meta.Command) (*meta.Result, err
 	return res, nil
 }
 
-// announce publishes a registry change on stores.events.<store>.<kind>.
+// announce publishes a change of store s (its status before: previous; or
+// purged, gone from the registry) on stores.events.<store>.<kind>.
 // Delivery is at most once (core NATS); the registry is the truth.
-func (r *Registry) announce(res *meta.Result) {
+func (r *Registry) announce(s *meta.Store, previous string, purged bool) {
 	kind := wire.EventStatusChanged
 	switch {
-	case res.Purged:
+	case purged:
 		kind = wire.EventRemoved
-	case res.Previous == "" && res.Store.Status == meta.StatusCreating:
+	case previous == "" && s.Status == meta.StatusCreating:
 		kind = wire.EventCreated
 	}
-	status := res.Store.Status
-	if res.Purged {
+	status := s.Status
+	if purged {
 		status = "removed"
 	}
-	b, err := wire.Marshal(wire.StoreEvent{Store: res.Store.ID, Kind: kind, Status: status, Previous: res.Previous, Timestamp: res.Store.Updated})
+	b, err := wire.Marshal(wire.StoreEvent{Store: s.ID, Kind: kind, Status: status, Previous: previous, Timestamp: s.Updated})
 	if err == nil {
-		r.nc.Publish(subjects.StoreEvent(res.Store.ID, kind), b)
+		r.nc.Publish(subjects.StoreEvent(s.ID, kind), b)
 	}
 }

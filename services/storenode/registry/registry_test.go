@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -112,5 +113,36 @@ func TestRegistryReadsWhatItProposesAndAnnouncesChanges(t *testing.T) {
 	}
 	if _, err := r.Apply(ctx, meta.Command{Op: meta.OpCreate, Store: "orders", Settings: other, Origin: "api"}); codes.As(err).Code != codes.StoreAlreadyExists {
 		t.Fatalf("conflicting create through Apply: %v", err)
+	}
+}
+
+// Removing a node whose replica no other node can take leaves its store
+// degraded, and that status change is announced like any other.
+func TestRegistryAnnouncesStoresDegradedByANodeRemoval(t *testing.T) {
+	r, pub, _ := openRegistry(t)
+	ctx := context.Background()
+	for id := uint64(1); id <= 2; id++ {
+		if _, err := r.Apply(ctx, meta.Command{Op: meta.OpRegisterNode, NodeID: id, RaftAddress: fmt.Sprintf("127.0.0.1:%d", id)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settings := meta.Settings{ReplicationFactor: 2, RequestTimeoutMs: 5000, MaxEventSize: 1 << 20, MaxAppendEvents: 100, MaxReadCount: 100}
+	if _, err := r.Apply(ctx, meta.Command{Op: meta.OpCreate, Store: "orders", Settings: settings, Origin: "api"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Apply(ctx, meta.Command{Op: meta.OpSetStatus, Store: "orders", Status: meta.StatusRunning}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Apply(ctx, meta.Command{Op: meta.OpRemoveNode, NodeID: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := r.Store("orders"); err != nil || s.Status != meta.StatusDegraded {
+		t.Fatalf("store %+v %v", s, err)
+	}
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	last := pub.evs[len(pub.evs)-1]
+	if len(pub.evs) != 3 || pub.subj[2] != "stores.events.orders.status_changed" || last.Status != meta.StatusDegraded || last.Previous != meta.StatusRunning {
+		t.Fatalf("announced %v %+v", pub.subj, pub.evs)
 	}
 }

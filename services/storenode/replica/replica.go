@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/logbookdb/logbook/services/storenode/sm"
@@ -15,7 +16,8 @@ type Replica struct {
 	raft     Raft
 	proposer *proposer
 	applied  *signal
-	ctx      context.Context // ends when the replica stops (or the Set closes)
+	sm       atomic.Pointer[sm.StateMachine] // set by dragonboat when it creates the state machine
+	ctx      context.Context                 // ends when the replica stops (or the Set closes)
 	stop     context.CancelFunc
 
 	// Under Set.mu (see follow.go).
@@ -48,6 +50,15 @@ func (r *Replica) StaleRead(q any) (any, error) { return r.raft.StaleRead(r.spec
 // batch. Take it before reading, so that a batch applied during the read
 // wakes the next wait.
 func (r *Replica) Applied() <-chan struct{} { return r.applied.C() }
+
+// AppliedIndex returns the index of the last Raft entry this replica
+// applied (0 before its state machine is open).
+func (r *Replica) AppliedIndex() uint64 {
+	if m := r.sm.Load(); m != nil {
+		return m.Applied()
+	}
+	return 0
+}
 
 // signal wakes any number of waiters each time it fires; waiters that were
 // not waiting miss nothing they need, because they re-read state on wake-up.

@@ -98,6 +98,7 @@ func (s *Set) Start(spec Spec, addrs map[uint64]string) error {
 	create := func() dbsm.IOnDiskStateMachine {
 		m := sm.New(dir, limits)
 		m.OnApply(func(uint64) { r.applied.fire() })
+		r.sm.Store(m)
 		return m
 	}
 	rc := raft.ReplicaConfig{ShardID: spec.ShardID, ElectionTicks: s.cfg.ElectionTicks, SnapshotEntries: 100_000, CompactionOverhead: 20_000}

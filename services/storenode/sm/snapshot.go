@@ -129,7 +129,7 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 	if err != nil {
 		return fail(fmt.Errorf("sm: recover: %w", err))
 	}
-	_, h, err := loadState(db)
+	applied, h, err := loadState(db)
 	if err != nil {
 		return fail(err)
 	}
@@ -141,6 +141,7 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 		return fail(err)
 	}
 	s.db, s.head = db, h
+	s.applied.Store(applied)
 	s.mu.Unlock()
 	if old != nil {
 		if err := old.Close(); err != nil && !errors.Is(err, pebble.ErrClosed) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble"
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
@@ -32,7 +33,15 @@ type StateMachine struct {
 	// onApply, if set, is called after every Update has committed, with the
 	// next position to be assigned; it must not block.
 	onApply func(nextPosition uint64)
+
+	// applied is the last Raft index applied (read by Applied at any time).
+	applied atomic.Uint64
 }
+
+// Applied returns the index of the last Raft entry the state machine
+// applied: what the replica reports about itself (heartbeats), so that the
+// cluster view can show how far each replica is.
+func (s *StateMachine) Applied() uint64 { return s.applied.Load() }
 
 // OnApply sets a callback run after each applied batch of entries (before
 // Open). The node uses it to wake the tasks that follow the store's head on
@@ -61,6 +70,7 @@ func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
 	s.mu.Lock()
 	s.db, s.head = db, h
 	s.mu.Unlock()
+	s.applied.Store(applied)
 	return applied, nil
 }
 
@@ -142,6 +152,9 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 		return nil, fmt.Errorf("sm: commit: %w", err)
 	}
 	s.head = a.head
+	if len(entries) > 0 {
+		s.applied.Store(entries[len(entries)-1].Index)
+	}
 	if s.onApply != nil {
 		s.onApply(s.head.NextPosition)
 	}

@@ -108,15 +108,21 @@ func TestAppliedIndexSurvivesReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if got := s.Applied(); got != 5 {
+		t.Fatalf("Applied %d, want 5", got)
+	}
 	s.Close()
 	s, applied = open(t, dir)
 	defer s.Close()
-	if applied != 5 {
-		t.Fatalf("applied %d after reopen, want 5", applied)
+	if applied != 5 || s.Applied() != 5 {
+		t.Fatalf("applied %d (Applied %d) after reopen, want 5", applied, s.Applied())
 	}
 	es, _ := s.Update([]dbsm.Entry{entry(t, 6, 9, appendCmd("s", ExpectExact, 14, 1))})
 	if r := as[AppendResult](t, results(t, es[0])[0]); r.FirstPosition != 15 {
 		t.Fatalf("append after reopen %+v", r)
+	}
+	if got := s.Applied(); got != 6 {
+		t.Fatalf("Applied %d, want 6", got)
 	}
 }
 
@@ -143,6 +149,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	dst.Update([]dbsm.Entry{entry(t, 1, 1, appendCmd("junk", ExpectAny, 0, 1))}) // replaced by the snapshot
 	if err := dst.RecoverFromSnapshot(bytes.NewReader(buf.Bytes()), nil); err != nil {
 		t.Fatal(err)
+	}
+	if got := dst.Applied(); got != 21 {
+		t.Fatalf("Applied %d after recovery, want the snapshot's 21", got)
 	}
 	if a, b := fmt.Sprint(readAll(t, src)), fmt.Sprint(readAll(t, dst)); a != b {
 		t.Fatal("recovered $all differs from the source")
