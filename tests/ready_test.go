@@ -1,11 +1,8 @@
 package tests
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,37 +10,6 @@ import (
 	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/nats-io/nats.go"
 )
-
-// runUntilReady starts a command and returns once it printed a line
-// containing ready; it is killed at the end of the test.
-func runUntilReady(t *testing.T, ready string, name string, args ...string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	stdout := startPiped(t, cmd)
-	done, readyc := make(chan struct{}), make(chan struct{})
-	t.Cleanup(func() { cmd.Process.Kill(); <-done })
-	go func() { // ends when the process exits
-		defer close(done)
-		sc := bufio.NewScanner(stdout)
-		seen := false
-		for sc.Scan() {
-			if !seen && strings.Contains(sc.Text(), ready) {
-				seen = true
-				close(readyc)
-			}
-		}
-		cmd.Wait()
-	}()
-	select {
-	case <-readyc:
-		return cmd
-	case <-done:
-		t.Fatalf("%s exited before it printed %q", name, ready)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not print %q within 30s", name, ready)
-	}
-	return nil
-}
 
 // askNow sends a request at once and fails if nobody was subscribed.
 func askNow(t *testing.T, nc *nats.Conn, what, subject string, data []byte) {
@@ -68,18 +34,18 @@ func TestReadyLineMeansServing(t *testing.T) {
 	defer nc.Close()
 	gateway := buildBinary(t, "github.com/logbookdb/logbook/services/gateway")
 	for i := range 15 {
-		cmd := runUntilReady(t, "Gateway is ready.", gateway, "-nats-url", url, "-request-timeout", "100ms", "-log-level", "error")
+		p := runUntilReady(t, gateway, "Gateway is ready.", []string{"-nats-url", url, "-request-timeout", "100ms", "-log-level", "error"}, nil)
 		askNow(t, nc, fmt.Sprintf("gateway, run %d", i), subjects.Cluster(subjects.ClusterHealth), nil)
-		cmd.Process.Kill()
+		p.cmd.Process.Kill()
 	}
 	for i := range 3 { // the all-in-one logbook on this NATS: its gateway is the one that answers
-		cmd := runUntilReady(t, "Logbook is ready", logbookBinary(t), "-nats-url", url, "-raft-addr", freeAddr(t),
-			"-data", t.TempDir(), "-log-level", "error")
+		p := runUntilReady(t, logbookBinary(t), "Logbook is ready", []string{"-nats-url", url, "-raft-addr", freeAddr(t),
+			"-data", t.TempDir(), "-log-level", "error"}, nil)
 		askNow(t, nc, fmt.Sprintf("logbook, run %d", i), subjects.Cluster(subjects.ClusterHealth), nil)
-		cmd.Process.Kill()
+		p.cmd.Process.Kill()
 	}
-	runUntilReady(t, "is ready", storenodeBinary(t), "-nats-url", url, "-node-id", "1", "-raft-addr", freeAddr(t),
-		"-data", t.TempDir(), "-cluster", "ready", "-initial-size", "1", "-log-level", "error")
+	runUntilReady(t, storenodeBinary(t), "is ready", []string{"-nats-url", url, "-node-id", "1", "-raft-addr", freeAddr(t),
+		"-data", t.TempDir(), "-cluster", "ready", "-initial-size", "1", "-log-level", "error"}, nil)
 	askNow(t, nc, "storenode", proto.Leader("default", "read"), nil)
 	askNow(t, nc, "storenode", proto.RegistryLookup, []byte("default"))
 }
