@@ -32,10 +32,11 @@ func (g *Gateway) forward(ctx context.Context, store, op string, data []byte) (*
 		}
 		if !checked {
 			a, err := g.lookup(ctx, store)
-			if err != nil {
-				return nil, err
-			}
 			switch {
+			case errors.Is(err, errRegistryBusy):
+				// Ask again after the backoff.
+			case err != nil:
+				return nil, err
 			case !a.Exists:
 				return nil, codes.New(codes.StoreNotFound, "store %q does not exist", store)
 			case a.Status == wire.StatusRemoving:
@@ -44,8 +45,9 @@ func (g *Gateway) forward(ctx context.Context, store, op string, data []byte) (*
 				// No leader can be elected until its nodes come back:
 				// waiting for one until the deadline would only delay the answer.
 				return nil, codes.New(codes.Unavailable, "store %q has no leader: %d of its %d replicas run, fewer than a quorum", store, a.Running, a.Replicas)
+			default:
+				checked = true
 			}
-			checked = true
 		}
 		if err := sleep(ctx, &backoff); err != nil {
 			return nil, codes.New(codes.Unavailable, "store %q has no leader", store)
@@ -90,11 +92,19 @@ func (g *Gateway) lookup(ctx context.Context, store string) (proto.RegistryAnswe
 		}
 		return a, deadlineError(ctx, err)
 	}
+	if code := msg.Header.Get(wire.HeaderErrorCode); code != "" {
+		// The storenode could not read its registry (starting, stopping):
+		// not an answer; ask again.
+		return a, errRegistryBusy
+	}
 	if err := wire.UnmarshalReply(msg.Data, &a); err != nil {
 		return a, codes.New(codes.Internal, "bad registry reply: %v", err)
 	}
 	return a, nil
 }
+
+// errRegistryBusy is a registry lookup the storenode could not answer.
+var errRegistryBusy = errors.New("the store registry cannot answer now")
 
 func deadlineError(ctx context.Context, err error) error {
 	if ctx.Err() != nil || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {

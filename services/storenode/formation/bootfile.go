@@ -56,7 +56,7 @@ func (f *Formation) saveBootLock(l *proto.BootLock) error {
 	if err != nil {
 		return fmt.Errorf("storenode: write %s: %w", bootFileName, err)
 	}
-	if _, err := file.Write(b); err == nil {
+	if _, err = file.Write(b); err == nil {
 		err = file.Sync()
 	}
 	if cerr := file.Close(); err == nil {

@@ -111,3 +111,21 @@ func TestDamagedPromiseFileIsReported(t *testing.T) {
 		t.Fatal("a damaged bootstrap.json was accepted")
 	}
 }
+
+// A promise that could not be written (here: the disk is full) is an
+// error: the node must not say yes to a membership it may forget.
+func TestPromiseThatCannotBeWrittenIsRefused(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full to fill the disk with")
+	}
+	dir := t.TempDir()
+	f, _ := newTestFormation(t, dir)
+	// The temporary file the promise is written to is /dev/full.
+	if err := os.Symlink("/dev/full", filepath.Join(dir, bootFileName+".tmp")); err != nil {
+		t.Fatal(err)
+	}
+	l := &proto.BootLock{Coordinator: 1, Members: map[uint64]string{1: "a:1", 2: "b:1"}}
+	if err := f.saveBootLock(l); err == nil {
+		t.Fatal("a promise whose write failed was reported saved")
+	}
+}

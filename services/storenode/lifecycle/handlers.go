@@ -12,6 +12,7 @@ import (
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
 	"github.com/logbookdb/logbook/services/storenode/raft"
+	"github.com/logbookdb/logbook/services/storenode/serve"
 	"github.com/nats-io/nats.go"
 )
 
@@ -100,7 +101,8 @@ func (l *Lifecycle) createStore(ctx context.Context, data []byte) (any, error) {
 	// Answer once the store serves (or the deadline nears): a client may
 	// append right after create returns.
 	s := r.Store
-	for s.Status == meta.StatusCreating {
+	deadline, _ := ctx.Deadline()
+	for s.Status == meta.StatusCreating && time.Until(deadline) > 100*time.Millisecond {
 		wait, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 		<-wait.Done()
 		cancel()
@@ -164,7 +166,7 @@ func (l *Lifecycle) metaRead(op string, data []byte) (any, error) {
 		c := toConfig(s)
 		return &c, nil
 	}
-	return nil, codes.New(codes.UnknownOperation, "unknown store operation %q", op)
+	return nil, codes.New(codes.UnknownOperation, "unknown store operation %q", wire.Truncate(op))
 }
 
 func (l *Lifecycle) listStores(data []byte) (any, error) {
@@ -192,13 +194,17 @@ func (l *Lifecycle) listStores(data []byte) (any, error) {
 // cannot have a leader now (fewer than a quorum of its replicas run). The
 // body is the store id.
 func (l *Lifecycle) onLookup(m *nats.Msg) {
-	var a proto.RegistryAnswer
-	if s, err := l.cfg.Registry.Store(string(m.Data)); err == nil {
-		if s != nil {
-			a = proto.RegistryAnswer{Exists: true, Status: s.Status, Replicas: len(s.Replicas)}
-			a.NoQuorum, a.Running = l.cfg.Liveness.NoQuorum(s)
-		}
+	s, err := l.cfg.Registry.Store(string(m.Data))
+	if err != nil {
+		// Not "does not exist": this replica cannot tell now (shutting
+		// down, no meta replica yet). The gateway asks again.
+		serve.Respond(m, nil, err)
+		return
 	}
-	b, _ := wire.Marshal(a)
-	m.Respond(b)
+	var a proto.RegistryAnswer
+	if s != nil {
+		a = proto.RegistryAnswer{Exists: true, Status: s.Status, Replicas: len(s.Replicas)}
+		a.NoQuorum, a.Running = l.cfg.Liveness.NoQuorum(s)
+	}
+	serve.Respond(m, &a, nil)
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/logbookdb/logbook/services/storenode/delivery"
 	"github.com/logbookdb/logbook/services/storenode/live"
-	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/replica"
 	"github.com/logbookdb/logbook/services/storenode/storeops"
 )
@@ -44,6 +43,3 @@ func (n *Node) startReplica(spec replica.Spec, addrs map[uint64]string) error {
 func (n *Node) stopReplica(id string, shardID uint64, removeData bool) error {
 	return n.replicas.Stop(id, shardID, removeData)
 }
-
-// raftError maps a dragonboat error to a Logbook error (see raft.Error).
-func raftError(err error) error { return raft.Error(err) }

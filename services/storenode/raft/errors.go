@@ -32,6 +32,9 @@ func Error(err error) error {
 	case errors.Is(err, dragonboat.ErrShardNotFound), errors.Is(err, dragonboat.ErrClosed),
 		errors.Is(err, dragonboat.ErrRejected):
 		return fmt.Errorf("raft: %w", codes.New(codes.Unavailable, "not proposed: %v", err))
+	case errors.Is(err, dragonboat.ErrTimeoutTooSmall), errors.Is(err, dragonboat.ErrInvalidDeadline):
+		// Refused before entering the log: too little of the deadline left.
+		return fmt.Errorf("raft: %w", codes.New(codes.Unavailable, "not proposed: %v", err))
 	case errors.Is(err, dragonboat.ErrPayloadTooBig):
 		return fmt.Errorf("raft: %w", codes.New(codes.RequestTooLarge, "%v", err))
 	}

@@ -111,10 +111,12 @@ func (s *Set) lead(r *Replica) bool {
 	// Added under the lock: once closing is set (before Close waits), no
 	// task is added.
 	s.tasks.Add(len(s.cfg.Tasks))
+	r.tasks.Add(len(s.cfg.Tasks))
 	s.mu.Unlock()
 	for _, t := range s.cfg.Tasks {
 		go func() {
 			defer s.tasks.Done()
+			defer r.tasks.Done()
 			t(ctx, r)
 		}()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/codes"
@@ -24,6 +25,8 @@ type proposer struct {
 	timeout  time.Duration
 	queue    chan *pending
 	wg       sync.WaitGroup
+	running  atomic.Int32  // workers still running
+	stopped  chan struct{} // closed when every worker has returned
 	now      func() time.Time
 
 	// term is cancelled when this node stops leading the store: proposals
@@ -63,6 +66,7 @@ func newProposer(raft raftProposer, shardID uint64, maxBatch, workers int, timeo
 		maxBytes: 8 << 20,
 		timeout:  timeout,
 		queue:    make(chan *pending, maxBatch*workers),
+		stopped:  make(chan struct{}),
 		now:      time.Now,
 	}
 }
@@ -73,11 +77,15 @@ func (p *proposer) start(ctx context.Context, n int) {
 	p.base = ctx
 	p.term, p.termCancel = context.WithCancel(ctx)
 	p.mu.Unlock()
+	p.running.Store(int32(n))
 	for range n {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
 			p.work(ctx)
+			if p.running.Add(-1) == 0 {
+				close(p.stopped) // the last worker out
+			}
 		}()
 	}
 }
@@ -117,12 +125,24 @@ func (p *proposer) submit(ctx context.Context, cmd sm.Command, size int) (sm.Res
 		return o.res, o.err
 	case <-ctx.Done():
 		return sm.Result{}, codes.New(codes.Timeout, "no outcome before the deadline; retry with the same event ids to find out")
+	case <-p.stopped:
+		// Every worker has returned: a command still queued was never
+		// proposed, one a worker took has its outcome in pd.done.
+		select {
+		case o := <-pd.done:
+			return o.res, o.err
+		default:
+			return sm.Result{}, codes.New(codes.Unavailable, "the store's replica stopped here: the request was not proposed")
+		}
 	}
 }
 
 func (p *proposer) work(ctx context.Context) {
 	batch := make([]*pending, 0, p.maxBatch)
 	for {
+		if ctx.Err() != nil {
+			return // stopped: propose nothing more (submit answers what is queued)
+		}
 		batch = batch[:0]
 		select {
 		case <-ctx.Done():

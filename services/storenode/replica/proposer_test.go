@@ -135,3 +135,42 @@ func TestProposerGivesUpOnANeverReadyShardWithNotWritten(t *testing.T) {
 		t.Fatalf("got %v, want unavailable (not proposed)", err)
 	}
 }
+
+// blockingRaft holds every proposal until its context ends.
+type blockingRaft struct{ started chan struct{} }
+
+func (b *blockingRaft) Propose(ctx context.Context, shard uint64, data []byte) ([]byte, error) {
+	b.started <- struct{}{}
+	<-ctx.Done()
+	return nil, raft.Error(ctx.Err())
+}
+
+func TestStoppedProposerAnswersQueuedCommandsAtOnce(t *testing.T) {
+	b := &blockingRaft{started: make(chan struct{}, 1)}
+	p := newProposer(b, 1, 512, 1, time.Minute)
+	base, stop := context.WithCancel(context.Background())
+	p.start(base, 1)
+	req, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	first := make(chan error, 1)
+	go func() { _, err := p.submit(req, sm.Command{Op: sm.OpAppend}, 1); first <- err }()
+	<-b.started // the only worker holds the first command
+	second := make(chan error, 1)
+	go func() { _, err := p.submit(req, sm.Command{Op: sm.OpAppend}, 1); second <- err }()
+	for len(p.queue) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	began := time.Now()
+	stop() // the replica stops here
+	if err := <-first; codes.As(err).Code != codes.Timeout {
+		t.Fatalf("the proposal in flight: %v, want timeout (outcome unknown)", err)
+	}
+	err := <-second
+	if codes.As(err).Code != codes.Unavailable {
+		t.Fatalf("the queued command: %v, want unavailable (never proposed)", err)
+	}
+	if waited := time.Since(began); waited > time.Second {
+		t.Fatalf("the queued command waited %v for an answer the stopped proposer could give at once", waited)
+	}
+	p.wait()
+}

@@ -24,6 +24,8 @@ type Replica struct {
 	stopped    bool               // Set.Stop took it out: never served again
 	unserve    func()             // set while this node leads and serves the store
 	leadCancel context.CancelFunc // stops the leader tasks
+
+	tasks sync.WaitGroup // this replica's leader tasks (also counted in Set.tasks)
 }
 
 // Spec is the replica as the registry describes it.

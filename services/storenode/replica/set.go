@@ -154,6 +154,9 @@ func (s *Set) Stop(id string, shardID uint64, removeData bool) error {
 		}
 		r.stop()
 		r.proposer.wait()
+		// No task outlives its replica: live and delivery read and propose
+		// through it until they return.
+		r.tasks.Wait()
 		if err := s.cfg.Raft.Stop(r.spec.ShardID); err != nil {
 			return fmt.Errorf("storenode: stop store %s: %w", id, err)
 		}
