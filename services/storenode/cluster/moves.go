@@ -22,6 +22,12 @@ import (
 //     in join mode;
 //  3. once To's heartbeat shows the replica running, record the move done.
 //
+// From never removes itself: while it leads, it hands the leadership to
+// another voter of the store, and the new leader takes it out. When there
+// is none (From is alive and holds the only voter, as with one replica),
+// From adds To first, waits until To's replica runs and has caught up, and
+// hands the leadership to To (handover.go).
+//
 // The leaving node's own reconciler deletes its replica once the move is
 // done; the meta leader takes the node out of the meta shard and the
 // registry when nothing is placed on it any more.
@@ -60,13 +66,7 @@ func (c *Cluster) moveStep(s *meta.Store, mv meta.Move, addrs map[uint64]string,
 	}
 	if _, in := mem.Voters[mv.From]; in {
 		if mv.From == c.cfg.NodeID {
-			// A leader does not remove itself: hand leadership over first.
-			for _, r := range s.Replicas {
-				if _, ok := mem.Voters[r]; ok && r != mv.From {
-					return c.cfg.Raft.TransferLeader(s.ShardID, r)
-				}
-			}
-			return codes.New(codes.Unavailable, "no other replica to lead")
+			return c.handOver(ctx, s, mv, mem, addrs, peers)
 		}
 		if err := c.cfg.Raft.Remove(ctx, s.ShardID, mv.From, mem.ConfigChangeID); err != nil {
 			return err

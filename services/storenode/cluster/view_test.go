@@ -26,6 +26,8 @@ type fakeRaft struct {
 	mem       raft.Membership
 	meta      *meta.StateMachine
 	transfers []uint64 // leadership transfers asked for, to these nodes
+	adds      []uint64 // voters added
+	removes   []uint64 // members removed
 }
 
 func (f *fakeRaft) Leader(shard uint64) (uint64, bool) { l, ok := f.leaders[shard]; return l, ok }
@@ -37,8 +39,14 @@ func (f *fakeRaft) TransferLeader(_, to uint64) error {
 	f.transfers = append(f.transfers, to)
 	return nil
 }
-func (f *fakeRaft) AddVoter(context.Context, uint64, uint64, string, uint64) error { return nil }
-func (f *fakeRaft) Remove(context.Context, uint64, uint64, uint64) error           { return nil }
+func (f *fakeRaft) AddVoter(_ context.Context, _, id uint64, _ string, _ uint64) error {
+	f.adds = append(f.adds, id)
+	return nil
+}
+func (f *fakeRaft) Remove(_ context.Context, _, id, _ uint64) error {
+	f.removes = append(f.removes, id)
+	return nil
+}
 func (f *fakeRaft) Propose(_ context.Context, _ uint64, data []byte) ([]byte, error) {
 	r, err := f.meta.Update(dbsm.Entry{Cmd: data})
 	return r.Data, err
