@@ -283,6 +283,68 @@ func TestClusterRemoveNodeMovesReplicas(t *testing.T) {
 	}
 }
 
+// Removing a live node that leads a store moves its replica off. With one
+// replica (R1) the node leads a group of one: the new replica joins first,
+// takes the leadership over, and then takes the old one out; with two, the
+// other replica takes the leadership over. The removal completes, the node
+// leaves the view, and the store keeps every event and takes appends.
+func TestClusterRemoveLiveLeaderMovesReplica(t *testing.T) {
+	for _, rf := range []int64{1, 2} {
+		t.Run(fmt.Sprintf("R%d", rf), func(t *testing.T) { removeLiveLeader(t, rf) })
+	}
+}
+
+func removeLiveLeader(t *testing.T, rf int64) {
+	c := startMemCluster(t, 3)
+	ctx := ctxT(t)
+	if _, err := c.Client.Stores().Create(ctx, "moved", &client.StoreSettings{ReplicationFactor: &rf}); err != nil {
+		t.Fatal(err)
+	}
+	st := c.Client.Store("moved")
+	for i := range 20 {
+		if _, err := st.Append(ctx, "s", client.Any, ev("E", fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var leader uint64
+	eventually(t, 10*time.Second, func() error {
+		s, err := storeOf(c.view(ctx), "moved")
+		if err != nil || len(s.Replicas) != int(rf) || !slices.Contains(s.Replicas, s.Leader) {
+			return fmt.Errorf("moved %+v %v", s, err)
+		}
+		leader = s.Leader
+		return nil
+	})
+	if _, err := c.Client.RemoveNode(ctx, leader); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 40*time.Second, func() error {
+		v := c.view(ctxT(t))
+		if err := noNode(v, leader); err != nil {
+			return err
+		}
+		s, err := storeOf(v, "moved")
+		if err != nil {
+			return err
+		}
+		if len(s.Replicas) != int(rf) || slices.Contains(s.Replicas, leader) || len(s.Moves) > 0 || !slices.Contains(s.Replicas, s.Leader) {
+			return fmt.Errorf("moved %+v", s)
+		}
+		return nil
+	})
+	ctx = ctxT(t)
+	// With R1 its only replica is on the new node: what it serves, that node holds.
+	if got := readStream(t, ctx, st, "s"); len(got) != 20 {
+		t.Fatalf("%d events after the move", len(got))
+	}
+	if _, err := st.Append(ctx, "s", client.Exact(19), ev("E", "after")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readStream(t, ctx, st, "s"); len(got) != 21 {
+		t.Fatalf("%d events after an append", len(got))
+	}
+}
+
 // A store none of whose replicas runs (R1, its node down) answers
 // unavailable at once, not at the gateway's deadline: the registry lookup
 // tells the gateway that no replica runs.
