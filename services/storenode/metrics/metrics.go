@@ -62,6 +62,10 @@ func New(limit int) *Metrics {
 	return m
 }
 
+// Registry is the registry the metrics are on: another part of the
+// process (the embedded gateway) may add its own.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
 // Register adds a collector (read at scrape time) to the registry.
 func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
 

@@ -10,6 +10,10 @@ import (
 // format (/metrics on the storenode's -http address).
 func (n *Node) MetricsHandler() http.Handler { return n.metrics.Handler() }
 
+// MetricsRegistry is the registry the node's metrics are on (with the Go
+// and process collectors): the embedded gateway registers its own there.
+func (n *Node) MetricsRegistry() *prometheus.Registry { return n.metrics.Registry() }
+
 // scrape is the collector of what is read at scrape time rather than
 // counted on the hot path: the replicas here, their Raft role, term and
 // applied index, and dragonboat's transport and snapshot events.
