@@ -31,19 +31,26 @@ type systemEvents struct {
 	connFailed, sendAborted, snapshots atomic.Uint64
 }
 
-func (e *systemEvents) ConnectionFailed(raftio.ConnectionInfo)      { e.connFailed.Add(1) }
-func (e *systemEvents) SendSnapshotAborted(raftio.SnapshotInfo)     { e.sendAborted.Add(1) }
-func (e *systemEvents) SnapshotCreated(raftio.SnapshotInfo)         { e.snapshots.Add(1) }
-func (e *systemEvents) NodeHostShuttingDown()                       {}
-func (e *systemEvents) NodeUnloaded(raftio.NodeInfo)                {}
-func (e *systemEvents) NodeDeleted(raftio.NodeInfo)                 {}
-func (e *systemEvents) NodeReady(raftio.NodeInfo)                   {}
-func (e *systemEvents) MembershipChanged(raftio.NodeInfo)           {}
+// Replica lifecycle: the replica set and the registry know it already.
+func (e *systemEvents) NodeHostShuttingDown()             {}
+func (e *systemEvents) NodeUnloaded(raftio.NodeInfo)      {}
+func (e *systemEvents) NodeDeleted(raftio.NodeInfo)       {}
+func (e *systemEvents) NodeReady(raftio.NodeInfo)         {}
+func (e *systemEvents) MembershipChanged(raftio.NodeInfo) {}
+
+// The transport: failures are counted.
 func (e *systemEvents) ConnectionEstablished(raftio.ConnectionInfo) {}
-func (e *systemEvents) SendSnapshotStarted(raftio.SnapshotInfo)     {}
-func (e *systemEvents) SendSnapshotCompleted(raftio.SnapshotInfo)   {}
-func (e *systemEvents) SnapshotReceived(raftio.SnapshotInfo)        {}
-func (e *systemEvents) SnapshotRecovered(raftio.SnapshotInfo)       {}
-func (e *systemEvents) SnapshotCompacted(raftio.SnapshotInfo)       {}
-func (e *systemEvents) LogCompacted(raftio.EntryInfo)               {}
-func (e *systemEvents) LogDBCompacted(raftio.EntryInfo)             {}
+func (e *systemEvents) ConnectionFailed(raftio.ConnectionInfo)      { e.connFailed.Add(1) }
+
+// Snapshots sent to followers: aborts are counted.
+func (e *systemEvents) SendSnapshotStarted(raftio.SnapshotInfo)   {}
+func (e *systemEvents) SendSnapshotCompleted(raftio.SnapshotInfo) {}
+func (e *systemEvents) SendSnapshotAborted(raftio.SnapshotInfo)   { e.sendAborted.Add(1) }
+
+// Snapshots taken here are counted; the rest is routine.
+func (e *systemEvents) SnapshotCreated(raftio.SnapshotInfo)   { e.snapshots.Add(1) }
+func (e *systemEvents) SnapshotReceived(raftio.SnapshotInfo)  {}
+func (e *systemEvents) SnapshotRecovered(raftio.SnapshotInfo) {}
+func (e *systemEvents) SnapshotCompacted(raftio.SnapshotInfo) {}
+func (e *systemEvents) LogCompacted(raftio.EntryInfo)         {}
+func (e *systemEvents) LogDBCompacted(raftio.EntryInfo)       {}
