@@ -5,8 +5,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -29,6 +31,7 @@ func main() {
 func run() error {
 	natsURL := flag.String("nats-url", flagenv.String("LOGBOOK_NATS_URL", nats.DefaultURL), "NATS server(s), comma-separated (env LOGBOOK_NATS_URL)")
 	timeout := flag.Duration("request-timeout", flagenv.Duration("LOGBOOK_GATEWAY_TIMEOUT", 10*time.Second), "bound on a request end to end, waiting for a store's leader included; keep it above the storenodes' -request-timeout (env LOGBOOK_GATEWAY_TIMEOUT)")
+	httpAddr := flag.String("http", flagenv.String("LOGBOOK_HTTP", ""), "serve /metrics on this address, e.g. :8081 (off by default; env LOGBOOK_HTTP)")
 	natsAuth := natsauth.Register(flag.CommandLine)
 	var limits wire.Limits
 	flagenv.Limits(flag.CommandLine, &limits)
@@ -56,6 +59,18 @@ func run() error {
 	g, err := gateway.Start(gateway.Config{NATS: nc, Limits: limits, RequestTimeout: *timeout, Logger: logger})
 	if err != nil {
 		return err
+	}
+	// 3. Metrics for Prometheus.
+	if *httpAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", g.MetricsHandler())
+		srv := &http.Server{Addr: *httpAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { // owned by srv: closed when run returns
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("metrics endpoint", "err", err)
+			}
+		}()
+		defer srv.Close()
 	}
 	if err := g.WaitReady(ctx); err != nil {
 		g.Stop()

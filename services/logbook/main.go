@@ -34,6 +34,7 @@ func run() error {
 		natsURL  = flag.String("nats-url", flagenv.String("LOGBOOK_NATS_URL", ""), "use this NATS server instead of embedding one (env LOGBOOK_NATS_URL)")
 		natsHost = flag.String("nats-host", flagenv.String("LOGBOOK_NATS_HOST", "127.0.0.1"), "embedded NATS listen host (env LOGBOOK_NATS_HOST)")
 		natsPort = flag.Int("nats-port", flagenv.Int("LOGBOOK_NATS_PORT", 4222), "embedded NATS listen port (env LOGBOOK_NATS_PORT)")
+		httpAddr = flag.String("http", flagenv.String("LOGBOOK_HTTP", ""), "serve /metrics on this address, e.g. 127.0.0.1:8080 (off by default; env LOGBOOK_HTTP)")
 		natsConf = flag.String("nats-config", flagenv.String("LOGBOOK_NATS_CONFIG", ""), "nats-server configuration file for the embedded NATS (env LOGBOOK_NATS_CONFIG)")
 	)
 	natsAuth := natsauth.Register(flag.CommandLine)
@@ -69,6 +70,7 @@ func run() error {
 		StoreID: nc.DefaultStore, Logger: logger, RequestTimeout: nc.RequestTimeout,
 		Limits: nc.Limits, NATSMaxPayload: natsMaxPayload,
 		Stores: nc.StaticStores, MaxStores: nc.MaxStores,
+		MetricsStoreLimit: nc.MetricsStoreLimit, HTTPAddress: *httpAddr,
 		ReadyTimeout: readyTimeout(nc.InitialSize),
 	})
 	if err != nil {

@@ -16,8 +16,10 @@ import (
 //	/readyz   200 once the node is a cluster member and the registry has a leader
 //	/cluster  the cluster view as JSON (same content as the cluster.view request)
 //	/health   the cluster health as JSON; 200 ok/warning, 503 critical
+//	/metrics  the node's metrics, Prometheus exposition format
 func healthHandler(n *node.Node) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("/metrics", n.MetricsHandler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := n.Fatal(); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)

@@ -36,7 +36,7 @@ func main() {
 
 func run() error {
 	natsURL := flag.String("nats-url", flagenv.String("LOGBOOK_NATS_URL", nats.DefaultURL), "NATS server(s), comma-separated (env LOGBOOK_NATS_URL)")
-	httpAddr := flag.String("http", flagenv.String("LOGBOOK_HTTP", ""), "serve /healthz, /readyz and /cluster on this address, e.g. :8080 (env LOGBOOK_HTTP)")
+	httpAddr := flag.String("http", flagenv.String("LOGBOOK_HTTP", ""), "serve /healthz, /readyz, /cluster, /health and /metrics on this address, e.g. :8080 (env LOGBOOK_HTTP)")
 	natsAuth := natsauth.Register(flag.CommandLine)
 	flags := cli.Register(flag.CommandLine, "./data/storenode")
 	registerPprof(flag.CommandLine)

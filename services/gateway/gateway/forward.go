@@ -52,6 +52,7 @@ func (g *Gateway) forward(ctx context.Context, store, op string, data []byte) (*
 		if err := sleep(ctx, &backoff); err != nil {
 			return nil, codes.New(codes.Unavailable, "store %q has no leader", store)
 		}
+		g.metrics.leaderRetries.Inc()
 	}
 }
 
@@ -70,6 +71,7 @@ func (g *Gateway) forwardTo(ctx context.Context, subject string, data []byte, wh
 		if err := sleep(ctx, &backoff); err != nil {
 			return nil, codes.New(codes.Unavailable, "%s", what)
 		}
+		g.metrics.leaderRetries.Inc()
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/logbookdb/logbook/pkg/version"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures a gateway.
@@ -35,13 +35,18 @@ type Config struct {
 	// Version is reported in $SRV.INFO. Default: this build's version
 	// (pkg/version), as a semantic version.
 	Version string
+	// Metrics, if set, is where the gateway's metrics are registered (a
+	// process that runs other parts shares one registry); otherwise they
+	// are on a registry of their own, with the Go and process collectors.
+	Metrics *prometheus.Registry
 	Logger  *slog.Logger
 }
 
 // Gateway is a running gateway.
 type Gateway struct {
 	cfg      Config
-	svc      micro.Service
+	svc      *service
+	metrics  *metrics
 	ctx      context.Context
 	cancel   context.CancelFunc
 	inflight chan struct{}
@@ -69,35 +74,23 @@ func Start(cfg Config) (*Gateway, error) {
 		cfg.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &Gateway{cfg: cfg, ctx: ctx, cancel: cancel, inflight: make(chan struct{}, cfg.MaxInFlight)}
-	svc, err := micro.AddService(cfg.NATS, micro.Config{
-		Name:        subjects.ServiceName,
-		Version:     cfg.Version,
-		Description: "Logbook event store gateway",
-		QueueGroup:  subjects.GatewayQueue,
-	})
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("gateway: add service: %w", err)
-	}
-	err = svc.AddEndpoint("store", micro.HandlerFunc(g.onRequest),
-		micro.WithEndpointSubject(subjects.StoreWildcard),
-		micro.WithEndpointPendingLimits(64<<10, 256<<20))
+	g := &Gateway{cfg: cfg, metrics: newMetrics(cfg.Metrics), ctx: ctx, cancel: cancel, inflight: make(chan struct{}, cfg.MaxInFlight)}
+	g.svc = newService(cfg.NATS, subjects.ServiceName, cfg.Version, "Logbook event store gateway")
+	err := g.svc.addEndpoint("store", subjects.StoreWildcard, subjects.GatewayQueue, 64<<10, 256<<20, g.onRequest)
 	if err == nil {
-		err = svc.AddEndpoint("stores", micro.HandlerFunc(g.onRequest),
-			micro.WithEndpointSubject(subjects.StoresWildcard),
-			micro.WithEndpointPendingLimits(64<<10, 256<<20))
+		err = g.svc.addEndpoint("stores", subjects.StoresWildcard, subjects.GatewayQueue, 64<<10, 256<<20, g.onRequest)
 	}
 	if err == nil {
-		err = svc.AddEndpoint("cluster", micro.HandlerFunc(g.onRequest),
-			micro.WithEndpointSubject(subjects.ClusterWildcard))
+		err = g.svc.addEndpoint("cluster", subjects.ClusterWildcard, subjects.GatewayQueue, 0, 0, g.onRequest)
+	}
+	if err == nil {
+		err = g.svc.serveVerbs()
 	}
 	if err != nil {
-		svc.Stop()
+		g.svc.stop()
 		cancel()
-		return nil, fmt.Errorf("gateway: add endpoint: %w", err)
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	g.svc = svc
 	return g, nil
 }
 
@@ -126,7 +119,7 @@ func (g *Gateway) Stop() error {
 	g.mu.Lock()
 	g.stopping = true
 	g.mu.Unlock()
-	err := g.svc.Stop()
+	err := g.svc.stop()
 	g.wg.Wait()
 	g.cancel()
 	if err != nil {
@@ -137,12 +130,14 @@ func (g *Gateway) Stop() error {
 
 // onRequest runs on the endpoint's subscription goroutine: it hands the
 // request to a goroutine of its own so that slow requests don't queue behind
-// each other, blocking when MaxInFlight are already running.
-func (g *Gateway) onRequest(req micro.Request) {
+// each other, blocking when MaxInFlight are already running. That goroutine
+// answers and then records the outcome and the full time (service.go).
+func (g *Gateway) onRequest(e *endpoint, m *nats.Msg) {
+	start := time.Now()
 	g.mu.Lock()
 	if g.stopping {
 		g.mu.Unlock()
-		g.replyError(req, codes.New(codes.Unavailable, "gateway is stopping"))
+		g.finish(e, m, start, g.metrics.op(opUnknown), nil, codes.New(codes.Unavailable, "gateway is stopping"))
 		return
 	}
 	g.wg.Add(1)
@@ -152,114 +147,117 @@ func (g *Gateway) onRequest(req micro.Request) {
 		defer func() { <-g.inflight; g.wg.Done() }()
 		ctx, cancel := context.WithTimeout(g.ctx, g.cfg.RequestTimeout)
 		defer cancel()
-		g.serve(ctx, req)
+		op, reply, err := g.serve(ctx, m)
+		g.finish(e, m, start, op, reply, err)
 	}()
 }
 
-func (g *Gateway) serve(ctx context.Context, req micro.Request) {
-	if op, ok := subjects.ParseStores(req.Subject()); ok {
-		g.serveLifecycle(ctx, req, op)
-		return
+// finish answers the request and records its outcome: in the endpoint's
+// $SRV.STATS and in the metrics.
+func (g *Gateway) finish(e *endpoint, m *nats.Msg, start time.Time, op *opMetrics, reply *nats.Msg, err error) {
+	ce := g.answer(m, reply, err)
+	d := time.Since(start)
+	errText := ""
+	if ce != nil {
+		errText = ce.Code.Name() + ": " + ce.Message
 	}
-	if op, ok := subjects.ParseCluster(req.Subject()); ok {
-		g.serveCluster(ctx, req, op)
-		return
+	e.record(d, errText)
+	g.metrics.observe(op, d, ce)
+}
+
+// serve validates a request and forwards it: it returns the operation (for
+// the metrics) and the storenode's reply, or the error to answer.
+func (g *Gateway) serve(ctx context.Context, m *nats.Msg) (*opMetrics, *nats.Msg, error) {
+	if op, ok := subjects.ParseStores(m.Subject); ok {
+		reply, err := g.serveLifecycle(ctx, m, op)
+		return g.metrics.op("stores." + op), reply, err
+	}
+	if op, ok := subjects.ParseCluster(m.Subject); ok {
+		reply, err := g.serveCluster(ctx, m, op)
+		return g.metrics.op("cluster." + op), reply, err
 	} else if op != "" {
-		g.replyError(req, codes.New(codes.UnknownOperation, "unknown cluster operation %q; known: %v", wire.Truncate(op), subjects.ClusterOps))
-		return
+		return g.metrics.op(opUnknown), nil, codes.New(codes.UnknownOperation, "unknown cluster operation %q; known: %v", wire.Truncate(op), subjects.ClusterOps)
 	}
-	store, op, ok := subjects.ParseStore(req.Subject())
+	store, op, ok := subjects.ParseStore(m.Subject)
 	if !ok {
-		g.replyError(req, codes.New(codes.UnknownOperation, "subject %q is not store.<store>.<operation>", wire.Truncate(req.Subject())))
-		return
+		return g.metrics.op(opUnknown), nil, codes.New(codes.UnknownOperation, "subject %q is not store.<store>.<operation>", wire.Truncate(m.Subject))
 	}
+	o := g.metrics.op(op)
 	if err := wire.ValidateStoreID(store); err != nil {
-		g.replyError(req, err)
-		return
+		return o, nil, err
 	}
-	if err := wire.DecodeRequest(op, req.Data(), g.cfg.Limits); err != nil { // unknown_operation too
-		g.replyError(req, err)
-		return
+	if err := wire.DecodeRequest(op, m.Data, g.cfg.Limits); err != nil { // unknown_operation too
+		return o, nil, err
 	}
-	msg, err := g.forward(ctx, store, op, req.Data())
-	g.relay(req, msg, err)
+	reply, err := g.forward(ctx, store, op, m.Data)
+	return o, reply, err
 }
 
 // serveLifecycle validates a stores.<op> request and forwards it: writes to
 // the meta shard's leader, reads to any storenode.
-func (g *Gateway) serveLifecycle(ctx context.Context, req micro.Request, op string) {
-	if err := wire.DecodeStoresRequest(op, req.Data(), g.cfg.Limits); err != nil {
-		g.replyError(req, err)
-		return
+func (g *Gateway) serveLifecycle(ctx context.Context, m *nats.Msg, op string) (*nats.Msg, error) {
+	if err := wire.DecodeStoresRequest(op, m.Data, g.cfg.Limits); err != nil {
+		return nil, err
 	}
 	subject := proto.MetaRead(op)
 	if subjects.IsStoresWrite(op) {
 		subject = proto.Meta(op)
 	}
-	msg, err := g.forwardTo(ctx, subject, req.Data(), "the store registry has no leader")
-	g.relay(req, msg, err)
+	return g.forwardTo(ctx, subject, m.Data, "the store registry has no leader")
 }
 
 // serveCluster forwards cluster.view and cluster.health to any storenode;
 // cluster.remove_node goes to the meta leader.
-func (g *Gateway) serveCluster(ctx context.Context, req micro.Request, op string) {
+func (g *Gateway) serveCluster(ctx context.Context, m *nats.Msg, op string) (*nats.Msg, error) {
 	if subjects.IsClusterWrite(op) {
-		if _, err := wire.DecodeRemoveNode(req.Data(), g.cfg.Limits); err != nil {
-			g.replyError(req, err)
-			return
+		if _, err := wire.DecodeRemoveNode(m.Data, g.cfg.Limits); err != nil {
+			return nil, err
 		}
-		msg, err := g.forwardTo(ctx, proto.Meta(op), req.Data(), "the store registry has no leader")
-		g.relay(req, msg, err)
-		return
+		return g.forwardTo(ctx, proto.Meta(op), m.Data, "the store registry has no leader")
 	}
-	if err := wire.DecodeClusterRequest(req.Data(), g.cfg.Limits); err != nil {
-		g.replyError(req, err)
-		return
+	if err := wire.DecodeClusterRequest(m.Data, g.cfg.Limits); err != nil {
+		return nil, err
 	}
-	msg, err := g.forwardTo(ctx, proto.MetaRead(proto.ClusterReadOp(op)), req.Data(), "no storenode answers")
-	g.relay(req, msg, err)
+	return g.forwardTo(ctx, proto.MetaRead(proto.ClusterReadOp(op)), m.Data, "no storenode answers")
 }
 
-// relay answers the client with the storenode's reply or error. A reply that
-// cannot be published (over the NATS server's max_payload, say) is answered
-// with an error instead: the client always hears back.
-func (g *Gateway) relay(req micro.Request, msg *nats.Msg, err error) {
+// answer answers the client with the storenode's reply or error, and
+// returns the error answered (nil for a reply). A reply that cannot be
+// published (over the NATS server's max_payload, say) is answered with an
+// error instead: the client always hears back.
+func (g *Gateway) answer(m *nats.Msg, reply *nats.Msg, err error) *codes.Error {
 	if err != nil {
-		g.replyError(req, err)
-		return
+		return g.replyError(m, err)
 	}
-	if e := wire.ErrorFromMsg(msg); e != nil {
-		h := nats.Header{wire.HeaderError: []string{msg.Header.Get(wire.HeaderError)}, wire.HeaderErrorCode: []string{msg.Header.Get(wire.HeaderErrorCode)}}
-		if g.send(req, &nats.Msg{Header: h, Data: msg.Data}) != nil {
-			g.replyError(req, e)
+	if e := wire.ErrorFromMsg(reply); e != nil {
+		h := nats.Header{wire.HeaderError: []string{reply.Header.Get(wire.HeaderError)}, wire.HeaderErrorCode: []string{reply.Header.Get(wire.HeaderErrorCode)}}
+		if g.send(m, &nats.Msg{Header: h, Data: reply.Data}) != nil {
+			return g.replyError(m, e)
 		}
-		return
+		return e
 	}
-	if err := g.send(req, &nats.Msg{Data: msg.Data}); err != nil {
-		g.replyError(req, codes.New(codes.Internal, "reply of %d bytes could not be sent: %v", len(msg.Data), err))
+	if err := g.send(m, &nats.Msg{Data: reply.Data}); err != nil {
+		return g.replyError(m, codes.New(codes.Internal, "reply of %d bytes could not be sent: %v", len(reply.Data), err))
 	}
+	return nil
 }
 
 // replyError answers with err, or with its code alone when the full error
-// reply cannot be published.
-func (g *Gateway) replyError(req micro.Request, err error) {
-	if req.Reply() == "" {
-		return
+// reply cannot be published; it returns err as a Logbook error.
+func (g *Gateway) replyError(m *nats.Msg, err error) *codes.Error {
+	if m.Reply != "" {
+		if pErr := wire.PublishError(g.cfg.NATS.PublishMsg, m.Reply, err); pErr != nil {
+			g.cfg.Logger.Warn("gateway: no reply could be sent", "subject", wire.Truncate(m.Subject), "error", pErr)
+		}
 	}
-	if pErr := wire.PublishError(g.cfg.NATS.PublishMsg, req.Reply(), err); pErr != nil {
-		g.cfg.Logger.Warn("gateway: no reply could be sent", "subject", wire.Truncate(req.Subject()), "error", pErr)
-	}
+	return codes.As(err)
 }
 
-// send publishes m to the request's reply subject. It does not go through
-// req.Respond/req.Error: those record their outcome in the request, which
-// the micro service reads once the handler returns, and the gateway answers
-// on its own goroutine after that (a data race). The price is that
-// $SRV.STATS does not count errors.
-func (g *Gateway) send(req micro.Request, m *nats.Msg) error {
-	if req.Reply() == "" {
+// send publishes r to the request's reply subject.
+func (g *Gateway) send(m *nats.Msg, r *nats.Msg) error {
+	if m.Reply == "" {
 		return nil
 	}
-	m.Subject = req.Reply()
-	return g.cfg.NATS.PublishMsg(m)
+	r.Subject = m.Reply
+	return g.cfg.NATS.PublishMsg(r)
 }

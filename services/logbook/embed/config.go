@@ -55,6 +55,13 @@ type Config struct {
 	Stores []node.StaticStore
 	// MaxStores bounds the number of stores. Default 10,000.
 	MaxStores int
+	// MetricsStoreLimit is how many stores get metric series of their own
+	// (node.Config.MetricsStoreLimit). Default 100; negative: none.
+	MetricsStoreLimit int
+	// HTTPAddress, if set, is where /metrics (the storenode's and the
+	// gateway's, Go and process) is served, e.g. "127.0.0.1:8080" or
+	// "127.0.0.1:0" (see Logbook.HTTPAddr). Off by default.
+	HTTPAddress string
 	// Limits apply to every request. Default wire.DefaultLimits().
 	Limits wire.Limits
 	// RequestTimeout bounds a request inside the storenode. Default 5s.

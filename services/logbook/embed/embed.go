@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -24,6 +26,8 @@ type Logbook struct {
 	node    *node.Node
 	gateway *gateway.Gateway
 	url     string
+	http    *http.Server // nil unless Config.HTTPAddress
+	httpLn  net.Listener
 }
 
 // Start starts Logbook and returns when the registry has a leader, the
@@ -62,19 +66,20 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 	}
 	// 2. The storenode with a replica of the default store.
 	l.node, err = node.Start(node.Config{
-		NodeID:         cfg.NodeID,
-		RaftAddress:    cfg.RaftAddress,
-		ListenAddress:  cfg.RaftListen,
-		ClusterName:    cfg.ClusterName,
-		InitialSize:    cfg.InitialSize,
-		DataDir:        filepath.Join(cfg.DataDir, "storenode"),
-		NATS:           l.nc,
-		DefaultStore:   cfg.StoreID,
-		StaticStores:   cfg.Stores,
-		MaxStores:      cfg.MaxStores,
-		Limits:         cfg.Limits,
-		RequestTimeout: cfg.RequestTimeout,
-		Logger:         cfg.Logger.With("component", "storenode"),
+		NodeID:            cfg.NodeID,
+		RaftAddress:       cfg.RaftAddress,
+		ListenAddress:     cfg.RaftListen,
+		ClusterName:       cfg.ClusterName,
+		InitialSize:       cfg.InitialSize,
+		DataDir:           filepath.Join(cfg.DataDir, "storenode"),
+		NATS:              l.nc,
+		DefaultStore:      cfg.StoreID,
+		StaticStores:      cfg.Stores,
+		MaxStores:         cfg.MaxStores,
+		MetricsStoreLimit: cfg.MetricsStoreLimit,
+		Limits:            cfg.Limits,
+		RequestTimeout:    cfg.RequestTimeout,
+		Logger:            cfg.Logger.With("component", "storenode"),
 	})
 	if err != nil {
 		return nil, err
@@ -89,6 +94,7 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 		NATS:           l.nc,
 		Limits:         cfg.Limits,
 		RequestTimeout: 2 * cfg.RequestTimeout,
+		Metrics:        l.node.MetricsRegistry(),
 		Logger:         cfg.Logger.With("component", "gateway"),
 	})
 	if err != nil {
@@ -97,7 +103,40 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 	if err := l.gateway.WaitReady(rctx); err != nil {
 		return nil, err
 	}
+	// 4. Metrics, if asked for.
+	if cfg.HTTPAddress != "" {
+		if err := l.serveHTTP(); err != nil {
+			return nil, err
+		}
+	}
 	return l, nil
+}
+
+// serveHTTP serves /metrics on Config.HTTPAddress: one registry holds the
+// storenode's and the gateway's series.
+func (l *Logbook) serveHTTP() error {
+	ln, err := net.Listen("tcp", l.cfg.HTTPAddress)
+	if err != nil {
+		return fmt.Errorf("logbook: -http: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", l.gateway.MetricsHandler())
+	l.httpLn, l.http = ln, &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { // owned by l: closed by Close
+		if err := l.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			l.cfg.Logger.Error("metrics endpoint", "err", err)
+		}
+	}()
+	return nil
+}
+
+// HTTPAddr is the address /metrics is served on ("" without
+// Config.HTTPAddress); with port 0 asked for, the port chosen.
+func (l *Logbook) HTTPAddr() string {
+	if l.httpLn == nil {
+		return ""
+	}
+	return l.httpLn.Addr().String()
 }
 
 func (l *Logbook) startNATS() error {
@@ -137,6 +176,9 @@ func (l *Logbook) StoreID() string { return l.cfg.StoreID }
 // finishes those in flight; the storenode does the same and closes Raft and
 // the stores; then the NATS connection and server go.
 func (l *Logbook) Close() error {
+	if l.http != nil {
+		l.http.Close()
+	}
 	if l.gateway != nil {
 		l.gateway.Stop()
 	}

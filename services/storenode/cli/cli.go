@@ -25,6 +25,7 @@ type Flags struct {
 	ConfigPath     *string
 	Stores         *string
 	MaxStores      *int
+	MetricsStores  *int
 	RequestTimeout *time.Duration
 	Limits         wire.Limits
 
@@ -47,6 +48,7 @@ func Register(fs *flag.FlagSet, defaultData string) *Flags {
 	f.ConfigPath = fs.String("config", flagenv.String("LOGBOOK_CONFIG", ""), "JSON file declaring stores (env LOGBOOK_CONFIG); see docs/operations.md")
 	f.Stores = fs.String("stores", flagenv.String("LOGBOOK_STORES", ""), "comma-separated ids of stores to create at start-up with default settings (env LOGBOOK_STORES)")
 	f.MaxStores = fs.Int("max-stores", flagenv.Int("LOGBOOK_MAX_STORES", 10_000), "most stores the cluster may hold (env LOGBOOK_MAX_STORES)")
+	f.MetricsStores = fs.Int("metrics-store-limit", flagenv.Int("LOGBOOK_METRICS_STORE_LIMIT", 100), "stores with metric series of their own on this node; the others share store=\"_other\"; 0: none (env LOGBOOK_METRICS_STORE_LIMIT)")
 	f.RequestTimeout = fs.Duration("request-timeout", flagenv.Duration("LOGBOOK_REQUEST_TIMEOUT", 5*time.Second), "bound on each request inside the storenode, Raft round included (env LOGBOOK_REQUEST_TIMEOUT)")
 	flagenv.Limits(fs, &f.Limits)
 	return f
@@ -71,6 +73,10 @@ func (f *Flags) Config() (node.Config, error) {
 	if *f.RequestTimeout < 100*time.Millisecond {
 		return node.Config{}, fmt.Errorf("-request-timeout must be at least 100ms")
 	}
+	metricsStores := *f.MetricsStores
+	if metricsStores <= 0 {
+		metricsStores = -1 // none (0 is the default in node.Config)
+	}
 	static, err := StaticStores(*f.ConfigPath, *f.Stores)
 	if err != nil {
 		return node.Config{}, err
@@ -79,6 +85,6 @@ func (f *Flags) Config() (node.Config, error) {
 		NodeID: uint64(nodeID), RaftAddress: *f.RaftAddress, ListenAddress: *f.RaftListen,
 		ClusterName: *f.Cluster, InitialSize: *f.InitialSize, DataDir: *f.DataDir,
 		DefaultStore: *f.Store, StaticStores: static, MaxStores: *f.MaxStores,
-		Limits: f.Limits, RequestTimeout: *f.RequestTimeout,
+		Limits: f.Limits, RequestTimeout: *f.RequestTimeout, MetricsStoreLimit: metricsStores,
 	}, nil
 }

@@ -59,6 +59,10 @@ type Config struct {
 	MaxBatch int
 	// Proposers is how many Raft proposals per store may be in flight. Default 4.
 	Proposers int
+	// MetricsStoreLimit is how many stores get metric series of their own
+	// (labelled store="<id>"); the stores beyond share store="_other".
+	// Default 100; negative: none.
+	MetricsStoreLimit int
 	// Logger receives the node's logs; default slog.Default().
 	Logger *slog.Logger
 }

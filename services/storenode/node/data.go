@@ -29,8 +29,9 @@ func (n *Node) startData() {
 			func(ctx context.Context, r *replica.Replica) { events.Run(ctx, r) },
 			func(ctx context.Context, r *replica.Replica) { deliveries.Run(ctx, r) },
 		},
-		Wake:   n.leaderEvents,
-		Logger: n.cfg.Logger,
+		Wake:    n.leaderEvents,
+		Metrics: n.metrics,
+		Logger:  n.cfg.Logger,
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/services/storenode/meta"
+	"github.com/logbookdb/logbook/services/storenode/metrics"
 	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/registry"
 	"github.com/logbookdb/logbook/services/storenode/replica"
@@ -25,6 +26,7 @@ type Node struct {
 	reg  *registry.Registry
 
 	replicas *replica.Set // the data plane (data.go)
+	metrics  *metrics.Metrics
 
 	leaderEvents chan struct{} // poked by dragonboat's leader callbacks: wakes the replica set's follower
 	srv          *serve.Server // runs the requests, at most 4096 at once
@@ -47,6 +49,7 @@ func Start(cfg Config) (*Node, error) {
 		leaderEvents: make(chan struct{}, 1),
 		srv:          serve.New(4096),
 		done:         make(chan struct{}),
+		metrics:      metrics.New(cfg.MetricsStoreLimit),
 	}
 	host, err := raft.Open(raft.Config{
 		NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, "raft"),
@@ -58,6 +61,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.host = host
 	n.startData()
+	n.metrics.Register(scrape{n})
 	n.reg = registry.New(host, cfg.NATS, cfg.RequestTimeout, n.pokeReconcile)
 	if err := n.startControl(); err != nil {
 		n.Close()

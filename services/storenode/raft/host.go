@@ -34,8 +34,9 @@ type Config struct {
 
 // Host owns this process's dragonboat NodeHost.
 type Host struct {
-	nh *dragonboat.NodeHost
-	id uint64
+	nh     *dragonboat.NodeHost
+	id     uint64
+	events *systemEvents
 }
 
 // Open starts the NodeHost. Close stops it.
@@ -52,6 +53,8 @@ func Open(cfg Config) (*Host, error) {
 		ListenAddress:  cfg.ListenAddress,
 		Expert:         config.ExpertConfig{LogDB: logdb},
 	}
+	events := &systemEvents{}
+	nhc.SystemEventListener = events
 	if cfg.OnLeaderChange != nil {
 		nhc.RaftEventListener = leaderListener(cfg.OnLeaderChange)
 	}
@@ -59,7 +62,7 @@ func Open(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft: start: %w", err)
 	}
-	return &Host{nh: nh, id: cfg.NodeID}, nil
+	return &Host{nh: nh, id: cfg.NodeID, events: events}, nil
 }
 
 // Close stops every replica (closing their state machines) and the NodeHost.
@@ -165,6 +168,13 @@ func (h *Host) RemoveData(ctx context.Context, shard uint64) error {
 func (h *Host) Leader(shard uint64) (id uint64, ok bool) {
 	id, _, ok, err := h.nh.GetLeaderID(shard)
 	return id, err == nil && ok
+}
+
+// LeaderTerm returns the shard's leader and term as this replica knows
+// them; ok is false while there is no leader (or no replica runs here).
+func (h *Host) LeaderTerm(shard uint64) (id, term uint64, ok bool) {
+	id, term, ok, err := h.nh.GetLeaderID(shard)
+	return id, term, err == nil && ok
 }
 
 // Leads reports whether this host's replica leads the shard.

@@ -28,6 +28,8 @@ type proposer struct {
 	running  atomic.Int32  // workers still running
 	stopped  chan struct{} // closed when every worker has returned
 	now      func() time.Time
+	// batchSizes, if set, observes the commands of each proposal.
+	batchSizes interface{ Observe(float64) }
 
 	// term is cancelled when this node stops leading the store: proposals
 	// in flight then end at once with an unknown outcome (timeout), which the
@@ -166,6 +168,9 @@ func (p *proposer) work(ctx context.Context) {
 }
 
 func (p *proposer) propose(ctx context.Context, batch []*pending) {
+	if p.batchSizes != nil {
+		p.batchSizes.Observe(float64(len(batch)))
+	}
 	b := sm.Batch{Time: p.now().UnixNano(), Cmds: make([]sm.Command, len(batch))}
 	for i, pd := range batch {
 		b.Cmds[i] = pd.cmd

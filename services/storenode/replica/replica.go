@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/logbookdb/logbook/services/storenode/metrics"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 )
 
@@ -16,6 +17,7 @@ type Replica struct {
 	raft     Raft
 	proposer *proposer
 	applied  *signal
+	metrics  *metrics.Store
 	sm       atomic.Pointer[sm.StateMachine] // set by dragonboat when it creates the state machine
 	ctx      context.Context                 // ends when the replica stops (or the Set closes)
 	stop     context.CancelFunc
@@ -30,6 +32,9 @@ type Replica struct {
 
 // Spec is the replica as the registry describes it.
 func (r *Replica) Spec() Spec { return r.spec }
+
+// Metrics is the store's series (its own, or those shared beyond the limit).
+func (r *Replica) Metrics() *metrics.Store { return r.metrics }
 
 // Submit proposes cmd through the store's proposer (group commit) and waits
 // for its result or ctx's end. A Timeout error means the outcome is

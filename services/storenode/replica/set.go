@@ -10,6 +10,7 @@ import (
 	"time"
 
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/logbookdb/logbook/services/storenode/metrics"
 	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 )
@@ -54,8 +55,11 @@ type Config struct {
 	OnPass func()
 	// Wake is poked (by Raft's leader-change callback and by Start) to make
 	// the follower pass at once; buffered, never blocked on.
-	Wake   chan struct{}
-	Logger *slog.Logger
+	Wake chan struct{}
+	// Metrics receives each store's counters; default: metrics of the Set's
+	// own, not served.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 }
 
 // Set owns the replicas running on this node, their proposers and leader
@@ -80,6 +84,9 @@ func New(cfg Config) *Set {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New(0)
+	}
 	if cfg.Wake == nil {
 		cfg.Wake = make(chan struct{}, 1)
 	}
@@ -94,7 +101,7 @@ func (s *Set) dir(id string) string { return filepath.Join(s.cfg.Dir, id) }
 func (s *Set) Start(spec Spec, addrs map[uint64]string) error {
 	dir := s.dir(spec.ID)
 	limits := spec.Limits
-	r := &Replica{spec: spec, raft: s.cfg.Raft, applied: newSignal()}
+	r := &Replica{spec: spec, raft: s.cfg.Raft, applied: newSignal(), metrics: s.cfg.Metrics.Store(spec.ID)}
 	create := func() dbsm.IOnDiskStateMachine {
 		m := sm.New(dir, limits)
 		m.OnApply(func(uint64) { r.applied.fire() })
@@ -119,6 +126,7 @@ func (s *Set) Start(spec Spec, addrs map[uint64]string) error {
 		return fmt.Errorf("storenode: start store %s: %w", spec.ID, err)
 	}
 	r.proposer = newProposer(s.cfg.Raft, spec.ShardID, s.cfg.MaxBatch, s.cfg.Proposers, spec.Timeout)
+	r.proposer.batchSizes = r.metrics.Batch
 	r.ctx, r.stop = context.WithCancel(s.ctx)
 	r.proposer.start(r.ctx, s.cfg.Proposers)
 	s.mu.Lock()
@@ -164,6 +172,7 @@ func (s *Set) Stop(id string, shardID uint64, removeData bool) error {
 	if !removeData {
 		return nil
 	}
+	s.cfg.Metrics.Forget(id) // the store is removed here: its series go
 	// RemoveData needs the shard fully stopped, which completes asynchronously.
 	rctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 	defer cancel()

@@ -12,6 +12,7 @@ import (
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/metrics"
 	"github.com/logbookdb/logbook/services/storenode/replica"
 	"github.com/logbookdb/logbook/services/storenode/serve"
 	"github.com/logbookdb/logbook/services/storenode/sm"
@@ -50,6 +51,8 @@ var table = map[string]handler{
 // Store is the replica an operation is served through (a *replica.Replica).
 type Store interface {
 	Spec() replica.Spec
+	// Metrics is the store's series.
+	Metrics() *metrics.Store
 	// Submit proposes a command through the store's proposer.
 	Submit(ctx context.Context, cmd sm.Command, size int) (sm.Result, error)
 	// Read is a linearizable query.
@@ -108,7 +111,14 @@ func (o *Ops) Handle(ctx context.Context, s Store, op string, data []byte) (any,
 	if !ok {
 		return nil, codes.New(codes.UnknownOperation, "unknown operation %q", wire.Truncate(op))
 	}
-	return h(o, ctx, s, data)
+	v, err := h(o, ctx, s, data)
+	switch {
+	case err != nil:
+		s.Metrics().Error(op, err)
+	case op == subjects.OpRead || op == subjects.OpReadAll:
+		s.Metrics().Reads.Inc()
+	}
+	return v, err
 }
 
 // query is the handler of a read-only operation: decode the request, ask

@@ -9,6 +9,7 @@ import (
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/metrics"
 	"github.com/logbookdb/logbook/services/storenode/replica"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 )
@@ -54,6 +55,7 @@ type fakeStore struct {
 func (f *fakeStore) Spec() replica.Spec {
 	return replica.Spec{ID: "s", Limits: wire.Limits{}.WithDefaults()}
 }
+func (f *fakeStore) Metrics() *metrics.Store { return metrics.New(0).Store("s") }
 func (f *fakeStore) Submit(context.Context, sm.Command, int) (sm.Result, error) {
 	return sm.Result{}, codes.New(codes.Unavailable, "no proposals here")
 }

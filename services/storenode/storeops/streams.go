@@ -5,6 +5,7 @@ package storeops
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/logbookdb/logbook/pkg/wire"
@@ -46,9 +47,17 @@ func appendEvents(_ *Ops, ctx context.Context, s Store, data []byte) (any, error
 			Metadata: ev.Metadata, MetadataContentType: ev.MetadataContentType,
 		}
 	}
+	start := time.Now()
 	out, err := propose[sm.AppendResult](ctx, s, cmd, len(data))
+	m := s.Metrics()
+	m.AppendSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return nil, err
+	}
+	m.Appends.Inc()
+	if !out.Duplicate {
+		m.Events.Add(float64(len(cmd.Events)))
+		m.Bytes.Add(float64(len(data)))
 	}
 	reply := &wire.AppendReply{
 		FirstRevision: out.FirstRevision, LastRevision: out.LastRevision,
