@@ -6,6 +6,7 @@ package flagenv
 import (
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -57,16 +58,29 @@ func CheckPayload(l wire.Limits, maxPayload int) error {
 	return nil
 }
 
-// Logger registers -log-level and returns a function building the logger.
+// Logger registers -log-level and -log-format and returns a function
+// building the logger, which writes to stderr.
 func Logger(fs *flag.FlagSet) func() (*slog.Logger, error) {
 	level := fs.String("log-level", String("LOGBOOK_LOG_LEVEL", "info"), "debug, info, warn or error (env LOGBOOK_LOG_LEVEL)")
-	return func() (*slog.Logger, error) {
-		var l slog.Level
-		if err := l.UnmarshalText([]byte(*level)); err != nil {
-			return nil, fmt.Errorf("bad -log-level: %w", err)
-		}
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	format := fs.String("log-format", String("LOGBOOK_LOG_FORMAT", "text"), "text, or json: one JSON object a line (env LOGBOOK_LOG_FORMAT)")
+	return func() (*slog.Logger, error) { return NewLogger(os.Stderr, *level, *format) }
+}
+
+// NewLogger builds a logger writing to w at level (debug, info, warn or
+// error) in format (text or json).
+func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("bad -log-level: %w", err)
 	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("bad -log-format %q: want text or json", format)
 }
 
 // Bool returns the environment variable as a bool (1, true, 0, false, …),

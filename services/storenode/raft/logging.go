@@ -27,8 +27,9 @@ func installLogger(l *slog.Logger) {
 	})
 }
 
-// dbLog adapts dragonboat's ILogger to slog. dragonboat is chatty at INFO,
-// so its loggers start at WARNING.
+// dbLog adapts dragonboat's ILogger to slog. dragonboat is chatty: its
+// loggers start at WARNING, and what passes that is Raft chatter (INFO and
+// routine warnings) logged at debug; real warnings and errors stay.
 type dbLog struct {
 	pkg   string
 	level logger.LogLevel
@@ -48,17 +49,16 @@ func (d *dbLog) log(lvl logger.LogLevel, sl slog.Level, format string, args []an
 }
 
 func (d *dbLog) Debugf(f string, a ...any) { d.log(logger.DEBUG, slog.LevelDebug, f, a) }
-func (d *dbLog) Infof(f string, a ...any)  { d.log(logger.INFO, slog.LevelInfo, f, a) }
+func (d *dbLog) Infof(f string, a ...any)  { d.log(logger.INFO, slog.LevelDebug, f, a) }
 
 // Warningf: dragonboat's raft and config packages log routine events
-// (elections, an insecure local transport) as warnings; they are INFO here.
+// (elections, an insecure local transport) as warnings; they are debug
+// here, as are StaleRead's (our registry reads are stale by design, see
+// DESIGN.md).
 func (d *dbLog) Warningf(f string, a ...any) {
 	lvl := slog.LevelWarn
-	if d.pkg == "raft" || d.pkg == "config" {
-		lvl = slog.LevelInfo
-	}
-	if strings.HasPrefix(f, "StaleRead called") {
-		lvl = slog.LevelDebug // our registry reads are stale by design (see DESIGN.md)
+	if d.pkg == "raft" || d.pkg == "config" || strings.HasPrefix(f, "StaleRead called") {
+		lvl = slog.LevelDebug
 	}
 	d.log(logger.WARNING, lvl, f, a)
 }
