@@ -19,7 +19,16 @@ func clusterCmd(ctx context.Context, c *client.Client, args []string) error {
 	if len(args) == 0 {
 		return errors.New("usage: lbctl cluster view|health [--json] | remove-node <id> --yes")
 	}
-	asJSON := len(args) > 1 && args[1] == "--json"
+	fs := newFlags("cluster " + args[0])
+	yes := fs.Bool("yes", false, "confirm remove-node")
+	nargs := 0
+	if args[0] == "remove-node" {
+		nargs = 1
+	}
+	pos, err := parseAnywhere(fs, args[1:], nargs)
+	if err != nil {
+		return err
+	}
 	switch args[0] {
 	case "view":
 		v, err := c.View(ctx)
@@ -48,15 +57,19 @@ func clusterCmd(ctx context.Context, c *client.Client, args []string) error {
 		}
 		return nil
 	case "remove-node":
-		if len(args) != 3 || args[2] != "--yes" {
+		if !*yes {
 			return errors.New("usage: lbctl cluster remove-node <id> --yes (the node leaves for good; its replicas move to other nodes)")
 		}
-		id, err := strconv.ParseUint(args[1], 10, 64)
+		id, err := strconv.ParseUint(pos[0], 10, 64)
 		if err != nil {
 			return fmt.Errorf("node id: %w", err)
 		}
-		if _, err := c.RemoveNode(ctx, id); err != nil {
+		v, err := c.RemoveNode(ctx, id)
+		if err != nil {
 			return err
+		}
+		if asJSON {
+			return printJSON(v)
 		}
 		fmt.Printf("node %d is leaving; `lbctl cluster view` shows its replicas moving, then drops it\n", id)
 		return nil

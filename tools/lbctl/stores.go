@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -29,24 +28,11 @@ commands:
   watch [id]       print lifecycle events (of one store, or all) until Ctrl-C
 `
 
-// storesHelp prints the usage of `lbctl stores` when asked for it.
-func storesHelp(args []string) bool {
-	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(os.Stderr, storesUsage)
-		return true
-	}
-	return false
-}
-
 // storesCmd runs `lbctl stores <command>`.
 func storesCmd(ctx context.Context, c *client.Client, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, storesUsage)
-		return errors.New("stores: no command")
-	}
 	st := c.Stores()
 	cmd, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("stores "+cmd, flag.ContinueOnError)
+	fs := newFlags("stores " + cmd)
 	switch cmd {
 	case "create":
 		s := &client.StoreSettings{}
@@ -76,6 +62,9 @@ func storesCmd(ctx context.Context, c *client.Client, args []string) error {
 		if err != nil {
 			return err
 		}
+		if asJSON {
+			return printWireJSON(r, "  ")
+		}
 		switch {
 		case r.Existed:
 			fmt.Printf("store %s already exists with these settings (nothing created)\n", args[0])
@@ -99,7 +88,9 @@ func storesCmd(ctx context.Context, c *client.Client, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("removing store %s (status %s); its data is being deleted. Watch for the end with: lbctl stores watch %s\n", s.Store, s.Status, s.Store)
+		return emit(s, func() {
+			fmt.Printf("removing store %s (status %s); its data is being deleted. Watch for the end with: lbctl stores watch %s\n", s.Store, s.Status, s.Store)
+		})
 	case "list":
 		after := fs.String("after", "", "start after this store id")
 		limit := fs.Int("limit", 100, "max stores (1-1000)")
@@ -110,15 +101,17 @@ func storesCmd(ctx context.Context, c *client.Client, args []string) error {
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "STORE\tSTATUS\tLEADER\tREPLICAS\tCREATED\tNOTE")
-		for _, s := range l.Stores {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Store, s.Status, leader(s.Leader), ids(s.Replicas), ts(s.Created), s.ConfigMismatch)
-		}
-		tw.Flush()
-		if l.Next != "" {
-			fmt.Printf("-- more: --after %s\n", l.Next)
-		}
+		return emit(l, func() {
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "STORE\tSTATUS\tLEADER\tREPLICAS\tCREATED\tNOTE")
+			for _, s := range l.Stores {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Store, s.Status, leader(s.Leader), ids(s.Replicas), ts(s.Created), s.ConfigMismatch)
+			}
+			tw.Flush()
+			if l.Next != "" {
+				fmt.Printf("-- more: --after %s\n", l.Next)
+			}
+		})
 	case "status":
 		args, err := parseAnywhere(fs, rest, 1)
 		if err != nil {
@@ -128,7 +121,7 @@ func storesCmd(ctx context.Context, c *client.Client, args []string) error {
 		if err != nil {
 			return err
 		}
-		printStatus(s)
+		return emit(s, func() { printStatus(s) })
 	case "config":
 		args, err := parseAnywhere(fs, rest, 1)
 		if err != nil {
@@ -138,7 +131,7 @@ func storesCmd(ctx context.Context, c *client.Client, args []string) error {
 		if err != nil {
 			return err
 		}
-		printConfig(cfg)
+		return emit(cfg, func() { printConfig(cfg) })
 	case "watch":
 		if len(rest) > 1 {
 			return fmt.Errorf("stores watch takes at most one store id")
@@ -168,6 +161,10 @@ func watch(c *client.Client, store string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sub, err := c.Stores().SubscribeEvents(store, func(e client.StoreEvent) {
+		if asJSON {
+			printWireJSON(e, "")
+			return
+		}
 		prev := ""
 		if e.Previous != "" {
 			prev = " (was " + e.Previous + ")"
@@ -222,6 +219,11 @@ func ids(v []uint64) string {
 // (`stores create orders --replication-factor 1`; "--" ends the flags) and
 // returns the arguments, of which it wants exactly nargs.
 func parseAnywhere(fs *flag.FlagSet, args []string, nargs int) ([]string, error) {
+	return parseArgs(fs, args, nargs, nargs)
+}
+
+// parseArgs is parseAnywhere wanting min to max arguments.
+func parseArgs(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -239,8 +241,11 @@ func parseAnywhere(fs *flag.FlagSet, args []string, nargs int) ([]string, error)
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
-	if len(pos) != nargs {
-		return nil, fmt.Errorf("%s needs %d argument(s), got %d", fs.Name(), nargs, len(pos))
+	if len(pos) >= min && len(pos) <= max {
+		return pos, nil
 	}
-	return pos, nil
+	if min == max {
+		return nil, fmt.Errorf("%s needs %d argument(s), got %d", fs.Name(), min, len(pos))
+	}
+	return nil, fmt.Errorf("%s needs %d to %d arguments, got %d", fs.Name(), min, max, len(pos))
 }
