@@ -63,3 +63,14 @@ func TestParseArgs(t *testing.T) {
 		t.Error("too few arguments accepted")
 	}
 }
+
+func TestHelpNeedsNoServer(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"--server", "nats://127.0.0.1:1", "psub", "help"}, {"snapshots", "--help"}} {
+		if err := run(args); err != nil {
+			t.Errorf("lbctl %v: %v", args, err)
+		}
+	}
+	if err := run([]string{"psub"}); err == nil {
+		t.Error("lbctl psub without a command succeeded")
+	}
+}

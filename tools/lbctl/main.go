@@ -87,6 +87,10 @@ func run(args []string) error {
 		return errors.New("no command")
 	}
 	cmd, rest := global.Arg(0), global.Args()[1:]
+	if isHelp(cmd) {
+		global.Usage()
+		return nil
+	}
 	if u, ok := helps[cmd]; ok && (len(rest) == 0 || isHelp(rest[0])) {
 		fmt.Fprint(os.Stderr, u)
 		if len(rest) == 0 {
