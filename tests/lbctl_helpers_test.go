@@ -13,6 +13,16 @@ import (
 	"github.com/logbookdb/logbook/pkg/client"
 )
 
+// startForLbctl starts a Logbook for lbctl to talk to (not with -short:
+// lbctl is built and run as a process).
+func startForLbctl(t *testing.T) *instance {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs lbctl")
+	}
+	return startLogbook(t)
+}
+
 // lbctl runs the lbctl binary against in and returns its stdout; it fails
 // the test if lbctl fails.
 func lbctl(t *testing.T, in *instance, args ...string) string {

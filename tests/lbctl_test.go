@@ -9,10 +9,7 @@ import (
 // lbctl's stream, snapshot and persistent-subscription commands against a
 // real Logbook, in text and in --json.
 func TestLbctlCommands(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs lbctl")
-	}
-	in := startLogbook(t)
+	in := startForLbctl(t)
 
 	wantContains(t, "append", lbctl(t, in, "append", "--expect", "no_stream", "order-1", "OrderPlaced", `{"sku":"abc"}`),
 		"appended order-1 revision 0 at position 0")
@@ -91,10 +88,7 @@ func TestLbctlCommands(t *testing.T) {
 // lbctl tail prints live events matching its filter and stops after
 // --count; subscribe delivers the history from --from, then live events.
 func TestLbctlTailAndSubscribe(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs lbctl")
-	}
-	in := startLogbook(t)
+	in := startForLbctl(t)
 	appendEvent(t, in, "order-1", "OrderPlaced", `{"n":0}`)
 	appendEvent(t, in, "order-1", "OrderPaid", `{"n":1}`)
 

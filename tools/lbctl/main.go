@@ -135,6 +135,12 @@ func run(args []string) error {
 
 func isHelp(arg string) bool { return arg == "help" || arg == "-h" || arg == "--help" }
 
+// subcommand splits the arguments of a command group (psub, snapshots,
+// stores) into its subcommand, the rest, and the subcommand's flag set.
+func subcommand(group string, args []string) (cmd string, rest []string, fs *flag.FlagSet) {
+	return args[0], args[1:], newFlags(group + " " + args[0])
+}
+
 // newFlags returns the flag set of a command, with --json.
 func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -96,6 +97,49 @@ func isJSONType(ct string) bool {
 	ct, _, _ = strings.Cut(ct, ";")
 	ct = strings.TrimSpace(ct)
 	return ct == "application/json" || strings.HasSuffix(ct, "+json")
+}
+
+// showOne runs a command of one argument that prints what get returns for
+// it: as JSON, or with text.
+func showOne[T any](ctx context.Context, fs *flag.FlagSet, rest []string, get func(context.Context, string) (*T, error), text func(*T)) error {
+	args, err := parseAnywhere(fs, rest, 1)
+	if err != nil {
+		return err
+	}
+	v, err := get(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	return emit(v, func() { text(v) })
+}
+
+// page is a paged listing's argument and its --after and --limit.
+type page struct {
+	arg   string
+	after *uint64
+	limit int
+}
+
+// parsePage registers --after (of what after is) and --limit (default
+// limit), and parses the listing's one argument.
+func parsePage(fs *flag.FlagSet, rest []string, after string, limit int) (page, error) {
+	a := fs.Int64("after", -1, "list the "+after+" after this one (the previous page's last, or its next)")
+	l := fs.Int("limit", limit, "max entries (0: the server's default)")
+	args, err := parseAnywhere(fs, rest, 1)
+	if err != nil {
+		return page{}, err
+	}
+	return page{args[0], optUint(*a), *l}, nil
+}
+
+// optUint is the value of an optional flag whose default is -1: nil when
+// not given.
+func optUint(v int64) *uint64 {
+	if v < 0 {
+		return nil
+	}
+	u := uint64(v)
+	return &u
 }
 
 // printEvent prints one event on one line.

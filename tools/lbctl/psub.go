@@ -30,8 +30,7 @@ persistent subscriptions of the store (schemas/persistent-subscriptions.md):
 
 // psubCmd runs `lbctl psub <command>`.
 func psubCmd(ctx context.Context, s *client.Store, args []string) error {
-	cmd, rest := args[0], args[1:]
-	fs := newFlags("psub " + cmd)
+	cmd, rest, fs := subcommand("psub", args)
 	switch cmd {
 	case "create":
 		stream := fs.String("stream", "", "only this stream")
@@ -110,34 +109,19 @@ func psubCmd(ctx context.Context, s *client.Store, args []string) error {
 		}
 		return tw.Flush()
 	case "info":
-		args, err := parseAnywhere(fs, rest, 1)
-		if err != nil {
-			return err
-		}
-		info, err := s.SubscriptionInfo(ctx, args[0])
-		if err != nil {
-			return err
-		}
-		return emit(info, func() { printPSub(info) })
+		return showOne(ctx, fs, rest, s.SubscriptionInfo, printPSub)
 	case "parked":
-		after := fs.Int64("after", -1, "list the events after this position (the last one of the previous page)")
-		limit := fs.Int("limit", 100, "max events")
-		args, err := parseAnywhere(fs, rest, 1)
+		pg, err := parsePage(fs, rest, "parked events (positions)", 100)
 		if err != nil {
 			return err
 		}
-		var a *uint64
-		if *after >= 0 {
-			u := uint64(*after)
-			a = &u
-		}
-		p, err := s.ParkedEvents(ctx, args[0], a, *limit)
+		p, err := s.ParkedEvents(ctx, pg.arg, pg.after, pg.limit)
 		if err != nil {
 			return err
 		}
 		return emit(p, func() {
 			if len(p.Events) == 0 {
-				fmt.Printf("no parked events in %s\n", args[0])
+				fmt.Printf("no parked events in %s\n", pg.arg)
 			}
 			for _, e := range p.Events {
 				fmt.Printf("#%d %s@%d %s  parked %s (%s, %d deliveries)\n", e.Event.Position, e.Event.Stream, e.Event.Revision, e.Event.Type, ts(e.Parked), e.Reason, e.DeliveryCount)

@@ -22,8 +22,7 @@ aggregate snapshots of a stream (schemas/snapshots.md):
 
 // snapshotsCmd runs `lbctl snapshots <command>`.
 func snapshotsCmd(ctx context.Context, s *client.Store, args []string) error {
-	cmd, rest := args[0], args[1:]
-	fs := newFlags("snapshots " + cmd)
+	cmd, rest, fs := subcommand("snapshots", args)
 	switch cmd {
 	case "save":
 		ct := fs.String("content-type", "application/json", "content type of the data")
@@ -57,12 +56,7 @@ func snapshotsCmd(ctx context.Context, s *client.Store, args []string) error {
 		if err != nil {
 			return err
 		}
-		var o client.ReadSnapshotOptions
-		if *maxVersion >= 0 {
-			m := uint64(*maxVersion)
-			o.MaxVersion = &m
-		}
-		sn, err := s.ReadSnapshot(ctx, args[0], o)
+		sn, err := s.ReadSnapshot(ctx, args[0], client.ReadSnapshotOptions{MaxVersion: optUint(*maxVersion)})
 		if err != nil {
 			return err
 		}
@@ -73,18 +67,11 @@ func snapshotsCmd(ctx context.Context, s *client.Store, args []string) error {
 			}
 		})
 	case "list":
-		after := fs.Int64("after", -1, "list the versions after this one (the previous page's next)")
-		limit := fs.Int("limit", 0, "max snapshots (default: the server's, 100)")
-		args, err := parseAnywhere(fs, rest, 1)
+		pg, err := parsePage(fs, rest, "snapshot versions", 0)
 		if err != nil {
 			return err
 		}
-		o := client.ListSnapshotsOptions{Limit: *limit}
-		if *after >= 0 {
-			a := uint64(*after)
-			o.After = &a
-		}
-		l, err := s.ListSnapshots(ctx, args[0], o)
+		l, err := s.ListSnapshots(ctx, pg.arg, client.ListSnapshotsOptions{After: pg.after, Limit: pg.limit})
 		if err != nil {
 			return err
 		}

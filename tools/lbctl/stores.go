@@ -31,8 +31,7 @@ commands:
 // storesCmd runs `lbctl stores <command>`.
 func storesCmd(ctx context.Context, c *client.Client, args []string) error {
 	st := c.Stores()
-	cmd, rest := args[0], args[1:]
-	fs := newFlags("stores " + cmd)
+	cmd, rest, fs := subcommand("stores", args)
 	switch cmd {
 	case "create":
 		s := &client.StoreSettings{}
@@ -113,25 +112,9 @@ func storesCmd(ctx context.Context, c *client.Client, args []string) error {
 			}
 		})
 	case "status":
-		args, err := parseAnywhere(fs, rest, 1)
-		if err != nil {
-			return err
-		}
-		s, err := st.Status(ctx, args[0])
-		if err != nil {
-			return err
-		}
-		return emit(s, func() { printStatus(s) })
+		return showOne(ctx, fs, rest, st.Status, printStatus)
 	case "config":
-		args, err := parseAnywhere(fs, rest, 1)
-		if err != nil {
-			return err
-		}
-		cfg, err := st.Config(ctx, args[0])
-		if err != nil {
-			return err
-		}
-		return emit(cfg, func() { printConfig(cfg) })
+		return showOne(ctx, fs, rest, st.Config, printConfig)
 	case "watch":
 		if len(rest) > 1 {
 			return fmt.Errorf("stores watch takes at most one store id")

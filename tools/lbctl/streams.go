@@ -111,15 +111,7 @@ func streamCmd(ctx context.Context, s *client.Store, cmd string, rest []string) 
 			}
 		})
 	case "info":
-		a, err := parseAnywhere(fs, rest, 1)
-		if err != nil {
-			return true, err
-		}
-		i, err := s.StreamInfo(ctx, a[0])
-		if err != nil {
-			return true, err
-		}
-		return true, emit(i, func() {
+		return true, showOne(ctx, fs, rest, s.StreamInfo, func(i *client.StreamInfo) {
 			fmt.Printf("stream %s\n  last revision %d\n  events %d\n  positions %d..%d\n  created %s\n  updated %s\n  deleted %v\n",
 				i.Stream, i.LastRevision, i.EventCount, i.FirstPosition, i.LastPosition, ts(i.Created), ts(i.Updated), i.Deleted)
 		})
