@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logbookdb/logbook/services/storenode/datadir"
 	"github.com/logbookdb/logbook/services/storenode/meta"
 	"github.com/logbookdb/logbook/services/storenode/metrics"
 	"github.com/logbookdb/logbook/services/storenode/raft"
@@ -50,6 +51,15 @@ func Start(cfg Config) (*Node, error) {
 		srv:          serve.New(4096),
 		done:         make(chan struct{}),
 		metrics:      metrics.New(cfg.MetricsStoreLimit),
+	}
+	// The data directory's format, before Raft opens it: a newer one is
+	// refused, an older one upgraded in place.
+	out, err := datadir.Prepare(cfg.DataDir, Version)
+	if err != nil {
+		return nil, fmt.Errorf("storenode: %w", err)
+	}
+	if out != datadir.Current {
+		cfg.Logger.Info("data directory format recorded", "dir", cfg.DataDir, "format", datadir.Format, "outcome", out.String())
 	}
 	host, err := raft.Open(raft.Config{
 		NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, "raft"),
