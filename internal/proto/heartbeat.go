@@ -22,6 +22,13 @@ type NodeHeartbeat struct {
 	// and the leader it sees (0: none). Older storenodes send neither.
 	Applied    []uint64 `msgpack:"applied,omitempty"`
 	SeesLeader []uint64 `msgpack:"sees_leader,omitempty"`
+	// The versions this node supports: the highest command version its
+	// store and meta state machines apply (sm.MaxCommandVersion,
+	// meta.MaxCommandVersion) and its data-directory format
+	// (datadir.Format). Older storenodes send none (0).
+	StoreCommandVersion uint32 `msgpack:"store_command_version,omitempty"`
+	MetaCommandVersion  uint32 `msgpack:"meta_command_version,omitempty"`
+	DataFormat          uint32 `msgpack:"data_format,omitempty"`
 }
 
 // NodeSettings are the settings of a node that must agree across the cluster.

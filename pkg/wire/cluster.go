@@ -50,8 +50,14 @@ type ClusterNode struct {
 	Replicas    int    `msgpack:"replicas" json:"replicas"` // store replicas placed on it
 	DataDir     string `msgpack:"data_dir,omitempty" json:"data_dir,omitempty"`
 	Version     string `msgpack:"version,omitempty" json:"version,omitempty"`
-	StartedAt   int64  `msgpack:"started_at,omitempty" json:"started_at,omitempty"` // Unix ns
-	Leaving     bool   `msgpack:"leaving,omitempty" json:"leaving,omitempty"`       // being removed (cluster.remove_node)
+	// The versions the node supports, from its heartbeat (0 or absent: not
+	// reported): the highest Raft command version its store and meta state
+	// machines apply, and its data-directory format.
+	StoreCommandVersion uint32 `msgpack:"store_command_version,omitempty" json:"store_command_version,omitempty"`
+	MetaCommandVersion  uint32 `msgpack:"meta_command_version,omitempty" json:"meta_command_version,omitempty"`
+	DataFormat          uint32 `msgpack:"data_format,omitempty" json:"data_format,omitempty"`
+	StartedAt           int64  `msgpack:"started_at,omitempty" json:"started_at,omitempty"` // Unix ns
+	Leaving             bool   `msgpack:"leaving,omitempty" json:"leaving,omitempty"`       // being removed (cluster.remove_node)
 	// Joining: added to the cluster (a member of the meta shard), not
 	// registered yet.
 	Joining bool `msgpack:"joining,omitempty" json:"joining,omitempty"`

@@ -86,7 +86,7 @@ func printJSON(v any) error {
 func printView(v *client.ClusterView) {
 	fmt.Printf("cluster %s (uid %s), registry leader: node %d, answered by node %d\n\n", v.Cluster, v.UID, v.MetaLeader, v.AnsweredBy)
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NODE\tRAFT ADDRESS\tHEALTH\tLAST SEEN\tMETA\tLEADS\tREPLICAS\tDATA DIR")
+	fmt.Fprintln(w, "NODE\tRAFT ADDRESS\tHEALTH\tLAST SEEN\tMETA\tLEADS\tREPLICAS\tVERSION\tCMD STORE/META\tFORMAT\tDATA DIR")
 	for _, n := range v.Nodes {
 		role := n.MetaRole
 		if n.MetaLeader {
@@ -98,7 +98,9 @@ func printView(v *client.ClusterView) {
 		if n.Joining {
 			role += " joining"
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%dms\t%s\t%d\t%d\t%s\n", n.ID, n.RaftAddress, n.Health, n.LastSeenMs, role, n.Leads, n.Replicas, n.DataDir)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%dms\t%s\t%d\t%d\t%s\t%s/%s\t%s\t%s\n", n.ID, n.RaftAddress, n.Health, n.LastSeenMs, role,
+			n.Leads, n.Replicas, orDash(n.Version), versionOrDash(n.StoreCommandVersion), versionOrDash(n.MetaCommandVersion),
+			versionOrDash(n.DataFormat), n.DataDir)
 	}
 	w.Flush()
 	fmt.Println()
@@ -132,4 +134,20 @@ func printView(v *client.ClusterView) {
 			fmt.Printf("  - %s: %s [%s]\n", d.Kind, d.Detail, strings.Join(vals, "; "))
 		}
 	}
+}
+
+// orDash is s, or "-" for what a node did not report (a down node, an
+// older storenode).
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func versionOrDash(v uint32) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprint(v)
 }

@@ -49,6 +49,7 @@ type Config struct {
 	RaftAddress       string
 	DataDir           string
 	Version           string             // reported in heartbeats
+	Versions          Versions           // reported in heartbeats
 	Settings          proto.NodeSettings // this node's settings, compared for drift
 	HeartbeatInterval time.Duration
 	DisableBalancer   bool
@@ -102,3 +103,12 @@ func (c *Cluster) Start() {
 
 // Close stops the heartbeat goroutine, then leaves the heartbeat subject.
 func (c *Cluster) Close() { c.run.Close() }
+
+// Versions are the versions a storenode supports, beyond its binary's: the
+// highest Raft command version its store and meta state machines apply and
+// its data-directory format.
+type Versions struct {
+	StoreCommand uint32
+	MetaCommand  uint32
+	DataFormat   uint32
+}

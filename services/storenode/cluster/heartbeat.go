@@ -55,7 +55,9 @@ func (c *Cluster) heartbeat() proto.NodeHeartbeat {
 	hb := proto.NodeHeartbeat{
 		Cluster: c.cfg.ClusterName, NodeID: c.cfg.NodeID, RaftAddress: c.cfg.RaftAddress,
 		DataDir: c.cfg.DataDir, Version: c.cfg.Version, Started: c.started.UnixNano(), Settings: c.cfg.Settings,
-		Leads: []string{},
+		Leads:               []string{},
+		StoreCommandVersion: c.cfg.Versions.StoreCommand, MetaCommandVersion: c.cfg.Versions.MetaCommand,
+		DataFormat: c.cfg.Versions.DataFormat,
 	}
 	if c.cfg.Raft.Leads(meta.ShardID) {
 		hb.MetaLeader = true

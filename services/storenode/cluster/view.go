@@ -72,6 +72,8 @@ func (c *Cluster) View(ctx context.Context) (*wire.ClusterView, error) {
 		if p, ok := peers[id]; ok {
 			cn.LastSeenMs = now.Sub(p.received).Milliseconds()
 			cn.DataDir, cn.Version, cn.StartedAt = p.hb.DataDir, p.hb.Version, p.hb.Started
+			cn.StoreCommandVersion, cn.MetaCommandVersion = p.hb.StoreCommandVersion, p.hb.MetaCommandVersion
+			cn.DataFormat = p.hb.DataFormat
 			if c.peerUp(p, now) {
 				cn.Health = wire.NodeUp
 			}

@@ -11,6 +11,14 @@ import (
 // EntryVersion prefixes every meta Raft entry: version(1 byte) msgpack(Command).
 const EntryVersion byte = 1
 
+// MaxCommandVersion is the highest command version this build's meta
+// (registry) state machine applies: EntryVersion and the operations below
+// as they are today are version 1. Raise it with a new operation, or a new
+// meaning of an old one, that an older build cannot apply. Storenodes report
+// it (heartbeat, cluster view); it is what a cluster version gate (issue 15,
+// not built yet) compares a command's version with before proposing it.
+const MaxCommandVersion uint32 = 1
+
 // Operations of a Command.
 const (
 	OpRegisterNode   uint8 = 1

@@ -11,9 +11,12 @@ import (
 	"github.com/logbookdb/logbook/pkg/version"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/cluster"
+	"github.com/logbookdb/logbook/services/storenode/datadir"
 	"github.com/logbookdb/logbook/services/storenode/formation"
 	"github.com/logbookdb/logbook/services/storenode/lifecycle"
+	"github.com/logbookdb/logbook/services/storenode/meta"
 	"github.com/logbookdb/logbook/services/storenode/replica"
+	"github.com/logbookdb/logbook/services/storenode/sm"
 )
 
 // The control plane: formation (forming or joining the cluster, the owner
@@ -23,6 +26,11 @@ import (
 
 // Version is reported in heartbeats and the cluster view.
 var Version = version.Version
+
+// versions are the versions this build supports, reported in heartbeats.
+var versions = cluster.Versions{
+	StoreCommand: sm.MaxCommandVersion, MetaCommand: meta.MaxCommandVersion, DataFormat: datadir.Format,
+}
 
 type control struct {
 	form    *formation.Formation
@@ -46,7 +54,7 @@ func (n *Node) startControl() error {
 	})
 	n.ctl.cluster = cluster.New(cluster.Config{
 		ClusterName: cfg.ClusterName, NodeID: cfg.NodeID, RaftAddress: cfg.RaftAddress, DataDir: cfg.DataDir,
-		Version: Version, Settings: n.settings(), HeartbeatInterval: cfg.HeartbeatInterval,
+		Version: Version, Versions: versions, Settings: n.settings(), HeartbeatInterval: cfg.HeartbeatInterval,
 		DisableBalancer: cfg.DisableBalancer, Limits: cfg.Limits, NATS: cfg.NATS, Logger: cfg.Logger,
 		Raft: n.host, Registry: n.reg, Replicas: reps, Membership: n.ctl.form, Foreign: foreign,
 		Changed: n.pokeReconcile,
