@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/logbookdb/logbook/services/storenode/internal/durable"
 )
 
 // Format is the data-directory format this build writes and reads: the
@@ -97,44 +99,15 @@ func read(dir string) (record, error) {
 	return rec, nil
 }
 
-// write replaces the format file atomically: a temporary file, synced, then
-// renamed over it, then the directory synced, so that a crash leaves either
-// the old file or the new one.
+// write replaces the format file atomically and durably: a crash leaves
+// either the old file or the new one.
 func write(dir string, rec record) error {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, FileName+".tmp*")
-	if err != nil {
+	if err := durable.WriteFile(dir, FileName, append(b, '\n')); err != nil {
 		return fmt.Errorf("record the data format: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, FileName))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("record the data format: %w", err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("record the data format: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("record the data format: sync %s: %w", dir, err)
 	}
 	return nil
 }

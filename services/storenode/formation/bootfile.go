@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/logbookdb/logbook/internal/proto"
+	"github.com/logbookdb/logbook/services/storenode/internal/durable"
 )
 
 // The formation promise (proto.BootLock) is kept in bootstrap.json in the
@@ -42,43 +43,17 @@ func (f *Formation) saveBootLock(l *proto.BootLock) error {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("storenode: remove %s: %w", bootFileName, err)
 		}
-		return syncDir(f.cfg.DataDir)
+		if err := durable.SyncDir(f.cfg.DataDir); err != nil {
+			return fmt.Errorf("storenode: %w", err)
+		}
+		return nil
 	}
 	b, err := json.MarshalIndent(l, "", "  ")
 	if err != nil {
 		return fmt.Errorf("storenode: encode %s: %w", bootFileName, err)
 	}
-	if err := os.MkdirAll(f.cfg.DataDir, 0o755); err != nil {
-		return fmt.Errorf("storenode: %w", err)
-	}
-	tmp := path + ".tmp"
-	file, err := os.Create(tmp)
-	if err != nil {
+	if err := durable.WriteFile(f.cfg.DataDir, bootFileName, b); err != nil {
 		return fmt.Errorf("storenode: write %s: %w", bootFileName, err)
-	}
-	if _, err = file.Write(b); err == nil {
-		err = file.Sync()
-	}
-	if cerr := file.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("storenode: write %s: %w", bootFileName, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("storenode: write %s: %w", bootFileName, err)
-	}
-	return syncDir(f.cfg.DataDir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("storenode: sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("storenode: sync %s: %w", dir, err)
 	}
 	return nil
 }
