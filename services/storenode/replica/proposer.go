@@ -12,6 +12,9 @@ import (
 	"github.com/logbookdb/logbook/services/storenode/sm"
 )
 
+// maxBatchBytes bounds the commands one Raft entry carries, in request bytes.
+const maxBatchBytes = 8 << 20
+
 // proposer packs concurrent commands for one store into Raft entries: group
 // commit. Each of its workers takes whatever commands are waiting (up to
 // MaxBatch), proposes them as one entry and hands every command its own
@@ -21,7 +24,6 @@ type proposer struct {
 	raft     raftProposer
 	shard    uint64
 	maxBatch int
-	maxBytes int
 	timeout  time.Duration
 	queue    chan *pending
 	wg       sync.WaitGroup
@@ -65,7 +67,6 @@ func newProposer(raft raftProposer, shardID uint64, maxBatch, workers int, timeo
 		raft:     raft,
 		shard:    shardID,
 		maxBatch: maxBatch,
-		maxBytes: 8 << 20,
 		timeout:  timeout,
 		queue:    make(chan *pending, maxBatch*workers),
 		stopped:  make(chan struct{}),
@@ -154,7 +155,7 @@ func (p *proposer) work(ctx context.Context) {
 		}
 		bytes := batch[0].size
 	fill:
-		for len(batch) < p.maxBatch && bytes < p.maxBytes {
+		for len(batch) < p.maxBatch && bytes < maxBatchBytes {
 			select {
 			case pd := <-p.queue:
 				batch = append(batch, pd)

@@ -36,11 +36,11 @@ func appendEvents(_ *Ops, ctx context.Context, s Store, data []byte) (any, error
 	cmd.Expect, cmd.Revision = expectOf(req.ExpectedState, req.ExpectedRevision)
 	generated := false
 	for i, ev := range req.Events {
-		id := uuid.New()
+		var id uuid.UUID
 		if ev.ID != "" {
 			id = uuid.MustParse(ev.ID) // validated by DecodeAppend
 		} else {
-			generated = true
+			id, generated = uuid.New(), true
 		}
 		cmd.Events[i] = sm.EventCmd{
 			ID: id, Type: ev.Type, Data: ev.Data, DataContentType: ev.DataContentType,

@@ -1,8 +1,8 @@
 package storeops
 
 import (
-	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 )
 
@@ -15,12 +15,9 @@ import (
 // toWire converts a query's answer v (of type T) with conv, or passes on the
 // query's error.
 func toWire[T, R any](v any, err error, conv func(T) R) (any, error) {
+	t, err := raft.As[T](v, err)
 	if err != nil {
 		return nil, err
-	}
-	t, ok := v.(T)
-	if !ok {
-		return nil, codes.New(codes.Internal, "unexpected answer %T from the state machine", v)
 	}
 	return conv(t), nil
 }
