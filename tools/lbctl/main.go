@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/client"
+	"github.com/logbookdb/logbook/pkg/flagenv"
 	"github.com/logbookdb/logbook/pkg/natsauth"
 )
 
@@ -73,8 +74,8 @@ var helps = map[string]string{"stores": storesUsage, "psub": psubUsage, "snapsho
 
 func run(args []string) error {
 	global := flag.NewFlagSet("lbctl", flag.ContinueOnError)
-	url := global.String("server", envOr("LOGBOOK_URL", "nats://127.0.0.1:4222"), "NATS URL (env LOGBOOK_URL)")
-	store := global.String("store", envOr("LOGBOOK_STORE", "default"), "store id (env LOGBOOK_STORE)")
+	url := global.String("server", flagenv.String("LOGBOOK_URL", "nats://127.0.0.1:4222"), "NATS URL (env LOGBOOK_URL)")
+	store := global.String("store", flagenv.String("LOGBOOK_STORE", "default"), "store id (env LOGBOOK_STORE)")
 	timeout := global.Duration("timeout", 10*time.Second, "request timeout")
 	jsonFlag(global)
 	natsAuth := natsauth.Register(global) // -nats-creds, -nats-user, -nats-tls-cert, …
@@ -149,10 +150,3 @@ func newFlags(name string) *flag.FlagSet {
 }
 
 func ts(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
