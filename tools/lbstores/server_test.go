@@ -12,9 +12,15 @@ import (
 // fakeServer writes a script that plays the logbook binary: it prints the
 // ready line, then runs the given shell commands.
 func fakeServer(t *testing.T, then string) serverConfig {
+	return fakeServerWith(t, "", then)
+}
+
+// fakeServerWith runs setup before it prints the ready line, so that, for
+// example, a signal trap is in place before the test can send the signal.
+func fakeServerWith(t *testing.T, setup, then string) serverConfig {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "logbook")
-	script := "#!/bin/sh\necho 'level=INFO msg=starting' >&2\necho 'Logbook is ready. NATS URL: nats://127.0.0.1:4999'\n" + then + "\n"
+	script := "#!/bin/sh\n" + setup + "\necho 'level=INFO msg=starting' >&2\necho 'Logbook is ready. NATS URL: nats://127.0.0.1:4999'\n" + then + "\n"
 	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +59,7 @@ func TestServerStartReadyStop(t *testing.T) {
 }
 
 func TestServerCleanStopAndUnexpectedExit(t *testing.T) {
-	cfg := fakeServer(t, "trap 'exit 0' TERM\nwhile :; do sleep 0.05; done")
+	cfg := fakeServerWith(t, "trap 'exit 0' TERM", "while :; do sleep 0.05; done")
 	srv, err := startServer(cfg, filepath.Join(t.TempDir(), "log"))
 	if err != nil {
 		t.Fatal(err)
