@@ -7,10 +7,10 @@ import (
 
 // Internal subjects:
 //
-//	_LB.leader.<store>.<op>        served by the storenode that leads the store (queue group "leader")
+//	_LB.leader.<store>.<op>        served by the storenode that leads the store (no queue group: see storeops)
 //	_LB.registry.lookup            answered by any storenode: does a store exist? (RegistryAnswer)
 //	_LB.owner._cluster             answered by every storenode: its cluster's identity (OwnerReply)
-//	_LB.meta.<op>                  registry writes, served by the meta shard's leader
+//	_LB.meta.<op>                  registry writes, served by the meta shard's leader (no queue group)
 //	_LB.metaread.<op>              registry and cluster reads, served by any storenode
 //	_LB.discover                   every storenode answers with who it is (formation, joins)
 //	_LB.boot.<cluster>.<node>      the formation handshake addressed to one fresh node
@@ -27,10 +27,6 @@ const (
 	// StorenodeQueue is the queue group storenodes use for subjects any one
 	// of them may answer.
 	StorenodeQueue = "logbook.storenode"
-	// LeaderQueue is the queue group of the leader subjects: during a
-	// hand-over two nodes may both be subscribed, and each request still
-	// goes to one of them.
-	LeaderQueue = "leader"
 	// MetaWildcard is what the meta leader subscribes to.
 	MetaWildcard = metaPrefix + "*"
 	// MetaReadWildcard is what every storenode subscribes to, in StorenodeQueue.

@@ -53,9 +53,10 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 // again (appends, whose events all carry ids, stream deletes and reads: the
 // operations wire.StoreOps marks Resendable); when it passes
 // without an answer, the request is sent again within the call's deadline.
-// A gateway waits up to its own deadline (10s) for a store leader that died
-// with the request in hand; this lets the client go to the new leader
-// sooner. Default 6s; 0 turns it off.
+// The gateway already resends these after 1s without a storenode's answer
+// (a leader that died or froze with the request in hand); this attempt
+// timeout covers a gateway that dies with the request. Default 6s; 0 turns
+// it off.
 func WithAttemptTimeout(d time.Duration) Option { return func(o *options) { o.attempt = d } }
 
 // WithNATSOptions passes options to nats.Connect.
@@ -64,8 +65,12 @@ func WithNATSOptions(opts ...nats.Option) Option {
 }
 
 // WithoutRetry turns off the automatic retry of requests that failed with a
-// retryable error (unavailable, timeout, no gateway). It is on by default:
-// appends are safe to retry because the client gives every event an id.
+// retryable error (not_written, unavailable, timeout, no gateway). It is on
+// by default: appends are safe to retry because the client gives every
+// event an id, and not_written is safe to retry for every operation. Even
+// without it, the gateway retries inside the cluster (elections, leadership
+// moves, a leader lost with the request), so a one-shot client sees an
+// error only when the store stays unavailable until the deadline.
 func WithoutRetry() Option { return func(o *options) { o.retry = false } }
 
 func buildOptions(opts []Option) options {
@@ -166,7 +171,7 @@ func (s *Store) once(ctx context.Context, subject, op string, data []byte, out a
 		case errors.Is(err, nats.ErrMaxPayload):
 			return fmt.Errorf("logbook: %w", codes.New(codes.RequestTooLarge, "request of %d bytes is over the NATS server's max_payload", len(data)))
 		case errors.Is(err, nats.ErrNoResponders):
-			return fmt.Errorf("logbook: %w", codes.New(codes.Unavailable, "no Logbook gateway is reachable"))
+			return fmt.Errorf("logbook: %w", codes.New(codes.NotWritten, "no Logbook gateway is reachable"))
 		case ctx.Err() != nil || errors.Is(err, nats.ErrTimeout):
 			return fmt.Errorf("logbook: %w", codes.New(codes.Timeout, "no answer before the deadline"))
 		}

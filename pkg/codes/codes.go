@@ -53,10 +53,12 @@ const (
 	RequestTooLarge Code = 41303
 
 	// 5xx: the server could not do it now; the same request may succeed later.
-	// An append that failed with one of these may or may not have been written:
-	// retry it with the same event ids to find out without writing twice.
+	// An append that failed with internal, unavailable or timeout may or may
+	// not have been written: retry it with the same event ids to find out
+	// without writing twice. not_written is certain: nothing was done.
 	Internal    Code = 50000
-	Unavailable Code = 50301 // no leader for the store, or the store is starting or stopping
+	Unavailable Code = 50301 // no leader for the store, or the store is starting or stopping; outcome unknown
+	NotWritten  Code = 50302 // refused before anything was done (no leader took it, a leadership move, a stopping node): send it again as is
 	Timeout     Code = 50401 // the deadline passed before the outcome was known
 )
 
@@ -100,6 +102,7 @@ var names = map[Code]string{
 	RequestTooLarge:       "request_too_large",
 	Internal:              "internal",
 	Unavailable:           "unavailable",
+	NotWritten:            "not_written",
 	Timeout:               "timeout",
 
 	// Persistent subscriptions.

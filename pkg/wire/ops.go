@@ -17,7 +17,8 @@ type StoreOp struct {
 	Decode func(data []byte, l Limits) error
 	// Resendable is true when an attempt timeout may send the request again
 	// because a second copy changes nothing: appends are deduplicated by event
-	// id, deletes are idempotent, reads read. The client reads it.
+	// id, deletes are idempotent, reads read. The client and the gateway
+	// read it.
 	Resendable bool
 }
 
@@ -33,18 +34,18 @@ var StoreOps = map[string]StoreOp{
 	subjects.OpDeleteStream: {Decode: check(DecodeDeleteStream), Resendable: true},
 
 	subjects.OpSnapshotSave:   {Decode: check(DecodeSaveSnapshot)},
-	subjects.OpSnapshotRead:   {Decode: check(DecodeReadSnapshot)},
-	subjects.OpSnapshotList:   {Decode: check2(DecodeListSnapshots)},
+	subjects.OpSnapshotRead:   {Decode: check(DecodeReadSnapshot), Resendable: true},
+	subjects.OpSnapshotList:   {Decode: check2(DecodeListSnapshots), Resendable: true},
 	subjects.OpSnapshotDelete: {Decode: check(DecodeDeleteSnapshot)},
 
 	subjects.OpPSubCreate: {Decode: check(DecodeCreateSubscription)},
 	subjects.OpPSubUpdate: {Decode: check(DecodeUpdateSubscription)},
 	subjects.OpPSubDelete: {Decode: check(DecodeSubscriptionRequest)},
-	subjects.OpPSubList:   {Decode: check(DecodeListSubscriptions)},
-	subjects.OpPSubInfo:   {Decode: check(DecodeSubscriptionRequest)},
+	subjects.OpPSubList:   {Decode: check(DecodeListSubscriptions), Resendable: true},
+	subjects.OpPSubInfo:   {Decode: check(DecodeSubscriptionRequest), Resendable: true},
 	subjects.OpPSubJoin:   {Decode: check2(DecodeJoin)},
 	subjects.OpPSubAck:    {Decode: check2(DecodeAck)},
-	subjects.OpPSubParked: {Decode: check2(DecodeParked)},
+	subjects.OpPSubParked: {Decode: check2(DecodeParked), Resendable: true},
 	subjects.OpPSubReplay: {Decode: check2(DecodeReplay)},
 }
 

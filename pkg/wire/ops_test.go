@@ -123,9 +123,10 @@ func TestStoreOpsRejectGarbage(t *testing.T) {
 
 // Resendable is the set the client documents (WithAttemptTimeout): appends,
 // which are deduplicated by event id, deletes, which are idempotent, and
-// reads. Snapshot and subscription operations are not resent.
+// reads (of streams, snapshots and subscriptions). Snapshot and subscription
+// writes are not resent.
 func TestStoreOpsResendable(t *testing.T) {
-	want := []string{"append", "delete_stream", "list_streams", "read", "read_all", "stream_info"}
+	want := []string{"append", "delete_stream", "list_streams", "psub_info", "psub_list", "psub_parked", "read", "read_all", "snapshot_list", "snapshot_read", "stream_info"}
 	var got []string
 	for _, op := range wire.StoreOpNames() {
 		if wire.StoreOps[op].Resendable {

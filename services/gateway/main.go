@@ -31,6 +31,7 @@ func main() {
 func run() error {
 	natsURL := flag.String("nats-url", flagenv.String("LOGBOOK_NATS_URL", nats.DefaultURL), "NATS server(s), comma-separated (env LOGBOOK_NATS_URL)")
 	timeout := flag.Duration("request-timeout", flagenv.Duration("LOGBOOK_GATEWAY_TIMEOUT", 10*time.Second), "bound on a request end to end, waiting for a store's leader included; keep it above the storenodes' -request-timeout (env LOGBOOK_GATEWAY_TIMEOUT)")
+	attempt := flag.Duration("attempt-timeout", flagenv.Duration("LOGBOOK_GATEWAY_ATTEMPT_TIMEOUT", time.Second), "how long to wait for a storenode's answer to a read or an append before sending it again (a leader that died or froze with it); keep it well above normal latency (env LOGBOOK_GATEWAY_ATTEMPT_TIMEOUT)")
 	httpAddr := flag.String("http", flagenv.String("LOGBOOK_HTTP", ""), "serve /metrics on this address, e.g. :8081 (off by default; env LOGBOOK_HTTP)")
 	natsAuth := natsauth.Register(flag.CommandLine)
 	var limits wire.Limits
@@ -56,7 +57,7 @@ func run() error {
 	}
 	defer nc.Close()
 	// 2. The gateway joins the queue group and serves.
-	g, err := gateway.Start(gateway.Config{NATS: nc, Limits: limits, RequestTimeout: *timeout, Logger: logger})
+	g, err := gateway.Start(gateway.Config{NATS: nc, Limits: limits, RequestTimeout: *timeout, AttemptTimeout: *attempt, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -3,96 +3,184 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/logbookdb/logbook/internal/proto"
-
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/nats-io/nats.go"
 )
 
-// forward sends the request to whichever storenode leads the store right now:
-// only the leader is subscribed to the store's leader subjects, so the
-// gateway needs no view of the topology. While no node leads the store (an
-// election, a restart), NATS answers "no responders" and the gateway retries
-// with backoff until the deadline; if no storenode knows the store at all,
-// the answer is store_not_found, and if fewer than a quorum of its replicas
-// run (it cannot get a leader now), unavailable at once.
-func (g *Gateway) forward(ctx context.Context, store, op string, data []byte) (*nats.Msg, error) {
+// policy says how exchange treats one kind of request.
+type policy struct {
+	// resendable requests are ones a second copy cannot harm (reads,
+	// appends: deduplicated by event id, see proto.HeaderRequestID). They
+	// are sent again when an attempt gets no answer within AttemptTimeout
+	// (a leader that died or froze with the request in hand), or an answer
+	// whose outcome is unknown (unavailable, timeout). Other requests wait
+	// for their one answer until the deadline.
+	resendable bool
+	// noResponders, if set, is asked what it means that nobody serves the
+	// subject now: nil to wait and send again, or the error to answer.
+	noResponders func(ctx context.Context) error
+	// what names the missing server in the not_written answer given when
+	// nothing took the request before the deadline.
+	what string
+}
+
+// answer kinds, as exchange sees them.
+const (
+	final        = iota // the storenode's answer: pass it on
+	nobody              // "no responders": no copy was delivered
+	notDone             // not_written: this copy did nothing
+	unknownRetry        // unavailable or timeout on a resendable request
+)
+
+func classify(m *nats.Msg, p policy) int {
+	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
+		return nobody
+	}
+	code, err := strconv.Atoi(m.Header.Get(wire.HeaderErrorCode))
+	switch {
+	case err != nil:
+		return final
+	case codes.Code(code) == codes.NotWritten:
+		return notDone
+	case p.resendable && (codes.Code(code) == codes.Unavailable || codes.Code(code) == codes.Timeout):
+		return unknownRetry
+	}
+	return final
+}
+
+// exchange sends a request to subject and returns the first answer that
+// decides it. It sends the request again, on the same reply subject and
+// with the same request id, while nobody serves the subject (an election),
+// after not_written (nothing was done), and, for resendable requests,
+// after an attempt without an answer or with an unknown outcome; each time
+// after a backoff, except after a silent attempt. When the deadline passes
+// it answers not_written if every copy is known to have done nothing, and
+// timeout otherwise.
+func (g *Gateway) exchange(ctx context.Context, subject string, data []byte, p policy) (*nats.Msg, error) {
+	c := g.replies.open()
+	defer c.close()
+	msg := &nats.Msg{Subject: subject, Reply: c.inbox, Data: data, Header: nats.Header{proto.HeaderRequestID: []string{c.id}}}
 	backoff := 5 * time.Millisecond
-	checked := false
+	sent, nothingDone := 0, 0 // copies sent; answers saying a copy did nothing
+	next := time.NewTimer(time.Hour)
+	defer next.Stop()
 	for {
-		msg, err := g.cfg.NATS.RequestMsgWithContext(ctx, &nats.Msg{Subject: proto.Leader(store, op), Data: data})
-		if err == nil {
-			return msg, nil
+		if err := g.cfg.NATS.PublishMsg(msg); err != nil {
+			if errors.Is(err, nats.ErrMaxPayload) {
+				return nil, codes.New(codes.RequestTooLarge, "request of %d bytes is over the NATS server's max_payload", len(data))
+			}
+			if sent == nothingDone {
+				return nil, codes.New(codes.NotWritten, "cannot send to the storenodes: %v", err)
+			}
+			return nil, codes.New(codes.Unavailable, "cannot send to the storenodes: %v", err)
 		}
-		if !errors.Is(err, nats.ErrNoResponders) {
-			return nil, deadlineError(ctx, err)
+		sent++
+		attempt := p.resendable
+		next.Reset(g.attemptTimeout(p))
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				if nothingDone >= sent {
+					return nil, codes.New(codes.NotWritten, "%s", p.what)
+				}
+				return nil, codes.New(codes.Timeout, "no answer before the deadline")
+			case <-next.C:
+				if attempt {
+					g.metrics.resends.Inc()
+				}
+				break wait
+			case m := <-c.ch:
+				switch classify(m, p) {
+				case final:
+					return m, nil
+				case nobody:
+					nothingDone++
+					if p.noResponders != nil {
+						if err := p.noResponders(ctx); err != nil {
+							return nil, err
+						}
+					}
+				case notDone:
+					nothingDone++
+				}
+				// Send again after a backoff, unless an answer comes first.
+				g.metrics.leaderRetries.Inc()
+				attempt = false
+				next.Reset(backoff)
+				backoff = min(backoff*2, 200*time.Millisecond)
+			}
 		}
-		if !checked {
+	}
+}
+
+// attemptTimeout is how long one copy of a request waits for its answer.
+func (g *Gateway) attemptTimeout(p policy) time.Duration {
+	if p.resendable {
+		return g.cfg.AttemptTimeout
+	}
+	return time.Hour // the request's deadline ends it first
+}
+
+// forward sends the request to whichever storenode leads the store right
+// now: only the leader serves the store's leader subjects, so the gateway
+// needs no view of the topology. While no node leads the store (an
+// election, a restart), NATS answers "no responders" and the gateway sends
+// again with backoff until the deadline; if no storenode knows the store at
+// all, the answer is store_not_found, and if fewer than a quorum of its
+// replicas run (it cannot get a leader now), not_written at once.
+func (g *Gateway) forward(ctx context.Context, store, op string, data []byte) (*nats.Msg, error) {
+	checked := false
+	return g.exchange(ctx, proto.Leader(store, op), data, policy{
+		resendable: wire.StoreOps[op].Resendable,
+		what:       fmt.Sprintf("store %q has no leader", store),
+		noResponders: func(ctx context.Context) error {
+			if checked {
+				return nil
+			}
 			a, err := g.lookup(ctx, store)
 			switch {
 			case errors.Is(err, errRegistryBusy):
-				// Ask again after the backoff.
+				return nil // ask again after the backoff
 			case err != nil:
-				return nil, err
+				return err
 			case !a.Exists:
-				return nil, codes.New(codes.StoreNotFound, "store %q does not exist", store)
+				return codes.New(codes.StoreNotFound, "store %q does not exist", store)
 			case a.Status == wire.StatusRemoving:
-				return nil, codes.New(codes.StoreRemoving, "store %q is being removed", store)
+				return codes.New(codes.StoreRemoving, "store %q is being removed", store)
 			case a.NoQuorum:
 				// No leader can be elected until its nodes come back:
 				// waiting for one until the deadline would only delay the answer.
-				return nil, codes.New(codes.Unavailable, "store %q has no leader: %d of its %d replicas run, fewer than a quorum", store, a.Running, a.Replicas)
-			default:
-				checked = true
+				return codes.New(codes.NotWritten, "store %q has no leader: %d of its %d replicas run, fewer than a quorum", store, a.Running, a.Replicas)
 			}
-		}
-		if err := sleep(ctx, &backoff); err != nil {
-			return nil, codes.New(codes.Unavailable, "store %q has no leader", store)
-		}
-		g.metrics.leaderRetries.Inc()
-	}
+			checked = true
+			return nil
+		},
+	})
 }
 
-// forwardTo sends a request to an internal subject, retrying while nobody
-// serves it (e.g. during an election) until the deadline.
-func (g *Gateway) forwardTo(ctx context.Context, subject string, data []byte, what string) (*nats.Msg, error) {
-	backoff := 5 * time.Millisecond
-	for {
-		msg, err := g.cfg.NATS.RequestMsgWithContext(ctx, &nats.Msg{Subject: subject, Data: data})
-		if err == nil {
-			return msg, nil
-		}
-		if !errors.Is(err, nats.ErrNoResponders) {
-			return nil, deadlineError(ctx, err)
-		}
-		if err := sleep(ctx, &backoff); err != nil {
-			return nil, codes.New(codes.Unavailable, "%s", what)
-		}
-		g.metrics.leaderRetries.Inc()
-	}
-}
-
-func sleep(ctx context.Context, backoff *time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(*backoff):
-	}
-	*backoff = min(*backoff*2, 200*time.Millisecond)
-	return nil
+// forwardTo sends a request to an internal subject (the registry, the
+// cluster), sending it again while nobody serves it (e.g. during an
+// election) until the deadline; reads are resendable.
+func (g *Gateway) forwardTo(ctx context.Context, subject string, data []byte, read bool, what string) (*nats.Msg, error) {
+	return g.exchange(ctx, subject, data, policy{resendable: read, what: what})
 }
 
 func (g *Gateway) lookup(ctx context.Context, store string) (proto.RegistryAnswer, error) {
 	var a proto.RegistryAnswer
-	msg, err := g.cfg.NATS.RequestWithContext(ctx, proto.RegistryLookup, []byte(store))
+	msg, err := g.exchange(ctx, proto.RegistryLookup, []byte(store), policy{
+		resendable:   true,
+		what:         "no storenode is reachable",
+		noResponders: func(context.Context) error { return codes.New(codes.NotWritten, "no storenode is reachable") },
+	})
 	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) {
-			return a, codes.New(codes.Unavailable, "no storenode is reachable")
-		}
-		return a, deadlineError(ctx, err)
+		return a, err
 	}
 	if code := msg.Header.Get(wire.HeaderErrorCode); code != "" {
 		// The storenode could not read its registry (starting, stopping):
@@ -107,10 +195,3 @@ func (g *Gateway) lookup(ctx context.Context, store string) (proto.RegistryAnswe
 
 // errRegistryBusy is a registry lookup the storenode could not answer.
 var errRegistryBusy = errors.New("the store registry cannot answer now")
-
-func deadlineError(ctx context.Context, err error) error {
-	if ctx.Err() != nil || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-		return codes.New(codes.Timeout, "no answer before the deadline: %v", err)
-	}
-	return codes.New(codes.Unavailable, "%v", err)
-}

@@ -30,6 +30,12 @@ type Config struct {
 	// RequestTimeout bounds a request end to end, including waiting for a
 	// store to get a leader. Default 10s; keep it above the storenodes'.
 	RequestTimeout time.Duration
+	// AttemptTimeout is how long the gateway waits for a storenode's answer
+	// to a request that is safe to send twice (reads, appends) before it
+	// sends it again: a leader that died or froze with the request in hand
+	// costs this much. Default 1s; it must stay well above the slowest
+	// normal answer (a second copy is harmless, but it is work).
+	AttemptTimeout time.Duration
 	// MaxInFlight bounds requests served at once. Default 4096.
 	MaxInFlight int
 	// Version is reported in $SRV.INFO. Default: this build's version
@@ -46,6 +52,7 @@ type Config struct {
 type Gateway struct {
 	cfg      Config
 	svc      *service
+	replies  *replies
 	metrics  *metrics
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -64,6 +71,9 @@ func Start(cfg Config) (*Gateway, error) {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 10 * time.Second
 	}
+	if cfg.AttemptTimeout == 0 {
+		cfg.AttemptTimeout = time.Second
+	}
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = 4096
 	}
@@ -73,10 +83,14 @@ func Start(cfg Config) (*Gateway, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	rep, err := newReplies(cfg.NATS)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &Gateway{cfg: cfg, metrics: newMetrics(cfg.Metrics), ctx: ctx, cancel: cancel, inflight: make(chan struct{}, cfg.MaxInFlight)}
+	g := &Gateway{cfg: cfg, replies: rep, metrics: newMetrics(cfg.Metrics), ctx: ctx, cancel: cancel, inflight: make(chan struct{}, cfg.MaxInFlight)}
 	g.svc = newService(cfg.NATS, subjects.ServiceName, cfg.Version, "Logbook event store gateway")
-	err := g.svc.addEndpoint("store", subjects.StoreWildcard, subjects.GatewayQueue, 64<<10, 256<<20, g.onRequest)
+	err = g.svc.addEndpoint("store", subjects.StoreWildcard, subjects.GatewayQueue, 64<<10, 256<<20, g.onRequest)
 	if err == nil {
 		err = g.svc.addEndpoint("stores", subjects.StoresWildcard, subjects.GatewayQueue, 64<<10, 256<<20, g.onRequest)
 	}
@@ -88,6 +102,7 @@ func Start(cfg Config) (*Gateway, error) {
 	}
 	if err != nil {
 		g.svc.stop()
+		rep.stop()
 		cancel()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -122,6 +137,7 @@ func (g *Gateway) Stop() error {
 	err := g.svc.stop()
 	g.wg.Wait()
 	g.cancel()
+	err = errors.Join(err, g.replies.stop())
 	if err != nil {
 		return fmt.Errorf("gateway: stop: %w", err)
 	}
@@ -137,7 +153,7 @@ func (g *Gateway) onRequest(e *endpoint, m *nats.Msg) {
 	g.mu.Lock()
 	if g.stopping {
 		g.mu.Unlock()
-		g.finish(e, m, start, g.metrics.op(opUnknown), nil, codes.New(codes.Unavailable, "gateway is stopping"))
+		g.finish(e, m, start, g.metrics.op(opUnknown), nil, codes.New(codes.NotWritten, "gateway is stopping"))
 		return
 	}
 	g.wg.Add(1)
@@ -203,7 +219,7 @@ func (g *Gateway) serveLifecycle(ctx context.Context, m *nats.Msg, op string) (*
 	if subjects.IsStoresWrite(op) {
 		subject = proto.Meta(op)
 	}
-	return g.forwardTo(ctx, subject, m.Data, "the store registry has no leader")
+	return g.forwardTo(ctx, subject, m.Data, !subjects.IsStoresWrite(op), "the store registry has no leader")
 }
 
 // serveCluster forwards cluster.view and cluster.health to any storenode;
@@ -213,12 +229,12 @@ func (g *Gateway) serveCluster(ctx context.Context, m *nats.Msg, op string) (*na
 		if _, err := wire.DecodeRemoveNode(m.Data, g.cfg.Limits); err != nil {
 			return nil, err
 		}
-		return g.forwardTo(ctx, proto.Meta(op), m.Data, "the store registry has no leader")
+		return g.forwardTo(ctx, proto.Meta(op), m.Data, false, "the store registry has no leader")
 	}
 	if err := wire.DecodeClusterRequest(m.Data, g.cfg.Limits); err != nil {
 		return nil, err
 	}
-	return g.forwardTo(ctx, proto.MetaRead(proto.ClusterReadOp(op)), m.Data, "no storenode answers")
+	return g.forwardTo(ctx, proto.MetaRead(proto.ClusterReadOp(op)), m.Data, true, "no storenode answers")
 }
 
 // answer answers the client with the storenode's reply or error, and

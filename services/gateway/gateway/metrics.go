@@ -24,6 +24,7 @@ type metrics struct {
 	reg           *prometheus.Registry
 	requests      *prometheus.CounterVec
 	leaderRetries prometheus.Counter
+	resends       prometheus.Counter
 	ops           map[string]*opMetrics
 }
 
@@ -45,8 +46,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		Help:    "Client request latency at the gateway, from arrival to answer, by operation.",
 		Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10}}, []string{"op"})
 	m.leaderRetries = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "logbook", Subsystem: "gateway", Name: "leader_retries_total",
-		Help: "Requests sent again because no storenode answered for a store's leader or the registry (an election, a restart)."})
-	m.reg.MustRegister(m.requests, seconds, m.leaderRetries)
+		Help: "Requests sent again after no storenode served the subject, or one answered not_written (or, for a resendable request, an unknown outcome): an election, a restart, a leadership move."})
+	m.resends = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "logbook", Subsystem: "gateway", Name: "attempt_resends_total",
+		Help: "Resendable requests (reads, appends) sent again because an attempt got no answer within the attempt timeout (a leader that died or froze with the request)."})
+	m.reg.MustRegister(m.requests, seconds, m.leaderRetries, m.resends)
 	names := []string{opUnknown}
 	names = append(names, wire.StoreOpNames()...)
 	for _, op := range subjects.StoresOps {

@@ -32,6 +32,7 @@ type fakeRaft struct {
 
 func (f *fakeRaft) Leader(shard uint64) (uint64, bool) { l, ok := f.leaders[shard]; return l, ok }
 func (f *fakeRaft) Leads(shard uint64) bool            { return f.leaders[shard] == 1 }
+func (f *fakeRaft) Follows(shard uint64) bool          { return f.leaders[shard] > 1 }
 func (f *fakeRaft) Membership(context.Context, uint64) (raft.Membership, error) {
 	return f.mem, nil
 }

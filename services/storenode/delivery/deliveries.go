@@ -79,12 +79,12 @@ func (d *Deliveries) of(store string) *manager {
 	return d.managers[store]
 }
 
-// delivering returns the store's manager, or unavailable while it starts
-// (just after a leader change); clients retry unavailable.
+// delivering returns the store's manager, or not_written while it starts
+// (just after a leader change); clients retry it.
 func (d *Deliveries) delivering(store string) (*manager, error) {
 	m := d.of(store)
 	if m == nil {
-		return nil, codes.New(codes.Unavailable, "persistent subscription delivery is starting on store %q", store)
+		return nil, codes.New(codes.NotWritten, "persistent subscription delivery is starting on store %q", store)
 	}
 	return m, nil
 }

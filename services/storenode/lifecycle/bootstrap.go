@@ -104,7 +104,7 @@ func (l *Lifecycle) ensureStore(w proto.StaticStore, origin string, nodes int) (
 		return "", nil
 	case codes.StoreAlreadyExists:
 		return "configuration differs from the registry, which wins: " + describeDiff(settings, r.Store.Settings), nil
-	case codes.StoreRemoving, codes.Unavailable:
+	case codes.StoreRemoving, codes.Unavailable, codes.NotWritten:
 		return retryPrefix + r.Message, nil
 	}
 	return "cannot be created: " + r.Message, nil

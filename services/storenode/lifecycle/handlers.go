@@ -48,7 +48,7 @@ func (l *Lifecycle) syncMetaLeader() bool {
 	defer l.mu.Unlock()
 	switch {
 	case leads && l.metaSub == nil && l.serving:
-		sub, err := l.cfg.NATS.QueueSubscribe(proto.MetaWildcard, proto.LeaderQueue, l.onMeta)
+		sub, err := l.cfg.NATS.Subscribe(proto.MetaWildcard, l.onMeta)
 		if err != nil {
 			l.cfg.Logger.Error("cannot serve the registry", "err", err)
 			break
@@ -66,6 +66,9 @@ func (l *Lifecycle) syncMetaLeader() bool {
 // onMeta serves registry writes: stores.create, stores.remove and the
 // writes in Config.Writes.
 func (l *Lifecycle) onMeta(m *nats.Msg) {
+	if l.cfg.Registry.Follows() {
+		return // deposed while still subscribed: the meta leader has its own copy (see storeops.Ops.Serve)
+	}
 	op := proto.ParseMeta(m.Subject)
 	l.cfg.Server.Dispatch(m, l.cfg.RequestTimeout, func(ctx context.Context, m *nats.Msg) (any, error) {
 		switch op {

@@ -27,6 +27,7 @@ type Metrics struct {
 	appends, events, bytes, reads *prometheus.CounterVec
 	errors                        *prometheus.CounterVec
 	appendSeconds, batch          *prometheus.HistogramVec
+	ignored                       prometheus.Counter
 
 	mu     sync.Mutex
 	stores map[string]*Store // by store id, those with a label of their own
@@ -56,8 +57,10 @@ func New(limit int) *Metrics {
 	m.batch = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "logbook", Subsystem: "store", Name: "proposal_batch_commands",
 		Help:    "Commands per Raft proposal (group commit), at this node as leader.",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}}, []string{"store"})
+	m.ignored = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "logbook", Subsystem: "storenode", Name: "leader_requests_ignored_total",
+		Help: "Store requests this node dropped unanswered because another node leads the store (it was deposed while still subscribed; the leader answers)."})
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.appends, m.events, m.bytes, m.reads, m.errors, m.appendSeconds, m.batch)
+		m.appends, m.events, m.bytes, m.reads, m.errors, m.appendSeconds, m.batch, m.ignored)
 	m.other = m.resolve(Other)
 	return m
 }
@@ -124,6 +127,7 @@ func (m *Metrics) resolve(label string) *Store {
 		Appends: m.appends.WithLabelValues(label), Events: m.events.WithLabelValues(label),
 		Bytes: m.bytes.WithLabelValues(label), Reads: m.reads.WithLabelValues(label),
 		AppendSeconds: m.appendSeconds.WithLabelValues(label), Batch: m.batch.WithLabelValues(label),
+		IgnoredAsFollower: m.ignored,
 	}
 }
 
@@ -134,6 +138,9 @@ type Store struct {
 
 	Appends, Events, Bytes, Reads prometheus.Counter
 	AppendSeconds, Batch          prometheus.Observer
+	// IgnoredAsFollower is the node's count (not per store) of requests
+	// dropped because another node leads.
+	IgnoredAsFollower prometheus.Counter
 }
 
 // Label is the store label the series carry.

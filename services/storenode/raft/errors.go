@@ -11,7 +11,7 @@ import (
 
 // Error maps a dragonboat error to a Logbook error. Only errors that
 // dragonboat returns before a proposal enters the log mean "not applied"
-// (unavailable); a proposal that was queued and then timed out, was
+// (not_written: certain, any request may be sent again); a proposal that was queued and then timed out, was
 // cancelled, aborted or cut off by a closing shard may still commit, so those
 // are timeout: outcome unknown, retry with the same event ids.
 func Error(err error) error {
@@ -28,13 +28,13 @@ func Error(err error) error {
 		errors.Is(err, dragonboat.ErrAborted), errors.Is(err, dragonboat.ErrShardClosed):
 		return fmt.Errorf("raft: %w", codes.New(codes.Timeout, "outcome unknown: %v", err))
 	case errors.Is(err, dragonboat.ErrShardNotReady), errors.Is(err, dragonboat.ErrSystemBusy):
-		return fmt.Errorf("raft: %w (%w)", codes.New(codes.Unavailable, "not proposed: %v", err), ErrNotYet)
+		return fmt.Errorf("raft: %w (%w)", codes.New(codes.NotWritten, "not proposed: %v", err), ErrNotYet)
 	case errors.Is(err, dragonboat.ErrShardNotFound), errors.Is(err, dragonboat.ErrClosed),
 		errors.Is(err, dragonboat.ErrRejected):
-		return fmt.Errorf("raft: %w", codes.New(codes.Unavailable, "not proposed: %v", err))
+		return fmt.Errorf("raft: %w", codes.New(codes.NotWritten, "not proposed: %v", err))
 	case errors.Is(err, dragonboat.ErrTimeoutTooSmall), errors.Is(err, dragonboat.ErrInvalidDeadline):
 		// Refused before entering the log: too little of the deadline left.
-		return fmt.Errorf("raft: %w", codes.New(codes.Unavailable, "not proposed: %v", err))
+		return fmt.Errorf("raft: %w", codes.New(codes.NotWritten, "not proposed: %v", err))
 	case errors.Is(err, dragonboat.ErrPayloadTooBig):
 		return fmt.Errorf("raft: %w", codes.New(codes.RequestTooLarge, "%v", err))
 	}

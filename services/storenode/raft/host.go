@@ -183,6 +183,14 @@ func (h *Host) Leads(shard uint64) bool {
 	return ok && id == h.id
 }
 
+// Follows reports whether the shard has a leader other than this host, as
+// this replica knows it: a request for the leader that reaches this node is
+// someone else's to serve.
+func (h *Host) Follows(shard uint64) bool {
+	id, ok := h.Leader(shard)
+	return ok && id != h.id
+}
+
 // TransferLeader asks the shard's leader (this host) to hand over to node to.
 func (h *Host) TransferLeader(shard, to uint64) error {
 	if err := h.nh.RequestLeaderTransfer(shard, to); err != nil {

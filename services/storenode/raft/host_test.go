@@ -109,7 +109,7 @@ func TestHostProposesReadsAndMapsErrors(t *testing.T) {
 		t.Fatalf("membership: %+v %v", mem, err)
 	}
 	// A shard with no replica here is unavailable: nothing was proposed.
-	if _, err := h.Propose(ctx, 8, []byte{1}); codes.As(err).Code != codes.Unavailable {
+	if _, err := h.Propose(ctx, 8, []byte{1}); codes.As(err).Code != codes.NotWritten {
 		t.Fatalf("unknown shard: %v", err)
 	}
 	if err := h.Stop(7); err != nil {
@@ -134,8 +134,8 @@ func TestErrorSaysWhetherAProposalMayHaveApplied(t *testing.T) {
 		{dragonboat.ErrTimeout, codes.Timeout},
 		{context.DeadlineExceeded, codes.Timeout},
 		{dragonboat.ErrShardClosed, codes.Timeout},
-		{dragonboat.ErrShardNotReady, codes.Unavailable},
-		{dragonboat.ErrSystemBusy, codes.Unavailable},
+		{dragonboat.ErrShardNotReady, codes.NotWritten},
+		{dragonboat.ErrSystemBusy, codes.NotWritten},
 		{dragonboat.ErrPayloadTooBig, codes.RequestTooLarge},
 		{errors.New("disk on fire"), codes.Internal},
 		{codes.New(codes.StreamNotFound, "x"), codes.StreamNotFound},

@@ -23,6 +23,7 @@ type Raft interface {
 	StaleRead(shard uint64, q any) (any, error)
 	Leader(shard uint64) (uint64, bool)
 	Leads(shard uint64) bool
+	Follows(shard uint64) bool
 }
 
 // Publisher sends lifecycle events (a *nats.Conn).
@@ -91,6 +92,10 @@ func (r *Registry) Leader() (uint64, bool) { return r.raft.Leader(meta.ShardID) 
 
 // Leads reports whether this node leads the meta shard.
 func (r *Registry) Leads() bool { return r.raft.Leads(meta.ShardID) }
+
+// Follows reports whether another node leads the meta shard, as this
+// replica knows it.
+func (r *Registry) Follows() bool { return r.raft.Follows(meta.ShardID) }
 
 // Propose proposes one registry change and returns its result, whose
 // failure (a rule the change broke) is r.Err(); the error is a Raft failure.

@@ -25,6 +25,7 @@ func (f *fakeHost) StartOnDisk(raft.ReplicaConfig, map[uint64]string, bool, func
 func (f *fakeHost) Stop(uint64) error                                       { return nil }
 func (f *fakeHost) RemoveData(context.Context, uint64) error                { return nil }
 func (f *fakeHost) Leads(shard uint64) bool                                 { return f.leads(shard) }
+func (f *fakeHost) Follows(shard uint64) bool                               { return !f.leads(shard) }
 func (f *fakeHost) Read(context.Context, uint64, any) (any, error)          { return nil, nil }
 func (f *fakeHost) StaleRead(uint64, any) (any, error)                      { return nil, nil }
 func (f *fakeHost) Propose(context.Context, uint64, []byte) ([]byte, error) { return nil, nil }

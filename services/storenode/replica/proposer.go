@@ -121,7 +121,7 @@ func (p *proposer) submit(ctx context.Context, cmd sm.Command, size int) (sm.Res
 	select {
 	case p.queue <- pd:
 	case <-ctx.Done():
-		return sm.Result{}, codes.New(codes.Unavailable, "store is too busy: the request was not proposed")
+		return sm.Result{}, codes.New(codes.NotWritten, "store is too busy: the request was not proposed")
 	}
 	select {
 	case o := <-pd.done:
@@ -135,7 +135,7 @@ func (p *proposer) submit(ctx context.Context, cmd sm.Command, size int) (sm.Res
 		case o := <-pd.done:
 			return o.res, o.err
 		default:
-			return sm.Result{}, codes.New(codes.Unavailable, "the store's replica stopped here: the request was not proposed")
+			return sm.Result{}, codes.New(codes.NotWritten, "the store's replica stopped here: the request was not proposed")
 		}
 	}
 }
@@ -208,7 +208,7 @@ func (p *proposer) propose(ctx context.Context, batch []*pending) {
 // first moments after an election): such a refusal applied nothing, so the
 // write is held here, within its deadline, instead of bounced to the
 // client. When the deadline (or this node's leadership) ends first, the
-// last refusal is the answer: unavailable, nothing written.
+// last refusal is the answer: not_written.
 func (p *proposer) proposeWhenReady(ctx context.Context, data []byte) ([]byte, error) {
 	backoff := 2 * time.Millisecond
 	for {

@@ -97,12 +97,12 @@ func TestProposerPacksWaitingCommandsIntoOneEntry(t *testing.T) {
 }
 
 func TestProposerHandsEveryCommandTheRaftError(t *testing.T) {
-	f := &fakeRaft{err: codes.New(codes.Unavailable, "not proposed")}
+	f := &fakeRaft{err: codes.New(codes.NotWritten, "not proposed")}
 	p := newProposer(f, 1, 512, 1, 5*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); p.wait() }()
 	p.start(ctx, 1)
-	if _, err := p.submit(ctx, sm.Command{Op: sm.OpAppend}, 1); codes.As(err).Code != codes.Unavailable {
+	if _, err := p.submit(ctx, sm.Command{Op: sm.OpAppend}, 1); codes.As(err).Code != codes.NotWritten {
 		t.Fatalf("got %v, want unavailable", err)
 	}
 }
@@ -131,7 +131,7 @@ func TestProposerGivesUpOnANeverReadyShardWithNotWritten(t *testing.T) {
 	p.start(ctx, 1)
 	_, err := p.submit(ctx, sm.Command{Op: sm.OpAppend}, 1)
 	// unavailable, not timeout: the proposal never entered the log.
-	if codes.As(err).Code != codes.Unavailable || !errors.Is(err, raft.ErrNotYet) {
+	if codes.As(err).Code != codes.NotWritten || !errors.Is(err, raft.ErrNotYet) {
 		t.Fatalf("got %v, want unavailable (not proposed)", err)
 	}
 }
@@ -166,7 +166,7 @@ func TestStoppedProposerAnswersQueuedCommandsAtOnce(t *testing.T) {
 		t.Fatalf("the proposal in flight: %v, want timeout (outcome unknown)", err)
 	}
 	err := <-second
-	if codes.As(err).Code != codes.Unavailable {
+	if codes.As(err).Code != codes.NotWritten {
 		t.Fatalf("the queued command: %v, want unavailable (never proposed)", err)
 	}
 	if waited := time.Since(began); waited > time.Second {

@@ -49,6 +49,10 @@ func (r *Replica) Read(ctx context.Context, q any) (any, error) {
 	return r.raft.Read(ctx, r.spec.ShardID, q)
 }
 
+// Follows reports whether another node leads the store, as this replica
+// knows it (false while there is no leader, or while this node leads).
+func (r *Replica) Follows() bool { return r.raft.Follows(r.spec.ShardID) }
+
 // StaleRead queries this replica's state as applied so far; what is applied
 // is committed, so it is exact for what it returns, but may trail the leader.
 func (r *Replica) StaleRead(q any) (any, error) { return r.raft.StaleRead(r.spec.ShardID, q) }

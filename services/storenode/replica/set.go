@@ -23,6 +23,7 @@ type Raft interface {
 	Stop(shard uint64) error
 	RemoveData(ctx context.Context, shard uint64) error
 	Leads(shard uint64) bool
+	Follows(shard uint64) bool
 	Propose(ctx context.Context, shard uint64, data []byte) ([]byte, error)
 	Read(ctx context.Context, shard uint64, q any) (any, error)
 	StaleRead(shard uint64, q any) (any, error)

@@ -39,7 +39,7 @@ func New(max int) *Server {
 // A request runs on its own goroutine, so that one slow request never holds
 // up the subscription; when max requests are running it blocks, which
 // pushes back on NATS (and so on the clients). Once the server is closing,
-// requests are refused with unavailable (not applied).
+// requests are refused with not_written.
 func (s *Server) Handle(timeout time.Duration, h Handler) nats.MsgHandler {
 	return func(m *nats.Msg) { s.Dispatch(m, timeout, h) }
 }
@@ -49,14 +49,14 @@ func (s *Server) Dispatch(m *nats.Msg, timeout time.Duration, h Handler) {
 	select {
 	case s.inflight <- struct{}{}:
 	case <-s.ctx.Done():
-		Respond(m, nil, codes.New(codes.Unavailable, "storenode is stopping"))
+		Respond(m, nil, codes.New(codes.NotWritten, "storenode is stopping"))
 		return
 	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		<-s.inflight
-		Respond(m, nil, codes.New(codes.Unavailable, "storenode is stopping"))
+		Respond(m, nil, codes.New(codes.NotWritten, "storenode is stopping"))
 		return
 	}
 	s.requests.Add(1)

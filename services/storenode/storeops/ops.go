@@ -57,6 +57,8 @@ type Store interface {
 	Submit(ctx context.Context, cmd sm.Command, size int) (sm.Result, error)
 	// Read is a linearizable query.
 	Read(ctx context.Context, q any) (any, error)
+	// Follows reports whether another node leads the store now.
+	Follows() bool
 }
 
 // Delivery is the persistent-subscription delivery of the stores this node
@@ -85,18 +87,33 @@ func New(nc *nats.Conn, srv *serve.Server, d Delivery) *Ops {
 }
 
 // Serve subscribes to the store's leader subjects, while this node leads
-// it; stop unsubscribes. The queue group keeps a request from being served
-// twice while leadership moves.
+// it; stop unsubscribes.
+//
+// There is no queue group: every node that believes it leads the store gets
+// a copy of each request. Normally that is one node. While leadership moves,
+// or while a deposed leader is frozen (SIGSTOP, a long GC pause, a network
+// cut that NATS has not noticed yet) and still subscribed, the real leader
+// gets its copy too and answers; the gateway takes the first answer. A node
+// that knows another leader drops its copy unanswered, so that a deposed
+// leader waking up neither answers first with an error nor serves a request
+// twice. A request both copies serve (a leader deposed between receipt and
+// proposal) is deduplicated like a resend: appends by event id (ids the
+// storenode draws are derived from the gateway's request id), the other
+// writes are idempotent or answered once by the first reply. See DESIGN.md.
 func (o *Ops) Serve(s Store) (stop func(), err error) {
 	spec := s.Spec()
-	sub, err := o.nc.QueueSubscribe(proto.LeaderWildcard(spec.ID), proto.LeaderQueue, func(m *nats.Msg) {
+	sub, err := o.nc.Subscribe(proto.LeaderWildcard(spec.ID), func(m *nats.Msg) {
+		if s.Follows() {
+			s.Metrics().IgnoredAsFollower.Inc()
+			return
+		}
 		_, op, ok := proto.ParseLeader(m.Subject)
 		if !ok {
 			serve.Respond(m, nil, codes.New(codes.UnknownOperation, "bad subject %q", wire.Truncate(m.Subject)))
 			return
 		}
 		o.srv.Dispatch(m, spec.Timeout, func(ctx context.Context, m *nats.Msg) (any, error) {
-			return o.Handle(ctx, s, op, m.Data)
+			return o.Handle(withRequestID(ctx, m.Header.Get(proto.HeaderRequestID)), s, op, m.Data)
 		})
 	})
 	if err != nil {

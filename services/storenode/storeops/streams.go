@@ -40,7 +40,7 @@ func appendEvents(_ *Ops, ctx context.Context, s Store, data []byte) (any, error
 		if ev.ID != "" {
 			id = uuid.MustParse(ev.ID) // validated by DecodeAppend
 		} else {
-			id, generated = uuid.New(), true
+			id, generated = newEventID(ctx, i), true
 		}
 		cmd.Events[i] = sm.EventCmd{
 			ID: id, Type: ev.Type, Data: ev.Data, DataContentType: ev.DataContentType,
