@@ -346,7 +346,7 @@ func removeLiveLeader(t *testing.T, rf int64) {
 }
 
 // A store none of whose replicas runs (R1, its node down) answers
-// unavailable at once, not at the gateway's deadline: the registry lookup
+// not_written at once, not at the gateway's deadline: the registry lookup
 // tells the gateway that no replica runs.
 func TestClusterStoreWithoutReplicaFailsFast(t *testing.T) {
 	c := startMemCluster(t, 3)
@@ -384,11 +384,11 @@ func TestClusterStoreWithoutReplicaFailsFast(t *testing.T) {
 	start := time.Now()
 	_, err = once.Store("solo").Append(ctx, "s", client.Any, ev("E", ""))
 	took := time.Since(start)
-	if !errors.Is(err, client.ErrUnavailable) {
+	if !errors.Is(err, client.ErrNotWritten) {
 		t.Fatalf("append to a store without a running replica: %v", err)
 	}
 	if took > 3*time.Second {
-		t.Fatalf("unavailable after %s: the gateway waited for its deadline", took)
+		t.Fatalf("not_written after %s: the gateway waited for its deadline", took)
 	}
 	// The default store (three replicas, two running) still serves.
 	if _, err := c.Client.Store("default").Append(context.Background(), "d", client.Any, ev("E", "")); err != nil {

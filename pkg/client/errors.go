@@ -10,6 +10,7 @@ var (
 	ErrStreamDeleted         = codes.ErrStreamDeleted
 	ErrStoreNotFound         = codes.ErrStoreNotFound
 	ErrUnavailable           = codes.ErrUnavailable
+	ErrNotWritten            = codes.ErrNotWritten
 	ErrTimeout               = codes.ErrTimeout
 	ErrStoreAlreadyExists    = codes.ErrStoreAlreadyExists
 	ErrStoreLimitReached     = codes.ErrStoreLimitReached

@@ -75,6 +75,7 @@ var (
 	ErrRequestTooLarge       = &Error{Code: RequestTooLarge}
 	ErrInternal              = &Error{Code: Internal}
 	ErrUnavailable           = &Error{Code: Unavailable}
+	ErrNotWritten            = &Error{Code: NotWritten}
 	ErrTimeout               = &Error{Code: Timeout}
 	ErrSnapshotNotFound      = &Error{Code: SnapshotNotFound}
 	ErrSnapshotConflict      = &Error{Code: SnapshotConflict}
