@@ -1,8 +1,15 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -27,8 +34,25 @@ func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/metrics: %s", resp.Status)
 	}
+	return parseMetrics(t, resp.Body)
+}
+
+// scrapeHandler reads the metrics a handler serves (a storenode in the
+// test process, without an HTTP listener).
+func scrapeHandler(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("/metrics: %d", rec.Code)
+	}
+	return parseMetrics(t, rec.Body)
+}
+
+func parseMetrics(t *testing.T, r io.Reader) map[string]*dto.MetricFamily {
+	t.Helper()
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
+	fams, err := p.TextToMetricFamilies(r)
 	if err != nil {
 		t.Fatalf("/metrics is not in the exposition format: %v", err)
 	}
@@ -195,5 +219,168 @@ func TestMetrics(t *testing.T) {
 	leader := time.Duration(histSum(after, "logbook_store_append_seconds", "store", st) * float64(time.Second))
 	if stats1.ProcessingTime < leader {
 		t.Errorf("$SRV.STATS processing time %v is less than the leader's append time %v: not the full request time", stats1.ProcessingTime, leader)
+	}
+}
+
+// The store's state as gauges: events stored, disk space, live publication
+// caught up, and a persistent subscription's checkpoint distance, in-flight
+// and parked events, after known traffic.
+func TestMetricsStoreState(t *testing.T) {
+	in := startLogbook(t, func(c *embed.Config) { c.HTTPAddress = "127.0.0.1:0" })
+	addr := in.lb.HTTPAddr()
+	ctx, s := ctxT(t), in.Store
+	const st = "default"
+	evs := make([]client.Event, 7)
+	for i := range evs {
+		evs[i] = ev("E", fmt.Sprint(i))
+	}
+	if _, err := s.Append(ctx, "state-1", client.NoStream, evs...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateSubscription(ctx, "all", client.SubscriptionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// One consumer parks position 0, acks 1–3 and leaves 4–6 in flight.
+	cctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go s.Consume(cctx, "all", func(ctx context.Context, m *client.Message) {
+		switch p := m.Event.Position; {
+		case p == 0:
+			m.Nack(ctx, client.Park, 0)
+		case p <= 3:
+			m.Ack(ctx)
+		}
+	}, client.ConsumeOptions{Consumer: "c1"})
+
+	want := map[string]float64{
+		"logbook_store_events":                    7,
+		"logbook_store_live_lag_events":           0,
+		"logbook_store_psubs":                     1,
+		"logbook_store_psub_parked":               1,
+		"logbook_store_psub_in_flight":            3,
+		"logbook_store_psub_waiting":              0,
+		"logbook_store_psub_max_behind_positions": 3, // checkpoint 4, head 7
+	}
+	eventually(t, 15*time.Second, func() error {
+		fams := scrape(t, addr)
+		for name, w := range want {
+			if sample(fams, name, "store", st) == nil {
+				return fmt.Errorf("no %s", name)
+			}
+			if got := value(fams, name, "store", st); got != w {
+				return fmt.Errorf("%s = %v, want %v", name, got, w)
+			}
+		}
+		if d := value(fams, "logbook_store_disk_bytes", "store", st); d <= 0 {
+			return fmt.Errorf("disk bytes %v", d)
+		}
+		return nil
+	})
+}
+
+// On a store's leader, each follower's lag: present for both followers of
+// an R3 store, and back to 0 once they have applied what was written.
+func TestMetricsFollowerLag(t *testing.T) {
+	c := startMemCluster(t, 3)
+	ctx := ctxT(t)
+	for i := range 20 {
+		if _, err := c.Client.Store("default").Append(ctx, "lag", client.Any, ev("E", fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 15*time.Second, func() error {
+		s, err := storeOf(c.view(ctx), "default")
+		if err != nil || s.Leader == 0 {
+			return fmt.Errorf("no leader: %+v %v", s, err)
+		}
+		fams := scrapeHandler(t, c.node(s.Leader).n.MetricsHandler())
+		for id := uint64(1); id <= 3; id++ {
+			if id == s.Leader {
+				continue
+			}
+			m := sample(fams, "logbook_store_follower_lag_entries", "store", "default", "follower", fmt.Sprint(id))
+			if m == nil {
+				return fmt.Errorf("no lag series for follower %d", id)
+			}
+			if v := m.GetGauge().GetValue(); v != 0 {
+				return fmt.Errorf("follower %d lags %v entries", id, v)
+			}
+		}
+		if value(fams, "logbook_store_events", "store", "default") != 20 {
+			return fmt.Errorf("events %v", value(fams, "logbook_store_events", "store", "default"))
+		}
+		return nil
+	})
+}
+
+// Every metric the operations guide documents is exported (after traffic
+// that touches each: appends, a conflict, reads, a persistent
+// subscription), and every metric the Grafana dashboard in deploy/ queries
+// is documented: neither may name a metric that does not exist.
+func TestMetricsDocumentedAndDashboard(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `((?:logbook|process|go)_[a-z_]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	if len(documented) < 20 {
+		t.Fatalf("only %d metrics documented in docs/operations.md", len(documented))
+	}
+
+	in := startLogbook(t, func(c *embed.Config) { c.HTTPAddress = "127.0.0.1:0" })
+	ctx, s := ctxT(t), in.Store
+	if _, err := s.Append(ctx, "doc-1", client.NoStream, ev("A", "x")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Append(ctx, "doc-1", client.NoStream, ev("A", "y"))
+	wantCode(t, err, codes.WrongExpectedRevision)
+	if _, err := s.Read(ctx, "doc-1", client.ReadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateSubscription(ctx, "doc", client.SubscriptionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Only a cluster has followers: TestMetricsFollowerLag checks that one.
+	clusterOnly := map[string]bool{"logbook_store_follower_lag_entries": true}
+	eventually(t, 10*time.Second, func() error {
+		fams := scrape(t, in.lb.HTTPAddr())
+		for name := range documented {
+			if fams[name] == nil && !clusterOnly[name] {
+				return fmt.Errorf("%s is documented but not exported", name)
+			}
+		}
+		return nil
+	})
+
+	dash, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "logbook-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(dash, &d); err != nil {
+		t.Fatalf("the dashboard is not JSON: %v", err)
+	}
+	queried := 0
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, name := range regexp.MustCompile(`\b(?:logbook|process)_[a-z_]+`).FindAllString(tg.Expr, -1) {
+				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
+				if !documented[base] && !strings.HasPrefix(base, "process_") {
+					t.Errorf("panel %q queries %s, which docs/operations.md does not document", p.Title, name)
+				}
+				queried++
+			}
+		}
+	}
+	if queried < 20 {
+		t.Fatalf("the dashboard queries only %d metrics", queried)
 	}
 }

@@ -136,3 +136,26 @@ func (c *Cluster) peerUp(p peer, now time.Time) bool {
 func (c *Cluster) downAfter() time.Duration {
 	return 3*c.cfg.HeartbeatInterval + 500*time.Millisecond
 }
+
+// PeerApplied returns, by store, the applied index each other live node
+// reported for its replica in its latest heartbeat (at most a heartbeat
+// interval old): what the metrics compare with this node's own to show
+// how far followers trail.
+func (c *Cluster) PeerApplied() map[string]map[uint64]uint64 {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]map[uint64]uint64{}
+	for id, p := range c.peers {
+		if id == c.cfg.NodeID || !c.peerUp(p, now) || len(p.hb.Applied) != len(p.hb.Hosts) {
+			continue
+		}
+		for i, store := range p.hb.Hosts {
+			if out[store] == nil {
+				out[store] = map[uint64]uint64{}
+			}
+			out[store][id] = p.hb.Applied[i]
+		}
+	}
+	return out
+}

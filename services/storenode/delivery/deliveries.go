@@ -123,6 +123,19 @@ func (d *Deliveries) Live(store string, info *wire.SubscriptionInfo, gen uint64)
 	}
 }
 
+// Counts returns the events of the store's subscriptions in flight and
+// waiting, when this node delivers the store (ok false otherwise).
+func (d *Deliveries) Counts(store string) (inFlight, waiting uint64, ok bool) {
+	m := d.of(store)
+	if m == nil {
+		return 0, 0, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	inFlight, waiting = m.core.Counts()
+	return inFlight, waiting, true
+}
+
 // DefinitionsChanged makes the store's next delivery round reload the
 // definitions, when this node delivers the store.
 func (d *Deliveries) DefinitionsChanged(store string) {

@@ -52,6 +52,8 @@ type Store interface {
 	StaleRead(q any) (any, error)
 	// Applied returns a channel closed when the next batch is applied.
 	Applied() <-chan struct{}
+	// SetLivePublished records how far publication is (the metrics' lag).
+	SetLivePublished(next uint64, running bool)
 }
 
 // Conn publishes messages (a *nats.Conn).
@@ -87,6 +89,7 @@ func (pub *Publisher) Run(ctx context.Context, s Store) {
 		return
 	}
 	p := &store{Publisher: pub, s: s, id: s.Spec().ID}
+	defer s.SetLivePublished(0, false)
 	var backoff replica.Backoff
 	for {
 		head, err := p.head()
@@ -106,6 +109,7 @@ func (pub *Publisher) Run(ctx context.Context, s Store) {
 		// during the read wakes the next wait.
 		wake := s.Applied()
 		more, err := p.publishPage()
+		s.SetLivePublished(p.next, true)
 		if ctx.Err() != nil {
 			p.drain()
 			return

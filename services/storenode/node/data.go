@@ -16,6 +16,7 @@ import (
 // delivery.
 func (n *Node) startData() {
 	deliveries := delivery.New(n.cfg.NATS, n.cfg.Logger)
+	n.deliveries = deliveries
 	ops := storeops.New(n.cfg.NATS, n.srv, deliveries)
 	events := live.New(n.cfg.NATS, n.cfg.Logger)
 	n.replicas = replica.New(replica.Config{

@@ -2,7 +2,11 @@ package node
 
 import (
 	"net/http"
+	"strconv"
 
+	"github.com/logbookdb/logbook/services/storenode/raft"
+	"github.com/logbookdb/logbook/services/storenode/replica"
+	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -15,8 +19,10 @@ func (n *Node) MetricsHandler() http.Handler { return n.metrics.Handler() }
 func (n *Node) MetricsRegistry() *prometheus.Registry { return n.metrics.Registry() }
 
 // scrape is the collector of what is read at scrape time rather than
-// counted on the hot path: the replicas here, their Raft role, term and
-// applied index, and dragonboat's transport and snapshot events.
+// counted on the hot path: the replicas here, their Raft role, term,
+// applied index, stored events and disk space; on the leader, how far the
+// followers, live publication and persistent subscriptions trail; and
+// dragonboat's transport and snapshot events.
 type scrape struct{ n *Node }
 
 var (
@@ -28,10 +34,20 @@ var (
 	descLeader    = prometheus.NewDesc("logbook_store_raft_leader", "1 if this node leads the store, 0 if it follows.", []string{"store"}, nil)
 	descTerm      = prometheus.NewDesc("logbook_store_raft_term", "The store's Raft term as this replica knows it.", []string{"store"}, nil)
 	descApplied   = prometheus.NewDesc("logbook_store_applied_index", "The last Raft index this replica applied.", []string{"store"}, nil)
+	descEvents    = prometheus.NewDesc("logbook_store_events", "Events the store holds (its next position), as this replica applied them.", []string{"store"}, nil)
+	descDisk      = prometheus.NewDesc("logbook_store_disk_bytes", "Disk space of this replica's state machine (its Pebble database; the Raft log is shared by the node).", []string{"store"}, nil)
+	descLag       = prometheus.NewDesc("logbook_store_follower_lag_entries", "On the leader: how many Raft entries a follower's replica trails this one, from the follower's last heartbeat (up to a second old).", []string{"store", "follower"}, nil)
+	descLive      = prometheus.NewDesc("logbook_store_live_lag_events", "On the leader: events applied but not yet published as live events.", []string{"store"}, nil)
+	descPSubs     = prometheus.NewDesc("logbook_store_psubs", "On the leader: persistent subscriptions of the store.", []string{"store"}, nil)
+	descPSubLag   = prometheus.NewDesc("logbook_store_psub_max_behind_positions", "On the leader: the largest distance, in positions, from a subscription's checkpoint to the store's head.", []string{"store"}, nil)
+	descInFlight  = prometheus.NewDesc("logbook_store_psub_in_flight", "On the leader: events of the store's subscriptions delivered and not yet acked.", []string{"store"}, nil)
+	descWaiting   = prometheus.NewDesc("logbook_store_psub_waiting", "On the leader: events of the store's subscriptions read and waiting for a consumer.", []string{"store"}, nil)
+	descParked    = prometheus.NewDesc("logbook_store_psub_parked", "On the leader: parked events of the store's subscriptions.", []string{"store"}, nil)
 )
 
 func (c scrape) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descStores, descLed, descConnFail, descSnapAbort, descSnapshots, descLeader, descTerm, descApplied} {
+	for _, d := range []*prometheus.Desc{descStores, descLed, descConnFail, descSnapAbort, descSnapshots, descLeader, descTerm, descApplied,
+		descEvents, descDisk, descLag, descLive, descPSubs, descPSubLag, descInFlight, descWaiting, descParked} {
 		ch <- d
 	}
 }
@@ -39,7 +55,14 @@ func (c scrape) Describe(ch chan<- *prometheus.Desc) {
 func (c scrape) Collect(ch chan<- prometheus.Metric) {
 	n := c.n
 	replicas := n.replicas.List()
+	var peers map[string]map[uint64]uint64
+	if cl := n.ctl.cluster; cl != nil {
+		peers = cl.PeerApplied()
+	}
 	led := 0
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
 	for _, r := range replicas {
 		leader, term, ok := n.host.LeaderTerm(r.Spec().ShardID)
 		isLeader := ok && leader == n.cfg.NodeID
@@ -54,14 +77,52 @@ func (c scrape) Collect(ch chan<- prometheus.Metric) {
 		if isLeader {
 			role = 1
 		}
-		ch <- prometheus.MustNewConstMetric(descLeader, prometheus.GaugeValue, role, id)
-		ch <- prometheus.MustNewConstMetric(descTerm, prometheus.GaugeValue, float64(term), id)
-		ch <- prometheus.MustNewConstMetric(descApplied, prometheus.GaugeValue, float64(r.AppliedIndex()), id)
+		applied := r.AppliedIndex()
+		events := r.Events()
+		gauge(descLeader, role, id)
+		gauge(descTerm, float64(term), id)
+		gauge(descApplied, float64(applied), id)
+		gauge(descEvents, float64(events), id)
+		gauge(descDisk, float64(r.DiskBytes()), id)
+		if !isLeader {
+			continue
+		}
+		for node, a := range peers[id] {
+			gauge(descLag, float64(applied-min(a, applied)), id, nodeLabel(node))
+		}
+		if next, ok := r.LivePublished(); ok {
+			gauge(descLive, float64(events-min(next, events)), id)
+		}
+		c.psubs(ch, r, id, events)
 	}
-	ch <- prometheus.MustNewConstMetric(descStores, prometheus.GaugeValue, float64(len(replicas)))
-	ch <- prometheus.MustNewConstMetric(descLed, prometheus.GaugeValue, float64(led))
+	gauge(descStores, float64(len(replicas)))
+	gauge(descLed, float64(led))
 	ev := n.host.Events()
 	ch <- prometheus.MustNewConstMetric(descConnFail, prometheus.CounterValue, float64(ev.ConnectionFailures))
 	ch <- prometheus.MustNewConstMetric(descSnapAbort, prometheus.CounterValue, float64(ev.SnapshotSendAborts))
 	ch <- prometheus.MustNewConstMetric(descSnapshots, prometheus.CounterValue, float64(ev.SnapshotsCreated))
 }
+
+// psubs reports a led store's persistent subscriptions: their definitions
+// as applied here (checkpoints, parked counts: exact, replicated) and the
+// delivery's in-flight and waiting events.
+func (c scrape) psubs(ch chan<- prometheus.Metric, r *replica.Replica, id string, head uint64) {
+	defs, err := raft.As[[]*sm.PSub](r.StaleRead(sm.PSubList{}))
+	if err != nil {
+		return
+	}
+	var behind, parked uint64
+	for _, d := range defs {
+		behind = max(behind, head-min(d.Checkpoint, head))
+		parked += d.Parked
+	}
+	ch <- prometheus.MustNewConstMetric(descPSubs, prometheus.GaugeValue, float64(len(defs)), id)
+	ch <- prometheus.MustNewConstMetric(descPSubLag, prometheus.GaugeValue, float64(behind), id)
+	ch <- prometheus.MustNewConstMetric(descParked, prometheus.GaugeValue, float64(parked), id)
+	if inFlight, waiting, ok := c.n.deliveries.Counts(id); ok {
+		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(inFlight), id)
+		ch <- prometheus.MustNewConstMetric(descWaiting, prometheus.GaugeValue, float64(waiting), id)
+	}
+}
+
+func nodeLabel(id uint64) string { return strconv.FormatUint(id, 10) }

@@ -17,6 +17,7 @@ import (
 	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/registry"
 	"github.com/logbookdb/logbook/services/storenode/replica"
+	"github.com/logbookdb/logbook/services/storenode/delivery"
 	"github.com/logbookdb/logbook/services/storenode/serve"
 )
 
@@ -26,7 +27,8 @@ type Node struct {
 	host *raft.Host
 	reg  *registry.Registry
 
-	replicas *replica.Set // the data plane (data.go)
+	replicas   *replica.Set          // the data plane (data.go)
+	deliveries *delivery.Deliveries // persistent subscription delivery (data.go)
 	metrics  *metrics.Metrics
 
 	leaderEvents chan struct{} // poked by dragonboat's leader callbacks: wakes the replica set's follower

@@ -57,6 +57,21 @@ func (d *Deliverer) Live(name string) bool {
 	return s != nil && !s.dead
 }
 
+// Counts returns how many events of all the subscriptions are in flight
+// (delivered, not yet acked) and waiting (read, not yet delivered).
+func (d *Deliverer) Counts() (inFlight, waiting uint64) {
+	for _, s := range d.subs {
+		for e := range s.all() {
+			if e.consumer != "" {
+				inFlight++
+			} else {
+				waiting++
+			}
+		}
+	}
+	return inFlight, waiting
+}
+
 // Empty reports whether no subscription is loaded.
 func (d *Deliverer) Empty() bool { return len(d.subs) == 0 }
 

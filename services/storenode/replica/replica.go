@@ -28,6 +28,10 @@ type Replica struct {
 	leadCancel context.CancelFunc // stops the leader tasks
 
 	tasks sync.WaitGroup // this replica's leader tasks (also counted in Set.tasks)
+
+	// livePublished is 1 + the next position live publication will
+	// publish, while it runs here (0 otherwise); read by the metrics.
+	livePublished atomic.Uint64
 }
 
 // Spec is the replica as the registry describes it.
@@ -69,6 +73,42 @@ func (r *Replica) AppliedIndex() uint64 {
 		return m.Applied()
 	}
 	return 0
+}
+
+// Events returns the number of events the store holds, as applied here.
+func (r *Replica) Events() uint64 {
+	if m := r.sm.Load(); m != nil {
+		return m.Events()
+	}
+	return 0
+}
+
+// DiskBytes returns the disk space of the replica's state machine.
+func (r *Replica) DiskBytes() uint64 {
+	if m := r.sm.Load(); m != nil {
+		return m.DiskBytes()
+	}
+	return 0
+}
+
+// SetLivePublished records the next position live publication will
+// publish, while it runs (running false: it stopped).
+func (r *Replica) SetLivePublished(next uint64, running bool) {
+	if !running {
+		r.livePublished.Store(0)
+		return
+	}
+	r.livePublished.Store(next + 1)
+}
+
+// LivePublished returns the next position live publication will publish,
+// and whether it runs here.
+func (r *Replica) LivePublished() (next uint64, running bool) {
+	v := r.livePublished.Load()
+	if v == 0 {
+		return 0, false
+	}
+	return v - 1, true
 }
 
 // signal wakes any number of waiters each time it fires; waiters that were

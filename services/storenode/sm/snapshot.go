@@ -142,6 +142,7 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 	}
 	s.db, s.head = db, h
 	s.applied.Store(applied)
+	s.events.Store(h.NextPosition)
 	s.mu.Unlock()
 	if old != nil {
 		if err := old.Close(); err != nil && !errors.Is(err, pebble.ErrClosed) {

@@ -36,12 +36,30 @@ type StateMachine struct {
 
 	// applied is the last Raft index applied (read by Applied at any time).
 	applied atomic.Uint64
+	// events is the number of events stored: the next position (read by
+	// Events at any time).
+	events atomic.Uint64
 }
 
 // Applied returns the index of the last Raft entry the state machine
 // applied: what the replica reports about itself (heartbeats), so that the
 // cluster view can show how far each replica is.
 func (s *StateMachine) Applied() uint64 { return s.applied.Load() }
+
+// Events returns the number of events the store holds as applied here
+// (positions start at 0: the next position), deleted streams' included.
+func (s *StateMachine) Events() uint64 { return s.events.Load() }
+
+// DiskBytes returns the space the store's database takes on disk (0 while
+// it is not open).
+func (s *StateMachine) DiskBytes() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return 0
+	}
+	return s.db.Metrics().DiskSpaceUsage()
+}
 
 // OnApply sets a callback run after each applied batch of entries (before
 // Open). The node uses it to wake the tasks that follow the store's head on
@@ -71,6 +89,7 @@ func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
 	s.db, s.head = db, h
 	s.mu.Unlock()
 	s.applied.Store(applied)
+	s.events.Store(h.NextPosition)
 	return applied, nil
 }
 
@@ -152,6 +171,7 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 		return nil, fmt.Errorf("sm: commit: %w", err)
 	}
 	s.head = a.head
+	s.events.Store(a.head.NextPosition)
 	if len(entries) > 0 {
 		s.applied.Store(entries[len(entries)-1].Index)
 	}
