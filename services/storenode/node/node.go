@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/services/storenode/datadir"
+	"github.com/logbookdb/logbook/services/storenode/delivery"
 	"github.com/logbookdb/logbook/services/storenode/meta"
 	"github.com/logbookdb/logbook/services/storenode/metrics"
 	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/registry"
 	"github.com/logbookdb/logbook/services/storenode/replica"
-	"github.com/logbookdb/logbook/services/storenode/delivery"
 	"github.com/logbookdb/logbook/services/storenode/serve"
 )
 
@@ -27,9 +27,9 @@ type Node struct {
 	host *raft.Host
 	reg  *registry.Registry
 
-	replicas   *replica.Set          // the data plane (data.go)
+	replicas   *replica.Set         // the data plane (data.go)
 	deliveries *delivery.Deliveries // persistent subscription delivery (data.go)
-	metrics  *metrics.Metrics
+	metrics    *metrics.Metrics
 
 	leaderEvents chan struct{} // poked by dragonboat's leader callbacks: wakes the replica set's follower
 	srv          *serve.Server // runs the requests, at most 4096 at once

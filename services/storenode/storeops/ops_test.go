@@ -56,7 +56,7 @@ func (f *fakeStore) Spec() replica.Spec {
 	return replica.Spec{ID: "s", Limits: wire.Limits{}.WithDefaults()}
 }
 func (f *fakeStore) Metrics() *metrics.Store { return metrics.New(0).Store("s") }
-func (f *fakeStore) Follows() bool            { return false }
+func (f *fakeStore) Follows() bool           { return false }
 func (f *fakeStore) Submit(context.Context, sm.Command, int) (sm.Result, error) {
 	return sm.Result{}, codes.New(codes.Unavailable, "no proposals here")
 }
