@@ -67,7 +67,10 @@ func (l *Lifecycle) syncMetaLeader() bool {
 // writes in Config.Writes.
 func (l *Lifecycle) onMeta(m *nats.Msg) {
 	if l.cfg.Registry.Follows() {
-		return // deposed while still subscribed: the meta leader has its own copy (see storeops.Ops.Serve)
+		// Deposed while still subscribed (see storeops.Ops.Serve): the
+		// gateway sends it again to the meta leader.
+		serve.Respond(m, nil, codes.New(codes.NotWritten, "another node leads the store registry now"))
+		return
 	}
 	op := proto.ParseMeta(m.Subject)
 	l.cfg.Server.Dispatch(m, l.cfg.RequestTimeout, func(ctx context.Context, m *nats.Msg) (any, error) {

@@ -27,7 +27,7 @@ type Metrics struct {
 	appends, events, bytes, reads *prometheus.CounterVec
 	errors                        *prometheus.CounterVec
 	appendSeconds, batch          *prometheus.HistogramVec
-	ignored                       prometheus.Counter
+	refused                       prometheus.Counter
 
 	mu     sync.Mutex
 	stores map[string]*Store // by store id, those with a label of their own
@@ -57,10 +57,10 @@ func New(limit int) *Metrics {
 	m.batch = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "logbook", Subsystem: "store", Name: "proposal_batch_commands",
 		Help:    "Commands per Raft proposal (group commit), at this node as leader.",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}}, []string{"store"})
-	m.ignored = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "logbook", Subsystem: "storenode", Name: "leader_requests_ignored_total",
-		Help: "Store requests this node dropped unanswered because another node leads the store (it was deposed while still subscribed; the leader answers)."})
+	m.refused = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "logbook", Subsystem: "storenode", Name: "requests_refused_as_follower_total",
+		Help: "Store requests answered not_written because another node leads the store: this node was deposed while still subscribed (the gateway sends them again to the leader)."})
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.appends, m.events, m.bytes, m.reads, m.errors, m.appendSeconds, m.batch, m.ignored)
+		m.appends, m.events, m.bytes, m.reads, m.errors, m.appendSeconds, m.batch, m.refused)
 	m.other = m.resolve(Other)
 	return m
 }
@@ -127,7 +127,7 @@ func (m *Metrics) resolve(label string) *Store {
 		Appends: m.appends.WithLabelValues(label), Events: m.events.WithLabelValues(label),
 		Bytes: m.bytes.WithLabelValues(label), Reads: m.reads.WithLabelValues(label),
 		AppendSeconds: m.appendSeconds.WithLabelValues(label), Batch: m.batch.WithLabelValues(label),
-		IgnoredAsFollower: m.ignored,
+		RefusedAsFollower: m.refused,
 	}
 }
 
@@ -138,9 +138,9 @@ type Store struct {
 
 	Appends, Events, Bytes, Reads prometheus.Counter
 	AppendSeconds, Batch          prometheus.Observer
-	// IgnoredAsFollower is the node's count (not per store) of requests
-	// dropped because another node leads.
-	IgnoredAsFollower prometheus.Counter
+	// RefusedAsFollower is the node's count (not per store) of requests
+	// refused because another node leads.
+	RefusedAsFollower prometheus.Counter
 }
 
 // Label is the store label the series carry.

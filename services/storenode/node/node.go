@@ -146,9 +146,23 @@ func (n *Node) Close() error {
 	return nil
 }
 
+// handOffTimeout bounds the leadership hand-over of a graceful stop.
+const handOffTimeout = 3 * time.Second
+
 // shutdown is Close, once.
 func (n *Node) shutdown() {
 	close(n.done)
+	// 0. Hand the leaderships this node holds to caught-up replicas
+	// elsewhere, so that its stores see a transfer, not an election
+	// timeout; the follower loop still serves and unserves as they move.
+	if cl := n.ctl.cluster; cl != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), handOffTimeout)
+		moved, stayed := cl.HandOffLeaderships(ctx)
+		cancel()
+		if moved+stayed > 0 {
+			n.cfg.Logger.Info("leaderships handed over before stopping", "moved", moved, "stayed", stayed)
+		}
+	}
 	// 1. No new subscriptions: stop the leader follower.
 	n.replicas.StopFollowing()
 	// 2. No new requests: stop the control plane (formation, lifecycle,

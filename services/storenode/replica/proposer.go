@@ -55,9 +55,11 @@ type outcome struct {
 	err error
 }
 
-// raftProposer is the Raft call the proposer makes (raft.Host in production).
+// raftProposer is the Raft calls the proposer makes (raft.Host in production).
 type raftProposer interface {
 	Propose(ctx context.Context, shard uint64, data []byte) ([]byte, error)
+	// Follows reports whether another node leads the shard now.
+	Follows(shard uint64) bool
 }
 
 // newProposer packs up to maxBatch commands per entry, with up to workers
@@ -207,13 +209,16 @@ func (p *proposer) propose(ctx context.Context, batch []*pending) {
 // refuses it as not ready yet (raft.ErrNotYet: a leadership transfer, the
 // first moments after an election): such a refusal applied nothing, so the
 // write is held here, within its deadline, instead of bounced to the
-// client. When the deadline (or this node's leadership) ends first, the
-// last refusal is the answer: not_written.
+// client. When the deadline (or this node's leadership) ends first, or
+// another node leads now, the last refusal is the answer: not_written, and
+// the gateway sends the request to the new leader. (Proposing again as a
+// follower would have dragonboat forward it, and the new leader may hold
+// a copy of the request already: it would be served twice.)
 func (p *proposer) proposeWhenReady(ctx context.Context, data []byte) ([]byte, error) {
 	backoff := 2 * time.Millisecond
 	for {
 		res, err := p.raft.Propose(ctx, p.shard, data)
-		if err == nil || !errors.Is(err, raft.ErrNotYet) {
+		if err == nil || !errors.Is(err, raft.ErrNotYet) || p.raft.Follows(p.shard) {
 			return res, err
 		}
 		t := time.NewTimer(backoff)

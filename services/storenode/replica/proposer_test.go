@@ -23,6 +23,14 @@ type fakeRaft struct {
 	err     error
 	// notYet is how many calls are refused as not ready before one succeeds.
 	notYet int
+	// follows: another node leads (after a refusal, nothing is proposed again).
+	follows bool
+}
+
+func (f *fakeRaft) Follows(uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.follows
 }
 
 func (f *fakeRaft) Propose(ctx context.Context, shard uint64, data []byte) ([]byte, error) {
@@ -130,14 +138,36 @@ func TestProposerGivesUpOnANeverReadyShardWithNotWritten(t *testing.T) {
 	defer func() { cancel(); p.wait() }()
 	p.start(ctx, 1)
 	_, err := p.submit(ctx, sm.Command{Op: sm.OpAppend}, 1)
-	// unavailable, not timeout: the proposal never entered the log.
+	// not_written, not timeout: the proposal never entered the log.
 	if codes.As(err).Code != codes.NotWritten || !errors.Is(err, raft.ErrNotYet) {
-		t.Fatalf("got %v, want unavailable (not proposed)", err)
+		t.Fatalf("got %v, want not_written (not proposed)", err)
+	}
+}
+
+// Once another node leads, a refused proposal is not proposed again here
+// (dragonboat would forward it to the new leader, which may hold a copy of
+// the request already): the answer is not_written at once.
+func TestProposerStopsRetryingOnceAnotherNodeLeads(t *testing.T) {
+	f := &fakeRaft{notYet: 1 << 30, follows: true}
+	p := newProposer(f, 1, 512, 1, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); p.wait() }()
+	p.start(ctx, 1)
+	_, err := p.submit(ctx, sm.Command{Op: sm.OpAppend}, 1)
+	if codes.As(err).Code != codes.NotWritten {
+		t.Fatalf("got %v, want not_written", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.batches) != 1 {
+		t.Fatalf("%d proposals, want 1: a follower must not propose again", len(f.batches))
 	}
 }
 
 // blockingRaft holds every proposal until its context ends.
 type blockingRaft struct{ started chan struct{} }
+
+func (b *blockingRaft) Follows(uint64) bool { return false }
 
 func (b *blockingRaft) Propose(ctx context.Context, shard uint64, data []byte) ([]byte, error) {
 	b.started <- struct{}{}

@@ -94,17 +94,19 @@ func New(nc *nats.Conn, srv *serve.Server, d Delivery) *Ops {
 // or while a deposed leader is frozen (SIGSTOP, a long GC pause, a network
 // cut that NATS has not noticed yet) and still subscribed, the real leader
 // gets its copy too and answers; the gateway takes the first answer. A node
-// that knows another leader drops its copy unanswered, so that a deposed
-// leader waking up neither answers first with an error nor serves a request
-// twice. A request both copies serve (a leader deposed between receipt and
-// proposal) is deduplicated like a resend: appends by event id (ids the
-// storenode draws are derived from the gateway's request id), the other
-// writes are idempotent or answered once by the first reply. See DESIGN.md.
+// that knows another leader serves nothing and answers not_written at once
+// (the gateway sends the request again, to the new leader, within
+// milliseconds). A request both copies serve (a leader deposed between
+// receipt and proposal) is deduplicated like a resend: appends by event id
+// (ids the storenode draws are derived from the gateway's request id), the
+// other writes are idempotent or answered once by the first reply. See
+// DESIGN.md.
 func (o *Ops) Serve(s Store) (stop func(), err error) {
 	spec := s.Spec()
 	sub, err := o.nc.Subscribe(proto.LeaderWildcard(spec.ID), func(m *nats.Msg) {
 		if s.Follows() {
-			s.Metrics().IgnoredAsFollower.Inc()
+			s.Metrics().RefusedAsFollower.Inc()
+			serve.Respond(m, nil, codes.New(codes.NotWritten, "another node leads store %q now", spec.ID))
 			return
 		}
 		_, op, ok := proto.ParseLeader(m.Subject)
