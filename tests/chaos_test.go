@@ -230,19 +230,30 @@ func TestChaosClusterLinearizable(t *testing.T) {
 
 	// Faults, one node at a time, each from a settled cluster and followed
 	// by its recovery window, for the chosen duration. The first is kill -9
-	// of the default store's leader; then the kinds take turns and the
-	// victim is drawn at random.
+	// of the default store's leader; then every (kind, node) pair comes once
+	// per round, in a random order.
 	deadline := time.Now().Add(chaosDuration(t))
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	var plan []fault
 	time.Sleep(2 * time.Second)
 	var faults []fault
 	for i := 0; i == 0 || time.Now().Before(deadline); i++ {
 		waitSettled(t, c, 60*time.Second)
 		leaders := storeLeaders(t, c)
-		f := fault{kind: kinds[i%len(kinds)], node: uint64(1 + rng.IntN(3)), leaders: leaders}
-		if i == 0 {
-			f.node = leaders["default"]
+		if len(plan) == 0 {
+			for _, k := range kinds {
+				for id := uint64(1); id <= 3; id++ {
+					plan = append(plan, fault{kind: k, node: id})
+				}
+			}
+			rng.Shuffle(len(plan), func(i, j int) { plan[i], plan[j] = plan[j], plan[i] })
 		}
+		f := plan[0]
+		plan = plan[1:]
+		if i == 0 {
+			f = fault{kind: "kill9", node: leaders["default"]}
+		}
+		f.leaders = leaders
 		f.start = since()
 		switch f.kind {
 		case "kill9":
