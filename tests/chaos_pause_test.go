@@ -47,6 +47,7 @@ type fault struct {
 	node       uint64
 	start, end time.Duration
 	leaders    map[string]uint64 // each store's leader as the fault began
+	after      map[string]uint64 // and once settled after its recovery window
 }
 
 // kindFor is the fault's kind relative to store.
@@ -169,7 +170,15 @@ func reportPauses(t *testing.T, faults []fault, acks map[string][]time.Duration,
 			if s.fault == i {
 				role := ""
 				if strings.HasSuffix(s.kind, "-leader") {
-					role = " (led)"
+					role = " (led"
+				}
+				if l := f.after[s.store]; l != f.leaders[s.store] {
+					role += fmt.Sprintf(" %d→%d", f.leaders[s.store], l)
+				}
+				if strings.HasSuffix(s.kind, "-leader") {
+					role += ")"
+				} else if role != "" {
+					role = " (leader" + role + ")"
 				}
 				parts = append(parts, fmt.Sprintf("%s %s%s", s.store, ms(s.pause), role))
 			}

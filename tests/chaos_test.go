@@ -271,9 +271,11 @@ func TestChaosClusterLinearizable(t *testing.T) {
 			network.heal(f.node)
 		}
 		f.end = since()
-		faults = append(faults, f)
 		t.Logf("%s of node %d (leader of %v) from %s to %s", f.kind, f.node, ledBy(leaders, f.node), ms(f.start), ms(f.end))
 		time.Sleep(recoveryWindow + time.Duration(rng.IntN(500))*time.Millisecond)
+		waitSettled(t, c, 60*time.Second)
+		f.after = storeLeaders(t, c)
+		faults = append(faults, f)
 	}
 	stopWork()
 	wg.Wait()

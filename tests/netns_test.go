@@ -34,7 +34,8 @@ import (
 // Addresses are link-local ones the test creates (169.254.X.0/24, X picked
 // among the subnets not on this machine); nothing outside the machine is
 // reached. Names are unique per run (prefix lbchaos); everything is removed
-// in t.Cleanup.
+// in t.Cleanup (a test process killed before its cleanup leaves them:
+// `ip netns list | grep lbchaos`, then `ip netns del` each).
 type chaosNet struct {
 	t      *testing.T
 	run    string // lbchaos<hex>: namespace prefix and interface name prefix
@@ -69,28 +70,42 @@ func newChaosNet(t *testing.T, nodes int) (*chaosNet, string) {
 		return nil, err.Error()
 	}
 	n.subnet = subnet
-	// The first command tells whether namespaces can be made at all.
-	if out, err := exec.Command("ip", "netns", "add", n.switchNS()).CombinedOutput(); err != nil {
-		return nil, fmt.Sprintf("ip netns add: %v: %s", err, strings.TrimSpace(string(out)))
+	// Any failure while building (no permission for namespaces, no veth or
+	// bridge support) means no partitions, not a failed test.
+	var failed error
+	ip := func(args ...string) {
+		if failed == nil {
+			if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+				failed = fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+			}
+		}
+	}
+	sw := n.switchNS()
+	ip("netns", "add", sw)
+	if failed != nil {
+		return nil, failed.Error()
 	}
 	t.Cleanup(n.remove)
-	sw := n.switchNS()
-	n.ip("-n", sw, "link", "set", "lo", "up")
-	n.ip("-n", sw, "link", "add", "br0", "type", "bridge")
-	n.ip("-n", sw, "link", "set", "br0", "up")
+	ip("-n", sw, "link", "set", "lo", "up")
+	ip("-n", sw, "link", "add", "br0", "type", "bridge")
+	ip("-n", sw, "link", "set", "br0", "up")
 	// The test process's leg: host <run>h ↔ switch <run>u.
-	n.ip("link", "add", n.hostLink(), "type", "veth", "peer", "name", n.run+"u", "netns", sw)
-	n.ip("-n", sw, "link", "set", n.run+"u", "master", "br0", "up")
-	n.ip("addr", "add", n.HostAddr()+"/24", "dev", n.hostLink())
-	n.ip("link", "set", n.hostLink(), "up")
+	ip("link", "add", n.hostLink(), "type", "veth", "peer", "name", n.run+"u", "netns", sw)
+	ip("-n", sw, "link", "set", n.run+"u", "master", "br0", "up")
+	ip("addr", "add", n.HostAddr()+"/24", "dev", n.hostLink())
+	ip("link", "set", n.hostLink(), "up")
 	for id := 1; id <= nodes; id++ {
 		ns := n.NodeNS(uint64(id))
-		n.ip("netns", "add", ns)
-		n.ip("-n", ns, "link", "set", "lo", "up")
-		n.ip("link", "add", n.switchLink(uint64(id)), "netns", sw, "type", "veth", "peer", "name", "eth0", "netns", ns)
-		n.ip("-n", sw, "link", "set", n.switchLink(uint64(id)), "master", "br0", "up")
-		n.ip("-n", ns, "addr", "add", n.NodeAddr(uint64(id))+"/24", "dev", "eth0")
-		n.ip("-n", ns, "link", "set", "eth0", "up")
+		ip("netns", "add", ns)
+		ip("-n", ns, "link", "set", "lo", "up")
+		ip("link", "add", n.switchLink(uint64(id)), "netns", sw, "type", "veth", "peer", "name", "eth0", "netns", ns)
+		ip("-n", sw, "link", "set", n.switchLink(uint64(id)), "master", "br0", "up")
+		ip("-n", ns, "addr", "add", n.NodeAddr(uint64(id))+"/24", "dev", "eth0")
+		ip("-n", ns, "link", "set", "eth0", "up")
+	}
+	if failed != nil {
+		n.remove()
+		return nil, failed.Error()
 	}
 	return n, ""
 }
