@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -229,16 +230,35 @@ func settled(v *wire.ClusterView, size int) error {
 	return nil
 }
 
-// waitSettled waits until the cluster is settled (see settled).
-func waitSettled(t *testing.T, c *procCluster, timeout time.Duration) {
+// waitSettled waits until the cluster is settled (see settled) and returns
+// each store's leader. Any node answers a view, from heartbeats up to a
+// second old: three views in a row must be settled and name the same
+// leaders, so that a fault is classified by the leaders as they are.
+func waitSettled(t *testing.T, c *procCluster, timeout time.Duration) map[string]uint64 {
 	t.Helper()
+	var leaders map[string]uint64
 	eventually(t, timeout, func() error {
-		v, err := c.Client.View(ctxT(t))
-		if err != nil {
-			return err
+		leaders = nil
+		for range 3 {
+			v, err := c.Client.View(ctxT(t))
+			if err != nil {
+				return err
+			}
+			if err := settled(v, c.size); err != nil {
+				return err
+			}
+			now := map[string]uint64{}
+			for _, s := range v.Stores {
+				now[s.Store] = s.Leader
+			}
+			if leaders != nil && !maps.Equal(leaders, now) {
+				return fmt.Errorf("views disagree on leaders: %v, %v", leaders, now)
+			}
+			leaders = now
 		}
-		return settled(v, c.size)
+		return nil
 	})
+	return leaders
 }
 
 // waitLeadersSpread waits until the cluster is settled and every node
@@ -246,41 +266,25 @@ func waitSettled(t *testing.T, c *procCluster, timeout time.Duration) {
 // store's leader.
 func waitLeadersSpread(t *testing.T, c *procCluster, timeout time.Duration) map[string]uint64 {
 	t.Helper()
-	var leaders map[string]uint64
-	eventually(t, timeout, func() error {
-		v, err := c.Client.View(ctxT(t))
-		if err != nil {
-			return err
-		}
-		if err := settled(v, c.size); err != nil {
-			return err
-		}
-		leaders = map[string]uint64{}
+	deadline := time.Now().Add(timeout)
+	for {
+		leaders := waitSettled(t, c, time.Until(deadline))
 		leads := map[uint64]int{}
-		for _, s := range v.Stores {
-			leaders[s.Store] = s.Leader
-			leads[s.Leader]++
+		for _, l := range leaders {
+			leads[l]++
 		}
+		idle := uint64(0)
 		for id := uint64(1); id <= uint64(c.size); id++ {
 			if leads[id] == 0 {
-				return fmt.Errorf("node %d leads nothing: %v", id, leaders)
+				idle = id
 			}
 		}
-		return nil
-	})
-	return leaders
-}
-
-// storeLeaders returns each store's leader as the view has it now.
-func storeLeaders(t *testing.T, c *procCluster) map[string]uint64 {
-	t.Helper()
-	v, err := c.Client.View(ctxT(t))
-	if err != nil {
-		t.Fatalf("cluster view: %v", err)
+		if idle == 0 {
+			return leaders
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d leads no store after %s: %v", idle, timeout, leaders)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	out := map[string]uint64{}
-	for _, s := range v.Stores {
-		out[s.Store] = s.Leader
-	}
-	return out
 }

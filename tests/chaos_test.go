@@ -238,8 +238,7 @@ func TestChaosClusterLinearizable(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	var faults []fault
 	for i := 0; i == 0 || time.Now().Before(deadline); i++ {
-		waitSettled(t, c, 60*time.Second)
-		leaders := storeLeaders(t, c)
+		leaders := waitSettled(t, c, 60*time.Second)
 		if len(plan) == 0 {
 			for _, k := range kinds {
 				for id := uint64(1); id <= 3; id++ {
@@ -273,8 +272,7 @@ func TestChaosClusterLinearizable(t *testing.T) {
 		f.end = since()
 		t.Logf("%s of node %d (leader of %v) from %s to %s", f.kind, f.node, ledBy(leaders, f.node), ms(f.start), ms(f.end))
 		time.Sleep(recoveryWindow + time.Duration(rng.IntN(500))*time.Millisecond)
-		waitSettled(t, c, 60*time.Second)
-		f.after = storeLeaders(t, c)
+		f.after = waitSettled(t, c, 60*time.Second)
 		faults = append(faults, f)
 	}
 	stopWork()
