@@ -46,6 +46,7 @@ type procNode struct {
 	paused bool
 	stderr *syncBuffer // what it wrote on stderr (also copied to the test's)
 	err    error       // its exit status, once done is closed
+	prefix []string    // a command that runs it, e.g. ip netns exec <ns> (netns_test.go)
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and readers at once.
@@ -92,7 +93,11 @@ func (c *procCluster) launch(p *procNode) {
 	c.t.Helper()
 	args := []string{"-nats-url", c.url, "-node-id", fmt.Sprint(p.id), "-raft-addr", p.raft,
 		"-data", p.dir, "-cluster", "chaos", "-initial-size", fmt.Sprint(c.size), "-log-level", "error", "-http", p.http}
-	cmd := exec.Command(storenodeBinary(c.t), args...)
+	args = append([]string{storenodeBinary(c.t)}, args...)
+	if len(p.prefix) > 0 {
+		args = append(slices.Clone(p.prefix), args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	stderr := &syncBuffer{}
 	cmd.Stderr = io.MultiWriter(os.Stderr, stderr)
 	stdout := startPiped(c.t, cmd)
