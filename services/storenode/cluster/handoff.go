@@ -25,7 +25,11 @@ func (c *Cluster) HandOffLeaderships(ctx context.Context) (moved, stayed int) {
 			leads[id] = len(p.hb.Leads)
 		}
 	}
-	var shards []uint64
+	// The shards handed over, with their target: a transfer dragonboat
+	// abandons (the target did not catch up within an election timeout) is
+	// asked for again.
+	type handOff struct{ shard, to uint64 }
+	var pending []handOff
 	for _, spec := range c.cfg.Replicas.List() {
 		if !c.cfg.Raft.Leads(spec.ShardID) {
 			continue
@@ -41,11 +45,11 @@ func (c *Cluster) HandOffLeaderships(ctx context.Context) (moved, stayed int) {
 			continue
 		}
 		leads[target]++
-		shards = append(shards, s.ShardID)
+		pending = append(pending, handOff{s.ShardID, target})
 	}
 	if c.cfg.Raft.Leads(meta.ShardID) {
 		if target := c.metaHandOffTarget(ctx, peers, now); target != 0 && c.cfg.Raft.TransferLeader(meta.ShardID, target) == nil {
-			shards = append(shards, meta.ShardID)
+			pending = append(pending, handOff{meta.ShardID, target})
 		} else {
 			stayed++
 		}
@@ -53,20 +57,27 @@ func (c *Cluster) HandOffLeaderships(ctx context.Context) (moved, stayed int) {
 	// Wait for the transfers: each is over once this node no longer leads.
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for len(shards) > 0 {
-		shards = slices.DeleteFunc(shards, func(shard uint64) bool {
-			if !c.cfg.Raft.Leads(shard) {
+	again := time.Now().Add(handOffRetry)
+	for len(pending) > 0 {
+		pending = slices.DeleteFunc(pending, func(h handOff) bool {
+			if !c.cfg.Raft.Leads(h.shard) {
 				moved++
 				return true
 			}
 			return false
 		})
-		if len(shards) == 0 {
+		if len(pending) == 0 {
 			break
+		}
+		if time.Now().After(again) {
+			for _, h := range pending {
+				c.cfg.Raft.TransferLeader(h.shard, h.to) // an error: the next round asks again
+			}
+			again = time.Now().Add(handOffRetry)
 		}
 		select {
 		case <-ctx.Done():
-			stayed += len(shards)
+			stayed += len(pending)
 			return moved, stayed
 		case <-tick.C:
 		}
@@ -74,16 +85,29 @@ func (c *Cluster) HandOffLeaderships(ctx context.Context) (moved, stayed int) {
 	return moved, stayed
 }
 
-// handOffTarget picks the replica of s to hand its leadership to: on a
-// live node, running, caught up (readyToLead), leading the fewest stores.
+// handOffRetry is how often a transfer still pending is asked for again.
+const handOffRetry = 500 * time.Millisecond
+
+// handOffTarget picks the replica of s to hand its leadership to: one that
+// runs on a live node (as its heartbeat says), the most caught up first,
+// then the one leading the fewest stores. It need not be caught up now:
+// dragonboat's transfer brings the target up to date before it campaigns
+// (and gives up after an election timeout), and the writes in between are
+// held here.
 func (c *Cluster) handOffTarget(s *meta.Store, peers map[uint64]peer, leads map[uint64]int) uint64 {
-	var target uint64
+	var target, best uint64
+	now := time.Now()
 	for _, r := range s.Replicas {
-		if r == c.cfg.NodeID || !c.readyToLead(s, r, peers) {
+		p, ok := peers[r]
+		if r == c.cfg.NodeID || !ok || !c.peerUp(p, now) {
 			continue
 		}
-		if target == 0 || leads[r] < leads[target] {
-			target = r
+		runs, applied, _ := p.runs(s.ID)
+		if !runs {
+			continue
+		}
+		if target == 0 || applied > best || (applied == best && leads[r] < leads[target]) {
+			target, best = r, applied
 		}
 	}
 	return target
