@@ -8,6 +8,7 @@ import (
 // Internal subjects:
 //
 //	_LB.leader.<store>.<op>        served by the storenode that leads the store (no queue group: see storeops)
+//	_LB.newleader.<store>          published by a storenode once it serves a store's leader subjects
 //	_LB.registry.lookup            answered by any storenode: does a store exist? (RegistryAnswer)
 //	_LB.owner._cluster             answered by every storenode: its cluster's identity (OwnerReply)
 //	_LB.meta.<op>                  registry writes, served by the meta shard's leader (no queue group)
@@ -19,6 +20,7 @@ import (
 const (
 	prefix         = "_LB."
 	leaderPrefix   = prefix + "leader."
+	noticePrefix   = prefix + "newleader."
 	metaPrefix     = prefix + "meta."
 	metaReadPrefix = prefix + "metaread."
 
@@ -49,6 +51,22 @@ func Leader(store, op string) string { return leaderPrefix + store + "." + op }
 
 // LeaderWildcard is what a storenode subscribes to for a store it leads.
 func LeaderWildcard(store string) string { return leaderPrefix + store + ".*" }
+
+// LeaderNotice is where a storenode announces that it now serves the
+// leader subjects of store (an empty message, published after its
+// subscription on the same connection, so that NATS has the subscription
+// before anyone hears the notice). Gateways resend, at once, the requests
+// for the store an earlier leader may have taken and not answered.
+func LeaderNotice(store string) string { return noticePrefix + store }
+
+// LeaderNoticeWildcard is what a gateway subscribes to for the notices.
+const LeaderNoticeWildcard = noticePrefix + "*"
+
+// ParseLeaderNotice returns the store of a notice subject.
+func ParseLeaderNotice(subject string) (store string, ok bool) {
+	store, ok = strings.CutPrefix(subject, noticePrefix)
+	return store, ok && store != "" && !strings.Contains(store, ".")
+}
 
 // ParseLeader splits a leader subject into store and operation.
 func ParseLeader(subject string) (store, op string, ok bool) {

@@ -15,6 +15,9 @@ import (
 
 // policy says how exchange treats one kind of request.
 type policy struct {
+	// store, when the subject is a store's leader subject: a notice that a
+	// new leader serves it sends a resendable request again at once.
+	store string
 	// resendable requests are ones a second copy cannot harm (reads,
 	// appends: deduplicated by event id, see proto.HeaderRequestID). They
 	// are sent again when an attempt gets no answer within AttemptTimeout
@@ -63,7 +66,7 @@ func classify(m *nats.Msg, p policy) int {
 // it answers not_written if every copy is known to have done nothing, and
 // timeout otherwise.
 func (g *Gateway) exchange(ctx context.Context, subject string, data []byte, p policy) (*nats.Msg, error) {
-	c := g.replies.open()
+	c := g.replies.open(p.store)
 	defer c.close()
 	msg := &nats.Msg{Subject: subject, Reply: c.inbox, Data: data, Header: nats.Header{proto.HeaderRequestID: []string{c.id}}}
 	backoff := 5 * time.Millisecond
@@ -96,6 +99,14 @@ func (g *Gateway) exchange(ctx context.Context, subject string, data []byte, p p
 					g.metrics.resends.Inc()
 				}
 				break wait
+			case <-c.kick:
+				// A new leader serves the store: an earlier copy may be
+				// lost with the old one. Send a resendable request again
+				// now; the others keep waiting (a second copy could harm).
+				if p.resendable {
+					g.metrics.noticeResends.Inc()
+					break wait
+				}
 			case m := <-c.ch:
 				switch classify(m, p) {
 				case final:
@@ -138,6 +149,7 @@ func (g *Gateway) attemptTimeout(p policy) time.Duration {
 func (g *Gateway) forward(ctx context.Context, store, op string, data []byte) (*nats.Msg, error) {
 	checked := false
 	return g.exchange(ctx, proto.Leader(store, op), data, policy{
+		store:      store,
 		resendable: wire.StoreOps[op].Resendable,
 		what:       fmt.Sprintf("store %q has no leader", store),
 		noResponders: func(ctx context.Context) error {

@@ -25,6 +25,7 @@ type metrics struct {
 	requests      *prometheus.CounterVec
 	leaderRetries prometheus.Counter
 	resends       prometheus.Counter
+	noticeResends prometheus.Counter
 	ops           map[string]*opMetrics
 }
 
@@ -49,7 +50,9 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		Help: "Requests sent again after no storenode served the subject, or one answered not_written (or, for a resendable request, an unknown outcome): an election, a restart, a leadership move."})
 	m.resends = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "logbook", Subsystem: "gateway", Name: "attempt_resends_total",
 		Help: "Resendable requests (reads, appends) sent again because an attempt got no answer within the attempt timeout (a leader that died or froze with the request)."})
-	m.reg.MustRegister(m.requests, seconds, m.leaderRetries, m.resends)
+	m.noticeResends = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "logbook", Subsystem: "gateway", Name: "new_leader_resends_total",
+		Help: "Resendable requests sent again at once because a new leader of their store announced itself (the old one may have taken them and died or frozen)."})
+	m.reg.MustRegister(m.requests, seconds, m.leaderRetries, m.resends, m.noticeResends)
 	names := []string{opUnknown}
 	names = append(names, wire.StoreOpNames()...)
 	for _, op := range subjects.StoresOps {

@@ -121,6 +121,9 @@ func (o *Ops) Serve(s Store) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Tell the gateways: a request a deposed, dead or frozen leader took
+	// can be sent again now, to this node (see proto.LeaderNotice).
+	o.nc.Publish(proto.LeaderNotice(spec.ID), nil) // best effort: the gateway's attempt timeout covers a lost notice
 	return func() { sub.Unsubscribe() }, nil
 }
 
