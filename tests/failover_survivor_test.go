@@ -37,29 +37,48 @@ func TestFailoverSurvivorLedStoresKeepServing(t *testing.T) {
 	}
 	defer cl.Close()
 
-	const rounds = 4
+	// Kill rounds: each node in turn, node 1 twice (from the second round
+	// on, the nodes have restarted peers). Pause rounds: a node stopped
+	// with SIGSTOP (cut off, its connections open) for 3 s, then resumed.
+	type round struct {
+		victim uint64
+		pause  bool
+	}
+	rounds := []round{{1, false}, {2, false}, {3, false}, {1, false}, {2, true}, {3, true}}
 	var failures []string
-	for round := range rounds {
+	for i, r := range rounds {
 		leaders := waitOneLeaderPerNode(t, c, stores)
-		victim := uint64(1 + round%3)
 		var led []string // the stores whose leader survives
 		for _, s := range stores {
-			if leaders[s] != victim {
+			if leaders[s] != r.victim {
 				led = append(led, s)
 			}
 		}
-		t.Logf("round %d: leaders %v; kill -9 node %d; appending to %v", round, leaders, victim, led)
-		w := startSurvivorWriters(cl, led, fmt.Sprintf("r%d", round))
-		time.Sleep(time.Second) // appends flow before the kill
-		killed := time.Now()
-		c.kill9(victim)
-		time.Sleep(3 * time.Second) // well past an election timeout (0.5 s) and the breaker's backoff (≤ 1 s)
-		for _, f := range w.stop() {
-			failures = append(failures, fmt.Sprintf("round %d (node %d killed): %s", round, victim, f.describe(killed)))
+		fault := "kill -9"
+		if r.pause {
+			fault = "SIGSTOP"
 		}
-		t.Logf("round %d: %d appends acknowledged", round, w.acked())
-		c.restart(victim)
-		c.waitReady(victim)
+		t.Logf("round %d: leaders %v; %s node %d; appending to %v", i, leaders, fault, r.victim, led)
+		w := startSurvivorWriters(cl, led, fmt.Sprintf("r%d", i))
+		time.Sleep(time.Second) // appends flow before the fault
+		at := time.Now()
+		if r.pause {
+			c.pause(r.victim)
+			time.Sleep(3 * time.Second)
+			c.resume(r.victim)
+			time.Sleep(time.Second) // and after it is back
+		} else {
+			c.kill9(r.victim)
+			time.Sleep(3 * time.Second) // well past an election timeout (0.5 s) and the breaker's backoff (≤ 1.5 s)
+		}
+		for _, f := range w.stop() {
+			failures = append(failures, fmt.Sprintf("round %d (%s node %d): %s", i, fault, r.victim, f.describe(at)))
+		}
+		t.Logf("round %d: %d appends acknowledged", i, w.acked())
+		if !r.pause {
+			c.restart(r.victim)
+			c.waitReady(r.victim)
+		}
 	}
 	if len(failures) > 0 {
 		t.Fatalf("%d appends to stores whose leader survived failed:\n%s", len(failures), strings.Join(failures, "\n"))
@@ -115,9 +134,9 @@ type appendFailure struct {
 	err        error
 }
 
-func (f appendFailure) describe(killed time.Time) string {
-	return fmt.Sprintf("store %s: append sent %s after the kill, failed %s after it was sent: %v",
-		f.store, f.start.Sub(killed).Round(time.Millisecond), f.end.Sub(f.start).Round(time.Millisecond), f.err)
+func (f appendFailure) describe(fault time.Time) string {
+	return fmt.Sprintf("store %s: append sent %s after the fault, failed %s after it was sent: %v",
+		f.store, f.start.Sub(fault).Round(time.Millisecond), f.end.Sub(f.start).Round(time.Millisecond), f.err)
 }
 
 func startSurvivorWriters(cl *client.Client, stores []string, stream string) *survivorWriters {
