@@ -72,7 +72,8 @@ func TestFailoverSurvivorLedStoresKeepServing(t *testing.T) {
 		for _, f := range w.stop() {
 			failures = append(failures, fmt.Sprintf("round %d (%s node %d): %s", i, fault, r.victim, f.describe(at)))
 		}
-		t.Logf("round %d: %d appends acknowledged", i, w.acked())
+		ok, slowest := w.acked()
+		t.Logf("round %d: %d appends acknowledged, the slowest in %s", i, ok, slowest.Round(time.Millisecond))
 		// The node comes back. Not measured: once it is back, the leader
 		// balancer may hand it a leadership, a planned leader change.
 		if r.pause {
@@ -128,6 +129,9 @@ type survivorWriters struct {
 	mu     sync.Mutex
 	fails  []appendFailure
 	ok     int
+	// slowest is the longest an acknowledged append took (logged, not
+	// asserted: timing here is noisy).
+	slowest time.Duration
 }
 
 type appendFailure struct {
@@ -159,6 +163,7 @@ func startSurvivorWriters(cl *client.Client, stores []string, stream string) *su
 					w.fails = append(w.fails, appendFailure{store: id, start: start, end: time.Now(), err: err})
 				} else {
 					w.ok++
+					w.slowest = max(w.slowest, time.Since(start))
 				}
 				w.mu.Unlock()
 			}
@@ -177,8 +182,8 @@ func (w *survivorWriters) stop() []appendFailure {
 	return slices.Clone(w.fails)
 }
 
-func (w *survivorWriters) acked() int {
+func (w *survivorWriters) acked() (int, time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.ok
+	return w.ok, w.slowest
 }
