@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -226,5 +227,38 @@ func waitSum(t *testing.T, ctx context.Context, h *Host, shard, want uint64) {
 			t.Fatalf("host %d: sum %d (%v), want %d", h.id, sum, err, want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A batch larger than a read chunk (2 MiB) arrives whole.
+func TestTransportCarriesLargeBatches(t *testing.T) {
+	addr := freeAddr(t)
+	peer, got := receiver(t, addr)
+	defer peer.Close()
+	sender := tcpFactory{}.Create(config.NodeHostConfig{RaftAddress: freeAddr(t)}, nil, nil)
+	conn, err := sender.GetConnection(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cmd := make([]byte, 5<<20+3)
+	for i := range cmd {
+		cmd[i] = byte(i * 7)
+	}
+	b := pb.MessageBatch{DeploymentId: 1, Requests: []pb.Message{
+		{Type: pb.Replicate, To: 2, From: 1, ShardID: 9, Term: 1, Entries: []pb.Entry{{Index: 1, Term: 1, Cmd: cmd}}},
+	}}
+	for range 2 {
+		if err := conn.SendMessageBatch(b); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-got:
+			if len(r.Requests) != 1 || len(r.Requests[0].Entries) != 1 || !bytes.Equal(r.Requests[0].Entries[0].Cmd, cmd) {
+				t.Fatal("the large batch arrived altered")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the large batch never arrived")
+		}
 	}
 }
