@@ -49,6 +49,40 @@ type procNode struct {
 	prefix []string    // a command that runs it, e.g. ip netns exec <ns> (netns_test.go)
 }
 
+// procLogLevel is the storenodes' -log-level: error, or
+// LOGBOOK_PROC_LOG_LEVEL (e.g. warn to see dragonboat's transport warnings).
+func procLogLevel() string {
+	if l := os.Getenv("LOGBOOK_PROC_LOG_LEVEL"); l != "" {
+		return l
+	}
+	return "error"
+}
+
+// prefixWriter writes each line with a prefix (the node it comes from).
+type prefixWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	prefix  string
+	midLine bool
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []byte
+	for _, c := range b {
+		if !p.midLine {
+			out = append(out, p.prefix...)
+		}
+		out = append(out, c)
+		p.midLine = c != '\n'
+	}
+	if _, err := p.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
 // syncBuffer is a bytes.Buffer safe for a writer and readers at once.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -77,9 +111,15 @@ func storenodeBinary(t *testing.T) string {
 func startProcCluster(t *testing.T, size int) *procCluster {
 	_, url := startNATS(t)
 	c := &procCluster{t: t, url: url, size: size, nodes: map[uint64]*procNode{}}
-	t.Cleanup(c.close)
+	var nodes []*procNode
 	for id := uint64(1); id <= uint64(size); id++ {
-		c.launch(&procNode{id: id, dir: t.TempDir(), raft: freeAddr(t), http: freeAddr(t)})
+		nodes = append(nodes, &procNode{id: id, dir: t.TempDir(), raft: freeAddr(t), http: freeAddr(t)})
+	}
+	// Registered after the data directories, so it runs before they are
+	// removed: no process writes into a directory being removed.
+	t.Cleanup(c.close)
+	for _, p := range nodes {
+		c.launch(p)
 	}
 	for id := uint64(1); id <= uint64(size); id++ {
 		c.waitReady(id)
@@ -92,14 +132,14 @@ func startProcCluster(t *testing.T, size int) *procCluster {
 func (c *procCluster) launch(p *procNode) {
 	c.t.Helper()
 	args := []string{"-nats-url", c.url, "-node-id", fmt.Sprint(p.id), "-raft-addr", p.raft,
-		"-data", p.dir, "-cluster", "chaos", "-initial-size", fmt.Sprint(c.size), "-log-level", "error", "-http", p.http}
+		"-data", p.dir, "-cluster", "chaos", "-initial-size", fmt.Sprint(c.size), "-log-level", procLogLevel(), "-http", p.http}
 	args = append([]string{storenodeBinary(c.t)}, args...)
 	if len(p.prefix) > 0 {
 		args = append(slices.Clone(p.prefix), args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	stderr := &syncBuffer{}
-	cmd.Stderr = io.MultiWriter(os.Stderr, stderr)
+	cmd.Stderr = io.MultiWriter(&prefixWriter{w: os.Stderr, prefix: fmt.Sprintf("[node %d] ", p.id)}, stderr)
 	stdout := startPiped(c.t, cmd)
 	p.cmd, p.done, p.ready, p.paused, p.stderr = cmd, make(chan struct{}), make(chan struct{}), false, stderr
 	done, ready := p.done, p.ready

@@ -51,7 +51,9 @@ func Open(cfg Config) (*Host, error) {
 		RTTMillisecond: uint64(cfg.RTT / time.Millisecond),
 		RaftAddress:    cfg.RaftAddress,
 		ListenAddress:  cfg.ListenAddress,
-		Expert:         config.ExpertConfig{LogDB: logdb},
+		// Our transport: dragonboat's wire format, but a connection whose
+		// peer restarted is replaced instead of failing (transport.go).
+		Expert: config.ExpertConfig{LogDB: logdb, TransportFactory: tcpFactory{}},
 	}
 	events := &systemEvents{}
 	nhc.SystemEventListener = events

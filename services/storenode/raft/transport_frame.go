@@ -1,0 +1,149 @@
+package raft
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net"
+	"time"
+)
+
+// The Raft transport's wire format, byte for byte dragonboat's
+// go-tcp-transport (internal/transport/tcp.go at the pinned version), so
+// that nodes running dragonboat's own transport and nodes running ours talk
+// to each other (a rolling upgrade mixes them). A frame is:
+//
+//	magic      2 bytes  0xAE 0x7D
+//	method     2 bytes  100: a pb.MessageBatch, 200: a pb.Chunk (big endian)
+//	size       8 bytes  payload length (big endian)
+//	headerCRC  4 bytes  CRC-32 (IEEE) of these 18 header bytes with this field zero
+//	payloadCRC 4 bytes  CRC-32 (IEEE) of the payload
+//	payload    size bytes
+//
+// A snapshot connection ends with the poison (two zero bytes instead of a
+// magic), which the receiver acknowledges with the same two bytes.
+
+const (
+	methodBatch uint16 = 100
+	methodChunk uint16 = 200
+	headerSize         = 18
+	// ioChunk is how much of a payload one read or write deadline covers.
+	ioChunk = 2 << 20
+)
+
+var (
+	frameMagic = [2]byte{0xAE, 0x7D}
+	poison     = [2]byte{0, 0}
+)
+
+// Deadlines, as dragonboat's: a frame's header must follow its magic within
+// headerWait, each ioChunk of payload must move within chunkWait.
+const (
+	headerWait = 2 * time.Second
+	chunkWait  = 5 * time.Second
+	poisonWait = 10 * time.Second
+)
+
+var (
+	errBadFrame = errors.New("raft transport: malformed frame")
+	errPoison   = errors.New("raft transport: poison received")
+)
+
+// encodeHeader fills buf (headerSize bytes) for a payload.
+func encodeHeader(buf []byte, method uint16, payload []byte) {
+	binary.BigEndian.PutUint16(buf[0:], method)
+	binary.BigEndian.PutUint64(buf[2:], uint64(len(payload)))
+	binary.BigEndian.PutUint32(buf[10:], 0)
+	binary.BigEndian.PutUint32(buf[14:], crc32.ChecksumIEEE(payload))
+	binary.BigEndian.PutUint32(buf[10:], crc32.ChecksumIEEE(buf[:headerSize]))
+}
+
+type header struct {
+	method uint16
+	size   uint64
+	crc    uint32
+}
+
+// decodeHeader checks and decodes a header (buf is left as it was).
+func decodeHeader(buf []byte) (header, error) {
+	got := binary.BigEndian.Uint32(buf[10:])
+	binary.BigEndian.PutUint32(buf[10:], 0)
+	want := crc32.ChecksumIEEE(buf[:headerSize])
+	binary.BigEndian.PutUint32(buf[10:], got)
+	if got != want {
+		return header{}, fmt.Errorf("%w: header checksum", errBadFrame)
+	}
+	h := header{
+		method: binary.BigEndian.Uint16(buf[0:]),
+		size:   binary.BigEndian.Uint64(buf[2:]),
+		crc:    binary.BigEndian.Uint32(buf[14:]),
+	}
+	if h.method != methodBatch && h.method != methodChunk {
+		return header{}, fmt.Errorf("%w: method %d", errBadFrame, h.method)
+	}
+	if h.size == 0 {
+		return header{}, fmt.Errorf("%w: empty payload", errBadFrame)
+	}
+	return h, nil
+}
+
+// writeFrame writes one frame: magic, header and payload in one go, under a
+// deadline that grows with the payload.
+func writeFrame(conn net.Conn, hdr []byte, method uint16, payload []byte) error {
+	encodeHeader(hdr, method, payload)
+	chunks := time.Duration(len(payload)/ioChunk + 1)
+	if err := conn.SetWriteDeadline(time.Now().Add(headerWait + chunks*chunkWait)); err != nil {
+		return err
+	}
+	bufs := net.Buffers{frameMagic[:], hdr, payload}
+	_, err := bufs.WriteTo(conn)
+	return err
+}
+
+// readFrame reads the next frame's payload into buf (grown if too small).
+// It waits for the frame's first bytes without a deadline: an idle
+// connection is normal.
+func readFrame(conn net.Conn, hdr, buf []byte) (uint16, []byte, error) {
+	if err := conn.SetReadDeadline(time.Time{}); err != nil {
+		return 0, nil, err
+	}
+	var magic [2]byte
+	if _, err := io.ReadFull(conn, magic[:]); err != nil {
+		return 0, nil, err
+	}
+	if magic == poison {
+		return 0, nil, errPoison
+	}
+	if !bytes.Equal(magic[:], frameMagic[:]) {
+		return 0, nil, fmt.Errorf("%w: magic %x", errBadFrame, magic)
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(headerWait)); err != nil {
+		return 0, nil, err
+	}
+	if _, err := io.ReadFull(conn, hdr[:headerSize]); err != nil {
+		return 0, nil, err
+	}
+	h, err := decodeHeader(hdr)
+	if err != nil {
+		return 0, nil, err
+	}
+	if h.size > uint64(len(buf)) {
+		buf = make([]byte, h.size)
+	}
+	buf = buf[:h.size]
+	for off := 0; off < len(buf); off += ioChunk {
+		if err := conn.SetReadDeadline(time.Now().Add(chunkWait)); err != nil {
+			return 0, nil, err
+		}
+		if _, err := io.ReadFull(conn, buf[off:min(off+ioChunk, len(buf))]); err != nil {
+			return 0, nil, err
+		}
+	}
+	if crc32.ChecksumIEEE(buf) != h.crc {
+		return 0, nil, fmt.Errorf("%w: payload checksum", errBadFrame)
+	}
+	return h.method, buf, nil
+}
