@@ -123,9 +123,11 @@ func TestStoreOpsRejectGarbage(t *testing.T) {
 
 // Resendable is the set the client documents (WithAttemptTimeout): appends,
 // which are deduplicated by event id, deletes, which are idempotent, and
-// reads. Snapshot and subscription operations are not resent.
+// reads; backup and restore, whose requests name their chunk or step by a
+// sequence number the server answers again without effect. Snapshot and
+// subscription operations are not resent.
 func TestStoreOpsResendable(t *testing.T) {
-	want := []string{"append", "delete_stream", "list_streams", "read", "read_all", "stream_info"}
+	want := []string{"append", "backup", "delete_stream", "list_streams", "read", "read_all", "restore", "stream_info"}
 	var got []string
 	for _, op := range wire.StoreOpNames() {
 		if wire.StoreOps[op].Resendable {

@@ -67,6 +67,13 @@ func (r *Replica) AppliedIndex() uint64 {
 	return 0
 }
 
+// Restoring reports whether a restore into the store is in progress, as
+// this replica applied it (false before its state machine is open).
+func (r *Replica) Restoring() bool {
+	m := r.sm.Load()
+	return m != nil && m.Restoring()
+}
+
 // signal wakes any number of waiters each time it fires; waiters that were
 // not waiting miss nothing they need, because they re-read state on wake-up.
 type signal struct {

@@ -133,7 +133,12 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 	if err != nil {
 		return fail(err)
 	}
+	_, restoring, err := get(db, keyRestore)
+	if err != nil {
+		return fail(err)
+	}
 	s.mu.Lock()
+	s.closeBackups()
 	old := s.db
 	oldName := s.dir.current
 	if err := s.dir.switchTo(name); err != nil {
@@ -142,6 +147,7 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 	}
 	s.db, s.head = db, h
 	s.applied.Store(applied)
+	s.restoring.Store(restoring)
 	s.mu.Unlock()
 	if old != nil {
 		if err := old.Close(); err != nil && !errors.Is(err, pebble.ErrClosed) {

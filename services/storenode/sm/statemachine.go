@@ -36,7 +36,17 @@ type StateMachine struct {
 
 	// applied is the last Raft index applied (read by Applied at any time).
 	applied atomic.Uint64
+	// restoring: a restore is in progress (restore.go); set by Open,
+	// Update and RecoverFromSnapshot, read by Lookup.
+	restoring atomic.Bool
+
+	backupsMu sync.Mutex
+	backups   map[*Backup]struct{} // open backups (backup.go), closed with the database
 }
+
+// Restoring reports whether a restore into the store is in progress, as
+// this replica has applied it.
+func (s *StateMachine) Restoring() bool { return s.restoring.Load() }
 
 // Applied returns the index of the last Raft entry the state machine
 // applied: what the replica reports about itself (heartbeats), so that the
@@ -67,10 +77,16 @@ func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
 		db.Close()
 		return 0, err
 	}
+	_, restoring, err := get(db, keyRestore)
+	if err != nil {
+		db.Close()
+		return 0, err
+	}
 	s.mu.Lock()
 	s.db, s.head = db, h
 	s.mu.Unlock()
 	s.applied.Store(applied)
+	s.restoring.Store(restoring)
 	return applied, nil
 }
 
@@ -129,7 +145,7 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	defer s.mu.RUnlock()
 	b := s.db.NewIndexedBatch()
 	defer b.Close()
-	a := applier{b: b, head: s.head}
+	a := applier{b: b, head: s.head, restoring: s.restoring.Load()}
 	for i := range entries {
 		results := a.applyEntry(entries[i].Cmd)
 		if a.fatal != nil {
@@ -152,6 +168,7 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 		return nil, fmt.Errorf("sm: commit: %w", err)
 	}
 	s.head = a.head
+	s.restoring.Store(a.restoring)
 	if len(entries) > 0 {
 		s.applied.Store(entries[len(entries)-1].Index)
 	}
@@ -179,6 +196,7 @@ func (s *StateMachine) Close() error {
 	if s.db == nil {
 		return nil
 	}
+	s.closeBackups()
 	err := s.db.Close()
 	s.db = nil
 	if err != nil {

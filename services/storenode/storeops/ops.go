@@ -46,6 +46,9 @@ var table = map[string]handler{
 	subjects.OpPSubJoin:   psubJoin,
 	subjects.OpPSubAck:    psubAck,
 	subjects.OpPSubReplay: psubReplay,
+
+	subjects.OpBackup:  backup,
+	subjects.OpRestore: restore,
 }
 
 // Store is the replica an operation is served through (a *replica.Replica).
@@ -57,6 +60,9 @@ type Store interface {
 	Submit(ctx context.Context, cmd sm.Command, size int) (sm.Result, error)
 	// Read is a linearizable query.
 	Read(ctx context.Context, q any) (any, error)
+	// Restoring reports whether a restore into the store is in progress
+	// (as applied here): it then serves nothing but restore.
+	Restoring() bool
 }
 
 // Delivery is the persistent-subscription delivery of the stores this node
@@ -77,6 +83,7 @@ type Ops struct {
 	nc       *nats.Conn
 	srv      *serve.Server
 	delivery Delivery
+	backups  backups // open backup sessions (backup.go)
 }
 
 // New returns the operations, served on nc with srv.
@@ -102,7 +109,10 @@ func (o *Ops) Serve(s Store) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	return func() { sub.Unsubscribe() }, nil
+	return func() {
+		sub.Unsubscribe()
+		o.backups.endStore(spec.ID) // a backup is pinned to the leader
+	}, nil
 }
 
 // Handle serves one request of operation op on store s.
@@ -111,7 +121,15 @@ func (o *Ops) Handle(ctx context.Context, s Store, op string, data []byte) (any,
 	if !ok {
 		return nil, codes.New(codes.UnknownOperation, "unknown operation %q", wire.Truncate(op))
 	}
-	v, err := h(o, ctx, s, data)
+	var v any
+	var err error
+	if op != subjects.OpRestore && s.Restoring() {
+		// The state machine refuses too; this also covers what the
+		// delivery task answers without it (join, ack, replay).
+		err = codes.New(codes.StoreRestoring, "store %q is being restored: it serves once the restore completes", s.Spec().ID)
+	} else {
+		v, err = h(o, ctx, s, data)
+	}
 	switch {
 	case err != nil:
 		s.Metrics().Error(op, err)
