@@ -193,3 +193,11 @@ type RestoreReply struct {
 	Completed bool         `msgpack:"completed,omitempty"`
 	Duplicate bool         `msgpack:"duplicate,omitempty"`
 }
+
+// BackupTrailer closes a backup file (pkg/backupfile): the counts of its
+// records and the SHA-256 of every byte of the file before the trailer's
+// frame, so that a reader tells a whole file from a truncated or altered one.
+type BackupTrailer struct {
+	Counts BackupCounts `msgpack:"counts"`
+	SHA256 string       `msgpack:"sha256"` // lower-case hex
+}

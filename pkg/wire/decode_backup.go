@@ -67,12 +67,6 @@ func DecodeBackupChunk(data []byte, l Limits) (*BackupChunk, error) {
 	return decode(data, l, func(c *BackupChunk) error { return ValidateBackupChunk(c, l) })
 }
 
-// DecodeBackupCounts decodes the counts that close a backup (the last
-// frame of a backup file).
-func DecodeBackupCounts(data []byte, l Limits) (*BackupCounts, error) {
-	return decode(data, l, func(*BackupCounts) error { return nil })
-}
-
 func badBackup(format string, args ...any) error {
 	return codes.New(codes.InvalidBackup, format, args...)
 }
@@ -204,4 +198,14 @@ func asBackup(err error) error {
 		return err
 	}
 	return &codes.Error{Code: codes.InvalidBackup, Message: e.Message}
+}
+
+// DecodeBackupTrailer decodes the trailer of a backup file.
+func DecodeBackupTrailer(data []byte, l Limits) (*BackupTrailer, error) {
+	return decode(data, l, func(t *BackupTrailer) error {
+		if len(t.SHA256) != 64 {
+			return badBackup("trailer: sha256 is not 64 hex digits")
+		}
+		return nil
+	})
 }

@@ -179,6 +179,20 @@ func (r nodeReplicas) Applied(id string) uint64 {
 	return 0
 }
 
+// RestoreInfo says where a restore into the store stands on its replica here.
+func (r nodeReplicas) RestoreInfo(id string) (sm.RestoreInfo, bool) {
+	rep := r.n.replicas.Get(id)
+	if rep == nil {
+		return sm.RestoreInfo{}, false
+	}
+	v, err := rep.StaleRead(sm.RestoreStatus{})
+	if err != nil {
+		return sm.RestoreInfo{}, false
+	}
+	info, ok := v.(sm.RestoreInfo)
+	return info, ok
+}
+
 // List returns the specs of the replicas running here, by store id.
 func (r nodeReplicas) List() []replica.Spec {
 	reps := r.n.replicas.List()

@@ -403,7 +403,9 @@ func (a *applier) restoreSub(st *restoreState, s *wire.BackupSubscription) error
 	if s.Generation == 0 || s.Generation > h.SubscriptionGeneration {
 		return badRestore("subscription %q: generation %d is not within the backup's %d", s.Name, s.Generation, h.SubscriptionGeneration)
 	}
-	if s.Checkpoint > h.Position || s.High > h.Position || s.StartPosition > h.Position || s.Checkpoint > s.High {
+	// High may be ahead of the head: the leader raises it in steps, before
+	// it delivers beyond it.
+	if s.Checkpoint > h.Position || s.StartPosition > h.Position || s.Checkpoint > s.High {
 		return badRestore("subscription %q: positions beyond the backup's", s.Name)
 	}
 	a.b.Set(psubKey(s.Name), encode(&PSub{
@@ -432,8 +434,8 @@ func (a *applier) restorePark(st *restoreState, p *wire.BackupParked) error {
 	if err := decode(b, &sub); err != nil {
 		return err
 	}
-	if p.Position >= sub.Checkpoint {
-		return badRestore("parked event %q %d: at or beyond the subscription's checkpoint", p.Subscription, p.Position)
+	if p.Position >= st.Header.Position {
+		return badRestore("parked event %q %d: beyond the backup's position", p.Subscription, p.Position)
 	}
 	a.b.Set(psubParkKey(p.Subscription, p.Position), encode(&PSubPark{Reason: p.Reason, DeliveryCount: p.DeliveryCount, Parked: p.Parked}), nil)
 	st.LastStream, st.LastNum, st.HasLast = p.Subscription, p.Position, true
