@@ -48,9 +48,9 @@ type BackupEvent struct {
 	Type                string `msgpack:"type"`
 	Revision            uint64 `msgpack:"revision"`
 	Timestamp           int64  `msgpack:"timestamp"`
-	Data                []byte `msgpack:"data"`
+	Data                []byte `msgpack:"data,omitempty"` // absent: empty
 	DataContentType     string `msgpack:"data_content_type,omitempty"`
-	Metadata            []byte `msgpack:"metadata"`
+	Metadata            []byte `msgpack:"metadata,omitempty"` // absent: empty
 	MetadataContentType string `msgpack:"metadata_content_type,omitempty"`
 }
 
@@ -71,9 +71,9 @@ type BackupSnapshot struct {
 	Stream              string `msgpack:"stream"`
 	Version             uint64 `msgpack:"version"`
 	Type                string `msgpack:"type"`
-	Data                []byte `msgpack:"data"`
+	Data                []byte `msgpack:"data,omitempty"` // absent: empty
 	DataContentType     string `msgpack:"data_content_type,omitempty"`
-	Metadata            []byte `msgpack:"metadata"`
+	Metadata            []byte `msgpack:"metadata,omitempty"` // absent: empty
 	MetadataContentType string `msgpack:"metadata_content_type,omitempty"`
 	Created             int64  `msgpack:"created"`
 }
