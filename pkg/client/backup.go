@@ -173,8 +173,22 @@ func (s *Stores) Restore(ctx context.Context, r io.Reader, id string, opts Resto
 func (s *Stores) push(ctx context.Context, fr *backupfile.Reader, id string, h *wire.BackupHeader, progress func(BackupProgress)) (wire.BackupCounts, error) {
 	st := s.c.Store(id)
 	var reply wire.RestoreReply
-	if err := st.request(ctx, subjects.OpRestore, &wire.RestoreRequest{Seq: 0, Header: h}, &reply); err != nil {
-		return wire.BackupCounts{}, err
+	// The store was just created: a gateway may ask a storenode whose
+	// registry replica has not applied the create yet (registry reads may
+	// trail by a moment), which says store_not_found. Ask again, briefly.
+	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		err := st.request(ctx, subjects.OpRestore, &wire.RestoreRequest{Seq: 0, Header: h}, &reply)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, codes.ErrStoreNotFound) {
+			return wire.BackupCounts{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return wire.BackupCounts{}, err
+		case <-time.After(wait):
+		}
 	}
 	seq := int64(0)
 	for {

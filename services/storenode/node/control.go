@@ -63,7 +63,7 @@ func (n *Node) startControl() error {
 		NodeID: cfg.NodeID, DefaultStore: cfg.DefaultStore, StaticStores: cfg.StaticStores,
 		MaxStores: cfg.MaxStores, InitialSize: cfg.InitialSize, Limits: cfg.Limits, RequestTimeout: cfg.RequestTimeout,
 		NATS: cfg.NATS, Logger: cfg.Logger, Server: n.srv, Raft: n.host, Registry: n.reg, Replicas: reps,
-		Admission: n.ctl.form, Moves: n.ctl.cluster, Liveness: n.ctl.cluster,
+		Admission: n.ctl.form, Moves: n.ctl.cluster, Liveness: n.ctl.cluster, RestoreIdle: cfg.RestoreIdle,
 		// The registry operations of the other parts.
 		Writes: map[string]lifecycle.Op{
 			proto.MetaJoin:             n.ctl.form.AddNode,
