@@ -412,6 +412,12 @@ func TestRestoringStoreIsInvisible(t *testing.T) {
 	if _, err := in.Client.Stores().Create(ctx, "half", nil); codes.As(err) == nil || codes.As(err).Code != codes.StoreRestoring {
 		t.Fatalf("create of a store being restored: %v", err)
 	}
+	// Before the restore's first step too: created for a restore, the
+	// store serves nothing else.
+	half := in.Client.Store("half")
+	if _, err := half.Append(ctx, "s", client.Any, client.Event{Type: "T"}); codes.As(err) == nil || codes.As(err).Code != codes.StoreRestoring {
+		t.Fatalf("append before the first restore step: %v", err)
+	}
 	h := wire.BackupHeader{Format: wire.BackupFormat, Store: "x", Position: 1}
 	var reply wire.RestoreReply
 	eventually(t, 20*time.Second, func() error {
@@ -424,7 +430,6 @@ func TestRestoringStoreIsInvisible(t *testing.T) {
 		}
 		return wire.UnmarshalReply(msg.Data, &reply)
 	})
-	half := in.Client.Store("half")
 	if _, err := half.Append(ctx, "s", client.Any, client.Event{Type: "T"}); codes.As(err) == nil || codes.As(err).Code != codes.StoreRestoring {
 		t.Fatalf("append while restoring: %v", err)
 	}

@@ -79,6 +79,7 @@ func (l *Lifecycle) reconcile() error {
 			}
 			spec := l.specOf(s)
 			spec.Join = s.MovingTo(me)
+			spec.Restore = s.Status == meta.StatusRestoring
 			if err := l.cfg.Replicas.Start(spec, addrs); err != nil {
 				return err
 			}

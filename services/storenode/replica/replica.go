@@ -67,11 +67,16 @@ func (r *Replica) AppliedIndex() uint64 {
 	return 0
 }
 
-// Restoring reports whether a restore into the store is in progress, as
-// this replica applied it (false before its state machine is open).
+// Restoring reports whether the store serves only the restore: a restore
+// is in progress, as this replica applied it, or the store was created for
+// one (Spec.Restore) that has not completed yet. It is the request path's
+// gate; the state machine refuses what arrives during a restore in any case.
 func (r *Replica) Restoring() bool {
 	m := r.sm.Load()
-	return m != nil && m.Restoring()
+	if m == nil {
+		return r.spec.Restore
+	}
+	return m.Restoring() || (r.spec.Restore && !m.Restored())
 }
 
 // signal wakes any number of waiters each time it fires; waiters that were

@@ -17,6 +17,7 @@ type applier struct {
 	// restoring: a restore is in progress; every command but OpRestore is
 	// refused (restore.go).
 	restoring bool
+	restored  bool // a restore completed in this Update
 	// fatal is a local failure (a disk error, a corrupt record): it is not an
 	// outcome every replica would reach, so it must not become a command's
 	// result. Update returns it and dragonboat stops this replica.

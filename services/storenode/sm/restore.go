@@ -162,7 +162,7 @@ func (a *applier) restore(c *Command, ts int64) (RestoreResult, error) {
 	if st.Completed {
 		a.b.Delete(keyRestore, nil)
 		a.b.Set(keyRestored, encode(st), nil)
-		a.restoring = false
+		a.restoring, a.restored = false, true
 		return RestoreResult{Seq: st.Seq, Restored: st.Counts, Completed: true}, nil
 	}
 	a.b.Set(keyRestore, encode(st), nil)

@@ -133,7 +133,7 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 	if err != nil {
 		return fail(err)
 	}
-	_, restoring, err := get(db, keyRestore)
+	restoring, restored, err := loadRestore(db)
 	if err != nil {
 		return fail(err)
 	}
@@ -148,6 +148,7 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 	s.db, s.head = db, h
 	s.applied.Store(applied)
 	s.restoring.Store(restoring)
+	s.restored.Store(restored)
 	s.mu.Unlock()
 	if old != nil {
 		if err := old.Close(); err != nil && !errors.Is(err, pebble.ErrClosed) {

@@ -39,6 +39,8 @@ type StateMachine struct {
 	// restoring: a restore is in progress (restore.go); set by Open,
 	// Update and RecoverFromSnapshot, read by Lookup.
 	restoring atomic.Bool
+	// restored: a restore completed into the store (restore.go).
+	restored atomic.Bool
 
 	backupsMu sync.Mutex
 	backups   map[*Backup]struct{} // open backups (backup.go), closed with the database
@@ -47,6 +49,19 @@ type StateMachine struct {
 // Restoring reports whether a restore into the store is in progress, as
 // this replica has applied it.
 func (s *StateMachine) Restoring() bool { return s.restoring.Load() }
+
+// Restored reports whether a restore into the store completed, as this
+// replica has applied it.
+func (s *StateMachine) Restored() bool { return s.restored.Load() }
+
+// loadRestore reads the restore markers of a database.
+func loadRestore(db reader) (restoring, restored bool, err error) {
+	if _, restoring, err = get(db, keyRestore); err != nil {
+		return false, false, err
+	}
+	_, restored, err = get(db, keyRestored)
+	return restoring, restored, err
+}
 
 // Applied returns the index of the last Raft entry the state machine
 // applied: what the replica reports about itself (heartbeats), so that the
@@ -77,7 +92,7 @@ func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
 		db.Close()
 		return 0, err
 	}
-	_, restoring, err := get(db, keyRestore)
+	restoring, restored, err := loadRestore(db)
 	if err != nil {
 		db.Close()
 		return 0, err
@@ -87,6 +102,7 @@ func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
 	s.mu.Unlock()
 	s.applied.Store(applied)
 	s.restoring.Store(restoring)
+	s.restored.Store(restored)
 	return applied, nil
 }
 
@@ -169,6 +185,9 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	}
 	s.head = a.head
 	s.restoring.Store(a.restoring)
+	if a.restored {
+		s.restored.Store(true)
+	}
 	if len(entries) > 0 {
 		s.applied.Store(entries[len(entries)-1].Index)
 	}
