@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -23,7 +24,8 @@ func TestBackupSpeed(t *testing.T) {
 		t.Skip("set LOGBOOK_BACKUP_BENCH to a number of events")
 	}
 	in := startLogbook(t)
-	ctx := ctxT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
 	payload := bytes.Repeat([]byte("p"), 256)
 	for i := 0; i < n; i += 1000 {
 		evs := make([]client.Event, min(1000, n-i))
