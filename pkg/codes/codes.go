@@ -74,6 +74,15 @@ const (
 	SubscriptionLimitReached  Code = 40922 // the store holds its maximum number of persistent subscriptions
 )
 
+// Backup and restore (schemas/backup.md).
+const (
+	InvalidBackup            Code = 40030 // a backup file or restore request is corrupt, truncated, inconsistent or not a Logbook backup
+	UnsupportedBackupVersion Code = 40031 // the backup's format version is not one this build reads
+	BackupSessionNotFound    Code = 40440 // the backup session expired or its store's leader changed: start the backup again
+	StoreNotEmpty            Code = 40930 // a restore's target store already holds data, or another restore into it began
+	StoreRestoring           Code = 40931 // the store is being restored: it serves once the restore completes
+)
+
 var names = map[Code]string{
 	MalformedRequest:      "malformed_request",
 	InvalidArgument:       "invalid_argument",
@@ -114,6 +123,13 @@ var names = map[Code]string{
 	SubscriptionAlreadyExists: "subscription_already_exists",
 	EventAlreadyAcked:         "event_already_acked",
 	SubscriptionLimitReached:  "subscription_limit_reached",
+
+	// Backup and restore.
+	InvalidBackup:            "invalid_backup",
+	UnsupportedBackupVersion: "unsupported_backup_version",
+	BackupSessionNotFound:    "backup_session_not_found",
+	StoreNotEmpty:            "store_not_empty",
+	StoreRestoring:           "store_restoring",
 }
 
 // All returns every defined code, for documentation and tests.

@@ -51,6 +51,14 @@ const (
 	OpPSubReplay = "psub_replay"
 )
 
+// Backup and restore (schemas/backup.md): a backup pulls one consistent view
+// of the store chunk by chunk; a restore pushes a backup into a store created
+// for it (stores.create with restore set).
+const (
+	OpBackup  = "backup"
+	OpRestore = "restore"
+)
+
 const (
 	storePrefix = "store."
 	// StoreWildcard is what the gateway endpoint subscribes to. It matches any

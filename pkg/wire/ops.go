@@ -47,6 +47,11 @@ var StoreOps = map[string]StoreOp{
 	subjects.OpPSubAck:    {Decode: check2(DecodeAck)},
 	subjects.OpPSubParked: {Decode: check2(DecodeParked), Resendable: true},
 	subjects.OpPSubReplay: {Decode: check2(DecodeReplay)},
+
+	// A resend names the chunk (backup) or step (restore) by its sequence
+	// number, which the server answers again without effect.
+	subjects.OpBackup:  {Decode: check(DecodeBackup), Resendable: true},
+	subjects.OpRestore: {Decode: check(DecodeRestore), Resendable: true},
 }
 
 // check and check2 turn a decoder into a validator: the decoded request is
@@ -74,7 +79,9 @@ func StoreOpNames() []string { return slices.Sorted(maps.Keys(StoreOps)) }
 func DecodeRequest(op string, data []byte, l Limits) error {
 	o, ok := StoreOps[op]
 	if !ok {
-		return codes.New(codes.UnknownOperation, "unknown operation %q; known: %v", Truncate(op), StoreOpNames())
+		// The list of names is in schemas/operations.md: repeating it here
+		// would outgrow the bound on error messages.
+		return codes.New(codes.UnknownOperation, "unknown operation %q (the operations are listed in schemas/operations.md)", Truncate(op))
 	}
 	return o.Decode(data, l)
 }

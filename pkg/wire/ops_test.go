@@ -123,10 +123,12 @@ func TestStoreOpsRejectGarbage(t *testing.T) {
 
 // Resendable is the set the client documents (WithAttemptTimeout): appends,
 // which are deduplicated by event id, deletes, which are idempotent, and
-// reads (of streams, snapshots and subscriptions). Snapshot and subscription
-// writes are not resent.
+// reads (of streams, snapshots and subscriptions); backup and restore,
+// whose requests name their chunk or step by a sequence number the server
+// answers again without effect. Snapshot and subscription writes are not
+// resent.
 func TestStoreOpsResendable(t *testing.T) {
-	want := []string{"append", "delete_stream", "list_streams", "psub_info", "psub_list", "psub_parked", "read", "read_all", "snapshot_list", "snapshot_read", "stream_info"}
+	want := []string{"append", "backup", "delete_stream", "list_streams", "psub_info", "psub_list", "psub_parked", "read", "read_all", "restore", "snapshot_list", "snapshot_read", "stream_info"}
 	var got []string
 	for _, op := range wire.StoreOpNames() {
 		if wire.StoreOps[op].Resendable {

@@ -6,6 +6,11 @@ const (
 	StatusRunning  = "running"  // every replica it should have is running
 	StatusDegraded = "degraded" // running with fewer replicas than its replication factor
 	StatusRemoving = "removing" // being removed; no longer served
+	// StatusRestoring: created by stores.create with restore set, it
+	// receives a backup (store.<store>.restore) and serves nothing else;
+	// stores.list leaves it out. It becomes running when the restore
+	// completes, and is removed if the restore fails or stops.
+	StatusRestoring = "restoring"
 )
 
 // Lifecycle event kinds (the last token of stores.events.<store>.<kind>).
@@ -59,6 +64,10 @@ type StoreStatus struct {
 type CreateStoreRequest struct {
 	Store    string         `msgpack:"store"`
 	Settings *StoreSettings `msgpack:"settings,omitempty"`
+	// Restore creates the store to restore a backup into: it starts in
+	// status restoring, invisible to clients, and becomes running once
+	// store.<store>.restore completes (schemas/backup.md).
+	Restore bool `msgpack:"restore,omitempty"`
 }
 
 // CreateStoreReply describes the created store. Creating a store that already

@@ -47,7 +47,8 @@ commands:
   psub <command>                  persistent subscriptions: create, list, info, parked, replay, delete
                                   (lbctl psub help)
   snapshots <command>             aggregate snapshots: save, read, list, delete (lbctl snapshots help)
-  stores <command>                manage stores: create, remove, list, status, config, watch
+  stores <command>                manage stores: create, remove, list, status, config, watch,
+                                  backup, restore
                                   (lbctl stores help)
   cluster view|health             the cluster view (nodes, stores, leaders, drift) or its health
   cluster remove-node <id> --yes  take a storenode out for good (its replicas move first)
@@ -114,6 +115,13 @@ func run(args []string) error {
 		return tailCmd(c, *store, rest)
 	case "subscribe":
 		return subscribeCmd(s, rest)
+	}
+	if cmd == "stores" && (rest[0] == "backup" || rest[0] == "restore") {
+		// No overall deadline: each request has the timeout (backup.go).
+		if rest[0] == "backup" {
+			return backupCmd(c, rest[1:])
+		}
+		return restoreCmd(c, rest[1:])
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()

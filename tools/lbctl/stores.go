@@ -26,6 +26,15 @@ commands:
   status <id>      show a store's status
   config <id>      show a store's effective configuration
   watch [id]       print lifecycle events (of one store, or all) until Ctrl-C
+  backup <id> <file>
+                   write a consistent backup of a store to a file (online: the store
+                   keeps serving; the backup holds exactly the events up to the
+                   position it reports); a progress bar on a terminal, then a summary
+  restore <file> <new-id>
+                   create store <new-id> from a backup file (checked whole first);
+                   positions, revisions, ids and timestamps are kept. The store is
+                   invisible until the restore completes, and removed if it fails.
+                     --replication-factor N
 `
 
 // storesCmd runs `lbctl stores <command>`.

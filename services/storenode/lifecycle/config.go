@@ -11,6 +11,7 @@ import (
 	"github.com/logbookdb/logbook/services/storenode/registry"
 	"github.com/logbookdb/logbook/services/storenode/replica"
 	"github.com/logbookdb/logbook/services/storenode/serve"
+	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/nats-io/nats.go"
 )
 
@@ -27,6 +28,9 @@ type Replicas interface {
 	Running(id string) bool
 	// List returns the replicas running here.
 	List() []replica.Spec
+	// RestoreInfo says where a restore into the store stands, as the
+	// replica here applied it (false when no replica runs here).
+	RestoreInfo(id string) (sm.RestoreInfo, bool)
 }
 
 // Raft is what the lifecycle needs of the Raft host (raft.Host).
@@ -82,4 +86,8 @@ type Config struct {
 	// by any node (_LB.metaread.<op>).
 	Writes map[string]Op
 	Reads  map[string]Op
+	// RestoreIdle is how long a store being restored may go without a
+	// restore step (or without its first one) before its leader removes
+	// it: the client that restored it is gone. Default 2 minutes.
+	RestoreIdle time.Duration
 }

@@ -100,7 +100,7 @@ func (l *Lifecycle) createStore(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := l.cfg.Registry.Apply(ctx, meta.Command{Op: meta.OpCreate, Store: req.Store, Settings: settings, Origin: "api", MaxStores: int64(l.cfg.MaxStores)})
+	r, err := l.cfg.Registry.Apply(ctx, meta.Command{Op: meta.OpCreate, Store: req.Store, Settings: settings, Origin: "api", MaxStores: int64(l.cfg.MaxStores), Restore: req.Restore})
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +187,9 @@ func (l *Lifecycle) listStores(data []byte) (any, error) {
 	i := sort.Search(len(stores), func(i int) bool { return stores[i].ID > req.After })
 	reply := &wire.ListStoresReply{Stores: []wire.StoreStatus{}}
 	for ; i < len(stores); i++ {
+		if stores[i].Status == meta.StatusRestoring {
+			continue // not there for clients until the restore completes
+		}
 		if len(reply.Stores) == limit {
 			reply.Next = reply.Stores[limit-1].Store
 			break

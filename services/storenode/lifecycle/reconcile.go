@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"slices"
+	"time"
 
 	"github.com/logbookdb/logbook/services/storenode/meta"
 )
@@ -78,6 +79,7 @@ func (l *Lifecycle) reconcile() error {
 			}
 			spec := l.specOf(s)
 			spec.Join = s.MovingTo(me)
+			spec.Restore = s.Status == meta.StatusRestoring
 			if err := l.cfg.Replicas.Start(spec, addrs); err != nil {
 				return err
 			}
@@ -89,6 +91,12 @@ func (l *Lifecycle) reconcile() error {
 				return err
 			}
 			l.cfg.Logger.Info("replica moved away; deleted it here", "store", s.ID)
+		case s.Status == meta.StatusRestoring && running:
+			if l.cfg.Raft.Leads(s.ShardID) {
+				if err := l.settleRestore(s); err != nil {
+					return err
+				}
+			}
 		case s.Status == meta.StatusCreating && running:
 			// Report the store running once it has a leader; its leader does it.
 			if l.cfg.Raft.Leads(s.ShardID) {
@@ -113,6 +121,44 @@ func (l *Lifecycle) reconcile() error {
 		if err := l.cfg.Replicas.Stop(r.ID, 0, false); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// settleRestore runs on the leader of a store being restored: once the
+// restore completed in the store's state machine, the store is running
+// (degraded with fewer replicas than its replication factor); if it failed,
+// or its client stopped sending steps for RestoreIdle, the store is removed
+// so that nothing half-restored remains.
+func (l *Lifecycle) settleRestore(s *meta.Store) error {
+	info, ok := l.cfg.Replicas.RestoreInfo(s.ID)
+	if !ok {
+		return nil
+	}
+	idle := l.cfg.RestoreIdle
+	if idle <= 0 {
+		idle = 2 * time.Minute
+	}
+	last := s.Created
+	if info.InProgress {
+		last = info.Updated
+	}
+	switch {
+	case info.Completed:
+		status := meta.StatusRunning
+		if int64(len(s.Replicas)) < s.Settings.ReplicationFactor {
+			status = meta.StatusDegraded
+		}
+		_, err := l.cfg.Registry.Propose(l.ctx, meta.Command{Op: meta.OpSetStatus, Store: s.ID, Status: status})
+		return err
+	case info.Failed != "" || time.Since(time.Unix(0, last)) > idle:
+		reason := info.Failed
+		if reason == "" {
+			reason = "no restore step for " + idle.String()
+		}
+		l.cfg.Logger.Warn("removing a store whose restore did not complete", "store", s.ID, "reason", reason)
+		_, err := l.cfg.Registry.Propose(l.ctx, meta.Command{Op: meta.OpRemove, Store: s.ID, Protected: l.cfg.DefaultStore})
+		return err
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/subjects"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/raft"
@@ -114,6 +115,17 @@ func (pub *Publisher) Run(ctx context.Context, s Store) {
 			p.drain()
 			return
 		}
+		if ce := codes.As(err); ce != nil && ce.Code == codes.StoreRestoring {
+			// A restore writes history, not news: publish from the head
+			// the store has once it completes (a new epoch).
+			if !backoff.Wait(ctx) {
+				return
+			}
+			if end, err := p.end(); err == nil {
+				p.newEpoch(end)
+			}
+			continue
+		}
 		if err != nil {
 			p.log.Warn("live events: local read failed", "store", p.id, "from", p.next, "err", err)
 			if !backoff.Wait(ctx) {
@@ -187,6 +199,19 @@ func (p *store) head() (uint64, error) {
 
 // publishPage publishes the next page of applied events; more is true when
 // the page did not reach the end of the store.
+// end returns the store's next position, without the look-back of head: a
+// restored store's events are history, whoever leads it.
+func (p *store) end() (uint64, error) {
+	page, err := raft.As[*sm.AllPage](p.s.StaleRead(sm.ReadAll{Backward: true, Count: 1}))
+	if err != nil {
+		return 0, fmt.Errorf("read end: %w", err)
+	}
+	if len(page.Events) == 0 {
+		return 0, nil
+	}
+	return page.Events[0].Position + 1, nil
+}
+
 func (p *store) publishPage() (more bool, err error) {
 	from := p.next
 	page, err := raft.As[*sm.AllPage](p.s.StaleRead(sm.ReadAll{From: &from, Count: livePage}))

@@ -161,6 +161,17 @@ func (st *State) create(c *Command) Result {
 		switch {
 		case s.Status == StatusRemoving:
 			return fail(codes.StoreRemoving, "store %q is being removed; create it again once removal finished", c.Store)
+		case c.Restore != (s.Status == StatusRestoring):
+			// A restore goes into a new store only, and a store being
+			// restored is not there yet for anyone else.
+			if s.Status == StatusRestoring {
+				r := fail(codes.StoreRestoring, "store %q is being restored", c.Store)
+				r.Store = s.clone()
+				return r
+			}
+			r := fail(codes.StoreAlreadyExists, "store %q already exists: a backup is restored into a new store only", c.Store)
+			r.Store = s.clone()
+			return r
 		case s.Settings == c.Settings:
 			return Result{Store: s.clone(), Existed: true}
 		}
@@ -178,8 +189,12 @@ func (st *State) create(c *Command) Result {
 	if replicas == nil {
 		return fail(codes.InvalidSettings, "replication_factor %d is more than the %d storenodes of the cluster", c.Settings.ReplicationFactor, len(st.Nodes))
 	}
+	status := StatusCreating
+	if c.Restore {
+		status = StatusRestoring
+	}
 	s := &Store{
-		ID: c.Store, ShardID: st.NextShardID, Settings: c.Settings, Status: StatusCreating,
+		ID: c.Store, ShardID: st.NextShardID, Settings: c.Settings, Status: status,
 		Replicas: replicas, Origin: c.Origin, Created: c.Time, Updated: c.Time,
 	}
 	st.NextShardID++

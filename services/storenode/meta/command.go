@@ -13,11 +13,13 @@ const EntryVersion byte = 1
 
 // MaxCommandVersion is the highest command version this build's meta
 // (registry) state machine applies: EntryVersion and the operations below
-// as they are today are version 1. Raise it with a new operation, or a new
+// without Command.Restore are version 1; version 2 adds Create with
+// Restore (status restoring) and SetStatus restoring → running. Raise it
+// with a new operation, or a new
 // meaning of an old one, that an older build cannot apply. Storenodes report
 // it (heartbeat, cluster view); it is what a cluster version gate (issue 15,
 // not built yet) compares a command's version with before proposing it.
-const MaxCommandVersion uint32 = 1
+const MaxCommandVersion uint32 = 2
 
 // Operations of a Command.
 const (
@@ -46,6 +48,9 @@ type Command struct {
 	NodeID      uint64   `msgpack:"node,omitempty"`
 	RaftAddress string   `msgpack:"raft_address,omitempty"`
 	UID         string   `msgpack:"uid,omitempty"`
+	// Restore: Create makes the store restoring, to receive a backup
+	// (command version 2).
+	Restore bool `msgpack:"restore,omitempty"`
 }
 
 // Result is the outcome of a Command. Code 0 is success.

@@ -208,3 +208,28 @@ func TestResultErr(t *testing.T) {
 		t.Fatalf("undecodable entry: %+v, %v", r, err)
 	}
 }
+
+// A restore creates a new store in status restoring: a retry is existed,
+// a plain create of it is store_restoring, a restore into an existing
+// store is store_already_exists; SetStatus makes it running.
+func TestCreateForRestore(t *testing.T) {
+	m := New()
+	propose(t, m, 1, Command{Op: OpRegisterNode, NodeID: 1, RaftAddress: "x:1"})
+	r := propose(t, m, 2, Command{Op: OpCreate, Store: "r", Settings: one, Restore: true})
+	if r.Code != 0 || r.Store.Status != StatusRestoring || !r.Changed {
+		t.Fatalf("create for restore: %+v", r)
+	}
+	if r = propose(t, m, 3, Command{Op: OpCreate, Store: "r", Settings: one, Restore: true}); r.Code != 0 || !r.Existed {
+		t.Fatalf("retried: %+v", r)
+	}
+	if r = propose(t, m, 4, Command{Op: OpCreate, Store: "r", Settings: one}); r.Code != int(codes.StoreRestoring) {
+		t.Fatalf("plain create of a store being restored: %+v", r)
+	}
+	propose(t, m, 5, Command{Op: OpCreate, Store: "p", Settings: one})
+	if r = propose(t, m, 6, Command{Op: OpCreate, Store: "p", Settings: one, Restore: true}); r.Code != int(codes.StoreAlreadyExists) {
+		t.Fatalf("restore into an existing store: %+v", r)
+	}
+	if r = propose(t, m, 7, Command{Op: OpSetStatus, Store: "r", Status: StatusRunning}); r.Code != 0 || r.Store.Status != StatusRunning || r.Previous != StatusRestoring {
+		t.Fatalf("restored: %+v", r)
+	}
+}

@@ -34,6 +34,10 @@ const (
 	StatusRunning  = "running"  // every replica it should have is running
 	StatusDegraded = "degraded" // running with fewer replicas than its replication factor
 	StatusRemoving = "removing" // being removed; no longer served
+	// StatusRestoring: created for a restore (Command.Restore); the store's
+	// leader reports it running once the restore completed in the store's
+	// state machine, or removes it if the restore failed or stopped.
+	StatusRestoring = "restoring"
 )
 
 // Store is one registry entry.

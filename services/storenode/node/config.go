@@ -37,6 +37,10 @@ type Config struct {
 	DisableBalancer bool
 	// HeartbeatInterval is how often the node publishes its state. Default 1s.
 	HeartbeatInterval time.Duration
+	// RestoreIdle is how long a store being restored may go without a
+	// restore step before its leader removes it (the restoring client is
+	// gone). Default 2 minutes.
+	RestoreIdle time.Duration
 	// DataDir holds the Raft log (raft/) and one directory per store (stores/<id>/).
 	DataDir string
 	// NATS is the connection the node serves requests on; the caller owns it.

@@ -63,7 +63,7 @@ func (n *Node) startControl() error {
 		NodeID: cfg.NodeID, DefaultStore: cfg.DefaultStore, StaticStores: cfg.StaticStores,
 		MaxStores: cfg.MaxStores, InitialSize: cfg.InitialSize, Limits: cfg.Limits, RequestTimeout: cfg.RequestTimeout,
 		NATS: cfg.NATS, Logger: cfg.Logger, Server: n.srv, Raft: n.host, Registry: n.reg, Replicas: reps,
-		Admission: n.ctl.form, Moves: n.ctl.cluster, Liveness: n.ctl.cluster,
+		Admission: n.ctl.form, Moves: n.ctl.cluster, Liveness: n.ctl.cluster, RestoreIdle: cfg.RestoreIdle,
 		// The registry operations of the other parts.
 		Writes: map[string]lifecycle.Op{
 			proto.MetaJoin:             n.ctl.form.AddNode,
@@ -177,6 +177,20 @@ func (r nodeReplicas) Applied(id string) uint64 {
 		return rep.AppliedIndex()
 	}
 	return 0
+}
+
+// RestoreInfo says where a restore into the store stands on its replica here.
+func (r nodeReplicas) RestoreInfo(id string) (sm.RestoreInfo, bool) {
+	rep := r.n.replicas.Get(id)
+	if rep == nil {
+		return sm.RestoreInfo{}, false
+	}
+	v, err := rep.StaleRead(sm.RestoreStatus{})
+	if err != nil {
+		return sm.RestoreInfo{}, false
+	}
+	info, ok := v.(sm.RestoreInfo)
+	return info, ok
 }
 
 // List returns the specs of the replicas running here, by store id.

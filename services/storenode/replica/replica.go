@@ -111,6 +111,18 @@ func (r *Replica) LivePublished() (next uint64, running bool) {
 	return v - 1, true
 }
 
+// Restoring reports whether the store serves only the restore: a restore
+// is in progress, as this replica applied it, or the store was created for
+// one (Spec.Restore) that has not completed yet. It is the request path's
+// gate; the state machine refuses what arrives during a restore in any case.
+func (r *Replica) Restoring() bool {
+	m := r.sm.Load()
+	if m == nil {
+		return r.spec.Restore
+	}
+	return m.Restoring() || (r.spec.Restore && !m.Restored())
+}
+
 // signal wakes any number of waiters each time it fires; waiters that were
 // not waiting miss nothing they need, because they re-read state on wake-up.
 type signal struct {

@@ -19,4 +19,9 @@ type Spec struct {
 	// Join starts the replica as a new member of the store's running Raft
 	// group (a replica moving in) rather than as an initial member.
 	Join bool
+	// Restore: the store was created to receive a backup (registry status
+	// restoring when the replica started). Until its state machine has
+	// completed a restore, the store serves nothing but the restore
+	// (Replica.Restoring), even before the restore's first step.
+	Restore bool
 }

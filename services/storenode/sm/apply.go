@@ -14,6 +14,10 @@ import (
 type applier struct {
 	b    *pebble.Batch
 	head head
+	// restoring: a restore is in progress; every command but OpRestore is
+	// refused (restore.go).
+	restoring bool
+	restored  bool // a restore completed in this Update
 	// fatal is a local failure (a disk error, a corrupt record): it is not an
 	// outcome every replica would reach, so it must not become a command's
 	// result. Update returns it and dragonboat stops this replica.
@@ -42,6 +46,10 @@ func (a *applier) apply(c *Command, ts int64) Result {
 	fn := ops[c.Op]
 	if fn == nil {
 		r, _ := errorResult(codes.New(codes.Internal, "unknown command op %d", c.Op))
+		return r
+	}
+	if err := a.checkRestoring(c.Op); err != nil {
+		r, _ := errorResult(err)
 		return r
 	}
 	body, err := fn(a, c, ts)

@@ -19,12 +19,14 @@ const EntryVersion byte = 1
 
 // MaxCommandVersion is the highest command version this build's store state
 // machine applies: the entry format (EntryVersion) and the operations of the
-// op table (ops.go) as they are today are version 1. Raise it with a new
+// op table (ops.go) up to the persistent subscriptions are version 1;
+// version 2 adds OpRestore (and the store_restoring answer of every other
+// command while a restore is in progress). Raise it with a new
 // operation, or a new meaning of an old one, that an older build cannot
 // apply. Storenodes report it (heartbeat, cluster view); it is what a
 // cluster version gate (issue 15, not built yet) compares a command's
 // version with before proposing it.
-const MaxCommandVersion uint32 = 1
+const MaxCommandVersion uint32 = 2
 
 // Expected states of a Command.
 const (

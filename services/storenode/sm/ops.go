@@ -6,7 +6,7 @@ package sm
 //
 // Op numbers are written in the Raft log: never renumber or reuse one.
 // 1–15 are the core's, 16–23 aggregate snapshots', 24–31 persistent
-// subscriptions'.
+// subscriptions', 32–39 backup and restore's.
 const (
 	OpAppend uint8 = 1 // Events to Stream; AppendResult
 	OpDelete uint8 = 2 // tombstones Stream and deletes its snapshots; DeleteResult
@@ -18,6 +18,8 @@ const (
 	OpPSubUpdate   uint8 = 25 // Aux: PSubUpdate; PSubUpdateResult
 	OpPSubDelete   uint8 = 26 // the subscription's name in Stream; PSubDeleteResult
 	OpPSubProgress uint8 = 27 // Aux: PSubProgress; PSubProgressResult
+
+	OpRestore uint8 = 32 // Aux: RestoreStep; RestoreResult (command version 2)
 )
 
 // ops maps each op to its apply function; an op without one is answered
@@ -33,6 +35,8 @@ var ops = [256]applyFunc{
 	OpPSubUpdate:   typed((*applier).updatePSub),
 	OpPSubDelete:   typed((*applier).deletePSub),
 	OpPSubProgress: typed((*applier).progressPSub),
+
+	OpRestore: typed((*applier).restore),
 }
 
 // applyFunc applies one command inside the replicated apply and returns its

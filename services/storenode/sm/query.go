@@ -88,10 +88,18 @@ func (s *StateMachine) Lookup(q any) (any, error) {
 	if s.db == nil {
 		return nil, codes.New(codes.Unavailable, "store is closed")
 	}
+	if _, ok := q.(RestoreStatus); !ok && s.restoring.Load() {
+		return nil, errRestoring()
+	}
+	if q, ok := q.(BackupOpen); ok { // backup.go: the Backup owns its snapshot
+		return s.openBackup(q)
+	}
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
 	v := view{snap: snap, maxReply: s.limits.MaxReplySize}
 	switch q := q.(type) {
+	case RestoreStatus: // restore.go
+		return v.restoreInfo()
 	case ReadStream: // stream reads: read.go
 		return v.readStream(&q)
 	case ReadAll:

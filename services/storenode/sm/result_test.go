@@ -9,6 +9,7 @@ import (
 
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
 	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/wire"
 )
 
 // roundTrip passes v the way a result travels: encoded by the apply into a
@@ -46,6 +47,9 @@ func TestTypedResultsRoundTrip(t *testing.T) {
 		OpPSubUpdate:   func(t *testing.T) { roundTrip(t, PSubUpdateResult{Updated: 15}) },
 		OpPSubDelete:   func(t *testing.T) { roundTrip(t, PSubDeleteResult{}) },
 		OpPSubProgress: func(t *testing.T) { roundTrip(t, PSubProgressResult{Checkpoint: 16}) },
+		OpRestore: func(t *testing.T) {
+			roundTrip(t, RestoreResult{Seq: 17, Restored: wire.BackupCounts{Events: 18, Streams: 19, Snapshots: 20, Subscriptions: 21, Parked: 22}, Completed: true, Duplicate: true})
+		},
 	}
 	for op, fn := range ops {
 		if fn == nil {

@@ -133,7 +133,12 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 	if err != nil {
 		return fail(err)
 	}
+	restoring, restored, err := loadRestore(db)
+	if err != nil {
+		return fail(err)
+	}
 	s.mu.Lock()
+	s.closeBackups()
 	old := s.db
 	oldName := s.dir.current
 	if err := s.dir.switchTo(name); err != nil {
@@ -143,6 +148,8 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 	s.db, s.head = db, h
 	s.applied.Store(applied)
 	s.events.Store(h.NextPosition)
+	s.restoring.Store(restoring)
+	s.restored.Store(restored)
 	s.mu.Unlock()
 	if old != nil {
 		if err := old.Close(); err != nil && !errors.Is(err, pebble.ErrClosed) {

@@ -39,6 +39,31 @@ type StateMachine struct {
 	// events is the number of events stored: the next position (read by
 	// Events at any time).
 	events atomic.Uint64
+	// restoring: a restore is in progress (restore.go); set by Open,
+	// Update and RecoverFromSnapshot, read by Lookup.
+	restoring atomic.Bool
+	// restored: a restore completed into the store (restore.go).
+	restored atomic.Bool
+
+	backupsMu sync.Mutex
+	backups   map[*Backup]struct{} // open backups (backup.go), closed with the database
+}
+
+// Restoring reports whether a restore into the store is in progress, as
+// this replica has applied it.
+func (s *StateMachine) Restoring() bool { return s.restoring.Load() }
+
+// Restored reports whether a restore into the store completed, as this
+// replica has applied it.
+func (s *StateMachine) Restored() bool { return s.restored.Load() }
+
+// loadRestore reads the restore markers of a database.
+func loadRestore(db reader) (restoring, restored bool, err error) {
+	if _, restoring, err = get(db, keyRestore); err != nil {
+		return false, false, err
+	}
+	_, restored, err = get(db, keyRestored)
+	return restoring, restored, err
 }
 
 // Applied returns the index of the last Raft entry the state machine
@@ -85,11 +110,18 @@ func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
 		db.Close()
 		return 0, err
 	}
+	restoring, restored, err := loadRestore(db)
+	if err != nil {
+		db.Close()
+		return 0, err
+	}
 	s.mu.Lock()
 	s.db, s.head = db, h
 	s.mu.Unlock()
 	s.applied.Store(applied)
 	s.events.Store(h.NextPosition)
+	s.restoring.Store(restoring)
+	s.restored.Store(restored)
 	return applied, nil
 }
 
@@ -148,7 +180,7 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	defer s.mu.RUnlock()
 	b := s.db.NewIndexedBatch()
 	defer b.Close()
-	a := applier{b: b, head: s.head}
+	a := applier{b: b, head: s.head, restoring: s.restoring.Load()}
 	for i := range entries {
 		results := a.applyEntry(entries[i].Cmd)
 		if a.fatal != nil {
@@ -172,6 +204,10 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	}
 	s.head = a.head
 	s.events.Store(a.head.NextPosition)
+	s.restoring.Store(a.restoring)
+	if a.restored {
+		s.restored.Store(true)
+	}
 	if len(entries) > 0 {
 		s.applied.Store(entries[len(entries)-1].Index)
 	}
@@ -199,6 +235,7 @@ func (s *StateMachine) Close() error {
 	if s.db == nil {
 		return nil
 	}
+	s.closeBackups()
 	err := s.db.Close()
 	s.db = nil
 	if err != nil {

@@ -46,6 +46,9 @@ var table = map[string]handler{
 	subjects.OpPSubJoin:   psubJoin,
 	subjects.OpPSubAck:    psubAck,
 	subjects.OpPSubReplay: psubReplay,
+
+	subjects.OpBackup:  backup,
+	subjects.OpRestore: restore,
 }
 
 // Store is the replica an operation is served through (a *replica.Replica).
@@ -59,6 +62,9 @@ type Store interface {
 	Read(ctx context.Context, q any) (any, error)
 	// Follows reports whether another node leads the store now.
 	Follows() bool
+	// Restoring reports whether a restore into the store is in progress
+	// (as applied here): it then serves nothing but restore.
+	Restoring() bool
 }
 
 // Delivery is the persistent-subscription delivery of the stores this node
@@ -79,6 +85,7 @@ type Ops struct {
 	nc       *nats.Conn
 	srv      *serve.Server
 	delivery Delivery
+	backups  backups // open backup sessions (backup.go)
 }
 
 // New returns the operations, served on nc with srv.
@@ -124,7 +131,10 @@ func (o *Ops) Serve(s Store) (stop func(), err error) {
 	// Tell the gateways: a request a deposed, dead or frozen leader took
 	// can be sent again now, to this node (see proto.LeaderNotice).
 	o.nc.Publish(proto.LeaderNotice(spec.ID), nil) // best effort: the gateway's attempt timeout covers a lost notice
-	return func() { sub.Unsubscribe() }, nil
+	return func() {
+		sub.Unsubscribe()
+		o.backups.endStore(spec.ID) // a backup is pinned to the leader
+	}, nil
 }
 
 // Handle serves one request of operation op on store s.
@@ -133,7 +143,15 @@ func (o *Ops) Handle(ctx context.Context, s Store, op string, data []byte) (any,
 	if !ok {
 		return nil, codes.New(codes.UnknownOperation, "unknown operation %q", wire.Truncate(op))
 	}
-	v, err := h(o, ctx, s, data)
+	var v any
+	var err error
+	if op != subjects.OpRestore && s.Restoring() {
+		// The state machine refuses too; this also covers what the
+		// delivery task answers without it (join, ack, replay).
+		err = codes.New(codes.StoreRestoring, "store %q is being restored: it serves once the restore completes", s.Spec().ID)
+	} else {
+		v, err = h(o, ctx, s, data)
+	}
 	switch {
 	case err != nil:
 		s.Metrics().Error(op, err)

@@ -362,7 +362,7 @@ type file struct {
 func build() ([]file, error) {
 	var out []file
 	seen := map[string]bool{}
-	for _, g := range slices.Concat(goldens(), storeGoldens(), snapshotGoldens()) {
+	for _, g := range slices.Concat(goldens(), storeGoldens(), snapshotGoldens(), backupGoldens()) {
 		if seen[g.name] {
 			return nil, fmt.Errorf("duplicate case %s", g.name)
 		}
@@ -400,7 +400,7 @@ func build() ([]file, error) {
 		Limits      map[string]int `json:"limits,omitempty"`
 	}
 	index := map[string]caseInfo{} // encoding/json sorts the keys
-	for _, c := range slices.Concat(invalids(), storeInvalids(), snapshotInvalids()) {
+	for _, c := range slices.Concat(invalids(), storeInvalids(), snapshotInvalids(), backupInvalids()) {
 		name := c.name + ".msgpack"
 		if _, dup := index[name]; dup {
 			return nil, fmt.Errorf("duplicate invalid case %s", c.name)
@@ -417,6 +417,7 @@ func build() ([]file, error) {
 	if err != nil {
 		return nil, err
 	}
+	out = append(out, backupFiles()...) // the example backup file (backup.go)
 	return append(out, psub...), nil
 }
 
