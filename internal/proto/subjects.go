@@ -17,6 +17,7 @@ import (
 //	_LB.boot.<cluster>.<node>      the formation handshake addressed to one fresh node
 //	_LB.heartbeat                  every storenode publishes its state once a second
 //	_LB.removed.<cluster>.<node>   tells a node removed from the cluster that it was (RemovedNotice)
+//	_LB.ping.<cluster>.<node>      answered at once (empty) by a live, running storenode
 const (
 	prefix         = "_LB."
 	leaderPrefix   = prefix + "leader."
@@ -108,4 +109,12 @@ func Boot(cluster string, node uint64) string {
 // named cluster removed it (node is its id).
 func Removed(cluster string, node uint64) string {
 	return prefix + "removed." + cluster + "." + strconv.FormatUint(node, 10)
+}
+
+// Ping returns the subject a running storenode answers at once (with an
+// empty message): whether it is alive now, not a second ago as its last
+// heartbeat says. The leader balancer asks before it hands a leadership
+// over, so that it never hands one to a node that just died or froze.
+func Ping(cluster string, node uint64) string {
+	return prefix + "ping." + cluster + "." + strconv.FormatUint(node, 10)
 }

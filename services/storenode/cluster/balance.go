@@ -3,6 +3,8 @@ package cluster
 import (
 	"slices"
 	"time"
+
+	"github.com/logbookdb/logbook/internal/proto"
 )
 
 // The leader balancer keeps store leaderships spread across storenodes:
@@ -12,6 +14,15 @@ import (
 // that store's leadership over (one transfer per pass, so the cluster
 // converges without churning). Leader counts come from heartbeats.
 const balanceEvery = 5
+
+// pingTimeout bounds the liveness check of a transfer target.
+const pingTimeout = 200 * time.Millisecond
+
+// alive asks node whether it runs now (proto.Ping).
+func (c *Cluster) alive(node uint64) bool {
+	_, err := c.cfg.NATS.Request(proto.Ping(c.cfg.ClusterName, node), nil, pingTimeout)
+	return err == nil
+}
 
 func (c *Cluster) balanceLeaders() {
 	if c.cfg.DisableBalancer {
@@ -45,6 +56,13 @@ func (c *Cluster) balanceLeaders() {
 			}
 		}
 		if target == 0 || leads[me]-leads[target] < 2 {
+			continue
+		}
+		// A heartbeat can be a second old: a node that died or froze since
+		// still looks up, and a transfer to it would hold the store's
+		// writes for an election timeout before dragonboat gives up.
+		// (dragonboat's transfer brings a replica that trails up to date.)
+		if !peers[target].hosting(s.ID) || !c.alive(target) {
 			continue
 		}
 		if err := c.cfg.Raft.TransferLeader(s.ShardID, target); err != nil {

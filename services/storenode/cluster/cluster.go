@@ -98,6 +98,11 @@ func (c *Cluster) Start() {
 	} else {
 		c.run.Keep(sub)
 	}
+	if sub, err := c.cfg.NATS.Subscribe(proto.Ping(c.cfg.ClusterName, c.cfg.NodeID), func(m *nats.Msg) { m.Respond(nil) }); err != nil {
+		c.cfg.Logger.Error("cannot answer pings", "err", err)
+	} else {
+		c.run.Keep(sub)
+	}
 	c.run.Loop(c.cfg.HeartbeatInterval, nil, c.beat)
 }
 
