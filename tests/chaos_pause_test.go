@@ -71,18 +71,26 @@ func targetFor(kind string) time.Duration {
 // overlaps [from, to], counting from from at the earliest. acks are sorted;
 // end is when the load stopped (a stretch still open then ends there).
 func pauseIn(acks []time.Duration, from, to, end time.Duration) time.Duration {
-	var longest time.Duration
+	d, _ := pauseAt(acks, from, to, end)
+	return d
+}
+
+// pauseAt is pauseIn with when the stretch began (for the report: did it
+// start with the fault, or with the node's return?).
+func pauseAt(acks []time.Duration, from, to, end time.Duration) (longest, at time.Duration) {
 	prev := time.Duration(-1)
 	for _, a := range append(slices.Clone(acks), end) {
 		if a > from && prev < to {
-			longest = max(longest, a-max(prev, from))
+			if d := a - max(prev, from); d > longest {
+				longest, at = d, max(prev, from)
+			}
 		}
 		if a > to {
 			break
 		}
 		prev = a
 	}
-	return longest
+	return longest, at
 }
 
 // calmPause is the longest stretch without an acknowledgement that does not
@@ -112,6 +120,7 @@ type pauseSample struct {
 	store string
 	kind  string
 	pause time.Duration
+	at    time.Duration // when it began
 }
 
 // measurePauses computes every (fault, store) sample; acks maps each store
@@ -121,7 +130,8 @@ func measurePauses(faults []fault, acks map[string][]time.Duration, end time.Dur
 	var out []pauseSample
 	for i, f := range faults {
 		for _, s := range stores {
-			out = append(out, pauseSample{i, s, f.kindFor(s), pauseIn(acks[s], f.start, f.end+recoveryWindow, end)})
+			d, at := pauseAt(acks[s], f.start, f.end+recoveryWindow, end)
+			out = append(out, pauseSample{i, s, f.kindFor(s), d, at})
 		}
 	}
 	return out
@@ -200,7 +210,8 @@ func reportPauses(t *testing.T, faults []fault, acks map[string][]time.Duration,
 	for _, s := range samples {
 		if target := targetFor(s.kind); s.pause > target {
 			f := faults[s.fault]
-			t.Errorf("target missed: store %s paused %s after fault %d (%s of node %d), over its %s target", s.store, ms(s.pause), s.fault+1, s.kind, f.node, ms(target))
+			t.Errorf("target missed: store %s paused %s after fault %d (%s of node %d), from %s (fault %s–%s), over its %s target",
+				s.store, ms(s.pause), s.fault+1, s.kind, f.node, ms(s.at), ms(f.start), ms(f.end), ms(target))
 		}
 	}
 }
