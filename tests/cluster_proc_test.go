@@ -47,6 +47,7 @@ type procNode struct {
 	stderr *syncBuffer // what it wrote on stderr (also copied to the test's)
 	err    error       // its exit status, once done is closed
 	prefix []string    // a command that runs it, e.g. ip netns exec <ns> (netns_test.go)
+	bin    string      // the storenode binary, if not storenodeBinary's (another build)
 }
 
 // procLogLevel is the storenodes' -log-level: error, or
@@ -108,12 +109,16 @@ func storenodeBinary(t *testing.T) string {
 
 // startProcCluster starts size storenode processes that form a cluster, and
 // a gateway; it returns once every node is ready.
-func startProcCluster(t *testing.T, size int) *procCluster {
+func startProcCluster(t *testing.T, size int, configure ...func(*procNode)) *procCluster {
 	_, url := startNATS(t)
 	c := &procCluster{t: t, url: url, size: size, nodes: map[uint64]*procNode{}}
 	var nodes []*procNode
 	for id := uint64(1); id <= uint64(size); id++ {
-		nodes = append(nodes, &procNode{id: id, dir: t.TempDir(), raft: freeAddr(t), http: freeAddr(t)})
+		p := &procNode{id: id, dir: t.TempDir(), raft: freeAddr(t), http: freeAddr(t)}
+		for _, f := range configure {
+			f(p)
+		}
+		nodes = append(nodes, p)
 	}
 	// Registered after the data directories, so it runs before they are
 	// removed: no process writes into a directory being removed.
@@ -133,7 +138,11 @@ func (c *procCluster) launch(p *procNode) {
 	c.t.Helper()
 	args := []string{"-nats-url", c.url, "-node-id", fmt.Sprint(p.id), "-raft-addr", p.raft,
 		"-data", p.dir, "-cluster", "chaos", "-initial-size", fmt.Sprint(c.size), "-log-level", procLogLevel(), "-http", p.http}
-	args = append([]string{storenodeBinary(c.t)}, args...)
+	bin := p.bin
+	if bin == "" {
+		bin = storenodeBinary(c.t)
+	}
+	args = append([]string{bin}, args...)
 	if len(p.prefix) > 0 {
 		args = append(slices.Clone(p.prefix), args...)
 	}

@@ -30,11 +30,12 @@ var (
 )
 
 // buildBinary builds a command of the workspace once per test run.
-func buildBinary(t *testing.T, pkg string) string {
+func buildBinary(t *testing.T, pkg string, buildFlags ...string) string {
 	t.Helper()
 	binMu.Lock()
 	defer binMu.Unlock()
-	if p, ok := binPaths[pkg]; ok {
+	key := strings.Join(append([]string{pkg}, buildFlags...), " ")
+	if p, ok := binPaths[key]; ok {
 		return p
 	}
 	dir, err := os.MkdirTemp("", "logbook-bin-")
@@ -42,10 +43,11 @@ func buildBinary(t *testing.T, pkg string) string {
 		t.Fatal(err)
 	}
 	p := filepath.Join(dir, filepath.Base(pkg))
-	if out, err := exec.Command("go", "build", "-o", p, pkg).CombinedOutput(); err != nil {
+	args := append(append([]string{"build", "-o", p}, buildFlags...), pkg)
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}
-	binPaths[pkg] = p
+	binPaths[key] = p
 	return p
 }
 

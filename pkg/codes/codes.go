@@ -43,6 +43,7 @@ const (
 	StoreProtected        Code = 40906 // the default store cannot be removed
 	SnapshotConflict      Code = 40910 // a snapshot of this stream and version exists with other content
 	SnapshotVersionAhead  Code = 40911 // a snapshot's version is beyond the stream's last revision
+	VersionNotActive      Code = 40950 // the operation needs a cluster version not active yet: finish the upgrade
 
 	// 410: the stream was deleted.
 	StreamDeleted Code = 41001
@@ -99,6 +100,7 @@ var names = map[Code]string{
 	NodeNotFound:          "node_not_found",
 	SnapshotConflict:      "snapshot_conflict",
 	SnapshotVersionAhead:  "snapshot_version_ahead",
+	VersionNotActive:      "version_not_active",
 	WrongExpectedRevision: "wrong_expected_revision",
 	IdempotencyConflict:   "idempotency_conflict",
 	StoreAlreadyExists:    "store_already_exists",

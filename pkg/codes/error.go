@@ -80,6 +80,7 @@ var (
 	ErrSnapshotNotFound      = &Error{Code: SnapshotNotFound}
 	ErrSnapshotConflict      = &Error{Code: SnapshotConflict}
 	ErrSnapshotVersionAhead  = &Error{Code: SnapshotVersionAhead}
+	ErrVersionNotActive      = &Error{Code: VersionNotActive}
 
 	// Persistent subscriptions.
 	ErrInvalidFilter             = &Error{Code: InvalidFilter}

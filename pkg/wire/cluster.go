@@ -119,6 +119,17 @@ type ClusterView struct {
 	Stores     []ClusterStore `msgpack:"stores" json:"stores"`
 	Drift      []Drift        `msgpack:"drift" json:"drift"`
 	Time       int64          `msgpack:"time" json:"time"` // Unix ns at the answering node
+	// ClusterVersion is the active cluster version: the highest store and
+	// registry command versions that may be used (each node's supported
+	// ones are in Nodes). Absent from storenodes older than the gate.
+	ClusterVersion *ClusterVersion `msgpack:"cluster_version,omitempty" json:"cluster_version,omitempty"`
+}
+
+// ClusterVersion is the active cluster version (see docs/operations.md,
+// Upgrading).
+type ClusterVersion struct {
+	StoreCommand uint32 `msgpack:"store_command" json:"store_command"`
+	MetaCommand  uint32 `msgpack:"meta_command" json:"meta_command"`
 }
 
 // ClusterHealth is the reply of cluster.health.

@@ -84,7 +84,11 @@ func printJSON(v any) error {
 }
 
 func printView(v *client.ClusterView) {
-	fmt.Printf("cluster %s (uid %s), registry leader: node %d, answered by node %d\n\n", v.Cluster, v.UID, v.MetaLeader, v.AnsweredBy)
+	fmt.Printf("cluster %s (uid %s), registry leader: node %d, answered by node %d\n", v.Cluster, v.UID, v.MetaLeader, v.AnsweredBy)
+	if cv := v.ClusterVersion; cv != nil {
+		fmt.Printf("cluster version: store commands %d, registry commands %d\n", cv.StoreCommand, cv.MetaCommand)
+	}
+	fmt.Println()
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NODE\tRAFT ADDRESS\tHEALTH\tLAST SEEN\tMETA\tLEADS\tREPLICAS\tVERSION\tCMD STORE/META\tFORMAT\tDATA DIR")
 	for _, n := range v.Nodes {

@@ -27,6 +27,7 @@ type Flags struct {
 	MaxStores      *int
 	MetricsStores  *int
 	RequestTimeout *time.Duration
+	HoldVersion    *bool
 	Limits         wire.Limits
 
 	NodeIDFromOrdinal *bool // see ordinal.go
@@ -49,6 +50,7 @@ func Register(fs *flag.FlagSet, defaultData string) *Flags {
 	f.Stores = fs.String("stores", flagenv.String("LOGBOOK_STORES", ""), "comma-separated ids of stores to create at start-up with default settings (env LOGBOOK_STORES)")
 	f.MaxStores = fs.Int("max-stores", flagenv.Int("LOGBOOK_MAX_STORES", 10_000), "most stores the cluster may hold (env LOGBOOK_MAX_STORES)")
 	f.MetricsStores = fs.Int("metrics-store-limit", flagenv.Int("LOGBOOK_METRICS_STORE_LIMIT", 100), "stores with metric series of their own on this node; the others share store=\"_other\"; 0: none (env LOGBOOK_METRICS_STORE_LIMIT)")
+	f.HoldVersion = fs.Bool("hold-cluster-version", envBool("LOGBOOK_HOLD_CLUSTER_VERSION"), "do not raise the cluster version while this node leads the registry, even once every storenode supports a newer one: set it on every node during an upgrade you may roll back (see Upgrading in docs/operations.md; env LOGBOOK_HOLD_CLUSTER_VERSION)")
 	f.RequestTimeout = fs.Duration("request-timeout", flagenv.Duration("LOGBOOK_REQUEST_TIMEOUT", 5*time.Second), "bound on each request inside the storenode, Raft round included (env LOGBOOK_REQUEST_TIMEOUT)")
 	flagenv.Limits(fs, &f.Limits)
 	return f
@@ -85,6 +87,6 @@ func (f *Flags) Config() (node.Config, error) {
 		NodeID: uint64(nodeID), RaftAddress: *f.RaftAddress, ListenAddress: *f.RaftListen,
 		ClusterName: *f.Cluster, InitialSize: *f.InitialSize, DataDir: *f.DataDir,
 		DefaultStore: *f.Store, StaticStores: static, MaxStores: *f.MaxStores,
-		Limits: f.Limits, RequestTimeout: *f.RequestTimeout, MetricsStoreLimit: metricsStores,
+		Limits: f.Limits, RequestTimeout: *f.RequestTimeout, MetricsStoreLimit: metricsStores, HoldClusterVersion: *f.HoldVersion,
 	}, nil
 }

@@ -53,6 +53,13 @@ type Config struct {
 	Settings          proto.NodeSettings // this node's settings, compared for drift
 	HeartbeatInterval time.Duration
 	DisableBalancer   bool
+	// HoldVersion keeps this node, while it leads the registry, from
+	// raising the cluster version (to roll back an upgrade before it is
+	// finalized: see Upgrading in docs/operations.md).
+	HoldVersion bool
+	// Refuse stops the node for good (a build older than the cluster
+	// version); nil in tests that do not need it.
+	Refuse func(error)
 	Limits            wire.Limits // bounds cluster.* requests
 	NATS              *nats.Conn
 	Logger            *slog.Logger

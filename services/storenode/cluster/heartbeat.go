@@ -87,6 +87,9 @@ func (c *Cluster) beat() bool {
 	c.beats++
 	c.refreshRemoved()
 	if c.cfg.Membership.Member() {
+		c.checkVersion()
+	}
+	if c.cfg.Membership.Member() {
 		if b, err := wire.Marshal(c.heartbeat()); err == nil {
 			c.publish(proto.Heartbeat, b)
 		}

@@ -31,6 +31,9 @@ func (c *Cluster) View(ctx context.Context) (*wire.ClusterView, error) {
 	if uid, err := c.cfg.Registry.UID(); err == nil {
 		v.UID = uid
 	}
+	if cv, err := c.cfg.Registry.ClusterVersion(); err == nil {
+		v.ClusterVersion = &wire.ClusterVersion{StoreCommand: cv.Store, MetaCommand: cv.Meta}
+	}
 	if l, ok := c.cfg.Registry.Leader(); ok {
 		v.MetaLeader = l
 	}

@@ -175,6 +175,10 @@ func (f *Formation) Fatal() error {
 // start-up, or later when the cluster removes it.
 func (f *Formation) Failed() <-chan struct{} { return f.failed }
 
+// Refuse makes the node stop for good, saying why (Fatal, Failed): for a
+// reason found after start-up, such as a cluster version beyond this build.
+func (f *Formation) Refuse(err error) { f.setFatal(err) }
+
 func (f *Formation) setFatal(err error) {
 	f.mu.Lock()
 	first := f.fatal == nil

@@ -74,6 +74,8 @@ func (st *State) apply(c *Command) Result {
 		return Result{Store: s.clone(), Changed: true, Purged: true, Previous: StatusRemoving}
 	case OpRemoveNode:
 		return st.removeNode(c)
+	case OpSetVersion:
+		return st.setVersion(c)
 	case OpMoveDone:
 		s, ok := st.Stores[c.Store]
 		if !ok {

@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/logbookdb/logbook/pkg/codes"
@@ -14,11 +15,12 @@ const EntryVersion byte = 1
 // MaxCommandVersion is the highest command version this build's meta
 // (registry) state machine applies: EntryVersion and the operations below
 // without Command.Restore are version 1; version 2 adds Create with
-// Restore (status restoring) and SetStatus restoring → running. Raise it
-// with a new operation, or a new
-// meaning of an old one, that an older build cannot apply. Storenodes report
-// it (heartbeat, cluster view); it is what a cluster version gate (issue 15,
-// not built yet) compares a command's version with before proposing it.
+// Restore (status restoring), SetStatus restoring → running, and
+// OpSetVersion. Raise it with a new operation, or a new meaning of an old
+// one, that an older build cannot apply, and make Command.Version say which
+// commands need it. Storenodes report it (heartbeat, cluster view); the
+// registry refuses to propose a command above the active cluster version
+// (version.go).
 const MaxCommandVersion uint32 = 2
 
 // Operations of a Command.
@@ -28,11 +30,18 @@ const (
 	OpSetStatus      uint8 = 3
 	OpRemove         uint8 = 4
 	OpReplicaRemoved uint8 = 5
-	OpInit           uint8 = 6 // sets the cluster UID if it has none
-	OpRemoveNode     uint8 = 7 // a node leaves: its replicas move to other nodes
-	OpMoveDone       uint8 = 8 // a store's replica moved off a leaving node
-	OpNodeRemoved    uint8 = 9 // a leaving node holds nothing and left the meta shard
+	OpInit           uint8 = 6  // sets the cluster UID if it has none
+	OpRemoveNode     uint8 = 7  // a node leaves: its replicas move to other nodes
+	OpMoveDone       uint8 = 8  // a store's replica moved off a leaving node
+	OpNodeRemoved    uint8 = 9  // a leaving node holds nothing and left the meta shard
+	OpSetVersion     uint8 = 10 // raises the active cluster version (command version 2)
+
+	lastOp = OpSetVersion // the highest op this build knows
 )
+
+// ErrNewerEntry marks a registry entry a newer build wrote, which this one
+// cannot apply: the replica halts instead of diverging.
+var ErrNewerEntry = errors.New("written by a newer Logbook build: upgrade this storenode to one that supports the cluster version")
 
 // Command is one registry change. Everything the apply needs is in it
 // (including the proposer's clock and limits), so replicas agree.
@@ -51,6 +60,9 @@ type Command struct {
 	// Restore: Create makes the store restoring, to receive a backup
 	// (command version 2).
 	Restore bool `msgpack:"restore,omitempty"`
+	// StoreVersion, MetaVersion: OpSetVersion's new active cluster version.
+	StoreVersion uint32 `msgpack:"store_version,omitempty"`
+	MetaVersion  uint32 `msgpack:"meta_version,omitempty"`
 }
 
 // Result is the outcome of a Command. Code 0 is success.

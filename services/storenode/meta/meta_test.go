@@ -2,6 +2,7 @@ package meta
 
 import (
 	"bytes"
+	"errors"
 	"reflect"
 	"testing"
 
@@ -199,13 +200,48 @@ func TestResultErr(t *testing.T) {
 		codes.As(err).Message != `store "nope" does not exist` {
 		t.Fatalf("remove of an unknown store: %v", err)
 	}
-	res, err := m.Update(dbsm.Entry{Index: 5, Cmd: []byte{99}})
+	res, err := m.Update(dbsm.Entry{Index: 5, Cmd: []byte{EntryVersion, 0xc1}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r, err = DecodeResult(res.Data)
 	if err != nil || codes.As(r.Err()).Code != codes.Internal || res.Value != uint64(codes.Internal) {
 		t.Fatalf("undecodable entry: %+v, %v", r, err)
+	}
+	// What a newer build wrote halts the replica instead.
+	if _, err := m.Update(dbsm.Entry{Index: 6, Cmd: []byte{EntryVersion + 1}}); !errors.Is(err, ErrNewerEntry) {
+		t.Fatalf("newer entry version: %v", err)
+	}
+	data, err := Encode(&Command{Op: lastOp + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Update(dbsm.Entry{Index: 7, Cmd: data}); !errors.Is(err, ErrNewerEntry) {
+		t.Fatalf("unknown op: %v", err)
+	}
+}
+
+// The cluster version moves up only, part by part; an absent one is the
+// base version.
+func TestClusterVersionNeverMovesDown(t *testing.T) {
+	m := New()
+	if v, _ := m.Lookup(GetVersion{}); v != BaseVersion {
+		t.Fatalf("a fresh registry is at %+v", v)
+	}
+	if r := propose(t, m, 1, Command{Op: OpSetVersion, StoreVersion: 2, MetaVersion: 2}); r.Err() != nil || !r.Changed {
+		t.Fatalf("raise: %+v", r)
+	}
+	if r := propose(t, m, 2, Command{Op: OpSetVersion, StoreVersion: 2, MetaVersion: 2}); r.Err() != nil || r.Changed {
+		t.Fatalf("the same again: %+v", r)
+	}
+	if r := propose(t, m, 3, Command{Op: OpSetVersion, StoreVersion: 1, MetaVersion: 3}); codes.As(r.Err()).Code != codes.InvalidArgument {
+		t.Fatalf("a lower store part: %+v", r)
+	}
+	if v, _ := m.Lookup(GetVersion{}); v != (ClusterVersion{Store: 2, Meta: 2}) {
+		t.Fatalf("version %+v", v)
+	}
+	if (&Command{Op: OpCreate, Restore: true}).Version() != 2 || (&Command{Op: OpCreate}).Version() != 1 {
+		t.Fatal("command versions")
 	}
 }
 

@@ -100,6 +100,8 @@ type State struct {
 	// ClusterUID identifies this cluster's registry, set once by OpInit, so
 	// that two Logbooks sharing a NATS server can tell each other apart.
 	ClusterUID string `msgpack:"cluster_uid"`
+	// Version is the active cluster version (zero: the base version).
+	Version ClusterVersion `msgpack:"version,omitempty"`
 }
 
 func newState() *State {

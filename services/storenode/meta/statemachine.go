@@ -24,8 +24,20 @@ func New() *StateMachine { return &StateMachine{st: newState()} }
 var _ dbsm.IStateMachine = (*StateMachine)(nil)
 
 // Update applies one entry.
+//
+// An entry a newer build wrote (a newer entry version, an op this build
+// does not know) halts the replica with an error — dragonboat stops the
+// process — rather than be answered with an error here while newer
+// replicas apply it: the registries would differ. The cluster version gate
+// keeps that from happening (version.go).
 func (m *StateMachine) Update(e dbsm.Entry) (dbsm.Result, error) {
+	if len(e.Cmd) > 0 && e.Cmd[0] > EntryVersion {
+		return dbsm.Result{}, fmt.Errorf("meta: entry %d has version %d, newer than this build's %d: %w", e.Index, e.Cmd[0], EntryVersion, ErrNewerEntry)
+	}
 	c, err := decodeCommand(e.Cmd)
+	if err == nil && c.Op > lastOp {
+		return dbsm.Result{}, fmt.Errorf("meta: entry %d has op %d, unknown to this build (meta command version %d): %w", e.Index, c.Op, MaxCommandVersion, ErrNewerEntry)
+	}
 	var r Result
 	if err != nil {
 		r = fail(codes.Internal, "%v", err)
@@ -67,6 +79,8 @@ func (m *StateMachine) Lookup(q any) (any, error) {
 		return m.st.sortedStores(), nil
 	case ClusterUID:
 		return m.st.ClusterUID, nil
+	case GetVersion:
+		return m.st.Version.Active(), nil
 	case AllNodes:
 		out := make([]Node, 0, len(m.st.Nodes))
 		for _, n := range m.st.Nodes {

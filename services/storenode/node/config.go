@@ -35,6 +35,9 @@ type Config struct {
 	InitialSize int
 	// DisableBalancer turns off the leader balancer (balance.go).
 	DisableBalancer bool
+	// HoldClusterVersion keeps this node, while it leads the registry, from
+	// raising the cluster version (cluster/version.go).
+	HoldClusterVersion bool
 	// HeartbeatInterval is how often the node publishes its state. Default 1s.
 	HeartbeatInterval time.Duration
 	// RestoreIdle is how long a store being restored may go without a

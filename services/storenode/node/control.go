@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -28,8 +29,22 @@ import (
 var Version = version.Version
 
 // versions are the versions this build supports, reported in heartbeats.
-var versions = cluster.Versions{
-	StoreCommand: sm.MaxCommandVersion, MetaCommand: meta.MaxCommandVersion, DataFormat: datadir.Format,
+var versions = supported()
+
+// supportOverride, set at build time only (-ldflags "-X
+// github.com/logbookdb/logbook/services/storenode/node.supportOverride=1/1"),
+// makes the build report and enforce lower store/meta command versions
+// than it has: how the tests build an "older" storenode to run a
+// mixed-version cluster from one source tree. Empty in every release.
+var supportOverride string
+
+func supported() cluster.Versions {
+	v := cluster.Versions{StoreCommand: sm.MaxCommandVersion, MetaCommand: meta.MaxCommandVersion, DataFormat: datadir.Format}
+	var s, m uint32
+	if _, err := fmt.Sscanf(supportOverride, "%d/%d", &s, &m); err == nil && s >= 1 && m >= 1 {
+		v.StoreCommand, v.MetaCommand = min(s, v.StoreCommand), min(m, v.MetaCommand)
+	}
+	return v
 }
 
 type control struct {
@@ -55,7 +70,8 @@ func (n *Node) startControl() error {
 	n.ctl.cluster = cluster.New(cluster.Config{
 		ClusterName: cfg.ClusterName, NodeID: cfg.NodeID, RaftAddress: cfg.RaftAddress, DataDir: cfg.DataDir,
 		Version: Version, Versions: versions, Settings: n.settings(), HeartbeatInterval: cfg.HeartbeatInterval,
-		DisableBalancer: cfg.DisableBalancer, Limits: cfg.Limits, NATS: cfg.NATS, Logger: cfg.Logger,
+		DisableBalancer: cfg.DisableBalancer, HoldVersion: cfg.HoldClusterVersion, Refuse: n.ctl.form.Refuse,
+		Limits: cfg.Limits, NATS: cfg.NATS, Logger: cfg.Logger,
 		Raft: n.host, Registry: n.reg, Replicas: reps, Membership: n.ctl.form, Foreign: foreign,
 		Changed: n.pokeReconcile,
 	})

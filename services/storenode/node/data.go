@@ -30,6 +30,10 @@ func (n *Node) startData() {
 			func(ctx context.Context, r *replica.Replica) { events.Run(ctx, r) },
 			func(ctx context.Context, r *replica.Replica) { deliveries.Run(ctx, r) },
 		},
+		StoreVersion: func() (uint32, error) {
+			v, err := n.reg.ClusterVersion()
+			return v.Store, err
+		},
 		Wake:    n.leaderEvents,
 		Metrics: n.metrics,
 		Logger:  n.cfg.Logger,

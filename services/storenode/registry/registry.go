@@ -87,6 +87,12 @@ func (r *Registry) UID() (string, error) {
 	return raft.As[string](r.raft.StaleRead(meta.ShardID, meta.ClusterUID{}))
 }
 
+// ClusterVersion returns the active cluster version, as this replica
+// applied it.
+func (r *Registry) ClusterVersion() (meta.ClusterVersion, error) {
+	return raft.As[meta.ClusterVersion](r.raft.StaleRead(meta.ShardID, meta.GetVersion{}))
+}
+
 // Leader returns the meta shard's leader; ok is false while it has none.
 func (r *Registry) Leader() (uint64, bool) { return r.raft.Leader(meta.ShardID) }
 
@@ -100,7 +106,21 @@ func (r *Registry) Follows() bool { return r.raft.Follows(meta.ShardID) }
 // Propose proposes one registry change and returns its result, whose
 // failure (a rule the change broke) is r.Err(); the error is a Raft failure.
 // A change that took effect is announced on stores.events.<store>.<kind>.
+//
+// A command that needs a meta command version above the active cluster
+// version is refused before it is proposed (version_not_active): a
+// registry replica on an older build would apply it differently. The
+// version change itself is proposed only when every node supports it.
 func (r *Registry) Propose(ctx context.Context, c meta.Command) (*meta.Result, error) {
+	if need := c.Version(); need > 1 && c.Op != meta.OpSetVersion {
+		v, err := r.ClusterVersion()
+		if err != nil {
+			return nil, fmt.Errorf("registry: %w", err)
+		}
+		if need > v.Meta {
+			return nil, codes.New(codes.VersionNotActive, "this registry change needs meta command version %d; the cluster is at %d until every storenode supports it and the upgrade is finalized", need, v.Meta)
+		}
+	}
 	c.Time = time.Now().UnixNano()
 	data, err := meta.Encode(&c)
 	if err != nil {

@@ -204,3 +204,22 @@ func TestStoppedProposerAnswersQueuedCommandsAtOnce(t *testing.T) {
 	}
 	p.wait()
 }
+
+// A command above the active store command version is refused before it
+// reaches the proposer; base commands skip the check.
+func TestSubmitRefusesACommandAboveTheClusterVersion(t *testing.T) {
+	r := &Replica{storeVersion: func() (uint32, error) { return 1, nil }}
+	_, err := r.Submit(context.Background(), sm.Command{Op: sm.OpRestore}, 1)
+	if codes.As(err).Code != codes.VersionNotActive {
+		t.Fatalf("restore at cluster version 1: %v", err)
+	}
+	f := &fakeRaft{}
+	p := newProposer(f, 1, 512, 1, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); p.wait() }()
+	p.start(ctx, 1)
+	r.proposer = p
+	if _, err := r.Submit(ctx, sm.Command{Op: sm.OpAppend}, 1); err != nil {
+		t.Fatalf("append at cluster version 1: %v", err)
+	}
+}

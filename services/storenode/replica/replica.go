@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/services/storenode/metrics"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 )
@@ -29,6 +30,8 @@ type Replica struct {
 
 	tasks sync.WaitGroup // this replica's leader tasks (also counted in Set.tasks)
 
+	storeVersion func() (uint32, error) // the active store command version (Config.StoreVersion)
+
 	// livePublished is 1 + the next position live publication will
 	// publish, while it runs here (0 otherwise); read by the metrics.
 	livePublished atomic.Uint64
@@ -43,7 +46,21 @@ func (r *Replica) Metrics() *metrics.Store { return r.metrics }
 // Submit proposes cmd through the store's proposer (group commit) and waits
 // for its result or ctx's end. A Timeout error means the outcome is
 // unknown: the command may still be applied.
+//
+// A command that needs a store command version above the active cluster
+// version is refused first (version_not_active, nothing written): a
+// replica on an older build would not apply it the same way. Appends and
+// the other base commands skip the check.
 func (r *Replica) Submit(ctx context.Context, cmd sm.Command, size int) (sm.Result, error) {
+	if need := sm.OpVersion(cmd.Op); need > 1 && r.storeVersion != nil {
+		active, err := r.storeVersion()
+		if err != nil {
+			return sm.Result{}, codes.New(codes.NotWritten, "cannot read the cluster version: %v", err)
+		}
+		if need > active {
+			return sm.Result{}, codes.New(codes.VersionNotActive, "this operation needs store command version %d; the cluster is at %d until every storenode supports it and the upgrade is finalized", need, active)
+		}
+	}
 	return r.proposer.submit(ctx, cmd, size)
 }
 

@@ -57,6 +57,10 @@ type Config struct {
 	// Wake is poked (by Raft's leader-change callback and by Start) to make
 	// the follower pass at once; buffered, never blocked on.
 	Wake chan struct{}
+	// StoreVersion returns the active cluster version of the store state
+	// machines (the registry's): a command that needs more is refused
+	// before it is proposed. Nil: every command is allowed (tests).
+	StoreVersion func() (uint32, error)
 	// Metrics receives each store's counters; default: metrics of the Set's
 	// own, not served.
 	Metrics *metrics.Metrics
@@ -102,7 +106,7 @@ func (s *Set) dir(id string) string { return filepath.Join(s.cfg.Dir, id) }
 func (s *Set) Start(spec Spec, addrs map[uint64]string) error {
 	dir := s.dir(spec.ID)
 	limits := spec.Limits
-	r := &Replica{spec: spec, raft: s.cfg.Raft, applied: newSignal(), metrics: s.cfg.Metrics.Store(spec.ID)}
+	r := &Replica{spec: spec, raft: s.cfg.Raft, applied: newSignal(), metrics: s.cfg.Metrics.Store(spec.ID), storeVersion: s.cfg.StoreVersion}
 	create := func() dbsm.IOnDiskStateMachine {
 		m := sm.New(dir, limits)
 		m.OnApply(func(uint64) { r.applied.fire() })

@@ -1,6 +1,7 @@
 package sm
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble"
@@ -25,6 +26,12 @@ type applier struct {
 }
 
 func (a *applier) applyEntry(cmd []byte) []Result {
+	if len(cmd) > 0 && cmd[0] > EntryVersion {
+		// Written by a newer build: applying it as an error here while the
+		// newer replicas apply it for real would make the replicas differ.
+		a.fatal = fmt.Errorf("entry version %d is newer than this build's %d (store command version %d): %w", cmd[0], EntryVersion, MaxCommandVersion, ErrNewerEntry)
+		return nil
+	}
 	batch, err := DecodeBatch(cmd)
 	if err != nil {
 		// A replica that cannot read an entry must not guess; every replica
@@ -41,12 +48,25 @@ func (a *applier) applyEntry(cmd []byte) []Result {
 	return results
 }
 
+// ErrNewerEntry marks a Raft entry this build cannot apply because a newer
+// build wrote it: the replica halts (dragonboat stops the process) rather
+// than diverge from the replicas that apply it. The cluster version gate
+// keeps it from happening: a node whose build is older than the cluster
+// version refuses to serve (see docs/operations.md, Upgrading).
+var ErrNewerEntry = errors.New("written by a newer Logbook build: upgrade this storenode to one that supports the cluster version")
+
 // apply applies one command through the operation table (ops.go).
 func (a *applier) apply(c *Command, ts int64) Result {
 	fn := ops[c.Op]
 	if fn == nil {
-		r, _ := errorResult(codes.New(codes.Internal, "unknown command op %d", c.Op))
-		return r
+		// An op this build does not know was proposed by a newer one (the
+		// cluster version let it: this node should not be running).
+		// Answering it with an error here while newer replicas apply it
+		// would make the replicas differ: stop instead.
+		if a.fatal == nil {
+			a.fatal = fmt.Errorf("command op %d is unknown to this build (store command version %d): %w", c.Op, MaxCommandVersion, ErrNewerEntry)
+		}
+		return Result{}
 	}
 	if err := a.checkRestoring(c.Op); err != nil {
 		r, _ := errorResult(err)

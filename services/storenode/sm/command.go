@@ -23,9 +23,10 @@ const EntryVersion byte = 1
 // version 2 adds OpRestore (and the store_restoring answer of every other
 // command while a restore is in progress). Raise it with a new
 // operation, or a new meaning of an old one, that an older build cannot
-// apply. Storenodes report it (heartbeat, cluster view); it is what a
-// cluster version gate (issue 15, not built yet) compares a command's
-// version with before proposing it.
+// apply, and record the op's version in opVersions (ops.go). Storenodes
+// report it (heartbeat, cluster view); the cluster version rises to the
+// lowest a node reports, and a replica refuses to propose a command above
+// the cluster version (replica.Replica.Submit).
 const MaxCommandVersion uint32 = 2
 
 // Expected states of a Command.

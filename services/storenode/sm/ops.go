@@ -39,6 +39,16 @@ var ops = [256]applyFunc{
 	OpRestore: typed((*applier).restore),
 }
 
+// opVersions is the store command version each op needs (0: 1, the base):
+// what a replica on an older build cannot apply. Raise MaxCommandVersion
+// with the op that needs it.
+var opVersions = [256]uint32{
+	OpRestore: 2,
+}
+
+// OpVersion returns the store command version op needs.
+func OpVersion(op uint8) uint32 { return max(opVersions[op], 1) }
+
 // applyFunc applies one command inside the replicated apply and returns its
 // typed result. It must be deterministic: it reads and writes only through
 // the applier (whose batch reads its own writes) and fails with a

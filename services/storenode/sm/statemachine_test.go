@@ -2,6 +2,7 @@ package sm
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -189,12 +190,12 @@ func TestRecoverRejectsGarbage(t *testing.T) {
 	}
 }
 
-// An entry that cannot be decoded fails its own result, deterministically,
-// and harms nothing.
+// An entry of this version that cannot be decoded fails its own result,
+// deterministically (every build reads it the same way), and harms nothing.
 func TestUndecodableEntry(t *testing.T) {
 	s, _ := open(t, t.TempDir())
 	defer s.Close()
-	es, err := s.Update([]dbsm.Entry{{Index: 1, Cmd: []byte{99, 1, 2}}, entry(t, 2, 1, appendCmd("ok", ExpectAny, 0, 1))})
+	es, err := s.Update([]dbsm.Entry{{Index: 1, Cmd: []byte{EntryVersion, 0xc1, 2}}, entry(t, 2, 1, appendCmd("ok", ExpectAny, 0, 1))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,4 +210,18 @@ func TestUndecodableEntry(t *testing.T) {
 func isCode(err error, c codes.Code) bool {
 	e, ok := err.(*codes.Error)
 	return ok && e.Code == c
+}
+
+// An entry of a newer entry version halts the replica: a newer build wrote
+// it, and the replicas that can read it apply it.
+func TestNewerEntryVersionHaltsTheReplica(t *testing.T) {
+	s, _ := open(t, t.TempDir())
+	defer s.Close()
+	_, err := s.Update([]dbsm.Entry{{Index: 1, Cmd: []byte{EntryVersion + 1, 0x90}}})
+	if !errors.Is(err, ErrNewerEntry) {
+		t.Fatalf("update with a newer entry version: %v", err)
+	}
+	if s.Applied() != 0 {
+		t.Fatalf("applied index %d", s.Applied())
+	}
 }

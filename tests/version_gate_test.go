@@ -1,0 +1,127 @@
+package tests
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/client"
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/wire"
+)
+
+// The cluster version gate, with a mixed-version cluster built from two
+// builds of this tree: nodes 1 and 2 run this build (store and registry
+// command version 2: backup restore), node 3 a build that reports and
+// enforces version 1, as a storenode released before restore would. While
+// node 3 runs the old build, the cluster stays at version 1 and a restore
+// (a version-2 command) is refused with nothing written; once node 3 runs
+// the new build the version rises by itself and the restore works, and
+// every replica holds the same restored store; after that the old build is
+// refused on its data: the version never moves down.
+func TestClusterVersionGate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs storenode processes")
+	}
+	oldBin := buildBinary(t, "github.com/logbookdb/logbook/services/storenode",
+		"-ldflags", "-X github.com/logbookdb/logbook/services/storenode/node.supportOverride=1/1")
+	c := startProcCluster(t, 3, func(p *procNode) {
+		if p.id == 3 {
+			p.bin = oldBin
+		}
+	})
+	ctx := ctxT(t)
+	wantVersion := func(store, meta uint32) {
+		t.Helper()
+		eventually(t, 20*time.Second, func() error {
+			v, err := c.Client.View(ctx)
+			if err != nil {
+				return err
+			}
+			if cv := v.ClusterVersion; cv == nil || cv.StoreCommand != store || cv.MetaCommand != meta {
+				return fmt.Errorf("cluster version %+v, want store %d, meta %d", cv, store, meta)
+			}
+			return nil
+		})
+	}
+	wantVersion(1, 1)
+	v, err := c.Client.View(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range v.Nodes {
+		want := uint32(2)
+		if n.ID == 3 {
+			want = 1
+		}
+		if n.StoreCommandVersion != want || n.MetaCommandVersion != want {
+			t.Fatalf("node %d supports store %d, meta %d; want %d", n.ID, n.StoreCommandVersion, n.MetaCommandVersion, want)
+		}
+	}
+
+	// Something to back up (a backup writes nothing: it needs no version).
+	for i := range 5 {
+		if _, err := c.Client.Store("default").Append(ctx, "gate", client.Any, ev("E", fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var file bytes.Buffer
+	if _, err := c.Client.Store("default").Backup(ctx, &file, nil); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+
+	// Mixed versions: the restore is refused, and no store is left.
+	_, err = c.Client.Stores().Restore(ctx, bytes.NewReader(file.Bytes()), "restored", client.RestoreOptions{})
+	if !errors.Is(err, codes.ErrVersionNotActive) {
+		t.Fatalf("restore in a mixed-version cluster: %v, want version_not_active", err)
+	}
+	if _, err := c.Client.Stores().Status(ctx, "restored"); !errors.Is(err, client.ErrStoreNotFound) {
+		t.Fatalf("a refused restore left a store behind: %v", err)
+	}
+
+	// Upgrade node 3: the version rises by itself, and the restore works.
+	c.terminate(3, 30*time.Second)
+	c.node(3).bin = ""
+	c.restart(3)
+	c.waitReady(3)
+	wantVersion(2, 2)
+	if _, err := c.Client.Stores().Restore(ctx, bytes.NewReader(file.Bytes()), "restored", client.RestoreOptions{}); err != nil {
+		t.Fatalf("restore once every node supports it: %v", err)
+	}
+	page, err := c.Client.Store("restored").Read(ctx, "gate", client.ReadOptions{})
+	if err != nil || len(page.Events) != 5 {
+		t.Fatalf("restored store: %d events, %v", len(page.Events), err)
+	}
+	// Every replica applied the same: the same events, at the same index.
+	eventually(t, 20*time.Second, func() error {
+		var seen []string
+		for id := uint64(1); id <= 3; id++ {
+			fams := scrape(t, c.node(id).http)
+			seen = append(seen, fmt.Sprintf("node %d: %v events, applied %v", id,
+				value(fams, "logbook_store_events", "store", "restored"), value(fams, "logbook_store_applied_index", "store", "restored")))
+		}
+		if seen[0][8:] != seen[1][8:] || seen[1][8:] != seen[2][8:] || !strings.Contains(seen[0], ": 5 events") {
+			return fmt.Errorf("replicas differ: %v", seen)
+		}
+		return nil
+	})
+
+	// The version never moves down: the old build is refused on its data.
+	c.terminate(2, 30*time.Second)
+	c.node(2).bin = oldBin
+	c.restart(2)
+	out, err := c.exited(2, 30*time.Second)
+	if err == nil || !strings.Contains(out, "cluster runs at version") {
+		t.Fatalf("an old build on a cluster at version 2: exit %v, log:\n%s", err, out)
+	}
+	var ce *wire.ClusterVersion
+	if v, err := c.Client.View(ctx); err == nil {
+		ce = v.ClusterVersion
+	}
+	if ce == nil || ce.StoreCommand != 2 {
+		t.Fatalf("cluster version after an old node came back: %+v", ce)
+	}
+}
