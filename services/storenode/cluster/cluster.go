@@ -59,15 +59,15 @@ type Config struct {
 	HoldVersion bool
 	// Refuse stops the node for good (a build older than the cluster
 	// version); nil in tests that do not need it.
-	Refuse func(error)
-	Limits            wire.Limits // bounds cluster.* requests
-	NATS              *nats.Conn
-	Logger            *slog.Logger
-	Raft              Raft
-	Registry          *registry.Registry
-	Replicas          Replicas
-	Membership        Membership
-	Foreign           *Foreign
+	Refuse     func(error)
+	Limits     wire.Limits // bounds cluster.* requests
+	NATS       *nats.Conn
+	Logger     *slog.Logger
+	Raft       Raft
+	Registry   *registry.Registry
+	Replicas   Replicas
+	Membership Membership
+	Foreign    *Foreign
 	// Changed is called after a registry change this part made that the
 	// reconciler should act on (a node marked leaving).
 	Changed func()
