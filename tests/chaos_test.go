@@ -210,23 +210,8 @@ func TestChaosClusterLinearizable(t *testing.T) {
 
 	t0 := time.Now()
 	since := func() time.Duration { return time.Since(t0) }
-	var loads []*storeLoad
-	for _, id := range chaosStores {
-		loads = append(loads, &storeLoad{id: id, store: c.Client.Store(id), h: &history{start: t0}})
-	}
-	ctx, stopWork := context.WithCancel(context.Background())
+	loads, stopWork := startChaosLoad(t0, c)
 	defer stopWork()
-	var wg sync.WaitGroup
-	for _, l := range loads {
-		for w := range chaosStreams * chaosWritersPerStream {
-			wg.Go(func() {
-				chaosWriter(ctx, l.store, l.h, w, fmt.Sprintf("acct-%d", w%chaosStreams))
-			})
-		}
-		wg.Go(func() {
-			chaosReader(ctx, l.store, l.h, chaosStreams*chaosWritersPerStream, chaosStreams)
-		})
-	}
 
 	// Faults, one node at a time, each from a settled cluster and followed
 	// by its recovery window, for the chosen duration. The first is kill -9
@@ -276,10 +261,38 @@ func TestChaosClusterLinearizable(t *testing.T) {
 		faults = append(faults, f)
 	}
 	stopWork()
-	wg.Wait()
 	end := since()
+	acks := checkChaosLoads(t, loads)
+	t.Logf("%d faults", len(faults))
+	reportPauses(t, faults, acks, end)
+}
 
-	// Final reads, after every node is back; then the checks, per store.
+// startChaosLoad starts the writers and readers of every chaos store;
+// stop ends them and waits for them (idempotent).
+func startChaosLoad(t0 time.Time, c *procCluster) (loads []*storeLoad, stop func()) {
+	for _, id := range chaosStores {
+		loads = append(loads, &storeLoad{id: id, store: c.Client.Store(id), h: &history{start: t0}})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, l := range loads {
+		for w := range chaosStreams * chaosWritersPerStream {
+			wg.Go(func() {
+				chaosWriter(ctx, l.store, l.h, w, fmt.Sprintf("acct-%d", w%chaosStreams))
+			})
+		}
+		wg.Go(func() {
+			chaosReader(ctx, l.store, l.h, chaosStreams*chaosWritersPerStream, chaosStreams)
+		})
+	}
+	var once sync.Once
+	return loads, func() { once.Do(func() { cancel(); wg.Wait() }) }
+}
+
+// checkChaosLoads reads every stream back once the load stopped and checks
+// each store (a subtest each): integrity and linearizability. It returns
+// each store's acknowledgement times.
+func checkChaosLoads(t *testing.T, loads []*storeLoad) map[string][]time.Duration {
 	vctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	acks := map[string][]time.Duration{}
@@ -299,8 +312,7 @@ func TestChaosClusterLinearizable(t *testing.T) {
 		})
 		acks[l.id] = l.h.ackTimes()
 	}
-	t.Logf("%d faults", len(faults))
-	reportPauses(t, faults, acks, end)
+	return acks
 }
 
 // ledBy lists the stores node leads.

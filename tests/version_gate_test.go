@@ -34,20 +34,7 @@ func TestClusterVersionGate(t *testing.T) {
 		}
 	})
 	ctx := ctxT(t)
-	wantVersion := func(store, meta uint32) {
-		t.Helper()
-		eventually(t, 20*time.Second, func() error {
-			v, err := c.Client.View(ctx)
-			if err != nil {
-				return err
-			}
-			if cv := v.ClusterVersion; cv == nil || cv.StoreCommand != store || cv.MetaCommand != meta {
-				return fmt.Errorf("cluster version %+v, want store %d, meta %d", cv, store, meta)
-			}
-			return nil
-		})
-	}
-	wantVersion(1, 1)
+	wantClusterVersion(t, c, 1, 1)
 	v, err := c.Client.View(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +74,7 @@ func TestClusterVersionGate(t *testing.T) {
 	c.node(3).bin = ""
 	c.restart(3)
 	c.waitReady(3)
-	wantVersion(2, 2)
+	wantClusterVersion(t, c, 2, 2)
 	if _, err := c.Client.Stores().Restore(ctx, bytes.NewReader(file.Bytes()), "restored", client.RestoreOptions{}); err != nil {
 		t.Fatalf("restore once every node supports it: %v", err)
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -14,6 +15,30 @@ import (
 // that store's leadership over (one transfer per pass, so the cluster
 // converges without churning). Leader counts come from heartbeats.
 const balanceEvery = 5
+
+// balanceQuiet is how many heartbeat intervals (10 s by default) the set of
+// live nodes (and their processes) must have stayed the same before the
+// balancer moves a leadership: a
+// node that just came back is still catching up, and a transfer to a
+// replica that trails holds the store's writes until it has caught up or
+// dragonboat gives up after an election timeout. Right after a failure the
+// leaders stay where the elections put them.
+const balanceQuiet = 10
+
+// membersChanged returns when the live nodes, or the process of one of
+// them, last changed as this node saw it (heartbeat goroutine only).
+func (c *Cluster) membersChanged(peers map[uint64]peer, now time.Time) time.Time {
+	live := map[uint64]int64{}
+	for id, p := range peers {
+		if c.peerUp(p, now) {
+			live[id] = p.hb.Started
+		}
+	}
+	if c.changedAt.IsZero() || !maps.Equal(live, c.lastLive) {
+		c.lastLive, c.changedAt = live, now
+	}
+	return c.changedAt
+}
 
 // pingTimeout bounds the liveness check of a transfer target.
 const pingTimeout = 200 * time.Millisecond
@@ -30,6 +55,9 @@ func (c *Cluster) balanceLeaders() {
 	}
 	peers := c.peerTable()
 	now := time.Now()
+	if now.Sub(c.membersChanged(peers, now)) < balanceQuiet*c.cfg.HeartbeatInterval {
+		return
+	}
 	leads := map[uint64]int{}
 	up := map[uint64]bool{}
 	for id, p := range peers {

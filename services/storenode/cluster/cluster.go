@@ -82,6 +82,10 @@ type Cluster struct {
 	run     *run.Group
 	ctx     context.Context // cancelled by Close
 	beats   int             // heartbeats so far (heartbeat goroutine only)
+	// The live nodes (id → process start) at the balancer's last look, and
+	// when they last changed (heartbeat goroutine only; balance.go).
+	lastLive  map[uint64]int64
+	changedAt time.Time
 
 	publish func(subject string, data []byte) error // on the node's NATS connection
 
