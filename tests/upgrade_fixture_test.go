@@ -1,0 +1,73 @@
+package tests
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/logbookdb/logbook/pkg/client"
+	"github.com/logbookdb/logbook/services/storenode/datadir"
+)
+
+// A data directory written by an earlier release (the fixture of
+// testdata/make-datadir-fixture.sh: the last landed build before the
+// FORMAT file and the cluster version) opens with this build: its format
+// is recorded, its stores and events read back as they were written, the
+// deleted stream stays deleted, it takes new writes, and its cluster
+// version rises from the base to this build's.
+func TestOldDataDirectoryOpens(t *testing.T) {
+	site := newProcSite(t)
+	site.raft = "127.0.83.1:7100" // the fixture node's Raft address (dragonboat records it)
+	if out, err := exec.Command("tar", "-xzf", filepath.Join("testdata", "datadir-10525ff.tar.gz"), "-C", site.dir).CombinedOutput(); err != nil {
+		t.Fatalf("unpack the fixture: %v\n%s", err, out)
+	}
+	nodeDir := filepath.Join(site.dir, "storenode") // the all-in-one logbook's storenode
+	if _, err := os.Stat(filepath.Join(nodeDir, "FORMAT")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the fixture already has a FORMAT file: %v", err)
+	}
+	site.start()
+	c := site.connect()
+	ctx := ctxT(t)
+
+	if f, _ := formatFile(t, nodeDir); f != datadir.Format {
+		t.Fatalf("format recorded %d, want %d", f, datadir.Format)
+	}
+	types := func(store, stream string) []string {
+		t.Helper()
+		page, err := c.Store(store).Read(ctx, stream, client.ReadOptions{})
+		if err != nil {
+			t.Fatalf("read %s/%s: %v", store, stream, err)
+		}
+		var out []string
+		for _, ev := range page.Events {
+			out = append(out, ev.Type)
+		}
+		return out
+	}
+	if got := types("default", "orders-1"); len(got) != 3 || got[0] != "Placed" || got[2] != "Shipped" {
+		t.Fatalf("orders-1: %v", got)
+	}
+	if _, err := c.Store("default").Read(ctx, "orders-2", client.ReadOptions{}); !errors.Is(err, client.ErrStreamDeleted) {
+		t.Fatalf("the deleted stream: %v", err)
+	}
+	if got := types("second", "s-1"); len(got) != 1 || got[0] != "Noted" {
+		t.Fatalf("second/s-1: %v", got)
+	}
+	res, err := c.Store("default").Append(ctx, "orders-1", client.Exact(2), ev("Delivered", "4"))
+	if err != nil || res.FirstRevision != 3 || res.FirstPosition != 5 {
+		t.Fatalf("append after the upgrade: %+v, %v", res, err)
+	}
+	eventually(t, 20*time.Second, func() error {
+		v, err := c.View(ctx)
+		if err != nil {
+			return err
+		}
+		if cv := v.ClusterVersion; cv == nil || cv.StoreCommand < 2 || cv.MetaCommand < 2 {
+			return errors.New("the cluster version has not risen yet")
+		}
+		return nil
+	})
+}
