@@ -47,6 +47,8 @@ type procNode struct {
 	stderr *syncBuffer // what it wrote on stderr (also copied to the test's)
 	err    error       // its exit status, once done is closed
 	prefix []string    // a command that runs it, e.g. ip netns exec <ns> (netns_test.go)
+	args   []string    // more flags (e.g. -raft-tls-*)
+	env    []string    // more environment variables (NAME=value)
 }
 
 // procLogLevel is the storenodes' -log-level: error, or
@@ -109,11 +111,20 @@ func storenodeBinary(t *testing.T) string {
 // startProcCluster starts size storenode processes that form a cluster, and
 // a gateway; it returns once every node is ready.
 func startProcCluster(t *testing.T, size int) *procCluster {
+	return startProcClusterWith(t, size, nil)
+}
+
+// startProcClusterWith is startProcCluster with configure (if not nil)
+// called on each node before it starts (to add flags or variables).
+func startProcClusterWith(t *testing.T, size int, configure func(*procNode)) *procCluster {
 	_, url := startNATS(t)
 	c := &procCluster{t: t, url: url, size: size, nodes: map[uint64]*procNode{}}
 	var nodes []*procNode
 	for id := uint64(1); id <= uint64(size); id++ {
 		nodes = append(nodes, &procNode{id: id, dir: t.TempDir(), raft: freeAddr(t), http: freeAddr(t)})
+		if configure != nil {
+			configure(nodes[len(nodes)-1])
+		}
 	}
 	// Registered after the data directories, so it runs before they are
 	// removed: no process writes into a directory being removed.
@@ -133,11 +144,14 @@ func (c *procCluster) launch(p *procNode) {
 	c.t.Helper()
 	args := []string{"-nats-url", c.url, "-node-id", fmt.Sprint(p.id), "-raft-addr", p.raft,
 		"-data", p.dir, "-cluster", "chaos", "-initial-size", fmt.Sprint(c.size), "-log-level", procLogLevel(), "-http", p.http}
-	args = append([]string{storenodeBinary(c.t)}, args...)
+	args = append(append([]string{storenodeBinary(c.t)}, args...), p.args...)
 	if len(p.prefix) > 0 {
 		args = append(slices.Clone(p.prefix), args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
+	if p.env != nil {
+		cmd.Env = append(os.Environ(), p.env...)
+	}
 	stderr := &syncBuffer{}
 	cmd.Stderr = io.MultiWriter(&prefixWriter{w: os.Stderr, prefix: fmt.Sprintf("[node %d] ", p.id)}, stderr)
 	stdout := startPiped(c.t, cmd)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -149,3 +150,51 @@ func (c *transportTLS) dial(ctx context.Context, conn net.Conn, target string) (
 	}
 	return tc, nil
 }
+
+// ErrPeerNotAuthenticated: a peer's Raft port answered but did not pass
+// the mutual TLS handshake (plaintext, or a certificate our CA did not
+// sign or that does not name its address).
+var ErrPeerNotAuthenticated = errors.New("raft: the peer's Raft port does not authenticate with a certificate from this cluster's CA")
+
+// CheckPeer makes a TLS connection to a prospective member's Raft address
+// and closes it, so that a node that would be refused on every Raft
+// connection is not added to a shard (where it would count in quorums it
+// can never take part in). It checks nothing when this host's transport is
+// plaintext. A handshake that fails is ErrPeerNotAuthenticated; a peer
+// that cannot be reached, or does not answer in time, is another error.
+func (h *Host) CheckPeer(ctx context.Context, addr string) error {
+	t := h.transport.Load()
+	if t == nil || t.tls == nil {
+		return nil
+	}
+	d := net.Dialer{Timeout: dialTimeout}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("raft: reach %s: %w", addr, err)
+	}
+	defer conn.Close()
+	tc, err := t.tls.dial(ctx, conn, addr)
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("raft: %w", err)
+		}
+		return fmt.Errorf("%w: %w", ErrPeerNotAuthenticated, err)
+	}
+	defer tc.Close()
+	// Under TLS 1.3 our side of the handshake ends before the peer has
+	// checked our certificate: a peer that refuses it (it trusts another
+	// CA) says so with an alert, one that accepts it waits for frames.
+	if err := tc.SetReadDeadline(time.Now().Add(probeWait)); err != nil {
+		return err
+	}
+	var b [1]byte
+	_, err = tc.Read(b[:])
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: it closed the connection after the handshake (does it trust this cluster's CA?): %v", ErrPeerNotAuthenticated, err)
+	}
+	return nil
+}
+
+// probeWait is how long CheckPeer waits for a peer to refuse its
+// certificate after the handshake.
+const probeWait = time.Second

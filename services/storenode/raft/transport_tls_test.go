@@ -3,6 +3,7 @@ package raft
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -273,5 +274,42 @@ func waitAnyLeader(t *testing.T, ctx context.Context, hosts []*Host, shard uint6
 			t.Fatal("the shard has no leader")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// CheckPeer, run before a node is added to the cluster, passes a peer with
+// a certificate from the cluster's CA that trusts it, and refuses one with
+// a foreign certificate, a plaintext one, and one that trusts another CA;
+// a peer that cannot be reached is another error (the join is retried).
+func TestCheckPeerAuthenticatesProspectiveMembers(t *testing.T) {
+	ca := newTestCA(t, "cluster CA")
+	other := newTestCA(t, "another CA")
+	h := openTLSHost(t, 1, ca.node("node1"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	good := openTLSHost(t, 2, ca.node("node2"))
+	if err := h.CheckPeer(ctx, good.nh.RaftAddress()); err != nil {
+		t.Fatalf("a member's certificate: %v", err)
+	}
+	// Its own certificate is good, but it trusts another CA (loadTLS
+	// refuses that combination, so it is made by hand).
+	wrongTrust, _ := tlsTransport(t, freeAddr(t), ca.node("node3b"), true)
+	wrongTrust.tls.server.ClientCAs = x509.NewCertPool()
+	wrongTrust.tls.server.ClientCAs.AppendCertsFromPEM(mustRead(t, other.caFile))
+	for name, addr := range map[string]string{
+		"foreign certificate": openTLSHost(t, 4, other.node("intruder")).nh.RaftAddress(),
+		"plaintext":           openTLSHost(t, 5, TLSFiles{}).nh.RaftAddress(),
+		"trusts another CA":   wrongTrust.addr,
+	} {
+		if err := h.CheckPeer(ctx, addr); !errors.Is(err, ErrPeerNotAuthenticated) {
+			t.Errorf("%s: %v, want ErrPeerNotAuthenticated", name, err)
+		}
+	}
+	if err := h.CheckPeer(ctx, freeAddr(t)); err == nil || errors.Is(err, ErrPeerNotAuthenticated) {
+		t.Errorf("nothing listening: %v, want an error other than ErrPeerNotAuthenticated", err)
+	}
+	if err := openTLSHost(t, 6, TLSFiles{}).CheckPeer(ctx, good.nh.RaftAddress()); err != nil {
+		t.Errorf("a plaintext host checks nothing, got %v", err)
 	}
 }
