@@ -73,7 +73,7 @@ type tcpTransport struct {
 	conns     map[net.Conn]struct{} // accepted, still served
 	wg        sync.WaitGroup
 
-	refused atomic.Uint64 // accepted connections whose TLS handshake failed
+	refused atomic.Uint64 // accepted connections refused: TLS handshake failed, or a malformed frame
 }
 
 var _ raftio.ITransport = (*tcpTransport)(nil)
@@ -197,6 +197,7 @@ func (t *tcpTransport) serve(conn net.Conn) {
 		}
 		if err != nil {
 			if errors.Is(err, errBadFrame) {
+				t.refused.Add(1)
 				tlog.Errorf("from %s: %v", conn.RemoteAddr(), err)
 			}
 			return

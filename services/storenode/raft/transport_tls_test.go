@@ -241,7 +241,7 @@ func TestMutualTLSClusterShutsOutIntruders(t *testing.T) {
 		}
 		refused = 0
 		for _, h := range hosts {
-			refused += h.transport.Load().refused.Load()
+			refused += h.Events().ConnectionsRefused
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
