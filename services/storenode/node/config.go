@@ -32,7 +32,7 @@ type Config struct {
 	// RaftAddress (e.g. 0.0.0.0:7100 in a container). Default RaftAddress.
 	ListenAddress string
 	// RaftTLS, when it names files, makes every Raft connection between
-	// storenodes mutually authenticated TLS 1.3 (docs/security.md); all
+	// storenodes mutually authenticated TLS 1.3 (docs/operations.md, "Securing the Raft transport"); all
 	// three files or none. Read at start-up only.
 	RaftTLS RaftTLS
 	// ClusterName names the cluster; storenodes of other clusters on the same

@@ -26,5 +26,5 @@ func logRaftSecurity(cfg Config) {
 		}
 	}
 	cfg.Logger.Log(context.Background(), lvl, "Raft transport is plaintext and unauthenticated: whoever reaches its port can read and send Raft messages; "+
-		"to require mutual TLS, give -raft-tls-ca, -raft-tls-cert and -raft-tls-key (env LOGBOOK_RAFT_TLS_CA, _CERT, _KEY; docs/security.md)", "listen", bind)
+		"to require mutual TLS, give -raft-tls-ca, -raft-tls-cert and -raft-tls-key (env LOGBOOK_RAFT_TLS_CA, _CERT, _KEY; see docs/operations.md#securing-the-raft-transport)", "listen", bind)
 }
