@@ -19,7 +19,7 @@ import (
 // storenode certificates (serverAuth and clientAuth, for 127.0.0.1), as PEM
 // files in a temporary directory.
 type testCA struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	caFile string
 	cert   *x509.Certificate
@@ -27,7 +27,7 @@ type testCA struct {
 	serial int64
 }
 
-func newTestCA(t *testing.T, name string) *testCA {
+func newTestCA(t testing.TB, name string) *testCA {
 	t.Helper()
 	c := &testCA{t: t, dir: t.TempDir(), key: testKey(t), serial: 1}
 	tmpl := &x509.Certificate{
@@ -85,7 +85,7 @@ func (c *testCA) write(name, typ string, der []byte) string {
 	return p
 }
 
-func testKey(t *testing.T) *ecdsa.PrivateKey {
+func testKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
