@@ -378,3 +378,50 @@ func freeAddrB(b *testing.B) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// What the transport exists for (DESIGN.md, "The transport") holds over
+// TLS too: a connection to a peer's previous process carries the next
+// batch to the restarted peer without an error, a write refused before the
+// watcher noticed is made again, and sending to a peer that is down fails.
+func TestTLSTransportOutlivesAPeerRestart(t *testing.T) {
+	ca := newTestCA(t, "cluster CA")
+	addr := freeAddr(t)
+	files := ca.node("peer")
+	peer, got := tlsTransport(t, addr, files, true)
+	sender, _ := tlsTransport(t, freeAddr(t), ca.node("sender"), false)
+	conn, err := sender.GetConnection(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SendMessageBatch(batch(1)); err != nil {
+		t.Fatal(err)
+	}
+	wantBatch(t, got, 1)
+
+	peer.Close()
+	peer, got = tlsTransport(t, addr, files, true)
+	time.Sleep(50 * time.Millisecond)
+	for term := uint64(2); term <= 3; term++ {
+		if err := conn.SendMessageBatch(batch(term)); err != nil {
+			t.Fatalf("send to the restarted peer: %v", err)
+		}
+		wantBatch(t, got, term)
+	}
+
+	peer.Close()
+	peer, got = tlsTransport(t, addr, files, true)
+	time.Sleep(50 * time.Millisecond)
+	c := conn.(*msgConn)
+	c.gone = make(chan struct{}) // as if the watcher had not seen the reset yet
+	if err := c.SendMessageBatch(batch(4)); err != nil {
+		t.Fatalf("send on a reset connection: %v", err)
+	}
+	wantBatch(t, got, 4)
+
+	peer.Close()
+	time.Sleep(50 * time.Millisecond)
+	if err := conn.SendMessageBatch(batch(5)); err == nil {
+		t.Fatal("a send to a peer that is down succeeded")
+	}
+}
