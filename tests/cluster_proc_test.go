@@ -48,6 +48,8 @@ type procNode struct {
 	err    error       // its exit status, once done is closed
 	prefix []string    // a command that runs it, e.g. ip netns exec <ns> (netns_test.go)
 	bin    string      // the storenode binary, if not storenodeBinary's (another build)
+	args   []string    // more flags (e.g. -raft-tls-*)
+	env    []string    // more environment variables (NAME=value)
 }
 
 // procLogLevel is the storenodes' -log-level: error, or
@@ -142,11 +144,14 @@ func (c *procCluster) launch(p *procNode) {
 	if bin == "" {
 		bin = storenodeBinary(c.t)
 	}
-	args = append([]string{bin}, args...)
+	args = append(append([]string{bin}, args...), p.args...)
 	if len(p.prefix) > 0 {
 		args = append(slices.Clone(p.prefix), args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
+	if p.env != nil {
+		cmd.Env = append(os.Environ(), p.env...)
+	}
 	stderr := &syncBuffer{}
 	cmd.Stderr = io.MultiWriter(&prefixWriter{w: os.Stderr, prefix: fmt.Sprintf("[node %d] ", p.id)}, stderr)
 	stdout := startPiped(c.t, cmd)

@@ -20,6 +20,9 @@ import (
 // files in a temporary directory (nothing is committed).
 type testPKI struct {
 	CA, ServerCert, ServerKey, ClientCert, ClientKey string
+	// PeerCert and PeerKey are good for both ends of a connection
+	// (serverAuth and clientAuth), as storenodes' Raft certificates must be.
+	PeerCert, PeerKey string
 }
 
 func newTestPKI(t testing.TB) testPKI {
@@ -61,14 +64,15 @@ func newTestPKI(t testing.TB) testPKI {
 	caTmpl.KeyUsage |= x509.KeyUsageCertSign
 	var p testPKI
 	p.CA, _ = issue(caTmpl, caKey, "ca")
-	leaf := func(serial int64, name string, usage x509.ExtKeyUsage) (cert, key string) {
+	leaf := func(serial int64, name string, usage ...x509.ExtKeyUsage) (cert, key string) {
 		tmpl := template(serial, name)
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{usage}
+		tmpl.ExtKeyUsage = usage
 		tmpl.IPAddresses, tmpl.DNSNames = []net.IP{net.IPv4(127, 0, 0, 1)}, []string{"localhost"}
 		return issue(tmpl, newKey(t), name)
 	}
 	p.ServerCert, p.ServerKey = leaf(2, "server", x509.ExtKeyUsageServerAuth)
 	p.ClientCert, p.ClientKey = leaf(3, "client", x509.ExtKeyUsageClientAuth)
+	p.PeerCert, p.PeerKey = leaf(4, "peer", x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
 	return p
 }
 

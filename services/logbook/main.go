@@ -65,7 +65,7 @@ func run() error {
 	lb, err := embed.Start(ctx, embed.Config{
 		DataDir: nc.DataDir, NATSURL: *natsURL, NATSHost: *natsHost, NATSPort: *natsPort,
 		NATSConfigFile: *natsConf, NATSOptions: natsOpts,
-		NodeID: nc.NodeID, RaftAddress: nc.RaftAddress, RaftListen: nc.ListenAddress,
+		NodeID: nc.NodeID, RaftAddress: nc.RaftAddress, RaftListen: nc.ListenAddress, RaftTLS: nc.RaftTLS,
 		ClusterName: nc.ClusterName, InitialSize: nc.InitialSize,
 		StoreID: nc.DefaultStore, Logger: logger, RequestTimeout: nc.RequestTimeout,
 		Limits: nc.Limits, NATSMaxPayload: natsMaxPayload,

@@ -43,6 +43,9 @@ type Config struct {
 	RaftAddress string
 	// RaftListen is where the Raft transport binds, if not RaftAddress.
 	RaftListen string
+	// RaftTLS, when it names files, makes the Raft transport mutual TLS
+	// (node.Config.RaftTLS): for an all-in-one node in a cluster of them.
+	RaftTLS node.RaftTLS
 	// ClusterName names the cluster. Default "logbook".
 	ClusterName string
 	// InitialSize is how many storenodes form the cluster the first time.

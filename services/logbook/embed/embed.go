@@ -69,6 +69,7 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 		NodeID:            cfg.NodeID,
 		RaftAddress:       cfg.RaftAddress,
 		ListenAddress:     cfg.RaftListen,
+		RaftTLS:           cfg.RaftTLS,
 		ClusterName:       cfg.ClusterName,
 		InitialSize:       cfg.InitialSize,
 		DataDir:           filepath.Join(cfg.DataDir, "storenode"),

@@ -19,6 +19,9 @@ type Flags struct {
 	NodeID         *int
 	RaftAddress    *string
 	RaftListen     *string
+	RaftTLSCA      *string
+	RaftTLSCert    *string
+	RaftTLSKey     *string
 	Cluster        *string
 	InitialSize    *int
 	Store          *string
@@ -43,6 +46,9 @@ func Register(fs *flag.FlagSet, defaultData string) *Flags {
 	f.NodeIDFromOrdinal = fs.Bool("node-id-from-ordinal", envBool("LOGBOOK_NODE_ID_FROM_ORDINAL"), "take the node id from the hostname's -<ordinal> suffix plus 1, as in a Kubernetes StatefulSet; excludes -node-id (env LOGBOOK_NODE_ID_FROM_ORDINAL)")
 	f.RaftAddress = fs.String("raft-addr", flagenv.String("LOGBOOK_RAFT_ADDR", "127.0.0.1:7100"), "host:port other storenodes reach this one's Raft transport at (env LOGBOOK_RAFT_ADDR)")
 	f.RaftListen = fs.String("raft-listen", flagenv.String("LOGBOOK_RAFT_LISTEN", ""), "host:port to bind the Raft transport to, if not -raft-addr (e.g. 0.0.0.0:7100; env LOGBOOK_RAFT_LISTEN)")
+	f.RaftTLSCA = fs.String("raft-tls-ca", flagenv.String("LOGBOOK_RAFT_TLS_CA", ""), "CA certificate (PEM) that signs every storenode's Raft certificate; with -raft-tls-cert and -raft-tls-key, Raft connections are mutually authenticated TLS 1.3 (env LOGBOOK_RAFT_TLS_CA; docs/operations.md)")
+	f.RaftTLSCert = fs.String("raft-tls-cert", flagenv.String("LOGBOOK_RAFT_TLS_CERT", ""), "this storenode's Raft certificate (PEM), signed by -raft-tls-ca, for serverAuth and clientAuth, naming the host of -raft-addr (env LOGBOOK_RAFT_TLS_CERT)")
+	f.RaftTLSKey = fs.String("raft-tls-key", flagenv.String("LOGBOOK_RAFT_TLS_KEY", ""), "private key (PEM) of -raft-tls-cert (env LOGBOOK_RAFT_TLS_KEY)")
 	f.Cluster = fs.String("cluster", flagenv.String("LOGBOOK_CLUSTER", "logbook"), "cluster name; storenodes of another cluster on the same NATS are refused (env LOGBOOK_CLUSTER)")
 	f.InitialSize = fs.Int("initial-size", flagenv.Int("LOGBOOK_INITIAL_SIZE", 1), "storenodes that form the cluster the first time; later ones join it (env LOGBOOK_INITIAL_SIZE)")
 	f.Store = fs.String("store", flagenv.String("LOGBOOK_STORE", "default"), "id of the default store (env LOGBOOK_STORE)")
@@ -79,12 +85,16 @@ func (f *Flags) Config() (node.Config, error) {
 	if metricsStores <= 0 {
 		metricsStores = -1 // none (0 is the default in node.Config)
 	}
+	raftTLS := node.RaftTLS{CAFile: *f.RaftTLSCA, CertFile: *f.RaftTLSCert, KeyFile: *f.RaftTLSKey}
+	if err := raftTLS.Check(); err != nil {
+		return node.Config{}, fmt.Errorf("-raft-tls-ca, -raft-tls-cert and -raft-tls-key go together: %w", err)
+	}
 	static, err := StaticStores(*f.ConfigPath, *f.Stores)
 	if err != nil {
 		return node.Config{}, err
 	}
 	return node.Config{
-		NodeID: uint64(nodeID), RaftAddress: *f.RaftAddress, ListenAddress: *f.RaftListen,
+		NodeID: uint64(nodeID), RaftAddress: *f.RaftAddress, ListenAddress: *f.RaftListen, RaftTLS: raftTLS,
 		ClusterName: *f.Cluster, InitialSize: *f.InitialSize, DataDir: *f.DataDir,
 		DefaultStore: *f.Store, StaticStores: static, MaxStores: *f.MaxStores,
 		Limits: f.Limits, RequestTimeout: *f.RequestTimeout, MetricsStoreLimit: metricsStores, HoldClusterVersion: *f.HoldVersion,

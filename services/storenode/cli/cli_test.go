@@ -99,3 +99,40 @@ func TestNodeIDFromOrdinal(t *testing.T) {
 		t.Errorf("LOGBOOK_NODE_ID_FROM_ORDINAL=false gave %d, want 1", got)
 	}
 }
+
+// The Raft TLS files come all three or not at all, from flags or from
+// LOGBOOK_RAFT_TLS_*; a partial set is refused, naming what is missing.
+func TestRaftTLSFlagsGoTogether(t *testing.T) {
+	for _, v := range []string{"LOGBOOK_RAFT_TLS_CA", "LOGBOOK_RAFT_TLS_CERT", "LOGBOOK_RAFT_TLS_KEY"} {
+		t.Setenv(v, "")
+	}
+	f, err := parse(t, "-raft-tls-ca", "ca.pem", "-raft-tls-cert", "node.pem", "-raft-tls-key", "node-key.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := f.Config()
+	if cfg.RaftTLS.CAFile != "ca.pem" || cfg.RaftTLS.CertFile != "node.pem" || cfg.RaftTLS.KeyFile != "node-key.pem" {
+		t.Fatalf("RaftTLS = %+v", cfg.RaftTLS)
+	}
+	if f, err = parse(t); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, _ = f.Config(); cfg.RaftTLS.Enabled() {
+		t.Fatalf("RaftTLS = %+v without flags", cfg.RaftTLS)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-raft-tls-ca", "ca.pem"}, "certificate and key are missing"},
+		{[]string{"-raft-tls-cert", "node.pem", "-raft-tls-key", "node-key.pem"}, "CA is missing"},
+	} {
+		if _, err := parse(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "-raft-tls-ca, -raft-tls-cert and -raft-tls-key go together") {
+			t.Errorf("%v: %v, want an error saying %q", c.args, err, c.want)
+		}
+	}
+	t.Setenv("LOGBOOK_RAFT_TLS_KEY", "node-key.pem")
+	if _, err := parse(t, "-raft-tls-ca", "ca.pem"); err == nil || !strings.Contains(err.Error(), "certificate is missing") {
+		t.Errorf("a CA flag and a key variable: %v, want the certificate missing", err)
+	}
+}

@@ -28,6 +28,9 @@ type Raft interface {
 	Membership(ctx context.Context, shard uint64) (raft.Membership, error)
 	AddVoter(ctx context.Context, shard, id uint64, addr string, ccid uint64) error
 	AddNonVoter(ctx context.Context, shard, id uint64, addr string, ccid uint64) error
+	// CheckPeer checks that a joining node's Raft port passes the
+	// transport's mutual TLS (nil when the transport is plaintext).
+	CheckPeer(ctx context.Context, addr string) error
 }
 
 // Foreign records storenodes of other clusters seen on this NATS server

@@ -29,6 +29,7 @@ func (f *fakeRaft) Membership(context.Context, uint64) (raft.Membership, error) 
 }
 func (f *fakeRaft) AddVoter(context.Context, uint64, uint64, string, uint64) error    { return nil }
 func (f *fakeRaft) AddNonVoter(context.Context, uint64, uint64, string, uint64) error { return nil }
+func (f *fakeRaft) CheckPeer(context.Context, string) error                           { return nil }
 
 func newTestFormation(t *testing.T, dir string) (*Formation, *fakeRaft) {
 	r := &fakeRaft{}

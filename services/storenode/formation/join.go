@@ -110,6 +110,16 @@ func (f *Formation) AddNode(ctx context.Context, data []byte) (any, error) {
 			}
 		}
 	}
+	// With mutual TLS on the Raft transport, a node whose certificate the
+	// others would refuse is not added: as a member it would count in
+	// quorums it can never take part in.
+	if err := f.cfg.Raft.CheckPeer(mctx, req.RaftAddress); err != nil {
+		if errors.Is(err, raft.ErrPeerNotAuthenticated) {
+			f.cfg.Logger.Warn("refused a storenode whose Raft transport failed mutual TLS", "node", req.NodeID, "raft_address", req.RaftAddress, "err", err)
+			return &proto.JoinReply{Refused: true, Reason: err.Error()}, nil
+		}
+		return &proto.JoinReply{Reason: err.Error()}, nil // unreachable for now: the node asks again
+	}
 	nonVoting := len(mem.Voters) >= maxMetaVoters
 	if nonVoting {
 		err = f.cfg.Raft.AddNonVoter(mctx, meta.ShardID, req.NodeID, req.RaftAddress, mem.ConfigChangeID)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/logbookdb/logbook/internal/proto"
 	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/nats-io/nats.go"
 )
 
@@ -16,6 +17,10 @@ import (
 // difference is reported and the registry wins. Heartbeats carry it, so
 // that the cluster view can compare it across storenodes (drift).
 type StaticStore = proto.StaticStore
+
+// RaftTLS names the CA, certificate and key files of the Raft transport's
+// mutual TLS.
+type RaftTLS = raft.TLSFiles
 
 // Config configures a storenode.
 type Config struct {
@@ -26,6 +31,10 @@ type Config struct {
 	// ListenAddress is where dragonboat binds, when it differs from
 	// RaftAddress (e.g. 0.0.0.0:7100 in a container). Default RaftAddress.
 	ListenAddress string
+	// RaftTLS, when it names files, makes every Raft connection between
+	// storenodes mutually authenticated TLS 1.3 (docs/operations.md, "Securing the Raft transport"); all
+	// three files or none. Read at start-up only.
+	RaftTLS RaftTLS
 	// ClusterName names the cluster; storenodes of other clusters on the same
 	// NATS are refused. Default "logbook".
 	ClusterName string
@@ -80,6 +89,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.RaftAddress == "" || c.DataDir == "" || c.NATS == nil {
 		return errors.New("storenode: RaftAddress, DataDir and NATS are required")
+	}
+	if err := c.RaftTLS.Check(); err != nil {
+		return fmt.Errorf("storenode: %w", err)
 	}
 	if c.ClusterName == "" {
 		c.ClusterName = "logbook"

@@ -29,6 +29,7 @@ var (
 	descStores    = prometheus.NewDesc("logbook_storenode_stores", "Store replicas running on this node.", nil, nil)
 	descLed       = prometheus.NewDesc("logbook_storenode_stores_led", "Stores this node leads.", nil, nil)
 	descConnFail  = prometheus.NewDesc("logbook_raft_connection_failures_total", "Raft transport connections to other storenodes that failed.", nil, nil)
+	descRefused   = prometheus.NewDesc("logbook_raft_connections_refused_total", "Raft transport connections from other hosts that were refused: no certificate from the cluster's CA (mutual TLS), or a malformed or oversized frame.", nil, nil)
 	descSnapAbort = prometheus.NewDesc("logbook_raft_snapshot_send_aborts_total", "Raft snapshot transfers to followers that were aborted.", nil, nil)
 	descSnapshots = prometheus.NewDesc("logbook_raft_snapshots_created_total", "Raft snapshots taken by the replicas on this node.", nil, nil)
 	descLeader    = prometheus.NewDesc("logbook_store_raft_leader", "1 if this node leads the store, 0 if it follows.", []string{"store"}, nil)
@@ -99,6 +100,7 @@ func (c scrape) Collect(ch chan<- prometheus.Metric) {
 	gauge(descLed, float64(led))
 	ev := n.host.Events()
 	ch <- prometheus.MustNewConstMetric(descConnFail, prometheus.CounterValue, float64(ev.ConnectionFailures))
+	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(ev.ConnectionsRefused))
 	ch <- prometheus.MustNewConstMetric(descSnapAbort, prometheus.CounterValue, float64(ev.SnapshotSendAborts))
 	ch <- prometheus.MustNewConstMetric(descSnapshots, prometheus.CounterValue, float64(ev.SnapshotsCreated))
 }

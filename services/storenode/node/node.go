@@ -66,12 +66,13 @@ func Start(cfg Config) (*Node, error) {
 	host, err := raft.Open(raft.Config{
 		NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, "raft"),
 		RaftAddress: cfg.RaftAddress, ListenAddress: cfg.ListenAddress, RTT: cfg.RTT,
-		OnLeaderChange: n.onLeaderChange, Logger: cfg.Logger,
+		OnLeaderChange: n.onLeaderChange, Logger: cfg.Logger, TLS: cfg.RaftTLS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("storenode: %w", err)
 	}
 	n.host = host
+	logRaftSecurity(cfg)
 	n.startData()
 	n.metrics.Register(scrape{n})
 	n.reg = registry.New(host, cfg.NATS, cfg.RequestTimeout, n.pokeReconcile)

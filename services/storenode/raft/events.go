@@ -14,6 +14,10 @@ type Events struct {
 	// follower were aborted; SnapshotsCreated how many snapshots the
 	// replicas here took.
 	ConnectionFailures, SnapshotSendAborts, SnapshotsCreated uint64
+	// ConnectionsRefused is how many connections from other hosts the
+	// transport refused: no valid certificate (mutual TLS), or a malformed
+	// or oversized frame.
+	ConnectionsRefused uint64
 }
 
 // Events returns the counts since the host opened.
@@ -22,7 +26,15 @@ func (h *Host) Events() Events {
 		ConnectionFailures: h.events.connFailed.Load(),
 		SnapshotSendAborts: h.events.sendAborted.Load(),
 		SnapshotsCreated:   h.events.snapshots.Load(),
+		ConnectionsRefused: h.refusedConnections(),
 	}
+}
+
+func (h *Host) refusedConnections() uint64 {
+	if t := h.transport.Load(); t != nil {
+		return t.refused.Load()
+	}
+	return 0 // on dragonboat's own transport (tests)
 }
 
 // systemEvents is dragonboat's ISystemEventListener: it only counts (it is

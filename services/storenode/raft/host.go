@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/lni/dragonboat/v4"
@@ -25,6 +26,9 @@ type Config struct {
 	RaftAddress, ListenAddress string
 	// RTT is the Raft tick.
 	RTT time.Duration
+	// TLS, when it names files, authenticates every Raft connection both
+	// ways (transport_tls.go); without, the transport is plaintext.
+	TLS TLSFiles
 	// OnLeaderChange is called on dragonboat's goroutines whenever any
 	// shard's leader changes; it must not block.
 	OnLeaderChange func()
@@ -34,14 +38,20 @@ type Config struct {
 
 // Host owns this process's dragonboat NodeHost.
 type Host struct {
-	nh     *dragonboat.NodeHost
-	id     uint64
-	events *systemEvents
+	nh        *dragonboat.NodeHost
+	id        uint64
+	events    *systemEvents
+	transport atomic.Pointer[tcpTransport]
 }
 
 // Open starts the NodeHost. Close stops it.
 func Open(cfg Config) (*Host, error) {
 	installLogger(cfg.Logger)
+	tlsCfg, err := loadTLS(cfg.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("raft: %w", err)
+	}
+	h := &Host{id: cfg.NodeID}
 	logdb := config.GetSmallMemLogDBConfig()
 	logdb.Shards = logDBShards(cfg.Dir, 1)
 	nhc := config.NodeHostConfig{
@@ -53,7 +63,12 @@ func Open(cfg Config) (*Host, error) {
 		ListenAddress:  cfg.ListenAddress,
 		// Our transport: dragonboat's wire format, but a connection whose
 		// peer restarted is replaced instead of failing (transport.go).
-		Expert: config.ExpertConfig{LogDB: logdb, TransportFactory: tcpFactory{}},
+		Expert: config.ExpertConfig{LogDB: logdb, TransportFactory: tcpFactory{tls: tlsCfg, created: &h.transport}},
+	}
+	if tlsCfg != nil {
+		// Ours to use (the factory has them loaded); set for dragonboat's
+		// configuration checks, which otherwise call the host insecure.
+		nhc.MutualTLS, nhc.CAFile, nhc.CertFile, nhc.KeyFile = true, cfg.TLS.CAFile, cfg.TLS.CertFile, cfg.TLS.KeyFile
 	}
 	events := &systemEvents{}
 	nhc.SystemEventListener = events
@@ -64,7 +79,8 @@ func Open(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft: start: %w", err)
 	}
-	return &Host{nh: nh, id: cfg.NodeID, events: events}, nil
+	h.nh, h.events = nh, events
+	return h, nil
 }
 
 // Close stops every replica (closing their state machines) and the NodeHost.

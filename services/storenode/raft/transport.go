@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lni/dragonboat/v4/config"
@@ -39,10 +40,19 @@ const (
 )
 
 // tcpFactory makes the transport; dragonboat calls it once per NodeHost.
-type tcpFactory struct{}
+// With tls set, every connection is mutually authenticated
+// (transport_tls.go); created, if set, receives the transport made.
+type tcpFactory struct {
+	tls     *transportTLS
+	created *atomic.Pointer[tcpTransport]
+}
 
-func (tcpFactory) Create(nhc config.NodeHostConfig, onBatch raftio.MessageHandler, onChunk raftio.ChunkHandler) raftio.ITransport {
-	return &tcpTransport{addr: nhc.GetListenAddress(), onBatch: onBatch, onChunk: onChunk, conns: map[net.Conn]struct{}{}}
+func (f tcpFactory) Create(nhc config.NodeHostConfig, onBatch raftio.MessageHandler, onChunk raftio.ChunkHandler) raftio.ITransport {
+	t := &tcpTransport{addr: nhc.GetListenAddress(), tls: f.tls, onBatch: onBatch, onChunk: onChunk, conns: map[net.Conn]struct{}{}}
+	if f.created != nil {
+		f.created.Store(t)
+	}
+	return t
 }
 
 // Validate accepts the addresses dragonboat's own transport accepts.
@@ -53,6 +63,7 @@ func (tcpFactory) Validate(addr string) bool { return stringutil.IsValidAddress(
 // ends them all.
 type tcpTransport struct {
 	addr    string
+	tls     *transportTLS // nil: plaintext
 	onBatch raftio.MessageHandler
 	onChunk raftio.ChunkHandler
 
@@ -61,6 +72,8 @@ type tcpTransport struct {
 	listeners []net.Listener
 	conns     map[net.Conn]struct{} // accepted, still served
 	wg        sync.WaitGroup
+
+	refused atomic.Uint64 // accepted connections refused: TLS handshake failed, or a malformed frame
 }
 
 var _ raftio.ITransport = (*tcpTransport)(nil)
@@ -138,13 +151,36 @@ func (t *tcpTransport) accept(l net.Listener) {
 		t.mu.Unlock()
 		go func() {
 			defer t.wg.Done()
-			t.serve(conn)
-			t.mu.Lock()
-			delete(t.conns, conn)
-			t.mu.Unlock()
-			conn.Close()
+			defer func() {
+				t.mu.Lock()
+				delete(t.conns, conn)
+				t.mu.Unlock()
+			}()
+			c, err := t.handshake(conn)
+			if err != nil {
+				conn.Close()
+				return
+			}
+			t.serve(c)
+			c.Close()
 		}()
 	}
+}
+
+// handshake authenticates an accepted connection when TLS is on: a peer
+// without a certificate from our CA is refused before anything it sent is
+// read as a frame.
+func (t *tcpTransport) handshake(conn net.Conn) (net.Conn, error) {
+	if t.tls == nil {
+		return conn, nil
+	}
+	c, err := t.tls.accept(conn)
+	if err != nil {
+		t.refused.Add(1)
+		tlog.Warningf("refused a connection from %s: TLS handshake: %v", conn.RemoteAddr(), err)
+		return nil, err
+	}
+	return c, nil
 }
 
 // serve reads frames off one accepted connection until it closes or sends
@@ -161,6 +197,7 @@ func (t *tcpTransport) serve(conn net.Conn) {
 		}
 		if err != nil {
 			if errors.Is(err, errBadFrame) {
+				t.refused.Add(1)
 				tlog.Errorf("from %s: %v", conn.RemoteAddr(), err)
 			}
 			return
@@ -204,7 +241,7 @@ func (t *tcpTransport) Close() error {
 
 // GetConnection returns a connection that sends message batches to target.
 func (t *tcpTransport) GetConnection(ctx context.Context, target string) (raftio.IConnection, error) {
-	c := &msgConn{target: target, hdr: make([]byte, headerSize)}
+	c := &msgConn{target: target, dial: t.dial, hdr: make([]byte, headerSize)}
 	if err := c.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -214,21 +251,30 @@ func (t *tcpTransport) GetConnection(ctx context.Context, target string) (raftio
 // GetSnapshotConnection returns a connection that streams one snapshot's
 // chunks to target.
 func (t *tcpTransport) GetSnapshotConnection(ctx context.Context, target string) (raftio.ISnapshotConnection, error) {
-	conn, err := dial(ctx, target)
+	conn, err := t.dial(ctx, target)
 	if err != nil {
 		return nil, err
 	}
 	return &snapConn{conn: conn, hdr: make([]byte, headerSize)}, nil
 }
 
-func dial(ctx context.Context, target string) (net.Conn, error) {
+// dial connects to target, and authenticates both ends when TLS is on.
+func (t *tcpTransport) dial(ctx context.Context, target string) (net.Conn, error) {
 	d := net.Dialer{Timeout: dialTimeout}
 	conn, err := d.DialContext(ctx, "tcp", target)
 	if err != nil {
 		return nil, err
 	}
 	setSocket(conn)
-	return conn, nil
+	if t.tls == nil {
+		return conn, nil
+	}
+	tc, err := t.tls.dial(ctx, conn, target)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 // setSocket applies dragonboat's socket options: closing resets the

@@ -30,6 +30,7 @@ import (
 // message between the two live nodes for up to a second and more.
 type msgConn struct {
 	target  string
+	dial    func(context.Context, string) (net.Conn, error)
 	hdr     []byte
 	buf     []byte
 	conn    net.Conn
@@ -42,7 +43,7 @@ type msgConn struct {
 const keepBuf = ioChunk
 
 func (c *msgConn) connect(ctx context.Context) error {
-	conn, err := dial(ctx, c.target)
+	conn, err := c.dial(ctx, c.target)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,17 @@ const (
 	headerSize         = 18
 	// ioChunk is how much of a payload one read or write deadline covers.
 	ioChunk = 2 << 20
+	// maxFrameSize bounds an incoming payload: a header announcing more is
+	// refused as malformed (dragonboat's transport trusted it and allocated
+	// whatever a header said). The largest legitimate frame is a message
+	// batch: dragonboat adds messages to a batch while it holds under
+	// 64 MiB (settings.MaxMessageBatchSize), and one Replicate message
+	// carries up to 64 MiB of entries (settings.Soft.MaxEntrySize) or a
+	// single larger entry; ours hold at most 8 MiB of commands plus one
+	// request (replica/proposer.go), a request at most a NATS payload
+	// (64 MiB at most). So a batch stays under 64 + 72 MiB and some
+	// framing; snapshot chunks are 2 MiB. 256 MiB leaves room.
+	maxFrameSize = 256 << 20
 )
 
 var (
@@ -105,7 +116,9 @@ func writeFrame(conn net.Conn, hdr []byte, method uint16, payload []byte) error 
 
 // readFrame reads the next frame's payload into buf (grown if too small).
 // It waits for the frame's first bytes without a deadline: an idle
-// connection is normal.
+// connection is normal. A payload over maxFrameSize is refused, and one
+// larger than buf gets memory as its bytes arrive, not as its header
+// announces them: a peer must send what it makes us hold.
 func readFrame(conn net.Conn, hdr, buf []byte) (uint16, []byte, error) {
 	if err := conn.SetReadDeadline(time.Time{}); err != nil {
 		return 0, nil, err
@@ -130,15 +143,26 @@ func readFrame(conn net.Conn, hdr, buf []byte) (uint16, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if h.size > uint64(len(buf)) {
-		buf = make([]byte, h.size)
+	if h.size > maxFrameSize {
+		return 0, nil, fmt.Errorf("%w: payload of %d bytes, over the %d-byte bound", errBadFrame, h.size, maxFrameSize)
 	}
-	buf = buf[:h.size]
-	for off := 0; off < len(buf); off += ioChunk {
+	size := int(h.size)
+	if size > cap(buf) {
+		buf = nil
+	}
+	buf = buf[:0]
+	for len(buf) < size {
+		n := min(ioChunk, size-len(buf))
+		if len(buf)+n > cap(buf) { // at most twice what arrived so far
+			grown := make([]byte, len(buf), min(size, max(2*cap(buf), len(buf)+n)))
+			copy(grown, buf)
+			buf = grown
+		}
+		buf = buf[:len(buf)+n]
 		if err := conn.SetReadDeadline(time.Now().Add(chunkWait)); err != nil {
 			return 0, nil, err
 		}
-		if _, err := io.ReadFull(conn, buf[off:min(off+ioChunk, len(buf))]); err != nil {
+		if _, err := io.ReadFull(conn, buf[len(buf)-n:]); err != nil {
 			return 0, nil, err
 		}
 	}
