@@ -210,7 +210,7 @@ func (s *Store) Consume(ctx context.Context, name string, handler Handler, o Con
 		o.Heartbeat = time.Duration(wire.DefaultHeartbeatMs) * time.Millisecond
 	}
 	c := &consumer{s: s, sub: name, id: o.Consumer}
-	inbox := nats.NewInbox()
+	inbox := s.c.nc.NewInbox() // the connection's prefix: a tenant may subscribe to its own only
 	msgs := make(chan *nats.Msg, 8192)
 	nsub, err := s.c.nc.ChanSubscribe(inbox, msgs)
 	if err != nil {

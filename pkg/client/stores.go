@@ -56,15 +56,31 @@ func (s *Stores) List(ctx context.Context, after string, limit int) (*wire.ListS
 }
 
 // Status returns one store's status.
+//
+// It asks store.<id>.status, which subject permissions can grant per store
+// (docs/security.md); stores.status with the id in the payload still works.
 func (s *Stores) Status(ctx context.Context, id string) (*StoreStatus, error) {
-	var out StoreStatus
-	return &out, s.lifecycle(ctx, subjects.StoresStatus, &wire.StoreRequest{Store: id}, &out)
+	return s.c.Store(id).Status(ctx)
 }
 
 // Config returns one store's effective configuration.
+// It asks store.<id>.config (see Status).
 func (s *Stores) Config(ctx context.Context, id string) (*StoreConfig, error) {
+	return s.c.Store(id).Config(ctx)
+}
+
+// Status returns this store's registry entry: its status, settings and
+// replicas (store.<store>.status).
+func (s *Store) Status(ctx context.Context) (*StoreStatus, error) {
+	var out StoreStatus
+	return &out, s.request(ctx, subjects.StoreStatus, struct{}{}, &out)
+}
+
+// Config returns this store's effective configuration
+// (store.<store>.config).
+func (s *Store) Config(ctx context.Context) (*StoreConfig, error) {
 	var out StoreConfig
-	return &out, s.lifecycle(ctx, subjects.StoresConfig, &wire.StoreRequest{Store: id}, &out)
+	return &out, s.request(ctx, subjects.StoreConfig, struct{}{}, &out)
 }
 
 // SubscribeEvents calls fn for every lifecycle event of store ("" for all

@@ -17,8 +17,8 @@ import (
 // a file named by a flag or from a variable, and flag defaults (printed by
 // -h) never hold them.
 type Flags struct {
-	creds, nkey, user, passwordFile, tokenFile, cert, key, ca *string
-	tlsFirst                                                  *bool
+	creds, nkey, user, passwordFile, tokenFile, cert, key, ca, inbox *string
+	tlsFirst                                                         *bool
 }
 
 // Register declares the flags on fs.
@@ -35,6 +35,7 @@ func Register(fs *flag.FlagSet) *Flags {
 		cert:         s("nats-tls-cert", "LOGBOOK_NATS_TLS_CERT", "TLS client certificate (PEM) for NATS; with -nats-tls-key"),
 		key:          s("nats-tls-key", "LOGBOOK_NATS_TLS_KEY", "private key (PEM) of -nats-tls-cert"),
 		ca:           s("nats-ca", "LOGBOOK_NATS_CA", "CA certificates (PEM) the NATS server's certificate must chain to; default the system's"),
+		inbox:        s("nats-inbox-prefix", "LOGBOOK_NATS_INBOX_PREFIX", "prefix of reply subjects instead of _INBOX, for a user allowed to subscribe to its own prefix only (docs/security.md)"),
 		tlsFirst: fs.Bool("nats-tls-first", flagenv.Bool("LOGBOOK_NATS_TLS_FIRST", false),
 			"TLS handshake before the NATS server's INFO, for servers with handshake_first (env LOGBOOK_NATS_TLS_FIRST)"),
 	}
@@ -44,7 +45,7 @@ func Register(fs *flag.FlagSet) *Flags {
 // reading the password and token files.
 func (f *Flags) Config() (Config, error) {
 	c := Config{CredsFile: *f.creds, NKeyFile: *f.nkey, User: *f.user,
-		CertFile: *f.cert, KeyFile: *f.key, CAFile: *f.ca, TLSFirst: *f.tlsFirst}
+		CertFile: *f.cert, KeyFile: *f.key, CAFile: *f.ca, TLSFirst: *f.tlsFirst, InboxPrefix: *f.inbox}
 	var err error
 	if c.Password, err = secret("password", *f.passwordFile, "LOGBOOK_NATS_PASSWORD"); err != nil {
 		return Config{}, err

@@ -39,6 +39,10 @@ type Config struct {
 	// TLSFirst does the TLS handshake before the server's INFO, for
 	// servers with handshake_first.
 	TLSFirst bool
+	// InboxPrefix replaces _INBOX as the prefix of reply subjects: a
+	// tenant's user may subscribe to its own prefix only, so that no other
+	// client sees its replies (docs/security.md).
+	InboxPrefix string
 }
 
 // identities names the identities set in c, for error messages.
@@ -114,6 +118,9 @@ func (c Config) Options() ([]nats.Option, error) {
 		return nil, err
 	}
 	var opts []nats.Option
+	if c.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix))
+	}
 	switch {
 	case c.CredsFile != "":
 		if err := checkCreds(c.CredsFile); err != nil {

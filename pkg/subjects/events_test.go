@@ -216,3 +216,51 @@ func FuzzParseEvent(f *testing.F) {
 		}
 	})
 }
+
+// A tenant's permissions cover its stores' requests and events and its own
+// inbox, and match nothing of another store, the lifecycle, the cluster or
+// the internal subjects.
+func TestTenantPermissions(t *testing.T) {
+	pub, sub := TenantPermissions([]string{"acme", "acme-eu"}, "_INBOX_acme")
+	matches := func(patterns []string, subject string) bool {
+		for _, p := range patterns {
+			pt, st := strings.Split(p, "."), strings.Split(subject, ".")
+			ok := true
+			for i, tok := range pt {
+				if tok == ">" {
+					ok = ok && len(st) > i
+					break
+				}
+				if i >= len(st) || (tok != "*" && tok != st[i]) {
+					ok = false
+					break
+				}
+				if i == len(pt)-1 && len(st) != len(pt) {
+					ok = false
+				}
+			}
+			if ok {
+				return true
+			}
+		}
+		return false
+	}
+	for _, s := range []string{Store("acme", OpAppend), Store("acme-eu", OpRead), Store("acme", StoreStatus)} {
+		if !matches(pub, s) {
+			t.Errorf("tenant may not publish %s", s)
+		}
+	}
+	for _, s := range []string{Store("globex", OpAppend), Stores(StoresRemove), Stores(StoresStatus), "cluster.view", "_LB.leader.acme.append"} {
+		if matches(pub, s) {
+			t.Errorf("tenant may publish %s", s)
+		}
+	}
+	if !matches(sub, "_INBOX_acme.x.y") || !matches(sub, "events.acme.orders.orders-1.Placed") {
+		t.Errorf("subscribe %v misses the tenant's own subjects", sub)
+	}
+	for _, s := range []string{"_INBOX.x.y", "events.globex.a.b.c", "_LB.heartbeat", "stores.events.acme.created"} {
+		if matches(sub, s) {
+			t.Errorf("tenant may subscribe to %s", s)
+		}
+	}
+}

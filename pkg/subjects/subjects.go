@@ -100,6 +100,21 @@ const (
 // StoresOps lists every store lifecycle operation.
 var StoresOps = []string{StoresCreate, StoresRemove, StoresList, StoresStatus, StoresConfig}
 
+// Store-scoped registry reads: store.<store>.status and store.<store>.config
+// answer what stores.status and stores.config answer for that store, with
+// the store id in the subject rather than the payload, so that a NATS
+// subject permission on store.<store>.> grants a tenant everything of its
+// own store, its status and configuration included, and nothing of another
+// (docs/security.md). The request body is empty (or an empty map).
+const (
+	StoreStatus = "status"
+	StoreConfig = "config"
+)
+
+// StoreRegistryReads maps each store-scoped registry read to the lifecycle
+// operation that answers it.
+var StoreRegistryReads = map[string]string{StoreStatus: StoresStatus, StoreConfig: StoresConfig}
+
 // IsStoresWrite reports whether a lifecycle operation changes the registry.
 func IsStoresWrite(op string) bool { return op == StoresCreate || op == StoresRemove }
 
@@ -125,3 +140,18 @@ func StoreEvent(store, kind string) string { return storesPrefix + "events." + s
 
 // StoreEvents matches every lifecycle event of one store.
 func StoreEvents(store string) string { return storesPrefix + "events." + store + ".*" }
+
+// TenantPermissions returns the NATS subjects a tenant of the given stores
+// may publish and subscribe to (docs/security.md): requests on
+// store.<store>.> (every operation on its stores, their status and
+// configuration included), replies on its own inbox prefix, and its
+// stores' live events. Nothing of the store lifecycle (stores.*), the
+// cluster (cluster.*) or Logbook's internal subjects (_LB.>).
+func TenantPermissions(stores []string, inboxPrefix string) (publish, subscribe []string) {
+	subscribe = []string{inboxPrefix + ".>"}
+	for _, s := range stores {
+		publish = append(publish, storePrefix+s+".>")
+		subscribe = append(subscribe, eventsPrefix+s+".>")
+	}
+	return publish, subscribe
+}

@@ -59,14 +59,15 @@ func validateSettings(s *SubscriptionSettings) error {
 }
 
 // ValidateDeliverSubject checks a consumer's deliver subject: a literal
-// subject (no wildcards, no empty tokens, no white space) under _INBOX.
+// subject (no wildcards, no empty tokens, no white space) under _INBOX. or
+// a private inbox prefix _INBOX_<name>.
 func ValidateDeliverSubject(s string) error {
 	if len(s) > MaxDeliverSubjectLen {
 		return invalid("deliver is %d bytes, more than %d", len(s), MaxDeliverSubjectLen)
 	}
-	rest, ok := strings.CutPrefix(s, "_INBOX.")
-	if !ok || rest == "" {
-		return invalid("deliver %q must be a subject under _INBOX.", Truncate(s))
+	first, rest, ok := strings.Cut(s, ".")
+	if !ok || rest == "" || !isInboxPrefix(first) {
+		return invalid("deliver %q must be a subject under _INBOX. (or a private inbox prefix _INBOX_<name>.)", Truncate(s))
 	}
 	for _, tok := range strings.Split(rest, ".") {
 		if tok == "" || tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n") || checkText(tok) != "" {
@@ -74,6 +75,30 @@ func ValidateDeliverSubject(s string) error {
 		}
 	}
 	return nil
+}
+
+// isInboxPrefix reports whether tok is the first token of an inbox: _INBOX,
+// or a private prefix _INBOX_<name> that a tenant's NATS user is allowed to
+// subscribe to (docs/security.md). Deliveries never go anywhere else: not
+// to Logbook's internal subjects, not to another client's requests.
+func isInboxPrefix(tok string) bool {
+	name, ok := strings.CutPrefix(tok, "_INBOX")
+	if !ok {
+		return false
+	}
+	if name == "" {
+		return true
+	}
+	name, ok = strings.CutPrefix(name, "_")
+	if !ok || name == "" {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // DecodeCreateSubscription decodes and validates a psub_create request; an

@@ -176,7 +176,7 @@ func FuzzDecodeJoin(f *testing.F) {
 		fuzzDecodeCodes(t, psubDecodeCodes, data, decode, func(t *testing.T, r *wire.JoinRequest, hb int, _ wire.Limits) {
 			checkSubscriptionName(t, r.Subscription)
 			checkSubscriptionName(t, r.Consumer)
-			if !strings.HasPrefix(r.Deliver, "_INBOX.") || len(r.Deliver) > 256 || strings.ContainsAny(r.Deliver, " \t\r\n*>") ||
+			if !strings.HasPrefix(r.Deliver, "_INBOX") || len(r.Deliver) > 256 || strings.ContainsAny(r.Deliver, " \t\r\n*>") ||
 				strings.Contains(r.Deliver, "..") || strings.HasSuffix(r.Deliver, ".") || !validText(r.Deliver) {
 				t.Fatalf("accepted deliver %q", r.Deliver)
 			}

@@ -80,6 +80,7 @@ func clusterCmd(ctx context.Context, c *client.Client, args []string) error {
 func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // subjects hold '>'
 	return enc.Encode(v)
 }
 

@@ -52,6 +52,8 @@ commands:
                                   (lbctl stores help)
   cluster view|health             the cluster view (nodes, stores, leaders, drift) or its health
   cluster remove-node <id> --yes  take a storenode out for good (its replicas move first)
+  tenant <user> <store>[,...]     print the NATS permissions that give a user exactly these stores
+                                  (docs/security.md; needs no server)
 
 Every command takes --json: its result as one JSON document with the wire
 protocol's field names (tail, subscribe, stores watch: one JSON object a line).
@@ -99,6 +101,9 @@ func run(args []string) error {
 			return fmt.Errorf("%s: no command", cmd)
 		}
 		return nil
+	}
+	if cmd == "tenant" {
+		return tenant(rest)
 	}
 	natsOpts, err := natsAuth.Options()
 	if err != nil {

@@ -202,11 +202,28 @@ func (g *Gateway) serve(ctx context.Context, m *nats.Msg) (*opMetrics, *nats.Msg
 	if err := wire.ValidateStoreID(store); err != nil {
 		return o, nil, err
 	}
+	if lop, ok := subjects.StoreRegistryReads[op]; ok {
+		reply, err := g.serveStoreRead(ctx, m, store, lop)
+		return o, reply, err
+	}
 	if err := wire.DecodeRequest(op, m.Data, g.cfg.Limits); err != nil { // unknown_operation too
 		return o, nil, err
 	}
 	reply, err := g.forward(ctx, store, op, m.Data)
 	return o, reply, err
+}
+
+// serveStoreRead serves store.<store>.status and .config: the lifecycle read
+// lop of the store named in the subject, answered by any storenode.
+func (g *Gateway) serveStoreRead(ctx context.Context, m *nats.Msg, store, lop string) (*nats.Msg, error) {
+	if err := wire.DecodeClusterRequest(m.Data, g.cfg.Limits); err != nil { // an empty body or map
+		return nil, err
+	}
+	data, err := wire.Marshal(&wire.StoreRequest{Store: store})
+	if err != nil {
+		return nil, codes.New(codes.Internal, "%v", err)
+	}
+	return g.forwardTo(ctx, proto.MetaRead(lop), data, true, "no storenode answers")
 }
 
 // serveLifecycle validates a stores.<op> request and forwards it: writes to

@@ -55,6 +55,9 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	m.reg.MustRegister(m.requests, seconds, m.leaderRetries, m.resends, m.noticeResends)
 	names := []string{opUnknown}
 	names = append(names, wire.StoreOpNames()...)
+	for op := range subjects.StoreRegistryReads {
+		names = append(names, op)
+	}
 	for _, op := range subjects.StoresOps {
 		names = append(names, "stores."+op)
 	}
