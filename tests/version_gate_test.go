@@ -60,6 +60,12 @@ func TestClusterVersionGate(t *testing.T) {
 		t.Fatalf("backup: %v", err)
 	}
 
+	// Holding the version back is itself a version-2 registry change.
+	hold := true
+	if _, err := c.Client.ClusterVersion(ctx, &hold); !errors.Is(err, codes.ErrVersionNotActive) {
+		t.Fatalf("cluster.version hold at version 1: %v, want version_not_active", err)
+	}
+
 	// Mixed versions: the restore is refused, and no store is left.
 	_, err = c.Client.Stores().Restore(ctx, bytes.NewReader(file.Bytes()), "restored", client.RestoreOptions{})
 	if !errors.Is(err, codes.ErrVersionNotActive) {
@@ -111,4 +117,50 @@ func TestClusterVersionGate(t *testing.T) {
 	if ce == nil || ce.StoreCommand != 2 {
 		t.Fatalf("cluster version after an old node came back: %+v", ce)
 	}
+}
+
+// cluster.version holds the version back: with every node on a build that
+// supports more (a "newer" build of this tree claiming version 3), the
+// version stays while held and rises once released.
+func TestClusterVersionHold(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs storenode processes")
+	}
+	newer := buildBinary(t, "github.com/logbookdb/logbook/services/storenode",
+		"-ldflags", "-X github.com/logbookdb/logbook/services/storenode/node.supportOverride=3/3")
+	c := startProcCluster(t, 3)
+	ctx := ctxT(t)
+	wantClusterVersion(t, c, 2, 2)
+	hold := true
+	v, err := c.Client.ClusterVersion(ctx, &hold)
+	if err != nil || !v.Held || v.Active.StoreCommand != 2 {
+		t.Fatalf("hold: %+v, %v", v, err)
+	}
+	for id := uint64(1); id <= 3; id++ {
+		if out, err := c.terminate(id, 30*time.Second); err != nil {
+			t.Fatalf("storenode %d after SIGTERM: %v\n%s", id, err, lastLines(out, 20))
+		}
+		c.node(id).bin = newer
+		c.restart(id)
+		c.waitReady(id)
+	}
+	eventually(t, 20*time.Second, func() error {
+		v, err := c.Client.ClusterVersion(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if s := v.Supported; s == nil || s.StoreCommand != 3 || s.MetaCommand != 3 {
+			return fmt.Errorf("supported %+v", s)
+		}
+		return nil
+	})
+	time.Sleep(3 * time.Second) // three heartbeats, each a chance to raise it
+	if v, err := c.Client.ClusterVersion(ctx, nil); err != nil || !v.Held || v.Active.StoreCommand != 2 || v.Active.MetaCommand != 2 {
+		t.Fatalf("a held version moved: %+v, %v", v, err)
+	}
+	release := false
+	if v, err := c.Client.ClusterVersion(ctx, &release); err != nil || v.Held {
+		t.Fatalf("release: %+v, %v", v, err)
+	}
+	wantClusterVersion(t, c, 3, 3)
 }

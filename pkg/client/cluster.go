@@ -40,3 +40,11 @@ func (c *Client) RemoveNode(ctx context.Context, node uint64) (*wire.RemoveNodeR
 	var out wire.RemoveNodeReply
 	return &out, (&Store{c: c}).send(ctx, subjects.Cluster(subjects.ClusterRemoveNode), subjects.ClusterRemoveNode, &wire.RemoveNodeRequest{NodeID: int64(node)}, &out)
 }
+
+// ClusterVersion reports the cluster version (hold nil), or holds it back
+// (hold true: it stays where it is even once every storenode supports
+// more) or lets it rise again (false). See docs/operations.md, Upgrading.
+func (c *Client) ClusterVersion(ctx context.Context, hold *bool) (*wire.ClusterVersionReply, error) {
+	var out wire.ClusterVersionReply
+	return &out, (&Store{c: c}).send(ctx, subjects.Cluster(subjects.ClusterVersion), subjects.ClusterVersion, &wire.ClusterVersionRequest{Hold: hold}, &out)
+}

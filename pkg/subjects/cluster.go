@@ -7,6 +7,7 @@ package subjects
 //	cluster.view                nodes, their health, placement and leaders, drift
 //	cluster.health              a summary: ok, warning or critical, with the problems
 //	cluster.remove_node         take a storenode out for good (its replicas move first)
+//	cluster.version             the cluster version; hold it back or let it rise (admin)
 //
 // The internal storenode ↔ storenode subjects live in internal/proto.
 const (
@@ -17,14 +18,15 @@ const (
 	ClusterView       = "view"
 	ClusterHealth     = "health"
 	ClusterRemoveNode = "remove_node"
+	ClusterVersion    = "version"
 )
 
 // ClusterOps lists the client-facing cluster operations.
-var ClusterOps = []string{ClusterView, ClusterHealth, ClusterRemoveNode}
+var ClusterOps = []string{ClusterView, ClusterHealth, ClusterRemoveNode, ClusterVersion}
 
-// IsClusterWrite reports whether a cluster operation changes the registry
-// (served by the meta leader on Meta(op)).
-func IsClusterWrite(op string) bool { return op == ClusterRemoveNode }
+// IsClusterWrite reports whether a cluster operation may change the
+// registry (served by the meta leader on Meta(op)).
+func IsClusterWrite(op string) bool { return op == ClusterRemoveNode || op == ClusterVersion }
 
 // Cluster returns the client-facing subject of a cluster operation.
 func Cluster(op string) string { return clusterPrefix + op }

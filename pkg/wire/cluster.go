@@ -1,6 +1,9 @@
 package wire
 
-import "github.com/logbookdb/logbook/pkg/codes"
+import (
+	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/subjects"
+)
 
 // Cluster view and health: the replies of cluster.view and cluster.health.
 // Both requests take an empty body (or an empty map). Any storenode answers,
@@ -147,6 +150,50 @@ func DecodeClusterRequest(data []byte, l Limits) error {
 		return nil
 	}
 	return decodeStrict(data, l, &struct{}{})
+}
+
+// ClusterVersionRequest is the body of cluster.version. Without hold it
+// reports the cluster version; hold true keeps the version where it is even
+// once every storenode supports more (an upgrade that may be rolled back),
+// hold false lets it rise again (the upgrade is finalized at the next
+// heartbeat). An empty body is a report.
+type ClusterVersionRequest struct {
+	Hold *bool `msgpack:"hold,omitempty" json:"hold,omitempty"`
+}
+
+// ClusterVersionReply is the answer of cluster.version.
+type ClusterVersionReply struct {
+	// Active is the cluster version: what may be proposed.
+	Active ClusterVersion `msgpack:"active" json:"active"`
+	// Supported is what every registered storenode supports: what the
+	// version rises to unless held. Absent while a registered node is not
+	// heard (down): its build is unknown, and the version waits.
+	Supported *ClusterVersion `msgpack:"supported,omitempty" json:"supported,omitempty"`
+	// Held is true while cluster.version holds the version back.
+	Held bool `msgpack:"held" json:"held"`
+}
+
+// DecodeClusterVersion validates a cluster.version request.
+func DecodeClusterVersion(data []byte, l Limits) (*ClusterVersionRequest, error) {
+	if len(data) == 0 {
+		return &ClusterVersionRequest{}, nil
+	}
+	return decode(data, l, func(*ClusterVersionRequest) error { return nil })
+}
+
+// DecodeClusterWrite validates the request of a cluster operation served by
+// the registry's leader (subjects.IsClusterWrite).
+func DecodeClusterWrite(op string, data []byte, l Limits) error {
+	var err error
+	switch op {
+	case subjects.ClusterRemoveNode:
+		_, err = DecodeRemoveNode(data, l)
+	case subjects.ClusterVersion:
+		_, err = DecodeClusterVersion(data, l)
+	default:
+		err = codes.New(codes.UnknownOperation, "unknown cluster operation %q", Truncate(op))
+	}
+	return err
 }
 
 // RemoveNodeRequest is the body of cluster.remove_node: take a storenode

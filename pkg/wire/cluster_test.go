@@ -67,12 +67,43 @@ func FuzzDecodeRemoveNode(f *testing.F) {
 	})
 }
 
+func FuzzDecodeClusterVersion(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{0x81, 0xa4, 'h', 'o', 'l', 'd', 0xc3})
+	f.Add([]byte{0x81, 0xa4, 'h', 'o', 'l', 'd', 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeClusterVersion(b, Limits{})
+		var e *codes.Error
+		if err != nil && !errors.As(err, &e) {
+			t.Fatalf("untyped error %v", err)
+		}
+		if err == nil && r == nil {
+			t.Fatal("no request and no error")
+		}
+	})
+}
+
+// A hold is a boolean; anything else is refused.
+func TestDecodeClusterVersion(t *testing.T) {
+	if r, err := DecodeClusterVersion(nil, Limits{}); err != nil || r.Hold != nil {
+		t.Fatalf("empty: %+v %v", r, err)
+	}
+	if r, err := DecodeClusterVersion([]byte{0x81, 0xa4, 'h', 'o', 'l', 'd', 0xc3}, Limits{}); err != nil || r.Hold == nil || !*r.Hold {
+		t.Fatalf("hold true: %+v %v", r, err)
+	}
+	for _, bad := range [][]byte{{0x81, 0xa4, 'h', 'o', 'l', 'd', 0x01}, {0x81, 0xa3, 'f', 'o', 'o', 0xc3}, {0xc1}} {
+		if _, err := DecodeClusterVersion(bad, Limits{}); codes.As(err) == nil {
+			t.Errorf("%x accepted", bad)
+		}
+	}
+}
+
 // The cluster view and health are also served as JSON (GET /cluster and
 // /health on a storenode, lbctl --json): under the names of
 // schemas/cluster.md, the MessagePack ones, never Go's field names.
 func TestClusterJSONUsesSchemaNames(t *testing.T) {
 	for _, v := range []any{ClusterView{}, ClusterNode{}, ClusterStore{}, ReplicaState{}, ReplicaMove{},
-		Drift{}, DriftValue{}, ClusterHealth{}, RemoveNodeRequest{}, RemoveNodeReply{}} {
+		Drift{}, DriftValue{}, ClusterHealth{}, RemoveNodeRequest{}, RemoveNodeReply{}, ClusterVersion{}, ClusterVersionRequest{}, ClusterVersionReply{}} {
 		typ := reflect.TypeOf(v)
 		for i := range typ.NumField() {
 			f := typ.Field(i)

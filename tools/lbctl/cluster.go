@@ -14,13 +14,15 @@ import (
 	"github.com/logbookdb/logbook/pkg/wire"
 )
 
-// clusterCmd serves `lbctl cluster view|health [--json]`.
+// clusterCmd serves `lbctl cluster view|health|remove-node|version`.
 func clusterCmd(ctx context.Context, c *client.Client, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: lbctl cluster view|health [--json] | remove-node <id> --yes")
+		return errors.New("usage: lbctl cluster view|health [--json] | remove-node <id> --yes | version [--hold|--release]")
 	}
 	fs := newFlags("cluster " + args[0])
 	yes := fs.Bool("yes", false, "confirm remove-node")
+	hold := fs.Bool("hold", false, "version: hold the cluster version where it is (an upgrade you may roll back)")
+	release := fs.Bool("release", false, "version: let the cluster version rise again (finalize the upgrade)")
 	nargs := 0
 	if args[0] == "remove-node" {
 		nargs = 1
@@ -73,8 +75,37 @@ func clusterCmd(ctx context.Context, c *client.Client, args []string) error {
 		}
 		fmt.Printf("node %d is leaving; `lbctl cluster view` shows its replicas moving, then drops it\n", id)
 		return nil
+	case "version":
+		var h *bool
+		switch {
+		case *hold && *release:
+			return errors.New("cluster version: --hold or --release, not both")
+		case *hold:
+			h = hold
+		case *release:
+			f := false
+			h = &f
+		}
+		v, err := c.ClusterVersion(ctx, h)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return printJSON(v)
+		}
+		fmt.Printf("cluster version: store commands %d, registry commands %d", v.Active.StoreCommand, v.Active.MetaCommand)
+		if v.Held {
+			fmt.Print(" (held)")
+		}
+		fmt.Println()
+		if s := v.Supported; s != nil {
+			fmt.Printf("every storenode supports: store commands %d, registry commands %d\n", s.StoreCommand, s.MetaCommand)
+		} else {
+			fmt.Println("every storenode supports: unknown (a registered storenode is not heard)")
+		}
+		return nil
 	}
-	return fmt.Errorf("unknown cluster command %q (view, health, remove-node)", args[0])
+	return fmt.Errorf("unknown cluster command %q (view, health, remove-node, version)", args[0])
 }
 
 func printJSON(v any) error {

@@ -52,6 +52,7 @@ commands:
                                   (lbctl stores help)
   cluster view|health             the cluster view (nodes, stores, leaders, drift) or its health
   cluster remove-node <id> --yes  take a storenode out for good (its replicas move first)
+  cluster version [--hold|--release]  the cluster version; hold it back or let it rise
   tenant <user> <store>[,...]     print the NATS permissions that give a user exactly these stores
                                   (docs/security.md; needs no server)
 

@@ -243,7 +243,7 @@ func (g *Gateway) serveLifecycle(ctx context.Context, m *nats.Msg, op string) (*
 // cluster.remove_node goes to the meta leader.
 func (g *Gateway) serveCluster(ctx context.Context, m *nats.Msg, op string) (*nats.Msg, error) {
 	if subjects.IsClusterWrite(op) {
-		if _, err := wire.DecodeRemoveNode(m.Data, g.cfg.Limits); err != nil {
+		if err := wire.DecodeClusterWrite(op, m.Data, g.cfg.Limits); err != nil {
 			return nil, err
 		}
 		return g.forwardTo(ctx, proto.Meta(op), m.Data, false, "the store registry has no leader")

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
+	"github.com/logbookdb/logbook/services/storenode/raft"
 )
 
 // The cluster version gate (docs/operations.md, Upgrading). Each node
@@ -35,6 +37,9 @@ func (c *Cluster) checkVersion() {
 		return
 	}
 	if c.cfg.HoldVersion || !c.cfg.Raft.Leads(meta.ShardID) {
+		return
+	}
+	if info, err := c.cfg.Registry.VersionInfo(); err != nil || info.Held {
 		return
 	}
 	target, ok := c.supportedByAll()
@@ -76,4 +81,32 @@ func (c *Cluster) supportedByAll() (meta.ClusterVersion, bool) {
 		v.Meta = min(v.Meta, max(p.hb.MetaCommandVersion, meta.BaseVersion.Meta))
 	}
 	return v, true
+}
+
+// ServeVersion answers cluster.version on the registry's leader: it holds
+// the version back or lets it rise when asked (a registry change, refused
+// with version_not_active before the cluster runs version 2: upgrades to
+// the first version with the gate are held with -hold-cluster-version), then
+// reports the version, what every node supports, and whether it is held.
+func (c *Cluster) ServeVersion(ctx context.Context, data []byte) (any, error) {
+	req, err := wire.DecodeClusterVersion(data, c.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	if req.Hold != nil {
+		if _, err := c.cfg.Registry.Apply(ctx, meta.Command{Op: meta.OpHoldVersion, Hold: *req.Hold}); err != nil {
+			return nil, err
+		}
+		c.cfg.Logger.Info("cluster version hold changed by cluster.version", "hold", *req.Hold)
+	}
+	info, err := c.cfg.Registry.VersionInfo()
+	if err != nil {
+		return nil, raft.Error(err)
+	}
+	reply := &wire.ClusterVersionReply{Active: wire.ClusterVersion{StoreCommand: info.Version.Store, MetaCommand: info.Version.Meta},
+		Held: info.Held || c.cfg.HoldVersion}
+	if v, ok := c.supportedByAll(); ok {
+		reply.Supported = &wire.ClusterVersion{StoreCommand: v.Store, MetaCommand: v.Meta}
+	}
+	return reply, nil
 }

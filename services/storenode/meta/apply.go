@@ -76,6 +76,8 @@ func (st *State) apply(c *Command) Result {
 		return st.removeNode(c)
 	case OpSetVersion:
 		return st.setVersion(c)
+	case OpHoldVersion:
+		return st.holdVersion(c)
 	case OpMoveDone:
 		s, ok := st.Stores[c.Store]
 		if !ok {

@@ -35,8 +35,9 @@ const (
 	OpMoveDone       uint8 = 8  // a store's replica moved off a leaving node
 	OpNodeRemoved    uint8 = 9  // a leaving node holds nothing and left the meta shard
 	OpSetVersion     uint8 = 10 // raises the active cluster version (command version 2)
+	OpHoldVersion    uint8 = 11 // holds the cluster version back, or lets it rise (command version 2)
 
-	lastOp = OpSetVersion // the highest op this build knows
+	lastOp = OpHoldVersion // the highest op this build knows
 )
 
 // ErrNewerEntry marks a registry entry a newer build wrote, which this one
@@ -63,6 +64,8 @@ type Command struct {
 	// StoreVersion, MetaVersion: OpSetVersion's new active cluster version.
 	StoreVersion uint32 `msgpack:"store_version,omitempty"`
 	MetaVersion  uint32 `msgpack:"meta_version,omitempty"`
+	// Hold: OpHoldVersion's new state.
+	Hold bool `msgpack:"hold,omitempty"`
 }
 
 // Result is the outcome of a Command. Code 0 is success.

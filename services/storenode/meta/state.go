@@ -102,6 +102,8 @@ type State struct {
 	ClusterUID string `msgpack:"cluster_uid"`
 	// Version is the active cluster version (zero: the base version).
 	Version ClusterVersion `msgpack:"version,omitempty"`
+	// VersionHeld: cluster.version holds the version back.
+	VersionHeld bool `msgpack:"version_held,omitempty"`
 }
 
 func newState() *State {

@@ -81,6 +81,8 @@ func (m *StateMachine) Lookup(q any) (any, error) {
 		return m.st.ClusterUID, nil
 	case GetVersion:
 		return m.st.Version.Active(), nil
+	case GetVersionInfo:
+		return VersionInfo{Version: m.st.Version.Active(), Held: m.st.VersionHeld}, nil
 	case AllNodes:
 		out := make([]Node, 0, len(m.st.Nodes))
 		for _, n := range m.st.Nodes {

@@ -31,7 +31,7 @@ type GetVersion struct{}
 // could not apply the same way.
 func (c *Command) Version() uint32 {
 	switch {
-	case c.Op == OpSetVersion:
+	case c.Op == OpSetVersion, c.Op == OpHoldVersion:
 		return 2
 	case c.Op == OpCreate && c.Restore:
 		return 2
@@ -52,5 +52,24 @@ func (st *State) setVersion(c *Command) Result {
 		return Result{}
 	}
 	st.Version = want
+	return Result{Changed: true}
+}
+
+// VersionInfo is the cluster version and whether cluster.version holds it
+// back (a Lookup query: GetVersionInfo).
+type VersionInfo struct {
+	Version ClusterVersion
+	Held    bool
+}
+
+// GetVersionInfo returns the VersionInfo (a Lookup query).
+type GetVersionInfo struct{}
+
+// holdVersion records whether the version is held back.
+func (st *State) holdVersion(c *Command) Result {
+	if st.VersionHeld == c.Hold {
+		return Result{}
+	}
+	st.VersionHeld = c.Hold
 	return Result{Changed: true}
 }

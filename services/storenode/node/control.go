@@ -33,16 +33,18 @@ var versions = supported()
 
 // supportOverride, set at build time only (-ldflags "-X
 // github.com/logbookdb/logbook/services/storenode/node.supportOverride=1/1"),
-// makes the build report and enforce lower store/meta command versions
-// than it has: how the tests build an "older" storenode to run a
-// mixed-version cluster from one source tree. Empty in every release.
+// makes the build report and enforce other store/meta command versions
+// than its own: how the tests build an "older" storenode (1/1) or a
+// "newer" one (3/3) to run mixed-version clusters from one source tree. A
+// build that claims more than it applies is for tests only. Empty in every
+// release.
 var supportOverride string
 
 func supported() cluster.Versions {
 	v := cluster.Versions{StoreCommand: sm.MaxCommandVersion, MetaCommand: meta.MaxCommandVersion, DataFormat: datadir.Format}
 	var s, m uint32
 	if _, err := fmt.Sscanf(supportOverride, "%d/%d", &s, &m); err == nil && s >= 1 && m >= 1 {
-		v.StoreCommand, v.MetaCommand = min(s, v.StoreCommand), min(m, v.MetaCommand)
+		v.StoreCommand, v.MetaCommand = s, m
 	}
 	return v
 }
@@ -85,6 +87,7 @@ func (n *Node) startControl() error {
 			proto.MetaJoin:             n.ctl.form.AddNode,
 			proto.MetaMember:           n.ctl.form.CheckMember,
 			subjects.ClusterRemoveNode: n.ctl.cluster.RemoveNode,
+			subjects.ClusterVersion:    n.ctl.cluster.ServeVersion,
 		},
 		Reads: map[string]lifecycle.Op{
 			proto.ClusterReadOp(subjects.ClusterView):   n.ctl.cluster.ServeView,

@@ -93,6 +93,11 @@ func (r *Registry) ClusterVersion() (meta.ClusterVersion, error) {
 	return raft.As[meta.ClusterVersion](r.raft.StaleRead(meta.ShardID, meta.GetVersion{}))
 }
 
+// VersionInfo returns the cluster version and whether it is held back.
+func (r *Registry) VersionInfo() (meta.VersionInfo, error) {
+	return raft.As[meta.VersionInfo](r.raft.StaleRead(meta.ShardID, meta.GetVersionInfo{}))
+}
+
 // Leader returns the meta shard's leader; ok is false while it has none.
 func (r *Registry) Leader() (uint64, bool) { return r.raft.Leader(meta.ShardID) }
 
@@ -112,7 +117,7 @@ func (r *Registry) Follows() bool { return r.raft.Follows(meta.ShardID) }
 // registry replica on an older build would apply it differently. The
 // version change itself is proposed only when every node supports it.
 func (r *Registry) Propose(ctx context.Context, c meta.Command) (*meta.Result, error) {
-	if need := c.Version(); need > 1 && c.Op != meta.OpSetVersion {
+	if need := c.Version(); need > 1 && c.Op != meta.OpSetVersion { // the raise itself: only when every node supports it
 		v, err := r.ClusterVersion()
 		if err != nil {
 			return nil, fmt.Errorf("registry: %w", err)
