@@ -77,7 +77,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (data, logs, configurations)")
 	fs.StringVar(&o.only, "only", "both", "systems to run: logbook, jetstream or both")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
-	fs.StringVar(&o.pprofDir, "pprof-dir", "", "take a CPU profile of every storenode during Logbook's scenarios with the most clients, into this directory")
+	fs.StringVar(&o.pprofDir, "pprof-dir", "", "take a CPU and an allocation profile of every storenode and gateway during Logbook's scenarios with the most clients, into this directory")
 	fs.BoolVar(&o.fsyncs, "count-fsyncs", false, "count the servers' fsync/fdatasync calls in each measured phase with `perf stat` (needs perf and tracing rights)")
 	fs.StringVar(&o.snBin, "storenode-bin", "", "use this storenode binary instead of building "+storenodePkg+" (to compare builds)")
 	fs.DurationVar(&o.opTimeout, "op-timeout", 10*time.Second, "deadline of each request")
