@@ -60,7 +60,7 @@ func (a *applier) apply(c *Command, ts int64) Result {
 		}
 		return r
 	}
-	return Result{Body: encode(body)}
+	return successResult(body)
 }
 
 func (a *applier) stream(name string) (*streamMeta, error) {

@@ -186,7 +186,7 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 		if a.fatal != nil {
 			return nil, fmt.Errorf("sm: apply entry %d: %w", entries[i].Index, a.fatal)
 		}
-		entries[i].Result = dbsm.Result{Value: uint64(len(results)), Data: encode(results)}
+		entries[i].Result = dbsm.Result{Value: uint64(len(results)), Data: EncodeResults(results)}
 	}
 	if len(entries) > 0 {
 		if err := b.Set(keyApplied, u64(entries[len(entries)-1].Index), nil); err != nil {
