@@ -152,8 +152,9 @@ func (t *tcpTransport) accept(l net.Listener) {
 func (t *tcpTransport) serve(conn net.Conn) {
 	hdr := make([]byte, headerSize)
 	buf := make([]byte, recvBufSize)
+	r := newFrameReader(conn)
 	for {
-		method, payload, err := readFrame(conn, hdr, buf)
+		method, payload, err := r.readFrame(hdr, buf)
 		if errors.Is(err, errPoison) {
 			conn.SetWriteDeadline(time.Now().Add(headerWait))
 			conn.Write(poison[:])
