@@ -1,6 +1,7 @@
 package sm
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -77,5 +78,35 @@ func TestMetaCacheChangesNoOutcome(t *testing.T) {
 		if !reflect.DeepEqual(a, b) || (errA == nil) != (errB == nil) {
 			t.Fatalf("stream %s: %+v (%v) vs %+v (%v)", name, a, errA, b, errB)
 		}
+	}
+}
+
+// Recovering from a snapshot forgets the cached metadata: a stream the
+// replica had written further than the snapshot has it is read anew.
+func TestMetaCacheForgottenOnSnapshotRecovery(t *testing.T) {
+	src, _ := open(t, t.TempDir())
+	defer src.Close()
+	src.Update([]dbsm.Entry{entry(t, 1, 1, appendCmd("x", ExpectNoStream, 0, 2))}) // x at revision 1
+	ctx, err := src.PrepareSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := src.SaveSnapshot(ctx, &buf, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	dst, _ := open(t, t.TempDir())
+	defer dst.Close()
+	dst.Update([]dbsm.Entry{entry(t, 1, 1, appendCmd("x", ExpectNoStream, 0, 6))}) // x at revision 5, cached
+	if err := dst.RecoverFromSnapshot(bytes.NewReader(buf.Bytes()), nil); err != nil {
+		t.Fatal(err)
+	}
+	es, err := dst.Update([]dbsm.Entry{entry(t, 2, 2, appendCmd("x", ExpectExact, 1, 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := as[AppendResult](t, results(t, es[0])[0]); r.FirstRevision != 2 {
+		t.Fatalf("append after recovery: %+v", r)
 	}
 }
