@@ -18,9 +18,10 @@ type metaCache struct {
 	m map[string]streamMeta
 }
 
-// metaCacheMax bounds the streams a store's cache holds (about 100 bytes
-// each); past it, arbitrary entries make room.
-var metaCacheMax = 8192 // a variable for the tests
+// metaCacheMax bounds the streams a store's cache holds (about 150 bytes
+// each with the map's overhead, so about 300 KiB per store at most: a node
+// may host many stores); past it, arbitrary entries make room.
+var metaCacheMax = 2048 // a variable for the tests
 
 func (c *metaCache) get(name string) (streamMeta, bool) {
 	m, ok := c.m[name]
