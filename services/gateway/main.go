@@ -37,6 +37,7 @@ func run() error {
 	var limits wire.Limits
 	flagenv.Limits(flag.CommandLine, &limits)
 	newLogger := flagenv.Logger(flag.CommandLine)
+	registerPprof(flag.CommandLine)
 	flag.Parse()
 	logger, err := newLogger()
 	if err != nil {

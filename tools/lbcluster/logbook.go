@@ -44,6 +44,7 @@ type logbookCluster struct {
 	url      string
 	children []*proc
 	pprof    map[int]string // storenode id → pprof address (when profiling)
+	gwPprof  map[int]string // gateway number → pprof address (when profiling)
 	admin    *client.Client
 }
 
@@ -57,7 +58,7 @@ type logbookOptions struct {
 
 func startLogbook(env *runEnv, o logbookOptions) (*logbookCluster, error) {
 	ctx := env.ctx
-	c := &logbookCluster{env: env, pprof: map[int]string{}}
+	c := &logbookCluster{env: env, pprof: map[int]string{}, gwPprof: map[int]string{}}
 	fail := func(err error) (*logbookCluster, error) {
 		c.close()
 		return nil, fmt.Errorf("logbook cluster: %w", err)
@@ -118,8 +119,16 @@ func startLogbook(env *runEnv, o logbookOptions) (*logbookCluster, error) {
 			return fail(err)
 		}
 	}
+	gwAddrs, err := freeAddrs(o.gateways)
+	if err != nil {
+		return fail(err)
+	}
 	for i := 1; i <= o.gateways; i++ {
 		args := []string{"-nats-url", url, "-log-level", env.logLevel}
+		if o.pprof {
+			c.gwPprof[i] = gwAddrs[i-1]
+			args = append(args, "-pprof-addr", c.gwPprof[i])
+		}
 		p, err := startProc(fmt.Sprintf("gateway%d", i), "gateway", gwBin, args, nil, env.logDir, "Gateway is ready", env.verbose)
 		if err != nil {
 			return fail(err)
@@ -266,20 +275,33 @@ func readAll(ctx context.Context, st *client.Store, stream string) (int, bool, e
 	}
 }
 
-// profile takes a CPU profile of every storenode for d, concurrently, into
-// dir/<storenode>-<tag>.pprof; the returned func waits for them.
+// profile takes a CPU profile and an allocation profile (the allocations
+// made during the same window) of every storenode and every gateway for d,
+// concurrently, into dir/<process>-<tag>.pprof and
+// dir/<process>-<tag>.allocs.pprof; the returned func waits for them.
 func (c *logbookCluster) profile(dir, tag string, d time.Duration) func() {
 	secs := max(1, int(d.Seconds())-1)
 	var wg sync.WaitGroup
+	take := func(name, addr string) {
+		for _, p := range []struct{ url, file string }{
+			{"profile", name + "-" + tag + ".pprof"},
+			{"allocs", name + "-" + tag + ".allocs.pprof"},
+		} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", addr, p.url, secs)
+				if err := fetch(url, filepath.Join(dir, p.file), d+30*time.Second); err != nil {
+					fmt.Fprintf(os.Stderr, "profile of %s: %v\n", name, err)
+				}
+			}()
+		}
+	}
 	for id, addr := range c.pprof {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			path := filepath.Join(dir, fmt.Sprintf("storenode%d-%s.pprof", id, tag))
-			if err := fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), path, d+30*time.Second); err != nil {
-				fmt.Fprintf(os.Stderr, "profile of storenode %d: %v\n", id, err)
-			}
-		}()
+		take(fmt.Sprintf("storenode%d", id), addr)
+	}
+	for id, addr := range c.gwPprof {
+		take(fmt.Sprintf("gateway%d", id), addr)
 	}
 	return wg.Wait
 }

@@ -77,7 +77,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (data, logs, configurations)")
 	fs.StringVar(&o.only, "only", "both", "systems to run: logbook, jetstream or both")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
-	fs.StringVar(&o.pprofDir, "pprof-dir", "", "take a CPU profile of every storenode during Logbook's scenarios with the most clients, into this directory")
+	fs.StringVar(&o.pprofDir, "pprof-dir", "", "take a CPU and an allocation profile of every storenode and gateway while Logbook is idle and during its scenarios with the most clients, into this directory")
 	fs.BoolVar(&o.fsyncs, "count-fsyncs", false, "count the servers' fsync/fdatasync calls in each measured phase with `perf stat` (needs perf and tracing rights)")
 	fs.StringVar(&o.snBin, "storenode-bin", "", "use this storenode binary instead of building "+storenodePkg+" (to compare builds)")
 	fs.DurationVar(&o.opTimeout, "op-timeout", 10*time.Second, "deadline of each request")
@@ -242,15 +242,22 @@ func run(ctx context.Context, o *options, out, progress io.Writer) (*report, err
 	}
 	// Idle CPU of each system with its stores created: the cost of Raft
 	// ticks and heartbeats that every scenario pays too.
+	// With -pprof-dir, Logbook's processes are profiled meanwhile
+	// (<process>-idle.pprof): what the idle cost is made of.
 	for _, sys := range systems {
 		c0 := sampleCPU(sys)
 		t0 := time.Now()
+		profiled := func() {}
+		if o.pprofDir != "" && sys == system(lb) {
+			profiled = lb.profile(o.pprofDir, "idle", 4*time.Second)
+		}
 		select {
 		case <-ctx.Done():
 			return rep, ctx.Err()
 		case <-time.After(3 * time.Second):
 		}
 		idle := sampleCPU(sys).minus(c0)
+		profiled()
 		delete(idle, "tool")
 		rep.Idle = append(rep.Idle, idleCPU{System: sys.name(), CPU: idle.percent(time.Since(t0))})
 		fmt.Fprintf(out, "idle CPU of %s (stores created, no load, 3s): %s\n", sys.name(), fmtCPU(idle.percent(time.Since(t0))))

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/internal/proto"
+	"github.com/logbookdb/logbook/internal/workers"
 
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/subjects"
@@ -57,6 +58,7 @@ type Gateway struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	inflight chan struct{}
+	workers  *workers.Pool // the requests' goroutines, kept to serve the next ones
 	mu       sync.Mutex
 	stopping bool // under mu: requests still delivered are refused
 	wg       sync.WaitGroup
@@ -88,7 +90,7 @@ func Start(cfg Config) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &Gateway{cfg: cfg, replies: rep, metrics: newMetrics(cfg.Metrics), ctx: ctx, cancel: cancel, inflight: make(chan struct{}, cfg.MaxInFlight)}
+	g := &Gateway{cfg: cfg, replies: rep, metrics: newMetrics(cfg.Metrics), ctx: ctx, cancel: cancel, inflight: make(chan struct{}, cfg.MaxInFlight), workers: workers.New(workerIdle)}
 	g.svc = newService(cfg.NATS, subjects.ServiceName, cfg.Version, "Logbook event store gateway")
 	err = g.svc.addEndpoint("store", subjects.StoreWildcard, subjects.GatewayQueue, 64<<10, 256<<20, g.onRequest)
 	if err == nil {
@@ -137,6 +139,7 @@ func (g *Gateway) Stop() error {
 	err := g.svc.stop()
 	g.wg.Wait()
 	g.cancel()
+	g.workers.Close()
 	err = errors.Join(err, g.replies.stop())
 	if err != nil {
 		return fmt.Errorf("gateway: stop: %w", err)
@@ -145,8 +148,9 @@ func (g *Gateway) Stop() error {
 }
 
 // onRequest runs on the endpoint's subscription goroutine: it hands the
-// request to a goroutine of its own so that slow requests don't queue behind
-// each other, blocking when MaxInFlight are already running. That goroutine
+// request to a goroutine of its own (a pooled one, kept for the next
+// request) so that slow requests don't queue behind each other, blocking
+// when MaxInFlight are already running. That goroutine
 // answers and then records the outcome and the full time (service.go).
 func (g *Gateway) onRequest(e *endpoint, m *nats.Msg) {
 	start := time.Now()
@@ -159,14 +163,19 @@ func (g *Gateway) onRequest(e *endpoint, m *nats.Msg) {
 	g.wg.Add(1)
 	g.mu.Unlock()
 	g.inflight <- struct{}{}
-	go func() {
+	g.workers.Go(func() {
 		defer func() { <-g.inflight; g.wg.Done() }()
 		ctx, cancel := context.WithTimeout(g.ctx, g.cfg.RequestTimeout)
 		defer cancel()
 		op, reply, err := g.serve(ctx, m)
 		g.finish(e, m, start, op, reply, err)
-	}()
+	})
 }
+
+// workerIdle is how long a request's goroutine waits for the next request
+// before it exits (internal/workers: a kept goroutine keeps its grown stack,
+// which a fresh one copies as the request's decoding grows it).
+const workerIdle = 2 * time.Second
 
 // finish answers the request and records its outcome: in the endpoint's
 // $SRV.STATS and in the metrics.

@@ -11,7 +11,6 @@ import (
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/sm"
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // fakeRaft answers every proposal with one success result per command and
@@ -56,7 +55,7 @@ func (f *fakeRaft) Propose(ctx context.Context, shard uint64, data []byte) ([]by
 		return nil, f.err
 	}
 	rs := make([]sm.Result, len(b.Cmds))
-	return msgpack.Marshal(rs)
+	return sm.EncodeResults(rs), nil
 }
 
 func TestProposerPacksWaitingCommandsIntoOneEntry(t *testing.T) {

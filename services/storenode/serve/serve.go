@@ -1,5 +1,5 @@
 // Package serve runs the storenode's NATS request handlers: each request on
-// a goroutine of its own, a bounded number at once, under a deadline, and
+// a goroutine of its own (kept a while for the next one), a bounded number at once, under a deadline, and
 // always answered — with the handler's reply, or an error in the
 // Nats-Service-Error(-Code) headers with an ErrorReply body.
 package serve
@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logbookdb/logbook/internal/workers"
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/nats-io/nats.go"
@@ -23,16 +24,21 @@ type Server struct {
 	ctx      context.Context // cancelled by Stop: ends the requests' contexts
 	cancel   context.CancelFunc
 	inflight chan struct{}
+	workers  *workers.Pool // the requests' goroutines, kept to serve the next ones
 
 	mu       sync.Mutex
 	closing  bool
 	requests sync.WaitGroup
 }
 
+// workerIdle is how long a request's goroutine waits for the next request
+// before it exits (internal/workers: a kept goroutine keeps its grown stack).
+const workerIdle = 2 * time.Second
+
 // New returns a server that runs at most max requests at once.
 func New(max int) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{ctx: ctx, cancel: cancel, inflight: make(chan struct{}, max)}
+	return &Server{ctx: ctx, cancel: cancel, inflight: make(chan struct{}, max), workers: workers.New(workerIdle)}
 }
 
 // Handle returns a NATS message handler that serves m with h under timeout.
@@ -61,13 +67,13 @@ func (s *Server) Dispatch(m *nats.Msg, timeout time.Duration, h Handler) {
 	}
 	s.requests.Add(1)
 	s.mu.Unlock()
-	go func() {
+	s.workers.Go(func() {
 		defer func() { <-s.inflight; s.requests.Done() }()
 		ctx, cancel := context.WithTimeout(s.ctx, timeout)
 		defer cancel()
 		v, err := h(ctx, m)
 		Respond(m, v, err)
-	}()
+	})
 }
 
 // Drain refuses new requests and waits for those in flight, which are
@@ -79,8 +85,12 @@ func (s *Server) Drain() {
 	s.requests.Wait()
 }
 
-// Stop cancels the context of any request still running. Call after Drain.
-func (s *Server) Stop() { s.cancel() }
+// Stop cancels the context of any request still running and waits for the
+// requests' goroutines to end. Call after Drain.
+func (s *Server) Stop() {
+	s.cancel()
+	s.workers.Close()
+}
 
 // Respond answers m with v, or with err as a typed error. An answer that
 // cannot be published (over the NATS server's max_payload) becomes an error,

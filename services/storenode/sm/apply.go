@@ -15,6 +15,10 @@ import (
 type applier struct {
 	b    *pebble.Batch
 	head head
+	// metas is the committed stream metadata (metacache.go); pending holds
+	// this Update's, as of its last command: what it wrote and what it read.
+	metas   *metaCache
+	pending map[string]streamMeta
 	// restoring: a restore is in progress; every command but OpRestore is
 	// refused (restore.go).
 	restoring bool
@@ -80,16 +84,43 @@ func (a *applier) apply(c *Command, ts int64) Result {
 		}
 		return r
 	}
-	return Result{Body: encode(body)}
+	return successResult(body)
 }
 
+// stream returns a copy of the stream's metadata, nil if it has none.
 func (a *applier) stream(name string) (*streamMeta, error) {
+	if m, ok := a.pending[name]; ok {
+		return &m, nil
+	}
+	if a.metas != nil {
+		if m, ok := a.metas.get(name); ok {
+			return &m, nil
+		}
+	}
 	v, ok, err := get(a.b, streamKey(name))
 	if err != nil || !ok {
 		return nil, err
 	}
 	var m streamMeta
-	return &m, decode(v, &m)
+	if err := decode(v, &m); err != nil {
+		return nil, err
+	}
+	a.remember(name, m)
+	return &m, nil
+}
+
+// putStream writes the stream's metadata: the one writer of stream keys,
+// so that the cache of them stays exact.
+func (a *applier) putStream(name string, m *streamMeta) {
+	a.b.Set(streamKey(name), encode(m), nil)
+	a.remember(name, *m)
+}
+
+func (a *applier) remember(name string, m streamMeta) {
+	if a.pending == nil {
+		a.pending = make(map[string]streamMeta)
+	}
+	a.pending[name] = m
 }
 
 // checkExpected is the optimistic-concurrency check, done here, inside the
@@ -180,7 +211,7 @@ func (a *applier) appendEvents(c *Command, ts int64) (AppendResult, error) {
 	m.Count += n
 	m.LastPosition = a.head.NextPosition - 1
 	m.Updated = ts
-	a.b.Set(streamKey(c.Stream), encode(m), nil)
+	a.putStream(c.Stream, m)
 	return AppendResult{
 		FirstRevision: first, LastRevision: m.LastRevision,
 		FirstPosition: firstPos, LastPosition: m.LastPosition, Timestamp: ts,
@@ -267,7 +298,7 @@ func (a *applier) deleteStream(c *Command, ts int64) (DeleteResult, error) {
 		return DeleteResult{}, nil
 	}
 	m.Deleted, m.Updated = true, ts
-	a.b.Set(streamKey(c.Stream), encode(m), nil)
+	a.putStream(c.Stream, m)
 	return DeleteResult{LastRevision: m.LastRevision, Timestamp: ts}, nil
 }
 

@@ -361,10 +361,10 @@ func (a *applier) restoreStream(st *restoreState, s *wire.BackupStream) error {
 	if s.Created > s.Updated {
 		return badRestore("stream %q: created after its last update", wire.Truncate(s.Stream))
 	}
-	a.b.Set(streamKey(s.Stream), encode(&streamMeta{
+	a.putStream(s.Stream, &streamMeta{
 		LastRevision: s.LastRevision, Count: s.Count, FirstPosition: s.FirstPosition, LastPosition: s.LastPosition,
 		Created: s.Created, Updated: s.Updated, Deleted: s.Deleted,
-	}), nil)
+	})
 	st.LastStream = s.Stream
 	st.SumCount += s.Count
 	return nil

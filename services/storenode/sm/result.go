@@ -1,8 +1,11 @@
 package sm
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/vmihailenco/msgpack/v5"
@@ -16,14 +19,21 @@ import (
 // A failed command carries its error (Code, Message, and the stream's
 // current revision with wrong_expected_revision); a successful one carries
 // its operation's result type, encoded in Body. ResultAs reads both.
+//
+// The apply hands the op's result over unencoded (value), and
+// EncodeResults writes it once, straight into the batch's buffer, instead of
+// encoding it alone and then copying those bytes into the batch.
 type Result struct {
-	_msgpack   struct{} `msgpack:",as_array"`
-	Code       int      // 0: success
+	Code       int // 0: success
 	Message    string
 	HasCurrent bool   // the error carries the stream's current revision
 	Current    uint64 // that revision
 	Body       []byte // on success: msgpack of the op's result (AppendResult, …)
+	value      any    // set by the apply instead of Body: the op's result, encoded by EncodeResults
 }
+
+// successResult is the result of a command that succeeded with v.
+func successResult(v any) Result { return Result{value: v} }
 
 // The result of each operation (see the table in ops.go).
 type (
@@ -123,12 +133,102 @@ func ResultAs[R any](r Result) (R, error) {
 	return out, nil
 }
 
+// The results of a batch, one per command, as the data of dragonboat's
+// result. A small framing of our own around each op's MessagePack result
+// lets the apply encode that result once, straight into the batch's buffer,
+// and lets the proposer take each Body as a slice of the data, uncopied:
+//
+//	results := uvarint(n) result*n
+//	result  := uvarint(code) uvarint(len) message byte(hasCurrent) uvarint(current) u32be(len) body
+//
+// Results never leave the process that applied them (see Result), so this
+// encoding may change between releases.
+
+// EncodeResults encodes the results of a batch; DecodeResults reads them.
+func EncodeResults(rs []Result) []byte {
+	buf := bytes.NewBuffer(make([]byte, 0, 8+40*len(rs)))
+	enc := msgpack.GetEncoder()
+	defer msgpack.PutEncoder(enc)
+	enc.Reset(buf)
+	var scratch [binary.MaxVarintLen64]byte
+	uvarint := func(v uint64) { buf.Write(binary.AppendUvarint(scratch[:0], v)) }
+	uvarint(uint64(len(rs)))
+	for i := range rs {
+		r := &rs[i]
+		uvarint(uint64(r.Code))
+		uvarint(uint64(len(r.Message)))
+		buf.WriteString(r.Message)
+		if r.HasCurrent {
+			buf.WriteByte(1)
+		} else {
+			buf.WriteByte(0)
+		}
+		uvarint(r.Current)
+		at := buf.Len()
+		buf.Write([]byte{0, 0, 0, 0}) // the body's length, set below
+		switch {
+		case r.value != nil:
+			if err := enc.Encode(r.value); err != nil {
+				// Only our own fixed types are encoded here; failing is a bug.
+				panic(fmt.Sprintf("sm: encode %T: %v", r.value, err))
+			}
+		default:
+			buf.Write(r.Body)
+		}
+		binary.BigEndian.PutUint32(buf.Bytes()[at:], uint32(buf.Len()-at-4))
+	}
+	return buf.Bytes()
+}
+
 // DecodeResults decodes the results of a batch, one per command, from the
-// data of dragonboat's result.
+// data of dragonboat's result. Each Body is a slice of data.
 func DecodeResults(data []byte) ([]Result, error) {
-	var rs []Result
-	if err := msgpack.Unmarshal(data, &rs); err != nil {
-		return nil, fmt.Errorf("decode results: %w", err)
+	bad := func(what string) ([]Result, error) {
+		return nil, fmt.Errorf("decode results: bad %s", what)
+	}
+	uvarint := func() (uint64, bool) {
+		v, n := binary.Uvarint(data)
+		if n <= 0 {
+			return 0, false
+		}
+		data = data[n:]
+		return v, true
+	}
+	n, ok := uvarint()
+	if !ok || n > uint64(len(data)) {
+		return bad("count")
+	}
+	rs := make([]Result, n)
+	for i := range rs {
+		r := &rs[i]
+		code, ok := uvarint()
+		if !ok || code > math.MaxInt32 {
+			return bad("code")
+		}
+		r.Code = int(code)
+		l, ok := uvarint()
+		if !ok || l > uint64(len(data)) {
+			return bad("message")
+		}
+		r.Message, data = string(data[:l]), data[l:]
+		if len(data) < 1 || data[0] > 1 {
+			return bad("current")
+		}
+		r.HasCurrent, data = data[0] == 1, data[1:]
+		if r.Current, ok = uvarint(); !ok || len(data) < 4 {
+			return bad("current")
+		}
+		l, data = uint64(binary.BigEndian.Uint32(data)), data[4:]
+		if l > uint64(len(data)) {
+			return bad("body")
+		}
+		if l > 0 {
+			r.Body = data[:l:l]
+		}
+		data = data[l:]
+	}
+	if len(data) != 0 {
+		return bad("trailer")
 	}
 	return rs, nil
 }

@@ -17,7 +17,7 @@ import (
 // the proposer, and read back as the op's type.
 func roundTrip[R any](t *testing.T, v R) {
 	t.Helper()
-	rs, err := DecodeResults(encode([]Result{{Body: encode(v)}}))
+	rs, err := DecodeResults(EncodeResults([]Result{successResult(v)}))
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("%T: decode results: %v", v, err)
 	}
@@ -77,7 +77,7 @@ func TestErrorResultRoundTrip(t *testing.T) {
 		if !ok {
 			t.Fatalf("%v did not become a result", in)
 		}
-		rs, err := DecodeResults(encode([]Result{r}))
+		rs, err := DecodeResults(EncodeResults([]Result{r}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,5 +119,37 @@ func TestUnknownOpHaltsTheReplica(t *testing.T) {
 	}
 	if s.Applied() != 0 {
 		t.Fatalf("applied index %d after a halted update", s.Applied())
+	}
+}
+
+// A batch's results come back in order, errors and successes side by side,
+// and every truncation of their encoding is refused rather than misread.
+func TestResultsEncoding(t *testing.T) {
+	in := []Result{
+		{Code: int(codes.WrongExpectedRevision), Message: "expected revision 3", HasCurrent: true, Current: 1 << 40},
+		successResult(AppendResult{FirstRevision: 7, LastRevision: 8, Timestamp: -1}),
+		{Body: encode(DeleteResult{LastRevision: 9})},
+	}
+	data := EncodeResults(in)
+	out, err := DecodeResults(data)
+	if err != nil || len(out) != 3 {
+		t.Fatalf("decode: %v (%d results)", err, len(out))
+	}
+	if out[0].Code != in[0].Code || out[0].Message != in[0].Message || !out[0].HasCurrent || out[0].Current != in[0].Current || out[0].Body != nil {
+		t.Fatalf("error result came back as %+v", out[0])
+	}
+	if r, err := ResultAs[AppendResult](out[1]); err != nil || r != (AppendResult{FirstRevision: 7, LastRevision: 8, Timestamp: -1}) {
+		t.Fatalf("append result came back as %+v, %v", r, err)
+	}
+	if r, err := ResultAs[DeleteResult](out[2]); err != nil || r.LastRevision != 9 {
+		t.Fatalf("delete result came back as %+v, %v", r, err)
+	}
+	for n := range len(data) {
+		if _, err := DecodeResults(data[:n]); err == nil {
+			t.Fatalf("the first %d of %d bytes decoded", n, len(data))
+		}
+	}
+	if _, err := DecodeResults(append(data, 0)); err == nil {
+		t.Fatal("a trailing byte was accepted")
 	}
 }

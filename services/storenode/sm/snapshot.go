@@ -146,6 +146,7 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 		return fail(err)
 	}
 	s.db, s.head = db, h
+	s.metas.reset()
 	s.applied.Store(applied)
 	s.events.Store(h.NextPosition)
 	s.restoring.Store(restoring)

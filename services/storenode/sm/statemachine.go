@@ -28,7 +28,8 @@ type StateMachine struct {
 	db *pebble.DB
 
 	// Owned by Update.
-	head head
+	head  head
+	metas metaCache // metadata of recent streams (metacache.go)
 
 	// onApply, if set, is called after every Update has committed, with the
 	// next position to be assigned; it must not block.
@@ -117,6 +118,7 @@ func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
 	}
 	s.mu.Lock()
 	s.db, s.head = db, h
+	s.metas.reset()
 	s.mu.Unlock()
 	s.applied.Store(applied)
 	s.events.Store(h.NextPosition)
@@ -180,13 +182,13 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	defer s.mu.RUnlock()
 	b := s.db.NewIndexedBatch()
 	defer b.Close()
-	a := applier{b: b, head: s.head, restoring: s.restoring.Load()}
+	a := applier{b: b, head: s.head, metas: &s.metas, restoring: s.restoring.Load()}
 	for i := range entries {
 		results := a.applyEntry(entries[i].Cmd)
 		if a.fatal != nil {
 			return nil, fmt.Errorf("sm: apply entry %d: %w", entries[i].Index, a.fatal)
 		}
-		entries[i].Result = dbsm.Result{Value: uint64(len(results)), Data: encode(results)}
+		entries[i].Result = dbsm.Result{Value: uint64(len(results)), Data: EncodeResults(results)}
 	}
 	if len(entries) > 0 {
 		if err := b.Set(keyApplied, u64(entries[len(entries)-1].Index), nil); err != nil {
@@ -203,6 +205,7 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 		return nil, fmt.Errorf("sm: commit: %w", err)
 	}
 	s.head = a.head
+	s.metas.commit(a.pending)
 	s.events.Store(a.head.NextPosition)
 	s.restoring.Store(a.restoring)
 	if a.restored {
