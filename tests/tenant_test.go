@@ -171,6 +171,24 @@ func TestTenantSeesOnlyItsStore(t *testing.T) {
 			t.Logf("%s: %v", subject, err)
 		}
 	}
+	// A reply subject aimed at another store's internal subject: the
+	// gateway must not publish its answer there (NATS checks the subject a
+	// client publishes to, not its reply subject). Here the answer of a
+	// psub_delete of acme's "work" has the shape of a psub_delete request,
+	// so it would delete globex's "work" on globex's leader.
+	if _, err := admin.Store("globex").CreateSubscription(ctx, "work", client.SubscriptionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deputy := &nats.Msg{Subject: "store.acme.psub_delete", Reply: "_LB.leader.globex.psub_delete", Data: mp(t, map[string]any{"subscription": "work"})}
+	if err := acme.Conn().PublishMsg(deputy); err != nil {
+		t.Fatal(err)
+	}
+	acme.Conn().Flush()
+	time.Sleep(time.Second)
+	if _, err := admin.Store("globex").SubscriptionInfo(ctx, "work"); err != nil {
+		t.Fatalf("another store's subscription after a reply-subject trick: %v", err)
+	}
+
 	// Nothing it tried was written: globex holds the admin's two events.
 	page, err := admin.Store("globex").Read(ctx, "secrets", client.ReadOptions{})
 	if err != nil || len(page.Events) != 2 {

@@ -77,6 +77,26 @@ func ValidateDeliverSubject(s string) error {
 	return nil
 }
 
+// IsInboxSubject reports whether s is a literal subject under an inbox
+// prefix (_INBOX. or _INBOX_<name>.): the only subjects Logbook answers
+// or delivers to on a client's behalf. The gateway answers a request only
+// when its reply subject is one: NATS checks a client's permissions against
+// the subject it publishes to, never against its reply subject, so a reply
+// subject elsewhere would make the gateway publish there for the client
+// (to another store's internal subjects, say).
+func IsInboxSubject(s string) bool {
+	first, rest, ok := strings.Cut(s, ".")
+	if !ok || rest == "" || len(s) > MaxDeliverSubjectLen || !isInboxPrefix(first) {
+		return false
+	}
+	for _, tok := range strings.Split(rest, ".") {
+		if tok == "" || tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n") {
+			return false
+		}
+	}
+	return true
+}
+
 // isInboxPrefix reports whether tok is the first token of an inbox: _INBOX,
 // or a private prefix _INBOX_<name> that a tenant's NATS user is allowed to
 // subscribe to (docs/security.md). Deliveries never go anywhere else: not

@@ -153,6 +153,14 @@ func (g *Gateway) Stop() error {
 // when MaxInFlight are already running. That goroutine
 // answers and then records the outcome and the full time (service.go).
 func (g *Gateway) onRequest(e *endpoint, m *nats.Msg) {
+	if m.Reply != "" && !wire.IsInboxSubject(m.Reply) {
+		// Answering would publish, with Logbook's own permissions, to a
+		// subject the client chose and may not publish to itself (another
+		// store's internal subjects, another tenant's inbox): not served.
+		g.metrics.badReply.Inc()
+		g.cfg.Logger.Debug("gateway: request with a reply subject outside the inboxes dropped", "subject", wire.Truncate(m.Subject), "reply", wire.Truncate(m.Reply))
+		return
+	}
 	start := time.Now()
 	g.mu.Lock()
 	if g.stopping {

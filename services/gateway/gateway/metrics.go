@@ -26,6 +26,7 @@ type metrics struct {
 	leaderRetries prometheus.Counter
 	resends       prometheus.Counter
 	noticeResends prometheus.Counter
+	badReply      prometheus.Counter
 	ops           map[string]*opMetrics
 }
 
@@ -52,7 +53,9 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		Help: "Resendable requests (reads, appends) sent again because an attempt got no answer within the attempt timeout (a leader that died or froze with the request)."})
 	m.noticeResends = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "logbook", Subsystem: "gateway", Name: "new_leader_resends_total",
 		Help: "Resendable requests sent again at once because a new leader of their store announced itself (the old one may have taken them and died or frozen)."})
-	m.reg.MustRegister(m.requests, seconds, m.leaderRetries, m.resends, m.noticeResends)
+	m.badReply = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "logbook", Subsystem: "gateway", Name: "requests_dropped_bad_reply_total",
+		Help: "Requests dropped unserved because their reply subject is not an inbox (_INBOX. or _INBOX_<name>.): answering would publish where the client may not."})
+	m.reg.MustRegister(m.requests, seconds, m.leaderRetries, m.resends, m.noticeResends, m.badReply)
 	names := []string{opUnknown}
 	names = append(names, wire.StoreOpNames()...)
 	for op := range subjects.StoreRegistryReads {

@@ -38,7 +38,10 @@ type replies struct {
 
 // newReplies subscribes to the gateway's reply inbox.
 func newReplies(nc *nats.Conn) (*replies, error) {
-	r := &replies{prefix: nc.NewInbox() + ".", ids: nuid.New(), waiting: map[string]*call{}, byStore: map[string]map[*call]struct{}{}}
+	// Under _LB_INBOX, not _INBOX: no client request may name it as its
+	// reply subject (wire.IsInboxSubject), nor a consumer as its deliver
+	// subject, so nobody but a storenode answers into it.
+	r := &replies{prefix: "_LB_INBOX." + nuid.Next() + ".", ids: nuid.New(), waiting: map[string]*call{}, byStore: map[string]map[*call]struct{}{}}
 	sub, err := nc.Subscribe(r.prefix+"*", r.deliver)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to the reply inbox: %w", err)

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/nats-io/nuid"
@@ -123,6 +124,9 @@ func (s *service) serveVerbs() error {
 				return err
 			}
 			sub, err := s.nc.Subscribe(subject, func(m *nats.Msg) {
+				if !wire.IsInboxSubject(m.Reply) {
+					return // answered only to an inbox (see Gateway.onRequest)
+				}
 				data, _ := json.Marshal(answer()) // micro's own types: they marshal
 				m.Respond(data)
 			})
