@@ -7,3 +7,14 @@ package proto
 // it, so that two copies of an append are deduplicated like a client's
 // resend with the same event ids.
 const HeaderRequestID = "Lb-Request-Id"
+
+// HeaderRefused marks a not_written answer from a storenode that knows
+// another node leads the store (value RefusedFollower): it did nothing, but
+// the leader may have received its own copy of the same request (there is
+// no queue group on the leader subjects). The gateway resends at once only
+// requests a second copy cannot harm; the others wait for the leader's
+// answer first (forward.go).
+const HeaderRefused = "Lb-Refused"
+
+// RefusedFollower is HeaderRefused's value for a follower's refusal.
+const RefusedFollower = "follower"

@@ -39,6 +39,7 @@ const (
 	nobody              // "no responders": no copy was delivered
 	notDone             // not_written: this copy did nothing
 	unknownRetry        // unavailable or timeout on a resendable request
+	deposed             // not_written from a deposed leader: it did nothing, but the leader may have a copy
 )
 
 func classify(m *nats.Msg, p policy) int {
@@ -49,6 +50,8 @@ func classify(m *nats.Msg, p policy) int {
 	switch {
 	case err != nil:
 		return final
+	case codes.Code(code) == codes.NotWritten && m.Header.Get(proto.HeaderRefused) == proto.RefusedFollower:
+		return deposed
 	case codes.Code(code) == codes.NotWritten:
 		return notDone
 	case p.resendable && (codes.Code(code) == codes.Unavailable || codes.Code(code) == codes.Timeout):
@@ -115,11 +118,28 @@ func (g *Gateway) exchange(ctx context.Context, subject string, data []byte, p p
 					nothingDone++
 					if p.noResponders != nil {
 						if err := p.noResponders(ctx); err != nil {
+							if e := codes.As(err); e != nil && e.Code == codes.NotWritten && nothingDone < sent {
+								// An earlier copy reached a storenode and may
+								// have been carried out: not certain.
+								return nil, codes.New(codes.Unavailable, "%s", e.Message)
+							}
 							return nil, err
 						}
 					}
 				case notDone:
 					nothingDone++
+				case deposed:
+					// That node did nothing, but the new leader may hold a
+					// copy of this very request, so it does not count as a
+					// copy that did nothing. A request that must not be
+					// sent twice waits for the leader's answer, and is sent
+					// again only if the leader stays silent for an attempt
+					// timeout (it subscribed after this copy went out).
+					if !p.resendable {
+						attempt = false
+						next.Reset(g.cfg.AttemptTimeout)
+						continue
+					}
 				}
 				// Send again after a backoff, unless an answer comes first.
 				g.metrics.leaderRetries.Inc()

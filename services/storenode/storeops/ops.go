@@ -113,7 +113,12 @@ func (o *Ops) Serve(s Store) (stop func(), err error) {
 	sub, err := o.nc.Subscribe(proto.LeaderWildcard(spec.ID), func(m *nats.Msg) {
 		if s.Follows() {
 			s.Metrics().RefusedAsFollower.Inc()
-			serve.Respond(m, nil, codes.New(codes.NotWritten, "another node leads store %q now", spec.ID))
+			if m.Reply != "" {
+				wire.PublishError(func(r *nats.Msg) error {
+					r.Header.Set(proto.HeaderRefused, proto.RefusedFollower)
+					return m.RespondMsg(r)
+				}, m.Reply, codes.New(codes.NotWritten, "another node leads store %q now", spec.ID))
+			}
 			return
 		}
 		_, op, ok := proto.ParseLeader(m.Subject)
