@@ -49,6 +49,9 @@ func tenant(args []string) error {
 	if *inbox == "" {
 		*inbox = "_INBOX_" + user
 	}
+	if *inbox == "_INBOX" || !wire.IsInboxSubject(*inbox+".x") {
+		return fmt.Errorf("tenant: reply prefix %q: want _INBOX_<name> (letters, digits, _ and -), a prefix of the tenant's own (pick one with --inbox)", *inbox)
+	}
 	pub, sub := subjects.TenantPermissions(stores, *inbox)
 	p := tenantPermissions{User: user, Stores: stores, InboxPrefix: *inbox, Publish: pub, Subscribe: sub}
 	if asJSON {

@@ -25,9 +25,11 @@ const balanceEvery = 5
 // leaders stay where the elections put them.
 const balanceQuiet = 10
 
-// membersChanged returns when the live nodes, or the process of one of
-// them, last changed as this node saw it (heartbeat goroutine only).
-func (c *Cluster) membersChanged(peers map[uint64]peer, now time.Time) time.Time {
+// noteMembers records when the live nodes, or the process of one of them,
+// last changed as this node sees them (every beat; heartbeat goroutine
+// only).
+func (c *Cluster) noteMembers(now time.Time) {
+	peers := c.peerTable()
 	live := map[uint64]int64{}
 	for id, p := range peers {
 		if c.peerUp(p, now) {
@@ -37,7 +39,6 @@ func (c *Cluster) membersChanged(peers map[uint64]peer, now time.Time) time.Time
 	if c.changedAt.IsZero() || !maps.Equal(live, c.lastLive) {
 		c.lastLive, c.changedAt = live, now
 	}
-	return c.changedAt
 }
 
 // pingTimeout bounds the liveness check of a transfer target.
@@ -55,9 +56,10 @@ func (c *Cluster) balanceLeaders() {
 	}
 	peers := c.peerTable()
 	now := time.Now()
-	if now.Sub(c.membersChanged(peers, now)) < balanceQuiet*c.cfg.HeartbeatInterval {
+	if now.Sub(c.changedAt) < balanceQuiet*c.cfg.HeartbeatInterval {
 		return
 	}
+	pinged := map[uint64]bool{} // one ping per node and pass: a frozen one costs pingTimeout once
 	leads := map[uint64]int{}
 	up := map[uint64]bool{}
 	for id, p := range peers {
@@ -90,7 +92,15 @@ func (c *Cluster) balanceLeaders() {
 		// still looks up, and a transfer to it would hold the store's
 		// writes for an election timeout before dragonboat gives up.
 		// (dragonboat's transfer brings a replica that trails up to date.)
-		if !peers[target].hosting(s.ID) || !c.alive(target) {
+		if !peers[target].hosting(s.ID) {
+			continue
+		}
+		alive, ok := pinged[target]
+		if !ok {
+			alive = c.alive(target)
+			pinged[target] = alive
+		}
+		if !alive {
 			continue
 		}
 		if err := c.cfg.Raft.TransferLeader(s.ShardID, target); err != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/logbookdb/logbook/internal/proto"
@@ -82,8 +83,11 @@ type Cluster struct {
 	run     *run.Group
 	ctx     context.Context // cancelled by Close
 	beats   int             // heartbeats so far (heartbeat goroutine only)
-	// The live nodes (id → process start) at the balancer's last look, and
-	// when they last changed (heartbeat goroutine only; balance.go).
+	// draining: the node is stopping (HandOffLeaderships); it no longer
+	// answers pings, so no balancer hands it a leadership.
+	draining atomic.Bool
+	// The live nodes (id → process start) at the last beat, and when they
+	// last changed (heartbeat goroutine only; balance.go).
 	lastLive  map[uint64]int64
 	changedAt time.Time
 
@@ -109,7 +113,11 @@ func (c *Cluster) Start() {
 	} else {
 		c.run.Keep(sub)
 	}
-	if sub, err := c.cfg.NATS.Subscribe(proto.Ping(c.cfg.ClusterName, c.cfg.NodeID), func(m *nats.Msg) { m.Respond(nil) }); err != nil {
+	if sub, err := c.cfg.NATS.Subscribe(proto.Ping(c.cfg.ClusterName, c.cfg.NodeID), func(m *nats.Msg) {
+		if !c.draining.Load() { // a stopping node takes no leadership
+			m.Respond(nil)
+		}
+	}); err != nil {
 		c.cfg.Logger.Error("cannot answer pings", "err", err)
 	} else {
 		c.run.Keep(sub)

@@ -17,7 +17,17 @@ import (
 // store with no ready replica elsewhere keeps its leader until the node
 // stops. It returns how many leaderships moved and how many stayed.
 func (c *Cluster) HandOffLeaderships(ctx context.Context) (moved, stayed int) {
+	c.draining.Store(true) // from now on no balancer hands this node a leadership
 	peers := c.peerTable()
+	pinged := map[uint64]bool{}
+	alive := func(node uint64) bool { // one ping per node: a frozen one costs pingTimeout once
+		ok, seen := pinged[node]
+		if !seen {
+			ok = c.alive(node)
+			pinged[node] = ok
+		}
+		return ok
+	}
 	now := time.Now()
 	leads := map[uint64]int{}
 	for id, p := range peers {
@@ -39,7 +49,7 @@ func (c *Cluster) HandOffLeaderships(ctx context.Context) (moved, stayed int) {
 			stayed++
 			continue
 		}
-		target := c.handOffTarget(s, peers, leads)
+		target := c.handOffTarget(s, peers, leads, alive)
 		if target == 0 || c.cfg.Raft.TransferLeader(s.ShardID, target) != nil {
 			stayed++
 			continue
@@ -89,12 +99,13 @@ func (c *Cluster) HandOffLeaderships(ctx context.Context) (moved, stayed int) {
 const handOffRetry = 500 * time.Millisecond
 
 // handOffTarget picks the replica of s to hand its leadership to: one that
-// runs on a live node (as its heartbeat says), the most caught up first,
+// runs on a live node (as its heartbeat says, and answering a ping now),
+// the most caught up first,
 // then the one leading the fewest stores. It need not be caught up now:
 // dragonboat's transfer brings the target up to date before it campaigns
 // (and gives up after an election timeout), and the writes in between are
 // held here.
-func (c *Cluster) handOffTarget(s *meta.Store, peers map[uint64]peer, leads map[uint64]int) uint64 {
+func (c *Cluster) handOffTarget(s *meta.Store, peers map[uint64]peer, leads map[uint64]int, alive func(uint64) bool) uint64 {
 	var target, best uint64
 	now := time.Now()
 	for _, r := range s.Replicas {
@@ -103,7 +114,7 @@ func (c *Cluster) handOffTarget(s *meta.Store, peers map[uint64]peer, leads map[
 			continue
 		}
 		runs, applied, _ := p.runs(s.ID)
-		if !runs {
+		if !runs || !alive(r) {
 			continue
 		}
 		if target == 0 || applied > best || (applied == best && leads[r] < leads[target]) {

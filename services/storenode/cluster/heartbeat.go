@@ -81,6 +81,7 @@ func (c *Cluster) heartbeat() proto.NodeHeartbeat {
 // are not part of any cluster view yet); every balanceEvery beats it runs
 // the balancer first.
 func (c *Cluster) beat() bool {
+	c.noteMembers(time.Now())
 	if c.beats > 0 && c.beats%balanceEvery == 0 {
 		c.balanceLeaders()
 	}
