@@ -110,6 +110,12 @@ func TestClusterVersionGate(t *testing.T) {
 	if err == nil || !strings.Contains(out, "cluster runs at version") {
 		t.Fatalf("an old build on a cluster at version 2: exit %v, log:\n%s", err, out)
 	}
+	// Nor may an old build join afresh: it is refused before it is added.
+	c.launch(&procNode{id: 4, dir: t.TempDir(), raft: freeAddr(t), http: freeAddr(t), bin: oldBin})
+	out, err = c.exited(4, 30*time.Second)
+	if err == nil || !strings.Contains(out, "cluster runs at version") {
+		t.Fatalf("an old build joining a cluster at version 2: exit %v, log:\n%s", err, out)
+	}
 	var ce *wire.ClusterVersion
 	if v, err := c.Client.View(ctx); err == nil {
 		ce = v.ClusterVersion

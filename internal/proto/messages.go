@@ -26,6 +26,11 @@ type JoinRequest struct {
 	Cluster     string `msgpack:"cluster"`
 	NodeID      uint64 `msgpack:"node_id"`
 	RaftAddress string `msgpack:"raft_address"`
+	// The command versions the joiner's build supports (absent: a build
+	// before the version gate, the base 1): a joiner that does not cover the
+	// cluster version is refused, as it would not apply what the others do.
+	StoreCommandVersion uint32 `msgpack:"store_command_version,omitempty"`
+	MetaCommandVersion  uint32 `msgpack:"meta_command_version,omitempty"`
 }
 
 // JoinReply answers it; Refused means the request can never succeed.

@@ -48,11 +48,15 @@ type Config struct {
 	InitialSize    int
 	ElectionTicks  uint64
 	RequestTimeout time.Duration
-	NATS           *nats.Conn
-	Logger         *slog.Logger
-	Raft           Raft
-	Registry       *registry.Registry
-	Foreign        Foreign
+	// StoreCommandVersion and MetaCommandVersion are what this build
+	// supports, sent with a join (a joiner that does not cover the cluster
+	// version is refused).
+	StoreCommandVersion, MetaCommandVersion uint32
+	NATS                                    *nats.Conn
+	Logger                                  *slog.Logger
+	Raft                                    Raft
+	Registry                                *registry.Registry
+	Foreign                                 Foreign
 	// Serve starts serving the registry subjects; it is called once the
 	// owner check has passed (no other cluster on this NATS).
 	Serve func() error

@@ -34,7 +34,8 @@ func isFatalJoin(err error) bool {
 // joinExisting asks the meta leader to add this node, then starts its meta
 // replica in join mode.
 func (f *Formation) joinExisting() error {
-	b, err := wire.Marshal(proto.JoinRequest{Cluster: f.cfg.ClusterName, NodeID: f.cfg.NodeID, RaftAddress: f.cfg.RaftAddress})
+	b, err := wire.Marshal(proto.JoinRequest{Cluster: f.cfg.ClusterName, NodeID: f.cfg.NodeID, RaftAddress: f.cfg.RaftAddress,
+		StoreCommandVersion: f.cfg.StoreCommandVersion, MetaCommandVersion: f.cfg.MetaCommandVersion})
 	if err != nil {
 		return err
 	}
@@ -110,6 +111,15 @@ func (f *Formation) AddNode(ctx context.Context, data []byte) (any, error) {
 			}
 		}
 	}
+	// A build that does not cover the cluster version would not apply
+	// what the others write: refused (it may come back on a newer build).
+	if v, err := f.cfg.Registry.ClusterVersion(); err == nil {
+		own := meta.ClusterVersion{Store: max(req.StoreCommandVersion, 1), Meta: max(req.MetaCommandVersion, 1)}
+		if !own.Covers(v) {
+			f.cfg.Logger.Warn("refused a storenode on an older build", "node", req.NodeID, "supports_store", own.Store, "supports_meta", own.Meta, "cluster_store", v.Store, "cluster_meta", v.Meta)
+			return &proto.JoinReply{Refused: true, Reason: fmt.Sprintf("the cluster runs at version store %d, meta %d, and this build supports only store %d, meta %d: run a build that supports it (see Upgrading in docs/operations.md)", v.Store, v.Meta, own.Store, own.Meta)}, nil
+		}
+	}
 	// With mutual TLS on the Raft transport, a node whose certificate the
 	// others would refuse is not added: as a member it would count in
 	// quorums it can never take part in.
@@ -173,7 +183,8 @@ func (f *Formation) serveRemoved() error {
 // starting, or an older one) the node starts, and the heartbeat notice
 // catches a removal later.
 func (f *Formation) checkMember() error {
-	b, err := wire.Marshal(proto.JoinRequest{Cluster: f.cfg.ClusterName, NodeID: f.cfg.NodeID, RaftAddress: f.cfg.RaftAddress})
+	b, err := wire.Marshal(proto.JoinRequest{Cluster: f.cfg.ClusterName, NodeID: f.cfg.NodeID, RaftAddress: f.cfg.RaftAddress,
+		StoreCommandVersion: f.cfg.StoreCommandVersion, MetaCommandVersion: f.cfg.MetaCommandVersion})
 	if err != nil {
 		return err
 	}

@@ -65,6 +65,7 @@ func (n *Node) startControl() error {
 	n.ctl.form = formation.New(formation.Config{
 		ClusterName: cfg.ClusterName, NodeID: cfg.NodeID, RaftAddress: cfg.RaftAddress, DataDir: cfg.DataDir,
 		InitialSize: cfg.InitialSize, ElectionTicks: cfg.ElectionTicks, RequestTimeout: cfg.RequestTimeout,
+		StoreCommandVersion: versions.StoreCommand, MetaCommandVersion: versions.MetaCommand,
 		NATS: cfg.NATS, Logger: cfg.Logger, Raft: n.host, Registry: n.reg, Foreign: foreign,
 		Serve:   func() error { return n.ctl.life.Serve() },
 		Changed: n.pokeReconcile,
