@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/logbookdb/logbook/internal/pprofflag"
 	"github.com/logbookdb/logbook/pkg/flagenv"
 	"github.com/logbookdb/logbook/pkg/natsauth"
 	"github.com/logbookdb/logbook/pkg/wire"
@@ -37,7 +38,7 @@ func run() error {
 	var limits wire.Limits
 	flagenv.Limits(flag.CommandLine, &limits)
 	newLogger := flagenv.Logger(flag.CommandLine)
-	registerPprof(flag.CommandLine)
+	pprofflag.Register(flag.CommandLine, "gateway")
 	flag.Parse()
 	logger, err := newLogger()
 	if err != nil {

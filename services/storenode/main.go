@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/logbookdb/logbook/internal/pprofflag"
 	"github.com/logbookdb/logbook/pkg/flagenv"
 	"github.com/logbookdb/logbook/pkg/natsauth"
 	"github.com/logbookdb/logbook/services/storenode/cli"
@@ -39,7 +40,7 @@ func run() error {
 	httpAddr := flag.String("http", flagenv.String("LOGBOOK_HTTP", ""), "serve /healthz, /readyz, /cluster, /health and /metrics on this address, e.g. :8080 (env LOGBOOK_HTTP)")
 	natsAuth := natsauth.Register(flag.CommandLine)
 	flags := cli.Register(flag.CommandLine, "./data/storenode")
-	registerPprof(flag.CommandLine)
+	pprofflag.Register(flag.CommandLine, "storenode")
 	newLogger := flagenv.Logger(flag.CommandLine)
 	flag.Parse()
 	logger, err := newLogger()
