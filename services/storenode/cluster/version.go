@@ -110,3 +110,24 @@ func (c *Cluster) ServeVersion(ctx context.Context, data []byte) (any, error) {
 	}
 	return reply, nil
 }
+
+// VersionSettled reports whether the cluster version is where it will stay
+// for now: held, or already what every registered node supports, or
+// unknown (a registered node is not heard). False means a raise is due: a
+// fresh cluster starts at the base version and rises at its registry
+// leader's next heartbeat; RaiseVersion does it at once.
+func (c *Cluster) VersionSettled() bool {
+	if c.cfg.HoldVersion {
+		return true
+	}
+	info, err := c.cfg.Registry.VersionInfo()
+	if err != nil || info.Held {
+		return err == nil
+	}
+	target, ok := c.supportedByAll()
+	return !ok || info.Version.Covers(target)
+}
+
+// RaiseVersion raises the cluster version now if this node leads the
+// registry and every node allows it (what each heartbeat does).
+func (c *Cluster) RaiseVersion() { c.checkVersion() }

@@ -107,6 +107,7 @@ func (n *Node) Done() <-chan struct{} { return n.done }
 // (a request sent once it returns finds them); it fails with the reason
 // when the node can never serve (Fatal).
 func (n *Node) WaitReady(ctx context.Context) error {
+	var settleBy time.Time // how long ready waits for the cluster version
 	for {
 		if err := n.Fatal(); err != nil {
 			return err
@@ -123,6 +124,19 @@ func (n *Node) WaitReady(ctx context.Context) error {
 		for _, r := range n.replicas.List() {
 			leader, ok := n.host.Leader(r.Spec().ShardID)
 			if !ok || (leader == n.cfg.NodeID && !n.replicas.Serving(r)) {
+				ready = false
+			}
+		}
+		// A fresh cluster starts at the base cluster version and rises to
+		// what its nodes support at the registry leader's next heartbeat:
+		// raise it now, so that what needs it works once ready is said.
+		// Waited for a few seconds at most (another node may hold it).
+		if ready && n.ctl.cluster != nil && !n.ctl.cluster.VersionSettled() {
+			if settleBy.IsZero() {
+				settleBy = time.Now().Add(5 * time.Second)
+			}
+			if time.Now().Before(settleBy) {
+				n.ctl.cluster.RaiseVersion()
 				ready = false
 			}
 		}
