@@ -212,3 +212,39 @@ func grepLines(s, sub string) string {
 	}
 	return b.String()
 }
+
+// Without -tenant-accounts the gateway checks nothing (as before): requests
+// from other accounts are served through their imports, the misconfigured
+// one included. NATS's exports and imports are then the only line, which
+// the test above shows the gateway's check backing up.
+func TestTenantAccountsWithoutGatewayCheck(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nats.conf")
+	if err := os.WriteFile(path, []byte(accountsConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Host, opts.Port, opts.NoSigs, opts.NoLog = "127.0.0.1", -1, true, true
+	_, url := startNATSWith(t, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	lb, err := embed.Start(ctx, embed.Config{NATSURL: url, NATSOptions: []nats.Option{nats.UserInfo("logbook", "svc-pw")},
+		DataDir: t.TempDir(), RaftAddress: freeAddr(t), Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lb.Close() })
+	acme, err := client.Connect(url, client.WithTimeout(10*time.Second), client.WithNATSOptions(nats.UserInfo("acme", "acme-pw")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acme.Close()
+	if _, err := acme.Stores().Create(ctx, "beta", nil); err != nil {
+		t.Fatalf("through the misconfigured import, without the gateway's check: %v", err)
+	}
+	if _, err := acme.Store("beta").Append(ctx, "orders", client.NoStream, ev("Placed", `"1"`)); err != nil {
+		t.Fatalf("append through an import (an _R_. reply): %v", err)
+	}
+}
