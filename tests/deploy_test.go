@@ -46,7 +46,10 @@ func TestDeploy(t *testing.T) {
 	}
 	d := &deployment{t: t, root: root,
 		project: fmt.Sprintf("lbdeploytest%d", os.Getpid()), port: freePort(t), secrets: filepath.Join(t.TempDir(), "secrets")}
-	if _, err := d.run(context.Background(), "bash", "deploy/gen-secrets.sh", "-out", d.secrets); err != nil {
+	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	_, err = d.run(sctx, "bash", "deploy/gen-secrets.sh", "-out", d.secrets)
+	scancel()
+	if err != nil {
 		t.Fatalf("write the secrets: %v", err)
 	}
 
