@@ -23,6 +23,15 @@ case "${1:-}" in up | create | run | start | restart)
 			exit 1
 		fi
 	done
+	# Authentication and TLS are on: the secrets are written at set-up.
+	secrets=${LOGBOOK_SECRETS:-$root/deploy/secrets}
+	case "$secrets" in /*) ;; *) secrets="$root/deploy/$secrets" ;; esac # relative to compose.yaml, as Compose reads it
+	for f in nats/auth.conf storenode/raft.pem gateway/nats-password; do
+		if [ ! -f "$secrets/$f" ]; then
+			echo "compose.sh: no $secrets/$f; write the secrets with deploy/gen-secrets.sh" >&2
+			exit 1
+		fi
+	done
 	;;
 esac
 exec "${compose[@]}" -f "$root/deploy/compose.yaml" -p "${COMPOSE_PROJECT_NAME:-logbook}" "$@"

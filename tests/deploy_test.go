@@ -18,9 +18,13 @@ import (
 )
 
 // TestDeploy runs the container deployment of deploy/: it builds the images
-// (deploy/build-images.sh), starts deploy/compose.yaml (NATS, 3 storenodes,
-// 2 gateways) under a project of its own with NATS on a free loopback port,
-// writes and reads through it, stops the storenode leading the default store
+// (deploy/build-images.sh), writes the secrets (deploy/gen-secrets.sh) into
+// a temporary directory, starts deploy/compose.yaml (NATS with TLS and
+// users, 3 storenodes with Raft over mutual TLS, 2 gateways) under a project
+// of its own with NATS on a free loopback port, checks that NATS refuses
+// plaintext and unauthenticated connections and that the example tenant
+// reaches its store and not another, writes and reads through it as the
+// admin user, stops the storenode leading the default store
 // with `docker stop`, keeps writing and reading, checks that the cluster view
 // reports the node down, starts it again and sees it back, and removes every
 // container, network and volume it created, on failure too.
@@ -41,7 +45,13 @@ func TestDeploy(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := &deployment{t: t, root: root,
-		project: fmt.Sprintf("lbdeploytest%d", os.Getpid()), port: freePort(t)}
+		project: fmt.Sprintf("lbdeploytest%d", os.Getpid()), port: freePort(t), secrets: filepath.Join(t.TempDir(), "secrets")}
+	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	_, err = d.run(sctx, "bash", "deploy/gen-secrets.sh", "-out", d.secrets)
+	scancel()
+	if err != nil {
+		t.Fatalf("write the secrets: %v", err)
+	}
 
 	// 1. Images: a cold Go build cache makes this the long part.
 	if os.Getenv("LOGBOOK_DEPLOY_SKIP_BUILD") == "" {
@@ -64,11 +74,13 @@ func TestDeploy(t *testing.T) {
 		t.Fatalf("compose up: %v", err)
 	}
 
-	// 2. Connect and wait until the default store serves.
-	url := fmt.Sprintf("nats://127.0.0.1:%d", d.port)
+	// 2. Connect as the admin user, over TLS, and wait until the default
+	// store serves.
+	url := fmt.Sprintf("tls://127.0.0.1:%d", d.port)
+	adminOpts := d.natsOptions("admin", "")
 	var c *client.Client
 	for c == nil {
-		c, err = client.Connect(url)
+		c, err = client.Connect(url, client.WithNATSOptions(adminOpts...))
 		if err != nil {
 			if ctx.Err() != nil {
 				t.Fatalf("NATS at %s never accepted a connection: %v", url, err)
@@ -117,6 +129,7 @@ func TestDeploy(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	t.Logf("serving %s after %s", url, time.Since(start).Round(100*time.Millisecond))
+	d.checkSecurity(ctx, c, url)
 	for len(written) < 20 {
 		appendOne(client.Exact(uint64(len(written) - 1)))
 	}
@@ -177,6 +190,7 @@ func TestDeploy(t *testing.T) {
 	})
 	appendOne(client.Exact(uint64(len(written) - 1)))
 	d.checkRead(ctx, store, stream, written)
+	d.checkViolations(ctx)
 	t.Logf("%s rejoined; done in %s", service, time.Since(start).Round(100*time.Millisecond))
 }
 
@@ -186,6 +200,7 @@ type deployment struct {
 	root    string
 	project string
 	port    int
+	secrets string // written by deploy/gen-secrets.sh
 }
 
 // run runs a command in the repository root with the project's environment
@@ -195,7 +210,8 @@ func (d *deployment) run(ctx context.Context, name string, args ...string) (stri
 	cmd.Dir = d.root
 	cmd.Env = append(os.Environ(),
 		"COMPOSE_PROJECT_NAME="+d.project,
-		fmt.Sprintf("LOGBOOK_NATS_PORT=%d", d.port))
+		fmt.Sprintf("LOGBOOK_NATS_PORT=%d", d.port),
+		"LOGBOOK_SECRETS="+d.secrets)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 5 * time.Second

@@ -27,6 +27,10 @@ const (
 	InvalidEventType Code = 40006 // an event type is empty, too long, or has control characters
 	InvalidSettings  Code = 40007 // store settings out of range or impossible here (unknown keys are invalid_argument)
 
+	// 403: the caller may not do this (a second line of defence behind NATS's
+	// own permissions; see docs/security.md).
+	Forbidden Code = 40300 // the gateway refused the caller's NATS account this store or operation
+
 	// 404: something named does not exist.
 	StoreNotFound    Code = 40401
 	StreamNotFound   Code = 40402
@@ -93,6 +97,7 @@ var names = map[Code]string{
 	EmptyAppend:           "empty_append",
 	InvalidEventType:      "invalid_event_type",
 	InvalidSettings:       "invalid_settings",
+	Forbidden:             "forbidden",
 	StoreNotFound:         "store_not_found",
 	StreamNotFound:        "stream_not_found",
 	UnknownOperation:      "unknown_operation",

@@ -155,3 +155,25 @@ func TenantPermissions(stores []string, inboxPrefix string) (publish, subscribe 
 	}
 	return publish, subscribe
 }
+
+// ServiceImportReplyPrefix starts the reply subject NATS gives a request
+// that crossed a service import from another account (`_R_.<prefix>.<id>`):
+// NATS routes what is published there back to the requester's own reply
+// subject in its account. Nothing of Logbook listens under it; the
+// gateways answer there (docs/security.md, "Tenants as accounts").
+const ServiceImportReplyPrefix = "_R_."
+
+// IsServiceImportReply reports whether s is a literal reply subject NATS
+// made for a request that crossed a service import.
+func IsServiceImportReply(s string) bool {
+	rest, ok := strings.CutPrefix(s, ServiceImportReplyPrefix)
+	if !ok || rest == "" || len(s) > 255 {
+		return false
+	}
+	for _, tok := range strings.Split(rest, ".") {
+		if tok == "" || tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n") {
+			return false
+		}
+	}
+	return true
+}

@@ -34,6 +34,7 @@ func run() error {
 	timeout := flag.Duration("request-timeout", flagenv.Duration("LOGBOOK_GATEWAY_TIMEOUT", 10*time.Second), "bound on a request end to end, waiting for a store's leader included; keep it above the storenodes' -request-timeout (env LOGBOOK_GATEWAY_TIMEOUT)")
 	attempt := flag.Duration("attempt-timeout", flagenv.Duration("LOGBOOK_GATEWAY_ATTEMPT_TIMEOUT", time.Second), "how long to wait for a storenode's answer to a read or an append before sending it again (a leader that died or froze with it); keep it well above normal latency (env LOGBOOK_GATEWAY_ATTEMPT_TIMEOUT)")
 	httpAddr := flag.String("http", flagenv.String("LOGBOOK_HTTP", ""), "serve /metrics on this address, e.g. :8081 (off by default; env LOGBOOK_HTTP)")
+	accounts := flag.String("tenant-accounts", flagenv.String("LOGBOOK_TENANT_ACCOUNTS", ""), "NATS accounts allowed to reach Logbook through a service import, and their stores: ACCOUNT=store[,store...];OPS=* (* also allows stores.* and cluster.*); requests from other accounts are refused with forbidden; empty: no check (env LOGBOOK_TENANT_ACCOUNTS)")
 	natsAuth := natsauth.Register(flag.CommandLine)
 	var limits wire.Limits
 	flagenv.Limits(flag.CommandLine, &limits)
@@ -41,6 +42,10 @@ func run() error {
 	pprofflag.Register(flag.CommandLine, "gateway")
 	flag.Parse()
 	logger, err := newLogger()
+	if err != nil {
+		return err
+	}
+	tenantAccounts, err := gateway.ParseAccounts(*accounts)
 	if err != nil {
 		return err
 	}
@@ -59,7 +64,7 @@ func run() error {
 	}
 	defer nc.Close()
 	// 2. The gateway joins the queue group and serves.
-	g, err := gateway.Start(gateway.Config{NATS: nc, Limits: limits, RequestTimeout: *timeout, AttemptTimeout: *attempt, Logger: logger})
+	g, err := gateway.Start(gateway.Config{NATS: nc, Limits: limits, RequestTimeout: *timeout, AttemptTimeout: *attempt, Accounts: tenantAccounts, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/logbookdb/logbook/pkg/flagenv"
 	"github.com/logbookdb/logbook/pkg/natsauth"
+	"github.com/logbookdb/logbook/services/gateway/gateway"
 	"github.com/logbookdb/logbook/services/logbook/embed"
 	"github.com/logbookdb/logbook/services/storenode/cli"
 )
@@ -36,6 +37,7 @@ func run() error {
 		natsPort = flag.Int("nats-port", flagenv.Int("LOGBOOK_NATS_PORT", 4222), "embedded NATS listen port (env LOGBOOK_NATS_PORT)")
 		httpAddr = flag.String("http", flagenv.String("LOGBOOK_HTTP", ""), "serve /metrics on this address, e.g. 127.0.0.1:8080 (off by default; env LOGBOOK_HTTP)")
 		natsConf = flag.String("nats-config", flagenv.String("LOGBOOK_NATS_CONFIG", ""), "nats-server configuration file for the embedded NATS (env LOGBOOK_NATS_CONFIG)")
+		accounts = flag.String("tenant-accounts", flagenv.String("LOGBOOK_TENANT_ACCOUNTS", ""), "NATS accounts allowed to reach Logbook through a service import, and their stores: ACCOUNT=store[,store...];OPS=* (* also allows stores.* and cluster.*); requests from other accounts are refused with forbidden; empty: no check (env LOGBOOK_TENANT_ACCOUNTS)")
 	)
 	natsAuth := natsauth.Register(flag.CommandLine)
 	node := cli.Register(flag.CommandLine, "./data")
@@ -56,6 +58,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	tenantAccounts, err := gateway.ParseAccounts(*accounts)
+	if err != nil {
+		return err
+	}
 
 	// Stop on Ctrl-C or SIGTERM.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -64,7 +70,7 @@ func run() error {
 	// Start: NATS, storenode, gateway (embed.Start does them in that order).
 	lb, err := embed.Start(ctx, embed.Config{
 		DataDir: nc.DataDir, NATSURL: *natsURL, NATSHost: *natsHost, NATSPort: *natsPort,
-		NATSConfigFile: *natsConf, NATSOptions: natsOpts,
+		NATSConfigFile: *natsConf, NATSOptions: natsOpts, GatewayAccounts: tenantAccounts,
 		NodeID: nc.NodeID, RaftAddress: nc.RaftAddress, RaftListen: nc.ListenAddress, RaftTLS: nc.RaftTLS,
 		ClusterName: nc.ClusterName, InitialSize: nc.InitialSize,
 		StoreID: nc.DefaultStore, Logger: logger, RequestTimeout: nc.RequestTimeout,

@@ -326,6 +326,93 @@ func TestImagesMatchCompose(t *testing.T) {
 	}
 }
 
+// TestSecretsMounted: authentication and TLS are on, as in the Compose
+// file. Every file variable of the storenodes and gateways (their NATS
+// password and CA, the storenodes' Raft TLS files) is the Compose file's
+// and lies under a read-only mount of a Secret; NATS mounts its Secret
+// where deploy/docker/nats.conf includes its users and TLS from.
+func TestSecretsMounted(t *testing.T) {
+	m := load(t)
+	compose := composeServices(t)
+	fileVars := map[string][]string{
+		"storenode": {"LOGBOOK_NATS_CA", "LOGBOOK_NATS_PASSWORD_FILE", "LOGBOOK_RAFT_TLS_CA", "LOGBOOK_RAFT_TLS_CERT", "LOGBOOK_RAFT_TLS_KEY"},
+		"gateway":   {"LOGBOOK_NATS_CA", "LOGBOOK_NATS_PASSWORD_FILE"},
+	}
+	specs := map[string]corev1.PodSpec{
+		"storenode": m.statefulSets["logbook-storenode"].Spec.Template.Spec,
+		"gateway":   m.deployments["logbook-gateway"].Spec.Template.Spec,
+	}
+	for who, vars := range fileVars {
+		spec := specs[who]
+		c := container(t, spec, who)
+		env := envMap(t, c)
+		composeEnv := compose[who+"-1"].Environment
+		if env["LOGBOOK_NATS_USER"] == "" || env["LOGBOOK_NATS_USER"] != composeEnv["LOGBOOK_NATS_USER"] {
+			t.Errorf("%s: LOGBOOK_NATS_USER %q, Compose %q", who, env["LOGBOOK_NATS_USER"], composeEnv["LOGBOOK_NATS_USER"])
+		}
+		for _, v := range vars {
+			path := env[v]
+			if path == "" || path != composeEnv[v] {
+				t.Errorf("%s: %s is %q here and %q in Compose", who, v, path, composeEnv[v])
+				continue
+			}
+			if !secretMounted(spec, c, path) {
+				t.Errorf("%s: %s %s is not under a read-only mount of a Secret", who, v, path)
+			}
+		}
+	}
+	nats := m.deployments["logbook-nats"].Spec.Template.Spec
+	conf, err := os.ReadFile(filepath.Join(root, "deploy/docker/nats.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc := regexp.MustCompile(`(?m)^include\s+"([^"]+)"`).FindSubmatch(conf)
+	if inc == nil {
+		t.Fatal("deploy/docker/nats.conf includes no users and TLS")
+	}
+	// Includes are relative to the configuration file, /etc/nats/nats.conf.
+	if p := filepath.Join("/etc/nats", string(inc[1])); !secretMounted(nats, container(t, nats, "nats"), p) {
+		t.Errorf("NATS: %s is not under a read-only mount of a Secret", p)
+	}
+}
+
+// secretMounted reports whether path lies under a read-only mount of c of
+// a volume backed by a Secret.
+func secretMounted(spec corev1.PodSpec, c *corev1.Container, path string) bool {
+	for _, vm := range c.VolumeMounts {
+		if !vm.ReadOnly || !strings.HasPrefix(path, strings.TrimSuffix(vm.MountPath, "/")+"/") {
+			continue
+		}
+		for _, v := range spec.Volumes {
+			if v.Name == vm.Name && v.Secret != nil && v.Secret.SecretName != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type composeService struct {
+	Image       string            `json:"image"`
+	Environment map[string]string `json:"environment"`
+}
+
+// composeServices decodes deploy/compose.yaml's services (anchors merged).
+func composeServices(t *testing.T) map[string]composeService {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "deploy/compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]composeService `json:"services"`
+	}
+	if err := yaml.Unmarshal(data, &compose); err != nil {
+		t.Fatal(err)
+	}
+	return compose.Services
+}
+
 // Sources declaring the binaries' LOGBOOK_* variables.
 var (
 	storenodeSources = []string{"services/storenode/*.go", "services/storenode/cli/*.go", "pkg/flagenv/*.go", "pkg/natsauth/*.go"}
@@ -360,12 +447,13 @@ func checkEnvKnown(t *testing.T, who string, names []string, sources ...string) 
 	}
 }
 
-// checkNATSURL: the URL names the NATS Service and its client port.
+// checkNATSURL: the URL names the NATS Service and its client port, over
+// TLS (the deployment's NATS requires it).
 func checkNATSURL(t *testing.T, m *manifests, who, raw string) {
 	t.Helper()
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "nats" {
-		t.Errorf("%s: LOGBOOK_NATS_URL %q is not a nats:// URL", who, raw)
+	if err != nil || u.Scheme != "tls" {
+		t.Errorf("%s: LOGBOOK_NATS_URL %q is not a tls:// URL", who, raw)
 		return
 	}
 	svc := m.services[u.Hostname()]

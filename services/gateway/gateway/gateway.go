@@ -46,7 +46,11 @@ type Config struct {
 	// process that runs other parts shares one registry); otherwise they
 	// are on a registry of their own, with the Go and process collectors.
 	Metrics *prometheus.Registry
-	Logger  *slog.Logger
+	// Accounts, if not empty, are the NATS accounts allowed to reach
+	// Logbook through a service import and their stores (access.go,
+	// docs/security.md). Empty: requests are not checked by account.
+	Accounts Accounts
+	Logger   *slog.Logger
 }
 
 // Gateway is a running gateway.
@@ -153,10 +157,12 @@ func (g *Gateway) Stop() error {
 // when MaxInFlight are already running. That goroutine
 // answers and then records the outcome and the full time (service.go).
 func (g *Gateway) onRequest(e *endpoint, m *nats.Msg) {
-	if m.Reply != "" && !wire.IsInboxSubject(m.Reply) {
+	if m.Reply != "" && !wire.IsInboxSubject(m.Reply) && !subjects.IsServiceImportReply(m.Reply) {
 		// Answering would publish, with Logbook's own permissions, to a
 		// subject the client chose and may not publish to itself (another
 		// store's internal subjects, another tenant's inbox): not served.
+		// A request that crossed a service import has a reply subject NATS
+		// made (_R_.…), which routes the answer back to the requester.
 		g.metrics.badReply.Inc()
 		g.cfg.Logger.Debug("gateway: request with a reply subject outside the inboxes dropped", "subject", wire.Truncate(m.Subject), "reply", wire.Truncate(m.Reply))
 		return
@@ -175,8 +181,13 @@ func (g *Gateway) onRequest(e *endpoint, m *nats.Msg) {
 		defer func() { <-g.inflight; g.wg.Done() }()
 		ctx, cancel := context.WithTimeout(g.ctx, g.cfg.RequestTimeout)
 		defer cancel()
-		op, reply, err := g.serve(ctx, m)
-		g.finish(e, m, start, op, reply, err)
+		who := callerOf(m)
+		op, reply, err := g.serve(ctx, m, who)
+		if ce := codes.As(err); ce != nil && ce.Code == codes.Forbidden {
+			g.refused(m, who, err)
+		}
+		ce := g.finish(e, m, start, op, reply, err)
+		g.audit(m, who, ce)
 	})
 }
 
@@ -186,8 +197,8 @@ func (g *Gateway) onRequest(e *endpoint, m *nats.Msg) {
 const workerIdle = 2 * time.Second
 
 // finish answers the request and records its outcome: in the endpoint's
-// $SRV.STATS and in the metrics.
-func (g *Gateway) finish(e *endpoint, m *nats.Msg, start time.Time, op *opMetrics, reply *nats.Msg, err error) {
+// $SRV.STATS and in the metrics. It returns the error answered, if any.
+func (g *Gateway) finish(e *endpoint, m *nats.Msg, start time.Time, op *opMetrics, reply *nats.Msg, err error) *codes.Error {
 	ce := g.answer(m, reply, err)
 	d := time.Since(start)
 	errText := ""
@@ -196,16 +207,24 @@ func (g *Gateway) finish(e *endpoint, m *nats.Msg, start time.Time, op *opMetric
 	}
 	e.record(d, errText)
 	g.metrics.observe(op, d, ce)
+	return ce
 }
 
 // serve validates a request and forwards it: it returns the operation (for
-// the metrics) and the storenode's reply, or the error to answer.
-func (g *Gateway) serve(ctx context.Context, m *nats.Msg) (*opMetrics, *nats.Msg, error) {
+// the metrics) and the storenode's reply, or the error to answer. A caller
+// known by its account is checked against Config.Accounts first.
+func (g *Gateway) serve(ctx context.Context, m *nats.Msg, who caller) (*opMetrics, *nats.Msg, error) {
 	if op, ok := subjects.ParseStores(m.Subject); ok {
+		if err := g.cfg.Accounts.check(who, ""); err != nil {
+			return g.metrics.op("stores." + op), nil, err
+		}
 		reply, err := g.serveLifecycle(ctx, m, op)
 		return g.metrics.op("stores." + op), reply, err
 	}
 	if op, ok := subjects.ParseCluster(m.Subject); ok {
+		if err := g.cfg.Accounts.check(who, ""); err != nil {
+			return g.metrics.op("cluster." + op), nil, err
+		}
 		reply, err := g.serveCluster(ctx, m, op)
 		return g.metrics.op("cluster." + op), reply, err
 	} else if op != "" {
@@ -217,6 +236,9 @@ func (g *Gateway) serve(ctx context.Context, m *nats.Msg) (*opMetrics, *nats.Msg
 	}
 	o := g.metrics.op(op)
 	if err := wire.ValidateStoreID(store); err != nil {
+		return o, nil, err
+	}
+	if err := g.cfg.Accounts.check(who, store); err != nil {
 		return o, nil, err
 	}
 	if lop, ok := subjects.StoreRegistryReads[op]; ok {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/gateway/gateway"
 	"github.com/logbookdb/logbook/services/storenode/node"
 	"github.com/nats-io/nats.go"
 )
@@ -72,6 +73,10 @@ type Config struct {
 	// ReadyTimeout bounds how long Start waits for the store to get a leader.
 	// Default 30s.
 	ReadyTimeout time.Duration
+	// GatewayAccounts are the NATS accounts the gateway lets through
+	// service imports, and their stores (gateway.Config.Accounts). Empty:
+	// no check by account.
+	GatewayAccounts gateway.Accounts
 	// Logger receives all logs (Logbook's, NATS's and dragonboat's).
 	Logger *slog.Logger
 }

@@ -96,6 +96,7 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 		Limits:         cfg.Limits,
 		RequestTimeout: 2 * cfg.RequestTimeout,
 		Metrics:        l.node.MetricsRegistry(),
+		Accounts:       cfg.GatewayAccounts,
 		Logger:         cfg.Logger.With("component", "gateway"),
 	})
 	if err != nil {
