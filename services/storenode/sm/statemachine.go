@@ -29,6 +29,8 @@ type StateMachine struct {
 
 	// Owned by Update.
 	head  head
+	usage usage     // stored bytes (quota.go)
+	quota Quota     // the store's quota (quota.go)
 	metas metaCache // metadata of recent streams (metacache.go)
 
 	// onApply, if set, is called after every Update has committed, with the
@@ -116,8 +118,14 @@ func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
 		db.Close()
 		return 0, err
 	}
+	u, q, err := loadUsage(db, h)
+	if err != nil {
+		db.Close()
+		return 0, err
+	}
 	s.mu.Lock()
 	s.db, s.head = db, h
+	s.usage, s.quota = u, q
 	s.metas.reset()
 	s.mu.Unlock()
 	s.applied.Store(applied)
@@ -182,7 +190,7 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	defer s.mu.RUnlock()
 	b := s.db.NewIndexedBatch()
 	defer b.Close()
-	a := applier{b: b, head: s.head, metas: &s.metas, restoring: s.restoring.Load()}
+	a := applier{b: b, head: s.head, usage: s.usage, quota: s.quota, metas: &s.metas, restoring: s.restoring.Load()}
 	for i := range entries {
 		results := a.applyEntry(entries[i].Cmd)
 		if a.fatal != nil {
@@ -198,6 +206,10 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	if err := b.Set(keyHead, encode(&a.head), nil); err != nil {
 		return nil, fmt.Errorf("sm: set head: %w", err)
 	}
+	a.usage.Position = a.head.NextPosition
+	if err := b.Set(keyUsage, encode(&a.usage), nil); err != nil {
+		return nil, fmt.Errorf("sm: set usage: %w", err)
+	}
 	if err := b.Set(keyFormat, u64(formatVersion), nil); err != nil {
 		return nil, fmt.Errorf("sm: set format: %w", err)
 	}
@@ -205,6 +217,7 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 		return nil, fmt.Errorf("sm: commit: %w", err)
 	}
 	s.head = a.head
+	s.usage, s.quota = a.usage, a.quota
 	s.metas.commit(a.pending)
 	s.events.Store(a.head.NextPosition)
 	s.restoring.Store(a.restoring)
