@@ -35,6 +35,9 @@ type Replicas interface {
 	List() []replica.Spec
 	// Applied returns the last Raft index the store's replica here applied.
 	Applied(store string) uint64
+	// LocalUsage returns the events and bytes the store's replica here
+	// holds (sm.Usage); false when none runs here.
+	LocalUsage(store string) (events, bytes uint64, ok bool)
 }
 
 // Membership tells whether this node is a cluster member yet (runs its meta

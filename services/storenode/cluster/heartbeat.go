@@ -73,6 +73,9 @@ func (c *Cluster) heartbeat() proto.NodeHeartbeat {
 		}
 		hb.Applied = append(hb.Applied, c.cfg.Replicas.Applied(r.ID))
 		hb.SeesLeader = append(hb.SeesLeader, leader)
+		events, bytes, _ := c.cfg.Replicas.LocalUsage(r.ID)
+		hb.Events = append(hb.Events, events)
+		hb.Bytes = append(hb.Bytes, bytes)
 	}
 	return hb
 }
@@ -139,6 +142,29 @@ func (c *Cluster) peerUp(p peer, now time.Time) bool {
 // downAfter is how long a node may stay silent and still count as up.
 func (c *Cluster) downAfter() time.Duration {
 	return 3*c.cfg.HeartbeatInterval + 500*time.Millisecond
+}
+
+// PeerUsage returns the events and bytes of a store, from the latest
+// heartbeats of the other live nodes: those of the replica that holds the
+// most events (the leader's, or one about as far). ok is false when no
+// other live node reported a replica of it.
+func (c *Cluster) PeerUsage(store string) (events, bytes uint64, ok bool) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, p := range c.peers {
+		if id == c.cfg.NodeID || !c.peerUp(p, now) || len(p.hb.Events) != len(p.hb.Hosts) || len(p.hb.Bytes) != len(p.hb.Hosts) {
+			continue
+		}
+		i, hosts := p.hosts[store]
+		if !hosts {
+			continue
+		}
+		if e := p.hb.Events[i]; !ok || e > events {
+			events, bytes, ok = e, p.hb.Bytes[i], true
+		}
+	}
+	return events, bytes, ok
 }
 
 // PeerApplied returns, by store, the applied index each other live node

@@ -68,8 +68,9 @@ func (f *fakeRaft) apply(t *testing.T, c meta.Command) {
 
 type fakeReplicas []replica.Spec
 
-func (r fakeReplicas) List() []replica.Spec  { return r }
-func (r fakeReplicas) Applied(string) uint64 { return 42 }
+func (r fakeReplicas) List() []replica.Spec                     { return r }
+func (r fakeReplicas) Applied(string) uint64                    { return 42 }
+func (r fakeReplicas) LocalUsage(string) (uint64, uint64, bool) { return 0, 0, false }
 
 type member bool
 

@@ -79,6 +79,8 @@ func (l *Lifecycle) onMeta(m *nats.Msg) {
 			return l.createStore(ctx, m.Data)
 		case subjects.StoresRemove:
 			return l.removeStore(ctx, m.Data)
+		case subjects.StoresSetQuota:
+			return l.setQuota(ctx, m.Data)
 		}
 		if h, ok := l.cfg.Writes[op]; ok {
 			return h(ctx, m.Data)
@@ -134,6 +136,40 @@ func (l *Lifecycle) removeStore(ctx context.Context, data []byte) (any, error) {
 		return nil, err
 	}
 	return &wire.RemoveStoreReply{Status: l.toStatus(r.Store)}, nil
+}
+
+// setQuota changes a store's quota in the registry (meta.OpSetQuota,
+// meta command version 3); the store's leader then sets it in the store's
+// state machine (reconcileQuota), which enforces it. The reply is the
+// store's configuration.
+func (l *Lifecycle) setQuota(ctx context.Context, data []byte) (any, error) {
+	req, err := wire.DecodeSetQuota(data, l.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	s, err := l.cfg.Registry.Store(req.Store)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, codes.New(codes.StoreNotFound, "store %q does not exist", req.Store)
+	}
+	settings := s.Settings
+	if req.MaxEvents != nil {
+		settings.MaxEvents = *req.MaxEvents
+	}
+	if req.MaxBytes != nil {
+		settings.MaxBytes = *req.MaxBytes
+	}
+	r, err := l.cfg.Registry.Apply(ctx, meta.Command{Op: meta.OpSetQuota, Store: req.Store, Settings: settings})
+	if err != nil {
+		return nil, err
+	}
+	l.cfg.Logger.Info("store quota changed by stores.set_quota", "store", req.Store,
+		"max_events", settings.MaxEvents, "max_bytes", settings.MaxBytes)
+	l.Poke()
+	c := toConfig(r.Store)
+	return &c, nil
 }
 
 // onMetaRead serves registry reads from this node's meta replica: list,

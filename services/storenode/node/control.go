@@ -83,6 +83,7 @@ func (n *Node) startControl() error {
 		MaxStores: cfg.MaxStores, InitialSize: cfg.InitialSize, Limits: cfg.Limits, RequestTimeout: cfg.RequestTimeout,
 		NATS: cfg.NATS, Logger: cfg.Logger, Server: n.srv, Raft: n.host, Registry: n.reg, Replicas: reps,
 		Admission: n.ctl.form, Moves: n.ctl.cluster, Liveness: n.ctl.cluster, RestoreIdle: cfg.RestoreIdle,
+		Usage: reps.Usage,
 		// The registry operations of the other parts.
 		Writes: map[string]lifecycle.Op{
 			proto.MetaJoin:             n.ctl.form.AddNode,
@@ -211,6 +212,56 @@ func (r nodeReplicas) RestoreInfo(id string) (sm.RestoreInfo, bool) {
 	}
 	info, ok := v.(sm.RestoreInfo)
 	return info, ok
+}
+
+// Quota returns the quota the store's state machine here enforces.
+func (r nodeReplicas) Quota(id string) (sm.Quota, bool) {
+	rep := r.n.replicas.Get(id)
+	if rep == nil {
+		return sm.Quota{}, false
+	}
+	return rep.Usage().Quota, true
+}
+
+// SetQuota proposes the store's quota through its replica here.
+func (r nodeReplicas) SetQuota(ctx context.Context, id string, q sm.Quota) error {
+	rep := r.n.replicas.Get(id)
+	if rep == nil {
+		return codes.New(codes.Unavailable, "no replica of store %q here", id)
+	}
+	aux, err := sm.EncodeAux(&q)
+	if err != nil {
+		return err
+	}
+	res, err := rep.Submit(ctx, sm.Command{Op: sm.OpSetQuota, Aux: aux}, len(aux))
+	if err != nil {
+		return err
+	}
+	return res.Err()
+}
+
+// Usage returns a store's stored events and bytes: its replica's here, or
+// the figures of the replica that reported the most events in its last
+// heartbeat.
+func (r nodeReplicas) Usage(id string) (events, bytes uint64, ok bool) {
+	events, bytes, ok = r.LocalUsage(id)
+	if cl := r.n.ctl.cluster; cl != nil {
+		if e, b, peer := cl.PeerUsage(id); peer && (!ok || e > events) {
+			events, bytes, ok = e, b, true
+		}
+	}
+	return events, bytes, ok
+}
+
+// LocalUsage returns the store's stored events and bytes as its replica
+// here applied them (false when none runs here).
+func (r nodeReplicas) LocalUsage(id string) (events, bytes uint64, ok bool) {
+	rep := r.n.replicas.Get(id)
+	if rep == nil {
+		return 0, 0, false
+	}
+	u := rep.Usage()
+	return u.Events, u.Bytes, true
 }
 
 // List returns the specs of the replicas running here, by store id.

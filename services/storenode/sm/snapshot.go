@@ -151,6 +151,7 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 	}
 	s.db, s.head = db, h
 	s.usage, s.quota = u, q
+	s.publishUsage()
 	s.metas.reset()
 	s.applied.Store(applied)
 	s.events.Store(h.NextPosition)

@@ -42,6 +42,9 @@ type StateMachine struct {
 	// events is the number of events stored: the next position (read by
 	// Events at any time).
 	events atomic.Uint64
+	// bytes, maxEvents, maxBytes: the stored bytes and the quota (read
+	// by Usage at any time).
+	bytes, maxEvents, maxBytes atomic.Uint64
 	// restoring: a restore is in progress (restore.go); set by Open,
 	// Update and RecoverFromSnapshot, read by Lookup.
 	restoring atomic.Bool
@@ -77,6 +80,19 @@ func (s *StateMachine) Applied() uint64 { return s.applied.Load() }
 // Events returns the number of events the store holds as applied here
 // (positions start at 0: the next position), deleted streams' included.
 func (s *StateMachine) Events() uint64 { return s.events.Load() }
+
+// Usage returns the store's usage and quota as applied here (quota.go).
+func (s *StateMachine) Usage() Usage {
+	return Usage{Events: s.events.Load(), Bytes: s.bytes.Load(),
+		Quota: Quota{MaxEvents: s.maxEvents.Load(), MaxBytes: s.maxBytes.Load()}}
+}
+
+// publishUsage makes the usage and quota Update owns readable by Usage.
+func (s *StateMachine) publishUsage() {
+	s.bytes.Store(s.usage.Bytes)
+	s.maxEvents.Store(s.quota.MaxEvents)
+	s.maxBytes.Store(s.quota.MaxBytes)
+}
 
 // DiskBytes returns the space the store's database takes on disk (0 while
 // it is not open).
@@ -126,6 +142,7 @@ func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
 	s.mu.Lock()
 	s.db, s.head = db, h
 	s.usage, s.quota = u, q
+	s.publishUsage()
 	s.metas.reset()
 	s.mu.Unlock()
 	s.applied.Store(applied)
@@ -218,6 +235,7 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	}
 	s.head = a.head
 	s.usage, s.quota = a.usage, a.quota
+	s.publishUsage()
 	s.metas.commit(a.pending)
 	s.events.Store(a.head.NextPosition)
 	s.restoring.Store(a.restoring)
