@@ -182,15 +182,15 @@ func TestQuotaEnforcedAcrossFailoverAndRestart(t *testing.T) {
 	wantUsage(t, st, "quota-events", client.StoreUsage{Events: 5, Bytes: 5 * perEvent, MaxEvents: 5})
 
 	// Changing the quota: the store's leader sets it in the store's state
-	// machine; raising it lets two more in.
+	// machine, and set_quota answers once a replica reports it in force;
+	// raising it lets two more in.
 	cfg, err := st.SetQuota(ctx, "quota-events", i64(7), nil)
 	if err != nil || cfg.MaxEvents != 7 || cfg.MaxBytes != 0 {
 		t.Fatalf("set_quota: %+v, %v", cfg, err)
 	}
-	eventually(t, 15*time.Second, func() error {
-		_, err := qe.Append(ctx, "raised", client.Any, e, e)
-		return err
-	})
+	if _, err := qe.Append(ctx, "raised", client.Any, e, e); err != nil {
+		t.Fatalf("append under the raised quota: %v", err)
+	}
 	_, err = qe.Append(ctx, "raised", client.Any, e)
 	wantQuotaExceeded(t, "past the raised quota", err)
 	raisedBytes := 5*perEvent + 2*evBytes("raised", e)
@@ -236,8 +236,8 @@ func TestQuotaEnforcedAcrossFailoverAndRestart(t *testing.T) {
 	if _, err := st.SetQuota(ctx, "quota-events", i64(0), nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, func() error {
-		_, err := qe.Append(ctx, "unlimited", client.Any, e)
-		return err
-	})
+	if _, err := qe.Append(ctx, "unlimited", client.Any, e); err != nil {
+		t.Fatalf("append with the quota removed: %v", err)
+	}
+	wantUsage(t, st, "quota-events", client.StoreUsage{Events: 8, Bytes: raisedBytes + evBytes("unlimited", e)})
 }

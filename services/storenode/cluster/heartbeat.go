@@ -6,6 +6,7 @@ import (
 	"github.com/logbookdb/logbook/internal/proto"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
+	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/nats-io/nats.go"
 )
 
@@ -73,9 +74,11 @@ func (c *Cluster) heartbeat() proto.NodeHeartbeat {
 		}
 		hb.Applied = append(hb.Applied, c.cfg.Replicas.Applied(r.ID))
 		hb.SeesLeader = append(hb.SeesLeader, leader)
-		events, bytes, _ := c.cfg.Replicas.LocalUsage(r.ID)
-		hb.Events = append(hb.Events, events)
-		hb.Bytes = append(hb.Bytes, bytes)
+		u, _ := c.cfg.Replicas.LocalUsage(r.ID)
+		hb.Events = append(hb.Events, u.Events)
+		hb.Bytes = append(hb.Bytes, u.Bytes)
+		hb.MaxEvents = append(hb.MaxEvents, u.Quota.MaxEvents)
+		hb.MaxBytes = append(hb.MaxBytes, u.Quota.MaxBytes)
 	}
 	return hb
 }
@@ -144,27 +147,31 @@ func (c *Cluster) downAfter() time.Duration {
 	return 3*c.cfg.HeartbeatInterval + 500*time.Millisecond
 }
 
-// PeerUsage returns the events and bytes of a store, from the latest
-// heartbeats of the other live nodes: those of the replica that holds the
-// most events (the leader's, or one about as far). ok is false when no
-// other live node reported a replica of it.
-func (c *Cluster) PeerUsage(store string) (events, bytes uint64, ok bool) {
+// PeerUsage returns the usage and quota of a store from the latest
+// heartbeats of the other live nodes, by the replica that applied the
+// most (the leader's, or one about as far); ok is false when no other live
+// node reported a replica of it.
+func (c *Cluster) PeerUsage(store string) (u sm.Usage, applied uint64, ok bool) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, p := range c.peers {
-		if id == c.cfg.NodeID || !c.peerUp(p, now) || len(p.hb.Events) != len(p.hb.Hosts) || len(p.hb.Bytes) != len(p.hb.Hosts) {
+		hb := &p.hb
+		n := len(hb.Hosts)
+		if id == c.cfg.NodeID || !c.peerUp(p, now) || len(hb.Applied) != n || len(hb.Events) != n || len(hb.Bytes) != n ||
+			len(hb.MaxEvents) != n || len(hb.MaxBytes) != n {
 			continue
 		}
 		i, hosts := p.hosts[store]
 		if !hosts {
 			continue
 		}
-		if e := p.hb.Events[i]; !ok || e > events {
-			events, bytes, ok = e, p.hb.Bytes[i], true
+		if a := hb.Applied[i]; !ok || a > applied {
+			u = sm.Usage{Events: hb.Events[i], Bytes: hb.Bytes[i], Quota: sm.Quota{MaxEvents: hb.MaxEvents[i], MaxBytes: hb.MaxBytes[i]}}
+			applied, ok = a, true
 		}
 	}
-	return events, bytes, ok
+	return u, applied, ok
 }
 
 // PeerApplied returns, by store, the applied index each other live node

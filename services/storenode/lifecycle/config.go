@@ -96,8 +96,9 @@ type Config struct {
 	// restore step (or without its first one) before its leader removes
 	// it: the client that restored it is gone. Default 2 minutes.
 	RestoreIdle time.Duration
-	// Usage returns a store's stored events and bytes, from a replica of
-	// it (this node's, or another's last heartbeat); false when none is
-	// known. Store statuses report it.
-	Usage func(store string) (events, bytes uint64, ok bool)
+	// Usage returns a store's usage and the quota its state machine
+	// enforces, from a replica of it (this node's, or another's last
+	// heartbeat); false when none is known. Store statuses report it, and
+	// stores.set_quota waits for it.
+	Usage func(store string) (sm.Usage, bool)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/logbookdb/logbook/services/storenode/meta"
 	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/serve"
+	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/nats-io/nats.go"
 )
 
@@ -168,6 +169,21 @@ func (l *Lifecycle) setQuota(ctx context.Context, data []byte) (any, error) {
 	l.cfg.Logger.Info("store quota changed by stores.set_quota", "store", req.Store,
 		"max_events", settings.MaxEvents, "max_bytes", settings.MaxBytes)
 	l.Poke()
+	// Answer once a replica reports the new quota in force (the store's
+	// leader sets it within a reconciler pass), or as the deadline nears.
+	want := sm.Quota{MaxEvents: uint64(settings.MaxEvents), MaxBytes: uint64(settings.MaxBytes)}
+	deadline, _ := ctx.Deadline()
+	for l.cfg.Usage != nil && time.Until(deadline) > 100*time.Millisecond {
+		if u, ok := l.cfg.Usage(req.Store); ok && u.Quota == want {
+			break
+		}
+		wait, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		<-wait.Done()
+		cancel()
+		if ctx.Err() != nil {
+			break
+		}
+	}
 	c := toConfig(r.Store)
 	return &c, nil
 }

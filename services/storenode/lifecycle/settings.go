@@ -100,9 +100,8 @@ func (l *Lifecycle) toStatus(s *meta.Store) wire.StoreStatus {
 	st.ConfigMismatch = l.mismatch[s.ID]
 	l.mu.Unlock()
 	if l.cfg.Usage != nil {
-		if events, bytes, ok := l.cfg.Usage(s.ID); ok {
-			st.Usage = &wire.StoreUsage{Events: events, Bytes: bytes,
-				MaxEvents: uint64(s.Settings.MaxEvents), MaxBytes: uint64(s.Settings.MaxBytes)}
+		if u, ok := l.cfg.Usage(s.ID); ok {
+			st.Usage = &wire.StoreUsage{Events: u.Events, Bytes: u.Bytes, MaxEvents: u.Quota.MaxEvents, MaxBytes: u.Quota.MaxBytes}
 		}
 	}
 	return st

@@ -35,7 +35,7 @@ var versions = supported()
 // github.com/logbookdb/logbook/services/storenode/node.supportOverride=1/1"),
 // makes the build report and enforce other store/meta command versions
 // than its own: how the tests build an "older" storenode (1/1) or a
-// "newer" one (3/3) to run mixed-version clusters from one source tree. A
+// "newer" one (4/4) to run mixed-version clusters from one source tree. A
 // build that claims more than it applies is for tests only. Empty in every
 // release.
 var supportOverride string
@@ -240,28 +240,28 @@ func (r nodeReplicas) SetQuota(ctx context.Context, id string, q sm.Quota) error
 	return res.Err()
 }
 
-// Usage returns a store's stored events and bytes: its replica's here, or
-// the figures of the replica that reported the most events in its last
-// heartbeat.
-func (r nodeReplicas) Usage(id string) (events, bytes uint64, ok bool) {
-	events, bytes, ok = r.LocalUsage(id)
+// Usage returns a store's usage and quota: those of its replica here, or
+// of the replica that applied the most by the other nodes' last
+// heartbeats, whichever applied more.
+func (r nodeReplicas) Usage(id string) (sm.Usage, bool) {
+	u, ok := r.LocalUsage(id)
+	applied := r.Applied(id)
 	if cl := r.n.ctl.cluster; cl != nil {
-		if e, b, peer := cl.PeerUsage(id); peer && (!ok || e > events) {
-			events, bytes, ok = e, b, true
+		if pu, pa, peer := cl.PeerUsage(id); peer && (!ok || pa > applied) {
+			u, ok = pu, true
 		}
 	}
-	return events, bytes, ok
+	return u, ok
 }
 
-// LocalUsage returns the store's stored events and bytes as its replica
-// here applied them (false when none runs here).
-func (r nodeReplicas) LocalUsage(id string) (events, bytes uint64, ok bool) {
+// LocalUsage returns the store's usage and quota as its replica here
+// applied them (false when none runs here).
+func (r nodeReplicas) LocalUsage(id string) (sm.Usage, bool) {
 	rep := r.n.replicas.Get(id)
 	if rep == nil {
-		return 0, 0, false
+		return sm.Usage{}, false
 	}
-	u := rep.Usage()
-	return u.Events, u.Bytes, true
+	return rep.Usage(), true
 }
 
 // List returns the specs of the replicas running here, by store id.
