@@ -16,7 +16,6 @@ import (
 // Per-store quotas (issue 13) on a three-node cluster: real dragonboat
 // replicas on disk, real NATS, the gateway in front.
 
-
 // evBytes is an event's size as the byte quota counts it.
 func evBytes(stream string, e client.Event) uint64 {
 	return sm.EventBytes(stream, e.Type, e.Data, e.Metadata, e.DataContentType, e.MetadataContentType)
