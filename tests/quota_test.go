@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/client"
 	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/services/logbook/embed"
+	"github.com/logbookdb/logbook/services/storenode/node"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 )
 
@@ -239,4 +242,49 @@ func TestQuotaEnforcedAcrossFailoverAndRestart(t *testing.T) {
 		t.Fatalf("append with the quota removed: %v", err)
 	}
 	wantUsage(t, st, "quota-events", client.StoreUsage{Events: 8, Bytes: raisedBytes + evBytes("unlimited", e)})
+}
+
+// A store declared in the configuration with a quota (the all-in-one
+// Logbook, one storenode): created once the cluster version allows quotas,
+// enforced, and reported in its status and config; a changed quota in the
+// configuration is a config mismatch, and stores.set_quota changes it.
+func TestQuotaOfConfiguredStore(t *testing.T) {
+	declare := func(maxEvents int64) func(*embed.Config) {
+		return func(c *embed.Config) {
+			c.Stores = []node.StaticStore{{ID: "capped", Settings: client.StoreSettings{MaxEvents: i64(maxEvents)}}}
+		}
+	}
+	in := startLogbook(t, declare(2))
+	st, ctx := in.Client.Stores(), ctxT(t)
+	capped := in.Client.Store("capped")
+	eventually(t, 30*time.Second, func() error {
+		_, err := capped.Append(ctx, "s", client.Any, ev("E", "1"), ev("E", "2"))
+		return err
+	})
+	_, err := capped.Append(ctx, "s", client.Any, ev("E", "3"))
+	wantQuotaExceeded(t, "past a configured quota", err)
+	if cfg, err := st.Config(ctx, "capped"); err != nil || cfg.MaxEvents != 2 {
+		t.Fatalf("config %+v, %v", cfg, err)
+	}
+	b := evBytes("s", ev("E", "1"))
+	wantUsage(t, st, "capped", client.StoreUsage{Events: 2, Bytes: 2 * b, MaxEvents: 2})
+
+	// Restart with another quota in the configuration: the registry wins.
+	in.configure = []func(*embed.Config){declare(3)}
+	in.restart()
+	eventually(t, 20*time.Second, func() error {
+		s, err := in.Client.Stores().Status(ctx, "capped")
+		if err != nil || !strings.Contains(s.ConfigMismatch, "max_events: configured 3, stored 2") {
+			return fmt.Errorf("status after a changed configured quota: %+v, %v", s, err)
+		}
+		return nil
+	})
+	_, err = in.Client.Store("capped").Append(ctx, "s", client.Any, ev("E", "3"))
+	wantQuotaExceeded(t, "the registry's quota after restart", err)
+	if _, err := in.Client.Stores().SetQuota(ctx, "capped", i64(3), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Client.Store("capped").Append(ctx, "s", client.Any, ev("E", "3")); err != nil {
+		t.Fatalf("append under the raised quota: %v", err)
+	}
 }
