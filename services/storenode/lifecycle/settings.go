@@ -73,7 +73,7 @@ func (l *Lifecycle) specOf(s *meta.Store) replica.Spec {
 	return replica.Spec{
 		ID: s.ID, ShardID: s.ShardID, Limits: lim.WithDefaults(),
 		Timeout:  time.Duration(s.Settings.RequestTimeoutMs) * time.Millisecond,
-		Replicas: s.Replicas,
+		Replicas: s.Replicas, HasQuota: s.Settings.HasQuota(),
 	}
 }
 

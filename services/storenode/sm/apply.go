@@ -17,8 +17,9 @@ type applier struct {
 	head head
 	// usage and quota: the store's stored bytes and quota (quota.go),
 	// written back with the head.
-	usage usage
-	quota Quota
+	usage    usage
+	quota    Quota
+	quotaSet bool // OpSetQuota was applied (possibly setting none)
 	// metas is the committed stream metadata (metacache.go); pending holds
 	// this Update's, as of its last command: what it wrote and what it read.
 	metas   *metaCache

@@ -90,52 +90,59 @@ func readUsage(r reader) (usage, error) {
 }
 
 func readQuota(r reader) (Quota, error) {
+	q, _, err := readQuotaSet(r)
+	return q, err
+}
+
+// readQuotaSet also reports whether OpSetQuota ever set one (to none,
+// possibly).
+func readQuotaSet(r reader) (Quota, bool, error) {
 	var q Quota
 	b, ok, err := get(r, keyQuota)
 	if err != nil || !ok {
-		return q, err
+		return q, false, err
 	}
-	return q, decode(b, &q)
+	return q, true, decode(b, &q)
 }
 
 // loadUsage reads the database's usage and brings it up to the head:
 // events stored by a build that did not count them (a data directory from
 // before quotas, or a snapshot sent by such a replica) are counted once,
 // deterministically, from the records themselves, and the result written
-// back. It returns the usage and the quota.
-func loadUsage(db *pebble.DB, h head) (usage, Quota, error) {
-	q, err := readQuota(db)
+// back. It returns the usage, the quota and whether one was ever set.
+func loadUsage(db *pebble.DB, h head) (usage, Quota, bool, error) {
+	q, set, err := readQuotaSet(db)
 	if err != nil {
-		return usage{}, q, err
+		return usage{}, q, set, err
 	}
 	u, err := readUsage(db)
 	if err != nil {
-		return u, q, err
+		return u, q, set, err
 	}
 	if u.Position == h.NextPosition {
-		return u, q, nil
+		return u, q, set, nil
 	}
 	if u.Position > h.NextPosition {
 		// Usage is written with the head, in the same batch: it cannot be ahead.
-		return u, q, fmt.Errorf("sm: corrupt usage: counted to position %d, the head is at %d", u.Position, h.NextPosition)
+		return u, q, set, fmt.Errorf("sm: corrupt usage: counted to position %d, the head is at %d", u.Position, h.NextPosition)
 	}
 	it := db.NewIter(&pebble.IterOptions{LowerBound: eventKey(u.Position), UpperBound: eventKey(h.NextPosition)})
 	for ok := it.First(); ok; ok = it.Next() {
 		var r eventRecord
 		if err := decode(it.Value(), &r); err != nil {
 			it.Close()
-			return u, q, err
+			return u, q, set, err
 		}
 		u.Bytes += recordBytes(&r)
 	}
 	if err := it.Close(); err != nil {
-		return u, q, fmt.Errorf("sm: count usage: %w", err)
+		return u, q, set, fmt.Errorf("sm: count usage: %w", err)
 	}
 	u.Position = h.NextPosition
 	if err := db.Set(keyUsage, encode(&u), pebble.Sync); err != nil {
-		return u, q, fmt.Errorf("sm: write usage: %w", err)
+		return u, q, set, fmt.Errorf("sm: write usage: %w", err)
 	}
-	return u, q, nil
+	return u, q, set, nil
 }
 
 // checkQuota refuses an append of n events of the given bytes that would
@@ -177,14 +184,11 @@ func (a *applier) setQuota(c *Command, _ int64) (SetQuotaResult, error) {
 	if err := decode(c.Aux, &q); err != nil {
 		return SetQuotaResult{}, codes.New(codes.InvalidArgument, "set quota: %v", err)
 	}
-	if q == a.quota {
+	if q == a.quota && a.quotaSet {
 		return SetQuotaResult{}, nil
 	}
 	a.quota = q
-	if q == (Quota{}) {
-		a.b.Delete(keyQuota, nil)
-	} else {
-		a.b.Set(keyQuota, encode(&q), nil)
-	}
+	a.quotaSet = true
+	a.b.Set(keyQuota, encode(&q), nil)
 	return SetQuotaResult{Changed: true}, nil
 }

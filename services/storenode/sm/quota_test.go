@@ -88,6 +88,9 @@ func TestQuotaEnforced(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := open(t, dir)
 	a := &smApplier{t: t, s: s}
+	if s.QuotaSet() {
+		t.Fatal("a new store has its quota set")
+	}
 	q := Quota{MaxEvents: 5}
 	if r := as[SetQuotaResult](t, a.apply(1, quotaCmd(t, q))[0]); !r.Changed {
 		t.Fatal("set quota: not changed")
@@ -138,6 +141,13 @@ func TestQuotaEnforced(t *testing.T) {
 	a.apply(110, quotaCmd(t, Quota{}))
 	as[AppendResult](t, a.apply(120, big)[0])
 	checkUsage(t, "no quota", s, 7, Quota{})
+	// A quota set to none is still set: the node serves the store's appends.
+	s.Close()
+	s, _ = open(t, dir)
+	defer s.Close()
+	if !s.QuotaSet() {
+		t.Fatal("a quota set to none reads as never set after a reopen")
+	}
 }
 
 // A data directory written by a build that did not count usage (no usage

@@ -137,7 +137,7 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 	if err != nil {
 		return fail(err)
 	}
-	u, q, err := loadUsage(db, h)
+	u, q, qset, err := loadUsage(db, h)
 	if err != nil {
 		return fail(err)
 	}
@@ -151,6 +151,7 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 	}
 	s.db, s.head = db, h
 	s.usage, s.quota = u, q
+	s.quotaSet.Store(qset)
 	s.publishUsage()
 	s.metas.reset()
 	s.applied.Store(applied)

@@ -45,6 +45,8 @@ type StateMachine struct {
 	// bytes, maxEvents, maxBytes: the stored bytes and the quota (read
 	// by Usage at any time).
 	bytes, maxEvents, maxBytes atomic.Uint64
+	// quotaSet: OpSetQuota was ever applied (QuotaSet).
+	quotaSet atomic.Bool
 	// restoring: a restore is in progress (restore.go); set by Open,
 	// Update and RecoverFromSnapshot, read by Lookup.
 	restoring atomic.Bool
@@ -86,6 +88,11 @@ func (s *StateMachine) Usage() Usage {
 	return Usage{Events: s.events.Load(), Bytes: s.bytes.Load(),
 		Quota: Quota{MaxEvents: s.maxEvents.Load(), MaxBytes: s.maxBytes.Load()}}
 }
+
+// QuotaSet reports whether the store's quota was ever set by OpSetQuota
+// (possibly to none), as applied here: the node serves no append of a
+// store the registry gives a quota until it is.
+func (s *StateMachine) QuotaSet() bool { return s.quotaSet.Load() }
 
 // publishUsage makes the usage and quota Update owns readable by Usage.
 func (s *StateMachine) publishUsage() {
@@ -134,7 +141,7 @@ func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
 		db.Close()
 		return 0, err
 	}
-	u, q, err := loadUsage(db, h)
+	u, q, qset, err := loadUsage(db, h)
 	if err != nil {
 		db.Close()
 		return 0, err
@@ -142,6 +149,7 @@ func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
 	s.mu.Lock()
 	s.db, s.head = db, h
 	s.usage, s.quota = u, q
+	s.quotaSet.Store(qset)
 	s.publishUsage()
 	s.metas.reset()
 	s.mu.Unlock()
@@ -207,7 +215,7 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	defer s.mu.RUnlock()
 	b := s.db.NewIndexedBatch()
 	defer b.Close()
-	a := applier{b: b, head: s.head, usage: s.usage, quota: s.quota, metas: &s.metas, restoring: s.restoring.Load()}
+	a := applier{b: b, head: s.head, usage: s.usage, quota: s.quota, quotaSet: s.quotaSet.Load(), metas: &s.metas, restoring: s.restoring.Load()}
 	for i := range entries {
 		results := a.applyEntry(entries[i].Cmd)
 		if a.fatal != nil {
@@ -235,6 +243,7 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	}
 	s.head = a.head
 	s.usage, s.quota = a.usage, a.quota
+	s.quotaSet.Store(a.quotaSet)
 	s.publishUsage()
 	s.metas.commit(a.pending)
 	s.events.Store(a.head.NextPosition)
