@@ -48,7 +48,7 @@ func TestChaosRollingUpgrade(t *testing.T) {
 		t.Logf("node %d upgraded: SIGTERM at %s, exited at %s, ready on the new build at %s", id, ms(from), ms(exited), ms(time.Since(t0)))
 		time.Sleep(time.Second)
 	}
-	wantClusterVersion(t, c, 2, 2)
+	wantClusterVersion(t, c, 3, 3)
 	time.Sleep(2 * time.Second)
 	// The append each writer has in flight when the load stops ends
 	// cancelled, its outcome unknown: not an error of the upgrade's.

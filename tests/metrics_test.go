@@ -343,6 +343,10 @@ func TestMetricsDocumentedAndDashboard(t *testing.T) {
 	if _, err := s.CreateSubscription(ctx, "doc", client.SubscriptionOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// logbook_store_quota exists for a store with a quota.
+	if _, err := in.Client.Stores().SetQuota(ctx, "default", i64(1<<30), nil); err != nil {
+		t.Fatal(err)
+	}
 	// Only a cluster has followers: TestMetricsFollowerLag checks that one.
 	clusterOnly := map[string]bool{"logbook_store_follower_lag_entries": true}
 	eventually(t, 10*time.Second, func() error {

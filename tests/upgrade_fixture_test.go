@@ -2,6 +2,7 @@ package tests
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,14 +11,17 @@ import (
 
 	"github.com/logbookdb/logbook/pkg/client"
 	"github.com/logbookdb/logbook/services/storenode/datadir"
+	"github.com/logbookdb/logbook/services/storenode/sm"
 )
 
 // A data directory written by an earlier release (the fixture of
 // testdata/make-datadir-fixture.sh: the last landed build before the
 // FORMAT file and the cluster version) opens with this build: its format
 // is recorded, its stores and events read back as they were written, the
-// deleted stream stays deleted, it takes new writes, and its cluster
-// version rises from the base to this build's.
+// deleted stream stays deleted, it takes new writes, its cluster version
+// rises from the base to this build's, and its stores' usage (which that
+// build did not count) is counted from the stored events, so a quota set
+// on it afterwards holds exactly.
 func TestOldDataDirectoryOpens(t *testing.T) {
 	site := newProcSite(t)
 	site.raft = "127.0.83.1:7100" // the fixture node's Raft address (dragonboat records it)
@@ -65,9 +69,39 @@ func TestOldDataDirectoryOpens(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if cv := v.ClusterVersion; cv == nil || cv.StoreCommand < 2 || cv.MetaCommand < 2 {
+		if cv := v.ClusterVersion; cv == nil || cv.StoreCommand < 3 || cv.MetaCommand < 3 {
 			return errors.New("the cluster version has not risen yet")
 		}
 		return nil
 	})
+
+	// Usage: every event stored, the deleted stream's included, with its bytes.
+	all, err := c.Store("default").ReadAll(ctx, client.ReadAllOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bytes uint64
+	for _, e := range all.Events {
+		bytes += sm.EventBytes(e.Stream, e.Type, e.Data, e.Metadata, e.DataContentType, e.MetadataContentType)
+	}
+	if len(all.Events) != 6 {
+		t.Fatalf("the default store holds %d events, want 6", len(all.Events))
+	}
+	eventually(t, 20*time.Second, func() error {
+		s, err := c.Stores().Status(ctx, "default")
+		if err != nil {
+			return err
+		}
+		if u := s.Usage; u == nil || u.Events != 6 || u.Bytes != bytes {
+			return fmt.Errorf("usage %+v, want 6 events, %d bytes", u, bytes)
+		}
+		return nil
+	})
+	if _, err := c.Stores().SetQuota(ctx, "default", nil, i64(int64(bytes)+1)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Store("default").Append(ctx, "orders-1", client.Any, ev("Returned", "5"))
+	if !errors.Is(err, client.ErrQuotaExceeded) {
+		t.Fatalf("append past a quota one byte above the old data: %v, want quota_exceeded", err)
+	}
 }

@@ -15,13 +15,14 @@ import (
 
 // The cluster version gate, with a mixed-version cluster built from two
 // builds of this tree: nodes 1 and 2 run this build (store and registry
-// command version 2: backup restore), node 3 a build that reports and
-// enforces version 1, as a storenode released before restore would. While
-// node 3 runs the old build, the cluster stays at version 1 and a restore
-// (a version-2 command) is refused with nothing written; once node 3 runs
-// the new build the version rises by itself and the restore works, and
-// every replica holds the same restored store; after that the old build is
-// refused on its data: the version never moves down.
+// command version 3: backup restore at 2, quotas at 3), node 3 a build that
+// reports and enforces version 1, as a storenode released before restore
+// would. While node 3 runs the old build, the cluster stays at version 1: a
+// restore (a version-2 command), a store created with a quota and a quota
+// change (version 3) are refused with nothing written; once node 3 runs
+// the new build the version rises by itself, the restore works, every
+// replica holds the same restored store, and quotas are enforced; after
+// that the old build is refused on its data: the version never moves down.
 func TestClusterVersionGate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs storenode processes")
@@ -40,7 +41,7 @@ func TestClusterVersionGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range v.Nodes {
-		want := uint32(2)
+		want := uint32(3)
 		if n.ID == 3 {
 			want = 1
 		}
@@ -75,12 +76,26 @@ func TestClusterVersionGate(t *testing.T) {
 		t.Fatalf("a refused restore left a store behind: %v", err)
 	}
 
+	// Quotas are version 3 (store and registry): refused, nothing created.
+	if _, err := c.Client.Stores().Create(ctx, "quota", &client.StoreSettings{MaxEvents: i64(1)}); !errors.Is(err, codes.ErrVersionNotActive) {
+		t.Fatalf("create with a quota in a mixed-version cluster: %v, want version_not_active", err)
+	}
+	if _, err := c.Client.Stores().Status(ctx, "quota"); !errors.Is(err, client.ErrStoreNotFound) {
+		t.Fatalf("a refused create with a quota left a store behind: %v", err)
+	}
+	if _, err := c.Client.Stores().SetQuota(ctx, "default", i64(1), nil); !errors.Is(err, codes.ErrVersionNotActive) {
+		t.Fatalf("set_quota in a mixed-version cluster: %v, want version_not_active", err)
+	}
+	if cfg, err := c.Client.Stores().Config(ctx, "default"); err != nil || cfg.MaxEvents != 0 {
+		t.Fatalf("a refused set_quota changed the config: %+v, %v", cfg, err)
+	}
+
 	// Upgrade node 3: the version rises by itself, and the restore works.
 	c.terminate(3, 30*time.Second)
 	c.node(3).bin = ""
 	c.restart(3)
 	c.waitReady(3)
-	wantClusterVersion(t, c, 2, 2)
+	wantClusterVersion(t, c, 3, 3)
 	if _, err := c.Client.Stores().Restore(ctx, bytes.NewReader(file.Bytes()), "restored", client.RestoreOptions{}); err != nil {
 		t.Fatalf("restore once every node supports it: %v", err)
 	}
@@ -102,6 +117,17 @@ func TestClusterVersionGate(t *testing.T) {
 		return nil
 	})
 
+	// Quotas work at version 3.
+	if _, err := c.Client.Stores().Create(ctx, "quota", &client.StoreSettings{MaxEvents: i64(1)}); err != nil {
+		t.Fatalf("create with a quota at version 3: %v", err)
+	}
+	if _, err := c.Client.Store("quota").Append(ctx, "q", client.Any, ev("E", "1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client.Store("quota").Append(ctx, "q", client.Any, ev("E", "2")); !errors.Is(err, client.ErrQuotaExceeded) {
+		t.Fatalf("past the quota at version 3: %v, want quota_exceeded", err)
+	}
+
 	// The version never moves down: the old build is refused on its data.
 	c.terminate(2, 30*time.Second)
 	c.node(2).bin = oldBin
@@ -120,26 +146,26 @@ func TestClusterVersionGate(t *testing.T) {
 	if v, err := c.Client.View(ctx); err == nil {
 		ce = v.ClusterVersion
 	}
-	if ce == nil || ce.StoreCommand != 2 {
+	if ce == nil || ce.StoreCommand != 3 {
 		t.Fatalf("cluster version after an old node came back: %+v", ce)
 	}
 }
 
 // cluster.version holds the version back: with every node on a build that
-// supports more (a "newer" build of this tree claiming version 3), the
+// supports more (a "newer" build of this tree claiming version 4), the
 // version stays while held and rises once released.
 func TestClusterVersionHold(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs storenode processes")
 	}
 	newer := buildBinary(t, "github.com/logbookdb/logbook/services/storenode",
-		"-ldflags", "-X github.com/logbookdb/logbook/services/storenode/node.supportOverride=3/3")
+		"-ldflags", "-X github.com/logbookdb/logbook/services/storenode/node.supportOverride=4/4")
 	c := startProcCluster(t, 3)
 	ctx := ctxT(t)
-	wantClusterVersion(t, c, 2, 2)
+	wantClusterVersion(t, c, 3, 3)
 	hold := true
 	v, err := c.Client.ClusterVersion(ctx, &hold)
-	if err != nil || !v.Held || v.Active.StoreCommand != 2 {
+	if err != nil || !v.Held || v.Active.StoreCommand != 3 {
 		t.Fatalf("hold: %+v, %v", v, err)
 	}
 	for id := uint64(1); id <= 3; id++ {
@@ -155,18 +181,18 @@ func TestClusterVersionHold(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if s := v.Supported; s == nil || s.StoreCommand != 3 || s.MetaCommand != 3 {
+		if s := v.Supported; s == nil || s.StoreCommand != 4 || s.MetaCommand != 4 {
 			return fmt.Errorf("supported %+v", s)
 		}
 		return nil
 	})
 	time.Sleep(3 * time.Second) // three heartbeats, each a chance to raise it
-	if v, err := c.Client.ClusterVersion(ctx, nil); err != nil || !v.Held || v.Active.StoreCommand != 2 || v.Active.MetaCommand != 2 {
+	if v, err := c.Client.ClusterVersion(ctx, nil); err != nil || !v.Held || v.Active.StoreCommand != 3 || v.Active.MetaCommand != 3 {
 		t.Fatalf("a held version moved: %+v, %v", v, err)
 	}
 	release := false
 	if v, err := c.Client.ClusterVersion(ctx, &release); err != nil || v.Held {
 		t.Fatalf("release: %+v, %v", v, err)
 	}
-	wantClusterVersion(t, c, 3, 3)
+	wantClusterVersion(t, c, 4, 4)
 }

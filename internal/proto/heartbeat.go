@@ -22,6 +22,13 @@ type NodeHeartbeat struct {
 	// and the leader it sees (0: none). Older storenodes send neither.
 	Applied    []uint64 `msgpack:"applied,omitempty"`
 	SeesLeader []uint64 `msgpack:"sees_leader,omitempty"`
+	// The events each replica holds, their bytes, and the quota it
+	// enforces (sm.Usage), in the order of Hosts. Older storenodes send
+	// none.
+	Events    []uint64 `msgpack:"events,omitempty"`
+	Bytes     []uint64 `msgpack:"bytes,omitempty"`
+	MaxEvents []uint64 `msgpack:"max_events,omitempty"`
+	MaxBytes  []uint64 `msgpack:"max_bytes,omitempty"`
 	// The versions this node supports: the highest command version its
 	// store and meta state machines apply (sm.MaxCommandVersion,
 	// meta.MaxCommandVersion) and its data-directory format

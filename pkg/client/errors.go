@@ -17,6 +17,7 @@ var (
 	ErrStoreRemoving         = codes.ErrStoreRemoving
 	ErrStoreProtected        = codes.ErrStoreProtected
 	ErrInvalidSettings       = codes.ErrInvalidSettings
+	ErrQuotaExceeded         = codes.ErrQuotaExceeded
 )
 
 // Error is the type of every error Logbook returns; use errors.As.

@@ -14,6 +14,7 @@ type (
 	StoreSettings = wire.StoreSettings
 	StoreConfig   = wire.StoreConfig
 	StoreStatus   = wire.StoreStatus
+	StoreUsage    = wire.StoreUsage
 	StoreEvent    = wire.StoreEvent
 )
 
@@ -47,6 +48,15 @@ func (s *Stores) Remove(ctx context.Context, id string) (*StoreStatus, error) {
 		return nil, err
 	}
 	return &out.Status, nil
+}
+
+// SetQuota changes a store's quota (an admin operation, stores.set_quota):
+// a nil value keeps the current one, 0 removes that limit. It returns the
+// store's configuration once the registry holds the new quota; the store's
+// leader enforces it a moment later.
+func (s *Stores) SetQuota(ctx context.Context, id string, maxEvents, maxBytes *int64) (*StoreConfig, error) {
+	var out StoreConfig
+	return &out, s.lifecycle(ctx, subjects.StoresSetQuota, &wire.SetQuotaRequest{Store: id, MaxEvents: maxEvents, MaxBytes: maxBytes}, &out)
 }
 
 // List lists stores in id order, a page at a time (limit 0: 100).

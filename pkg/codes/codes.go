@@ -56,6 +56,7 @@ const (
 	EventTooLarge   Code = 41301
 	TooManyEvents   Code = 41302
 	RequestTooLarge Code = 41303
+	QuotaExceeded   Code = 41310 // the append would take the store past its max_events or max_bytes quota
 
 	// 5xx: the server could not do it now; the same request may succeed later.
 	// An append that failed with internal, unavailable or timeout may or may
@@ -116,6 +117,7 @@ var names = map[Code]string{
 	EventTooLarge:         "event_too_large",
 	TooManyEvents:         "too_many_events",
 	RequestTooLarge:       "request_too_large",
+	QuotaExceeded:         "quota_exceeded",
 	Internal:              "internal",
 	Unavailable:           "unavailable",
 	NotWritten:            "not_written",

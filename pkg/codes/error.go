@@ -73,6 +73,7 @@ var (
 	ErrEventTooLarge         = &Error{Code: EventTooLarge}
 	ErrTooManyEvents         = &Error{Code: TooManyEvents}
 	ErrRequestTooLarge       = &Error{Code: RequestTooLarge}
+	ErrQuotaExceeded         = &Error{Code: QuotaExceeded}
 	ErrInternal              = &Error{Code: Internal}
 	ErrUnavailable           = &Error{Code: Unavailable}
 	ErrNotWritten            = &Error{Code: NotWritten}

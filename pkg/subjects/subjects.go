@@ -11,7 +11,7 @@
 //
 // Store lifecycle (client-facing, served by gateways):
 //
-//	stores.<op>                 create, remove, list, status, config
+//	stores.<op>                 create, remove, list, status, config, set_quota
 //	stores.events.<store>.<kind> lifecycle events: created, status_changed, removed
 //
 // Live events (client-facing, published by each store's leader; events.go):
@@ -95,10 +95,13 @@ const (
 	StoresList   = "list"
 	StoresStatus = "status"
 	StoresConfig = "config"
+	// StoresSetQuota changes a store's quota (max_events, max_bytes): an
+	// admin operation, like create and remove.
+	StoresSetQuota = "set_quota"
 )
 
 // StoresOps lists every store lifecycle operation.
-var StoresOps = []string{StoresCreate, StoresRemove, StoresList, StoresStatus, StoresConfig}
+var StoresOps = []string{StoresCreate, StoresRemove, StoresList, StoresStatus, StoresConfig, StoresSetQuota}
 
 // Store-scoped registry reads: store.<store>.status and store.<store>.config
 // answer what stores.status and stores.config answer for that store, with
@@ -116,7 +119,9 @@ const (
 var StoreRegistryReads = map[string]string{StoreStatus: StoresStatus, StoreConfig: StoresConfig}
 
 // IsStoresWrite reports whether a lifecycle operation changes the registry.
-func IsStoresWrite(op string) bool { return op == StoresCreate || op == StoresRemove }
+func IsStoresWrite(op string) bool {
+	return op == StoresCreate || op == StoresRemove || op == StoresSetQuota
+}
 
 const (
 	storesPrefix = "stores."

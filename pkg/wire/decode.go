@@ -304,6 +304,27 @@ func DecodeCreateStore(data []byte, l Limits) (*CreateStoreRequest, error) {
 	return decode(data, l, func(r *CreateStoreRequest) error { return ValidateStoreID(r.Store) })
 }
 
+// DecodeSetQuota decodes and validates a stores.set_quota request.
+func DecodeSetQuota(data []byte, l Limits) (*SetQuotaRequest, error) {
+	return decode(data, l, func(r *SetQuotaRequest) error {
+		if err := ValidateStoreID(r.Store); err != nil {
+			return err
+		}
+		for _, f := range []struct {
+			name string
+			v    *int64
+		}{{"max_events", r.MaxEvents}, {"max_bytes", r.MaxBytes}} {
+			if f.v != nil && *f.v < 0 {
+				return invalid("%s must not be negative", f.name)
+			}
+		}
+		if r.MaxEvents == nil && r.MaxBytes == nil {
+			return invalid("set max_events, max_bytes or both")
+		}
+		return nil
+	})
+}
+
 // DecodeStoreRequest decodes a request naming one store (remove, status, config).
 func DecodeStoreRequest(data []byte, l Limits) (*StoreRequest, error) {
 	return decode(data, l, func(r *StoreRequest) error { return ValidateStoreID(r.Store) })
@@ -329,6 +350,8 @@ func DecodeStoresRequest(op string, data []byte, l Limits) error {
 	switch op {
 	case "create":
 		_, err = DecodeCreateStore(data, l)
+	case "set_quota":
+		_, err = DecodeSetQuota(data, l)
 	case "remove", "status", "config":
 		_, err = DecodeStoreRequest(data, l)
 	case "list":

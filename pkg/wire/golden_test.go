@@ -61,10 +61,12 @@ var messageTypes = map[string]reflect.Type{
 	"ListStoresRequest":  reflect.TypeFor[wire.ListStoresRequest](),
 	"ListStoresReply":    reflect.TypeFor[wire.ListStoresReply](),
 	"StoreEvent":         reflect.TypeFor[wire.StoreEvent](),
+	"StoreUsage":         reflect.TypeFor[wire.StoreUsage](),
+	"SetQuotaRequest":    reflect.TypeFor[wire.SetQuotaRequest](),
 }
 
 // nestedOnly are the types that never travel alone, so need no golden case.
-var nestedOnly = map[string]bool{"EventData": true, "Filter": true, "StoreSettings": true}
+var nestedOnly = map[string]bool{"EventData": true, "Filter": true, "StoreSettings": true, "StoreUsage": true}
 
 // isOperation reports whether op names an operation: one of store.<store>.<op>
 // (append, read...) or a lifecycle operation written as its subject

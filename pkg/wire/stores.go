@@ -31,6 +31,12 @@ type StoreSettings struct {
 	MaxEventSize     *int64 `msgpack:"max_event_size,omitempty"`
 	MaxAppendEvents  *int64 `msgpack:"max_append_events,omitempty"`
 	MaxReadCount     *int64 `msgpack:"max_read_count,omitempty"`
+	// MaxEvents and MaxBytes are the store's quota: at most this many events
+	// stored, at most this many bytes of events stored (see StoreUsage for
+	// how they are counted). Absent or 0: no limit. An append that would go
+	// past either is quota_exceeded.
+	MaxEvents *int64 `msgpack:"max_events,omitempty"`
+	MaxBytes  *int64 `msgpack:"max_bytes,omitempty"`
 }
 
 // StoreConfig is a store's effective configuration: every setting resolved.
@@ -42,6 +48,8 @@ type StoreConfig struct {
 	MaxEventSize      int64  `msgpack:"max_event_size"`
 	MaxAppendEvents   int64  `msgpack:"max_append_events"`
 	MaxReadCount      int64  `msgpack:"max_read_count"`
+	MaxEvents         int64  `msgpack:"max_events,omitempty"` // quota; absent or 0: no limit
+	MaxBytes          int64  `msgpack:"max_bytes,omitempty"`  // quota; absent or 0: no limit
 	// Origin says where the store came from: "default", "config" or "api".
 	Origin  string `msgpack:"origin"`
 	Created int64  `msgpack:"created"`
@@ -58,6 +66,34 @@ type StoreStatus struct {
 	// ConfigMismatch, when set, says how this node's static configuration
 	// differs from the stored one (which wins).
 	ConfigMismatch string `msgpack:"config_mismatch,omitempty"`
+	// Usage is what the store holds against its quota, as a replica of it
+	// has applied (the leader's when known); absent when no replica's
+	// figures are at hand.
+	Usage *StoreUsage `msgpack:"usage,omitempty"`
+}
+
+// StoreUsage is what a store holds, and its quota.
+//
+// Events counts every event stored, deleted streams' included: deleting a
+// stream is a tombstone, its events stay stored (in $all and in backups).
+// Bytes is the sum, over the same events, of each one's stream name, type,
+// data, metadata and both content types in bytes, plus 32 (id, revision,
+// timestamp). Neither ever goes down. Aggregate snapshots, persistent
+// subscriptions and indexes are not counted.
+type StoreUsage struct {
+	Events    uint64 `msgpack:"events"`
+	Bytes     uint64 `msgpack:"bytes"`
+	MaxEvents uint64 `msgpack:"max_events"` // the quota the store enforces; 0: none
+	MaxBytes  uint64 `msgpack:"max_bytes"`
+}
+
+// SetQuotaRequest changes a store's quota (an admin operation; subject
+// stores.set_quota). An absent field keeps its current value; 0 removes
+// that limit. The reply is the store's StoreConfig.
+type SetQuotaRequest struct {
+	Store     string `msgpack:"store"`
+	MaxEvents *int64 `msgpack:"max_events,omitempty"`
+	MaxBytes  *int64 `msgpack:"max_bytes,omitempty"`
 }
 
 // CreateStoreRequest creates a store. Subject: stores.create

@@ -21,6 +21,9 @@ commands:
                    given take the cluster's defaults:
                      --replication-factor N  --request-timeout-ms N  --max-event-size N
                      --max-append-events N   --max-read-count N
+                     --max-events N  --max-bytes N   (quota; 0: no limit)
+  set-quota <id>   change a store's quota (admin): --max-events N and/or --max-bytes N
+                   (a flag not given keeps its value; 0 removes that limit)
   remove <id>      remove a store and ALL its events, irreversibly (needs --yes)
   list             list stores (--after ID, --limit N)
   status <id>      show a store's status
@@ -50,6 +53,8 @@ func storesCmd(ctx context.Context, c *client.Client, args []string) error {
 			"max-event-size":     &s.MaxEventSize,
 			"max-append-events":  &s.MaxAppendEvents,
 			"max-read-count":     &s.MaxReadCount,
+			"max-events":         &s.MaxEvents,
+			"max-bytes":          &s.MaxBytes,
 		}
 		values := map[string]*int64{}
 		for name := range fields {
@@ -120,6 +125,30 @@ func storesCmd(ctx context.Context, c *client.Client, args []string) error {
 				fmt.Printf("-- more: --after %s\n", l.Next)
 			}
 		})
+	case "set-quota":
+		maxEvents := fs.Int64("max-events", 0, "quota of events stored (0: no limit)")
+		maxBytes := fs.Int64("max-bytes", 0, "quota of bytes of events stored (0: no limit)")
+		args, err := parseAnywhere(fs, rest, 1)
+		if err != nil {
+			return err
+		}
+		var me, mb *int64
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "max-events":
+				me = maxEvents
+			case "max-bytes":
+				mb = maxBytes
+			}
+		})
+		if me == nil && mb == nil {
+			return fmt.Errorf("stores set-quota needs --max-events, --max-bytes or both")
+		}
+		cfg, err := st.SetQuota(ctx, args[0], me, mb)
+		if err != nil {
+			return err
+		}
+		return emit(cfg, func() { printConfig(cfg) })
 	case "status":
 		return showOne(ctx, fs, rest, st.Status, printStatus)
 	case "config":
@@ -182,14 +211,33 @@ func watch(c *client.Client, store string) error {
 func printStatus(s *client.StoreStatus) {
 	fmt.Printf("store %s\n  status    %s\n  leader    %s\n  replicas  %s\n  created   %s\n  updated   %s\n",
 		s.Store, s.Status, leader(s.Leader), ids(s.Replicas), ts(s.Created), ts(s.Updated))
+	if u := s.Usage; u != nil {
+		fmt.Printf("  events    %s\n  bytes     %s\n", ofQuota(u.Events, u.MaxEvents), ofQuota(u.Bytes, u.MaxBytes))
+	}
 	if s.ConfigMismatch != "" {
 		fmt.Printf("  config mismatch: %s\n", s.ConfigMismatch)
 	}
 }
 
+// ofQuota shows a usage figure against its quota (0: no limit).
+func ofQuota(used, quota uint64) string {
+	if quota == 0 {
+		return fmt.Sprintf("%d (no quota)", used)
+	}
+	return fmt.Sprintf("%d of %d (%.1f%%)", used, quota, 100*float64(used)/float64(quota))
+}
+
+func quotaValue(v int64) string {
+	if v == 0 {
+		return "none"
+	}
+	return fmt.Sprint(v)
+}
+
 func printConfig(c *client.StoreConfig) {
-	fmt.Printf("config of %s\n  origin              %s\n  shard               %d\n  replication_factor  %d\n  request_timeout_ms  %d\n  max_event_size      %d\n  max_append_events   %d\n  max_read_count      %d\n  created             %s\n",
-		c.Store, c.Origin, c.ShardID, c.ReplicationFactor, c.RequestTimeoutMs, c.MaxEventSize, c.MaxAppendEvents, c.MaxReadCount, ts(c.Created))
+	fmt.Printf("config of %s\n  origin              %s\n  shard               %d\n  replication_factor  %d\n  request_timeout_ms  %d\n  max_event_size      %d\n  max_append_events   %d\n  max_read_count      %d\n  max_events          %s\n  max_bytes           %s\n  created             %s\n",
+		c.Store, c.Origin, c.ShardID, c.ReplicationFactor, c.RequestTimeoutMs, c.MaxEventSize, c.MaxAppendEvents, c.MaxReadCount,
+		quotaValue(c.MaxEvents), quotaValue(c.MaxBytes), ts(c.Created))
 }
 
 func leader(id uint64) string {

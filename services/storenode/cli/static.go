@@ -13,7 +13,7 @@ import (
 
 // fileConfig is the -config file:
 //
-//	{"stores": [{"id": "orders", "settings": {"request_timeout_ms": 10000}}]}
+//	{"stores": [{"id": "orders", "settings": {"request_timeout_ms": 10000, "max_bytes": 1073741824}}]}
 type fileConfig struct {
 	Stores []struct {
 		ID       string       `json:"id"`
@@ -27,6 +27,8 @@ type jsonSettings struct {
 	MaxEventSize      *int64 `json:"max_event_size"`
 	MaxAppendEvents   *int64 `json:"max_append_events"`
 	MaxReadCount      *int64 `json:"max_read_count"`
+	MaxEvents         *int64 `json:"max_events"` // quota: events stored (0: no limit)
+	MaxBytes          *int64 `json:"max_bytes"`  // quota: bytes of events stored (0: no limit)
 }
 
 // StaticStores reads the stores declared in the config file and in the

@@ -17,6 +17,7 @@ import (
 	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/registry"
 	"github.com/logbookdb/logbook/services/storenode/replica"
+	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/nats-io/nats.go"
 )
 
@@ -35,6 +36,9 @@ type Replicas interface {
 	List() []replica.Spec
 	// Applied returns the last Raft index the store's replica here applied.
 	Applied(store string) uint64
+	// LocalUsage returns the usage and quota of the store's replica here;
+	// false when none runs here.
+	LocalUsage(store string) (sm.Usage, bool)
 }
 
 // Membership tells whether this node is a cluster member yet (runs its meta

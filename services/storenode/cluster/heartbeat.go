@@ -6,6 +6,7 @@ import (
 	"github.com/logbookdb/logbook/internal/proto"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/meta"
+	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/nats-io/nats.go"
 )
 
@@ -73,6 +74,11 @@ func (c *Cluster) heartbeat() proto.NodeHeartbeat {
 		}
 		hb.Applied = append(hb.Applied, c.cfg.Replicas.Applied(r.ID))
 		hb.SeesLeader = append(hb.SeesLeader, leader)
+		u, _ := c.cfg.Replicas.LocalUsage(r.ID)
+		hb.Events = append(hb.Events, u.Events)
+		hb.Bytes = append(hb.Bytes, u.Bytes)
+		hb.MaxEvents = append(hb.MaxEvents, u.Quota.MaxEvents)
+		hb.MaxBytes = append(hb.MaxBytes, u.Quota.MaxBytes)
 	}
 	return hb
 }
@@ -139,6 +145,33 @@ func (c *Cluster) peerUp(p peer, now time.Time) bool {
 // downAfter is how long a node may stay silent and still count as up.
 func (c *Cluster) downAfter() time.Duration {
 	return 3*c.cfg.HeartbeatInterval + 500*time.Millisecond
+}
+
+// PeerUsage returns the usage and quota of a store from the latest
+// heartbeats of the other live nodes, by the replica that applied the
+// most (the leader's, or one about as far); ok is false when no other live
+// node reported a replica of it.
+func (c *Cluster) PeerUsage(store string) (u sm.Usage, applied uint64, ok bool) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, p := range c.peers {
+		hb := &p.hb
+		n := len(hb.Hosts)
+		if id == c.cfg.NodeID || !c.peerUp(p, now) || len(hb.Applied) != n || len(hb.Events) != n || len(hb.Bytes) != n ||
+			len(hb.MaxEvents) != n || len(hb.MaxBytes) != n {
+			continue
+		}
+		i, hosts := p.hosts[store]
+		if !hosts {
+			continue
+		}
+		if a := hb.Applied[i]; !ok || a > applied {
+			u = sm.Usage{Events: hb.Events[i], Bytes: hb.Bytes[i], Quota: sm.Quota{MaxEvents: hb.MaxEvents[i], MaxBytes: hb.MaxBytes[i]}}
+			applied, ok = a, true
+		}
+	}
+	return u, applied, ok
 }
 
 // PeerApplied returns, by store, the applied index each other live node

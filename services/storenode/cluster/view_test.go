@@ -15,6 +15,7 @@ import (
 	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/registry"
 	"github.com/logbookdb/logbook/services/storenode/replica"
+	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/nats-io/nats.go"
 )
 
@@ -68,8 +69,9 @@ func (f *fakeRaft) apply(t *testing.T, c meta.Command) {
 
 type fakeReplicas []replica.Spec
 
-func (r fakeReplicas) List() []replica.Spec  { return r }
-func (r fakeReplicas) Applied(string) uint64 { return 42 }
+func (r fakeReplicas) List() []replica.Spec               { return r }
+func (r fakeReplicas) Applied(string) uint64              { return 42 }
+func (r fakeReplicas) LocalUsage(string) (sm.Usage, bool) { return sm.Usage{}, false }
 
 type member bool
 

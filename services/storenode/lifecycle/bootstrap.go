@@ -122,6 +122,8 @@ func describeDiff(want, have meta.Settings) string {
 	add("max_event_size", want.MaxEventSize, have.MaxEventSize)
 	add("max_append_events", want.MaxAppendEvents, have.MaxAppendEvents)
 	add("max_read_count", want.MaxReadCount, have.MaxReadCount)
+	add("max_events", want.MaxEvents, have.MaxEvents)
+	add("max_bytes", want.MaxBytes, have.MaxBytes)
 	if len(out) > 2 {
 		out = out[:len(out)-2]
 	}

@@ -31,6 +31,12 @@ type Replicas interface {
 	// RestoreInfo says where a restore into the store stands, as the
 	// replica here applied it (false when no replica runs here).
 	RestoreInfo(id string) (sm.RestoreInfo, bool)
+	// Quota returns the quota the store's state machine here enforces
+	// (false when no replica runs here).
+	Quota(id string) (sm.Quota, bool)
+	// SetQuota proposes the store's quota to its state machine
+	// (sm.OpSetQuota) through the replica here, its leader.
+	SetQuota(ctx context.Context, id string, q sm.Quota) error
 }
 
 // Raft is what the lifecycle needs of the Raft host (raft.Host).
@@ -90,4 +96,9 @@ type Config struct {
 	// restore step (or without its first one) before its leader removes
 	// it: the client that restored it is gone. Default 2 minutes.
 	RestoreIdle time.Duration
+	// Usage returns a store's usage and the quota its state machine
+	// enforces, from a replica of it (this node's, or another's last
+	// heartbeat); false when none is known. Store statuses report it, and
+	// stores.set_quota waits for it.
+	Usage func(store string) (sm.Usage, bool)
 }

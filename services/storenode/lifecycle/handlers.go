@@ -13,6 +13,7 @@ import (
 	"github.com/logbookdb/logbook/services/storenode/meta"
 	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/serve"
+	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/nats-io/nats.go"
 )
 
@@ -79,6 +80,8 @@ func (l *Lifecycle) onMeta(m *nats.Msg) {
 			return l.createStore(ctx, m.Data)
 		case subjects.StoresRemove:
 			return l.removeStore(ctx, m.Data)
+		case subjects.StoresSetQuota:
+			return l.setQuota(ctx, m.Data)
 		}
 		if h, ok := l.cfg.Writes[op]; ok {
 			return h(ctx, m.Data)
@@ -134,6 +137,55 @@ func (l *Lifecycle) removeStore(ctx context.Context, data []byte) (any, error) {
 		return nil, err
 	}
 	return &wire.RemoveStoreReply{Status: l.toStatus(r.Store)}, nil
+}
+
+// setQuota changes a store's quota in the registry (meta.OpSetQuota,
+// meta command version 3); the store's leader then sets it in the store's
+// state machine (reconcileQuota), which enforces it. The reply is the
+// store's configuration.
+func (l *Lifecycle) setQuota(ctx context.Context, data []byte) (any, error) {
+	req, err := wire.DecodeSetQuota(data, l.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	s, err := l.cfg.Registry.Store(req.Store)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, codes.New(codes.StoreNotFound, "store %q does not exist", req.Store)
+	}
+	settings := s.Settings
+	if req.MaxEvents != nil {
+		settings.MaxEvents = *req.MaxEvents
+	}
+	if req.MaxBytes != nil {
+		settings.MaxBytes = *req.MaxBytes
+	}
+	r, err := l.cfg.Registry.Apply(ctx, meta.Command{Op: meta.OpSetQuota, Store: req.Store, Settings: settings})
+	if err != nil {
+		return nil, err
+	}
+	l.cfg.Logger.Info("store quota changed by stores.set_quota", "store", req.Store,
+		"max_events", settings.MaxEvents, "max_bytes", settings.MaxBytes)
+	l.Poke()
+	// Answer once a replica reports the new quota in force (the store's
+	// leader sets it within a reconciler pass), or as the deadline nears.
+	want := sm.Quota{MaxEvents: uint64(settings.MaxEvents), MaxBytes: uint64(settings.MaxBytes)}
+	deadline, _ := ctx.Deadline()
+	for l.cfg.Usage != nil && time.Until(deadline) > 100*time.Millisecond {
+		if u, ok := l.cfg.Usage(req.Store); ok && u.Quota == want {
+			break
+		}
+		wait, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		<-wait.Done()
+		cancel()
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	c := toConfig(r.Store)
+	return &c, nil
 }
 
 // onMetaRead serves registry reads from this node's meta replica: list,

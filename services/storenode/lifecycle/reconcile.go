@@ -1,10 +1,12 @@
 package lifecycle
 
 import (
+	"context"
 	"slices"
 	"time"
 
 	"github.com/logbookdb/logbook/services/storenode/meta"
+	"github.com/logbookdb/logbook/services/storenode/sm"
 )
 
 // The reconciler makes this node's replicas match the registry: it starts
@@ -98,8 +100,9 @@ func (l *Lifecycle) reconcile() error {
 				}
 			}
 		case s.Status == meta.StatusCreating && running:
-			// Report the store running once it has a leader; its leader does it.
-			if l.cfg.Raft.Leads(s.ShardID) {
+			// Report the store running once it has a leader; its leader
+			// does it, once the store's state machine holds its quota.
+			if l.cfg.Raft.Leads(s.ShardID) && l.reconcileQuota(s) {
 				status := meta.StatusRunning
 				if int64(len(s.Replicas)) < s.Settings.ReplicationFactor {
 					status = meta.StatusDegraded
@@ -108,6 +111,8 @@ func (l *Lifecycle) reconcile() error {
 					return err
 				}
 			}
+		case running && (s.Status == meta.StatusRunning || s.Status == meta.StatusDegraded) && l.cfg.Raft.Leads(s.ShardID):
+			l.reconcileQuota(s)
 		}
 	}
 	l.cfg.Moves.DriveMoves(stores, addrs)
@@ -123,6 +128,33 @@ func (l *Lifecycle) reconcile() error {
 		}
 	}
 	return nil
+}
+
+// quotaTimeout bounds the proposal of a store's quota.
+const quotaTimeout = 5 * time.Second
+
+// reconcileQuota runs on a store's leader: when the registry's quota
+// differs from the one the store's state machine enforces, it proposes the
+// registry's (sm.OpSetQuota). It reports whether the two agree now. Before
+// the cluster runs store command version 3 there is no quota in the
+// registry (a quota is meta command version 3), so nothing is proposed.
+func (l *Lifecycle) reconcileQuota(s *meta.Store) bool {
+	want := sm.Quota{MaxEvents: uint64(s.Settings.MaxEvents), MaxBytes: uint64(s.Settings.MaxBytes)}
+	have, ok := l.cfg.Replicas.Quota(s.ID)
+	if !ok {
+		return false
+	}
+	if have == want {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(l.ctx, quotaTimeout)
+	defer cancel()
+	if err := l.cfg.Replicas.SetQuota(ctx, s.ID, want); err != nil {
+		l.cfg.Logger.Warn("cannot set the store's quota yet", "store", s.ID, "max_events", want.MaxEvents, "max_bytes", want.MaxBytes, "err", err)
+		return false
+	}
+	l.cfg.Logger.Info("store quota set", "store", s.ID, "max_events", want.MaxEvents, "max_bytes", want.MaxBytes)
+	return true
 }
 
 // settleRestore runs on the leader of a store being restored: once the

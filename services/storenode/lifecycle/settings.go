@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"math"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/codes"
@@ -52,6 +53,9 @@ func (l *Lifecycle) resolveSettings(in *wire.StoreSettings, nodes int) (meta.Set
 		{"max_event_size", in.MaxEventSize, 1, int64(lim.MaxEventSize), &out.MaxEventSize},
 		{"max_append_events", in.MaxAppendEvents, 1, int64(lim.MaxAppendEvents), &out.MaxAppendEvents},
 		{"max_read_count", in.MaxReadCount, 1, int64(lim.MaxReadCount), &out.MaxReadCount},
+		// The quota: 0 is no limit.
+		{"max_events", in.MaxEvents, 0, math.MaxInt64, &out.MaxEvents},
+		{"max_bytes", in.MaxBytes, 0, math.MaxInt64, &out.MaxBytes},
 	} {
 		if err := check(c.name, c.v, c.lo, c.hi, c.dst); err != nil {
 			return out, err
@@ -69,7 +73,7 @@ func (l *Lifecycle) specOf(s *meta.Store) replica.Spec {
 	return replica.Spec{
 		ID: s.ID, ShardID: s.ShardID, Limits: lim.WithDefaults(),
 		Timeout:  time.Duration(s.Settings.RequestTimeoutMs) * time.Millisecond,
-		Replicas: s.Replicas,
+		Replicas: s.Replicas, HasQuota: s.Settings.HasQuota(),
 	}
 }
 
@@ -79,6 +83,7 @@ func toConfig(s *meta.Store) wire.StoreConfig {
 		Store: s.ID, ShardID: s.ShardID, ReplicationFactor: s.Settings.ReplicationFactor,
 		RequestTimeoutMs: s.Settings.RequestTimeoutMs, MaxEventSize: s.Settings.MaxEventSize,
 		MaxAppendEvents: s.Settings.MaxAppendEvents, MaxReadCount: s.Settings.MaxReadCount,
+		MaxEvents: s.Settings.MaxEvents, MaxBytes: s.Settings.MaxBytes,
 		Origin: s.Origin, Created: s.Created,
 	}
 }
@@ -94,5 +99,10 @@ func (l *Lifecycle) toStatus(s *meta.Store) wire.StoreStatus {
 	l.mu.Lock()
 	st.ConfigMismatch = l.mismatch[s.ID]
 	l.mu.Unlock()
+	if l.cfg.Usage != nil {
+		if u, ok := l.cfg.Usage(s.ID); ok {
+			st.Usage = &wire.StoreUsage{Events: u.Events, Bytes: u.Bytes, MaxEvents: u.Quota.MaxEvents, MaxBytes: u.Quota.MaxBytes}
+		}
+	}
 	return st
 }

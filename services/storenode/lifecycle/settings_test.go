@@ -28,6 +28,11 @@ func TestResolveSettings(t *testing.T) {
 	if err != nil || got.ReplicationFactor != 5 || got.RequestTimeoutMs != 100 || got.MaxReadCount != 1 {
 		t.Fatalf("in range: %+v, %v", got, err)
 	}
+	// A quota: 0 is no limit, any positive value is one.
+	q, err := l.resolveSettings(&wire.StoreSettings{MaxEvents: i(0), MaxBytes: i(1 << 40)}, 1)
+	if err != nil || q.MaxEvents != 0 || q.MaxBytes != 1<<40 || !q.HasQuota() {
+		t.Fatalf("quota: %+v, %v", q, err)
+	}
 	// A store may be stricter than the cluster, never looser.
 	for name, in := range map[string]wire.StoreSettings{
 		"replication_factor 0":   {ReplicationFactor: i(0)},
@@ -36,6 +41,8 @@ func TestResolveSettings(t *testing.T) {
 		"timeout above cluster":  {RequestTimeoutMs: i(5001)},
 		"event size above limit": {MaxEventSize: i(int64(lim.MaxEventSize) + 1)},
 		"append events 0":        {MaxAppendEvents: i(0)},
+		"negative max_events":    {MaxEvents: i(-1)},
+		"negative max_bytes":     {MaxBytes: i(-1)},
 	} {
 		var ce *codes.Error
 		if _, err := l.resolveSettings(&in, 3); !errors.As(err, &ce) || ce.Code != codes.InvalidSettings {

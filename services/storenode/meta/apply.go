@@ -78,6 +78,8 @@ func (st *State) apply(c *Command) Result {
 		return st.setVersion(c)
 	case OpHoldVersion:
 		return st.holdVersion(c)
+	case OpSetQuota:
+		return st.setQuota(c)
 	case OpMoveDone:
 		s, ok := st.Stores[c.Store]
 		if !ok {
@@ -104,6 +106,23 @@ func (st *State) apply(c *Command) Result {
 		return Result{}
 	}
 	return fail(codes.Internal, "unknown meta command %d", c.Op)
+}
+
+// setQuota changes a store's quota; its other settings stay.
+func (st *State) setQuota(c *Command) Result {
+	s, ok := st.Stores[c.Store]
+	if !ok {
+		return fail(codes.StoreNotFound, "store %q does not exist", c.Store)
+	}
+	if s.Status == StatusRemoving {
+		return fail(codes.StoreRemoving, "store %q is being removed", c.Store)
+	}
+	if s.Settings.MaxEvents == c.Settings.MaxEvents && s.Settings.MaxBytes == c.Settings.MaxBytes {
+		return Result{Store: s.clone()}
+	}
+	s.Settings.MaxEvents, s.Settings.MaxBytes = c.Settings.MaxEvents, c.Settings.MaxBytes
+	s.Updated = c.Time
+	return Result{Store: s.clone()}
 }
 
 // removeNode marks a node leaving and moves each of its replicas to the

@@ -16,12 +16,13 @@ const EntryVersion byte = 1
 // (registry) state machine applies: EntryVersion and the operations below
 // without Command.Restore are version 1; version 2 adds Create with
 // Restore (status restoring), SetStatus restoring → running, and
-// OpSetVersion. Raise it with a new operation, or a new meaning of an old
+// OpSetVersion; version 3 adds the quota settings (Create with a quota,
+// and OpSetQuota). Raise it with a new operation, or a new meaning of an old
 // one, that an older build cannot apply, and make Command.Version say which
 // commands need it. Storenodes report it (heartbeat, cluster view); the
 // registry refuses to propose a command above the active cluster version
 // (version.go).
-const MaxCommandVersion uint32 = 2
+const MaxCommandVersion uint32 = 3
 
 // Operations of a Command.
 const (
@@ -36,8 +37,9 @@ const (
 	OpNodeRemoved    uint8 = 9  // a leaving node holds nothing and left the meta shard
 	OpSetVersion     uint8 = 10 // raises the active cluster version (command version 2)
 	OpHoldVersion    uint8 = 11 // holds the cluster version back, or lets it rise (command version 2)
+	OpSetQuota       uint8 = 12 // changes a store's quota, Settings.MaxEvents and MaxBytes (command version 3)
 
-	lastOp = OpHoldVersion // the highest op this build knows
+	lastOp = OpSetQuota // the highest op this build knows
 )
 
 // ErrNewerEntry marks a registry entry a newer build wrote, which this one

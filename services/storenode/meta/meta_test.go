@@ -269,3 +269,34 @@ func TestCreateForRestore(t *testing.T) {
 		t.Fatalf("restored: %+v", r)
 	}
 }
+
+// A quota is a setting of its own: a create with one and OpSetQuota are
+// command version 3; OpSetQuota changes the quota only, keeps the other
+// settings, and refuses a missing or removing store.
+func TestSetQuota(t *testing.T) {
+	withQuota := one
+	withQuota.MaxEvents = 10
+	if (&Command{Op: OpCreate, Settings: withQuota}).Version() != 3 || (&Command{Op: OpSetQuota}).Version() != 3 ||
+		(&Command{Op: OpCreate, Settings: one}).Version() != 1 {
+		t.Fatal("command versions")
+	}
+	m := New()
+	propose(t, m, 1, Command{Op: OpRegisterNode, NodeID: 1, RaftAddress: "x:1"})
+	propose(t, m, 2, Command{Op: OpCreate, Store: "q", Settings: withQuota})
+	r := propose(t, m, 3, Command{Op: OpSetQuota, Time: 33, Store: "q", Settings: Settings{MaxEvents: 5, MaxBytes: 1000}})
+	want := one
+	want.MaxEvents, want.MaxBytes = 5, 1000
+	if r.Err() != nil || r.Store.Settings != want || r.Store.Updated != 33 {
+		t.Fatalf("set quota: %+v", r)
+	}
+	if r := propose(t, m, 4, Command{Op: OpCreate, Store: "q", Settings: want}); !r.Existed {
+		t.Fatalf("create with the new settings: %+v", r)
+	}
+	if r := propose(t, m, 5, Command{Op: OpSetQuota, Store: "nope"}); codes.As(r.Err()).Code != codes.StoreNotFound {
+		t.Fatalf("missing store: %+v", r)
+	}
+	propose(t, m, 6, Command{Op: OpRemove, Store: "q"})
+	if r := propose(t, m, 7, Command{Op: OpSetQuota, Store: "q"}); codes.As(r.Err()).Code != codes.StoreRemoving {
+		t.Fatalf("removing store: %+v", r)
+	}
+}

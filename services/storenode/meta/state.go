@@ -24,7 +24,15 @@ type Settings struct {
 	MaxEventSize      int64 `msgpack:"max_event_size"`
 	MaxAppendEvents   int64 `msgpack:"max_append_events"`
 	MaxReadCount      int64 `msgpack:"max_read_count"`
+	// MaxEvents and MaxBytes are the store's quota (0: none), enforced by
+	// the store's state machine (sm.Quota): a create or a change with a
+	// quota is meta command version 3.
+	MaxEvents int64 `msgpack:"max_events,omitempty"`
+	MaxBytes  int64 `msgpack:"max_bytes,omitempty"`
 }
+
+// HasQuota reports whether the settings set a quota.
+func (s Settings) HasQuota() bool { return s.MaxEvents != 0 || s.MaxBytes != 0 }
 
 // Store statuses (Store.Status, persisted in the registry). They are the
 // values the client protocol reports (wire.Status*); see the status machine

@@ -33,6 +33,8 @@ func (c *Command) Version() uint32 {
 	switch {
 	case c.Op == OpSetVersion, c.Op == OpHoldVersion:
 		return 2
+	case c.Op == OpSetQuota, c.Op == OpCreate && c.Settings.HasQuota():
+		return 3
 	case c.Op == OpCreate && c.Restore:
 		return 2
 	}

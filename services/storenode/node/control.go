@@ -35,7 +35,7 @@ var versions = supported()
 // github.com/logbookdb/logbook/services/storenode/node.supportOverride=1/1"),
 // makes the build report and enforce other store/meta command versions
 // than its own: how the tests build an "older" storenode (1/1) or a
-// "newer" one (3/3) to run mixed-version clusters from one source tree. A
+// "newer" one (4/4) to run mixed-version clusters from one source tree. A
 // build that claims more than it applies is for tests only. Empty in every
 // release.
 var supportOverride string
@@ -83,6 +83,7 @@ func (n *Node) startControl() error {
 		MaxStores: cfg.MaxStores, InitialSize: cfg.InitialSize, Limits: cfg.Limits, RequestTimeout: cfg.RequestTimeout,
 		NATS: cfg.NATS, Logger: cfg.Logger, Server: n.srv, Raft: n.host, Registry: n.reg, Replicas: reps,
 		Admission: n.ctl.form, Moves: n.ctl.cluster, Liveness: n.ctl.cluster, RestoreIdle: cfg.RestoreIdle,
+		Usage: reps.Usage,
 		// The registry operations of the other parts.
 		Writes: map[string]lifecycle.Op{
 			proto.MetaJoin:             n.ctl.form.AddNode,
@@ -211,6 +212,56 @@ func (r nodeReplicas) RestoreInfo(id string) (sm.RestoreInfo, bool) {
 	}
 	info, ok := v.(sm.RestoreInfo)
 	return info, ok
+}
+
+// Quota returns the quota the store's state machine here enforces.
+func (r nodeReplicas) Quota(id string) (sm.Quota, bool) {
+	rep := r.n.replicas.Get(id)
+	if rep == nil {
+		return sm.Quota{}, false
+	}
+	return rep.Usage().Quota, true
+}
+
+// SetQuota proposes the store's quota through its replica here.
+func (r nodeReplicas) SetQuota(ctx context.Context, id string, q sm.Quota) error {
+	rep := r.n.replicas.Get(id)
+	if rep == nil {
+		return codes.New(codes.Unavailable, "no replica of store %q here", id)
+	}
+	aux, err := sm.EncodeAux(&q)
+	if err != nil {
+		return err
+	}
+	res, err := rep.Submit(ctx, sm.Command{Op: sm.OpSetQuota, Aux: aux}, len(aux))
+	if err != nil {
+		return err
+	}
+	return res.Err()
+}
+
+// Usage returns a store's usage and quota: those of its replica here, or
+// of the replica that applied the most by the other nodes' last
+// heartbeats, whichever applied more.
+func (r nodeReplicas) Usage(id string) (sm.Usage, bool) {
+	u, ok := r.LocalUsage(id)
+	applied := r.Applied(id)
+	if cl := r.n.ctl.cluster; cl != nil {
+		if pu, pa, peer := cl.PeerUsage(id); peer && (!ok || pa > applied) {
+			u, ok = pu, true
+		}
+	}
+	return u, ok
+}
+
+// LocalUsage returns the store's usage and quota as its replica here
+// applied them (false when none runs here).
+func (r nodeReplicas) LocalUsage(id string) (sm.Usage, bool) {
+	rep := r.n.replicas.Get(id)
+	if rep == nil {
+		return sm.Usage{}, false
+	}
+	return rep.Usage(), true
 }
 
 // List returns the specs of the replicas running here, by store id.

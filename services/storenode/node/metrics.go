@@ -36,6 +36,8 @@ var (
 	descTerm      = prometheus.NewDesc("logbook_store_raft_term", "The store's Raft term as this replica knows it.", []string{"store"}, nil)
 	descApplied   = prometheus.NewDesc("logbook_store_applied_index", "The last Raft index this replica applied.", []string{"store"}, nil)
 	descEvents    = prometheus.NewDesc("logbook_store_events", "Events the store holds (its next position), as this replica applied them.", []string{"store"}, nil)
+	descBytes     = prometheus.NewDesc("logbook_store_event_bytes", "Bytes of the events the store holds, as its quota counts them (schemas/operations.md, quotas), as this replica applied them.", []string{"store"}, nil)
+	descQuota     = prometheus.NewDesc("logbook_store_quota", "The store's quota as its state machine here enforces it, by kind (events, bytes); absent: no limit.", []string{"store", "kind"}, nil)
 	descDisk      = prometheus.NewDesc("logbook_store_disk_bytes", "Disk space of this replica's state machine (its Pebble database; the Raft log is shared by the node).", []string{"store"}, nil)
 	descLag       = prometheus.NewDesc("logbook_store_follower_lag_entries", "On the leader: how many Raft entries a follower's replica trails this one, from the follower's last heartbeat (up to a second old).", []string{"store", "follower"}, nil)
 	descLive      = prometheus.NewDesc("logbook_store_live_lag_events", "On the leader: events applied but not yet published as live events.", []string{"store"}, nil)
@@ -48,7 +50,7 @@ var (
 
 func (c scrape) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStores, descLed, descConnFail, descSnapAbort, descSnapshots, descLeader, descTerm, descApplied,
-		descEvents, descDisk, descLag, descLive, descPSubs, descPSubLag, descInFlight, descWaiting, descParked} {
+		descEvents, descBytes, descQuota, descDisk, descLag, descLive, descPSubs, descPSubLag, descInFlight, descWaiting, descParked} {
 		ch <- d
 	}
 }
@@ -84,6 +86,14 @@ func (c scrape) Collect(ch chan<- prometheus.Metric) {
 		gauge(descTerm, float64(term), id)
 		gauge(descApplied, float64(applied), id)
 		gauge(descEvents, float64(events), id)
+		u := r.Usage()
+		gauge(descBytes, float64(u.Bytes), id)
+		if u.Quota.MaxEvents > 0 {
+			gauge(descQuota, float64(u.Quota.MaxEvents), id, "events")
+		}
+		if u.Quota.MaxBytes > 0 {
+			gauge(descQuota, float64(u.Quota.MaxBytes), id, "bytes")
+		}
 		gauge(descDisk, float64(r.DiskBytes()), id)
 		if !isLeader {
 			continue

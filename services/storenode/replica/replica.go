@@ -100,6 +100,23 @@ func (r *Replica) Events() uint64 {
 	return 0
 }
 
+// Usage returns the store's usage and quota, as applied here.
+func (r *Replica) Usage() sm.Usage {
+	if m := r.sm.Load(); m != nil {
+		return m.Usage()
+	}
+	return sm.Usage{}
+}
+
+// QuotaSet reports whether the store's state machine here ever had its
+// quota set (sm.StateMachine.QuotaSet).
+func (r *Replica) QuotaSet() bool {
+	if m := r.sm.Load(); m != nil {
+		return m.QuotaSet()
+	}
+	return false
+}
+
 // DiskBytes returns the disk space of the replica's state machine.
 func (r *Replica) DiskBytes() uint64 {
 	if m := r.sm.Load(); m != nil {

@@ -24,4 +24,9 @@ type Spec struct {
 	// completed a restore, the store serves nothing but the restore
 	// (Replica.Restoring), even before the restore's first step.
 	Restore bool
+	// HasQuota: the registry gave the store a quota when the replica
+	// started. Until its state machine has had a quota set (QuotaSet), the
+	// store serves no append: a new store's first appends must not pass
+	// before its quota is in force.
+	HasQuota bool
 }

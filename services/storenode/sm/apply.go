@@ -15,6 +15,11 @@ import (
 type applier struct {
 	b    *pebble.Batch
 	head head
+	// usage and quota: the store's stored bytes and quota (quota.go),
+	// written back with the head.
+	usage    usage
+	quota    Quota
+	quotaSet bool // OpSetQuota was applied (possibly setting none)
 	// metas is the committed stream metadata (metacache.go); pending holds
 	// this Update's, as of its last command: what it wrote and what it read.
 	metas   *metaCache
@@ -183,6 +188,11 @@ func (a *applier) appendEvents(c *Command, ts int64) (AppendResult, error) {
 	if err := checkExpected(m, c.Expect, c.Revision); err != nil {
 		return AppendResult{}, err
 	}
+	bytes := appendBytes(c)
+	if err := a.checkQuota(uint64(len(c.Events)), bytes); err != nil {
+		return AppendResult{}, err
+	}
+	a.usage.Bytes += bytes
 	if m == nil {
 		m = &streamMeta{Created: ts}
 	}

@@ -22,13 +22,16 @@ const EntryVersion byte = 1
 // machine applies: the entry format (EntryVersion) and the operations of the
 // op table (ops.go) up to the persistent subscriptions are version 1;
 // version 2 adds OpRestore (and the store_restoring answer of every other
-// command while a restore is in progress). Raise it with a new
+// command while a restore is in progress); version 3 adds OpSetQuota (and
+// an append refused quota_exceeded once a store has a quota: only a quota
+// set by OpSetQuota makes an append fail, so an older replica, which cannot
+// apply OpSetQuota, never meets an append it would apply differently). Raise it with a new
 // operation, or a new meaning of an old one, that an older build cannot
 // apply, and record the op's version in opVersions (ops.go). Storenodes
 // report it (heartbeat, cluster view); the cluster version rises to the
 // lowest a node reports, and a replica refuses to propose a command above
 // the cluster version (replica.Replica.Submit).
-const MaxCommandVersion uint32 = 2
+const MaxCommandVersion uint32 = 3
 
 // Expected states of a Command.
 const (

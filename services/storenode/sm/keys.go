@@ -8,6 +8,8 @@ import "encoding/binary"
 //	"\x00applied"                 applied Raft index (8 bytes BE), same batch as the data
 //	"\x00head"                    store head: next position, last timestamp
 //	"\x00format"                  on-disk format version
+//	"\x00usage"                   stored bytes, counted to a position (quota.go), same batch as the data
+//	"\x00quota"                   the store's quota, set by OpSetQuota (quota.go); absent: none
 //	'e' pos(8 BE)                 event record at a store position
 //	's' name                      stream meta
 //	'r' name 0x00 revision(8 BE)  position of a stream's revision
@@ -18,6 +20,8 @@ var (
 	keyApplied = []byte("\x00applied")
 	keyHead    = []byte("\x00head")
 	keyFormat  = []byte("\x00format")
+	keyUsage   = []byte("\x00usage")
+	keyQuota   = []byte("\x00quota")
 )
 
 const (

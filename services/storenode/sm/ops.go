@@ -10,6 +10,8 @@ package sm
 const (
 	OpAppend uint8 = 1 // Events to Stream; AppendResult
 	OpDelete uint8 = 2 // tombstones Stream and deletes its snapshots; DeleteResult
+	// OpSetQuota sets the store's quota (command version 3).
+	OpSetQuota uint8 = 3 // Aux: SetQuota; SetQuotaResult
 
 	OpSnapshotSave   uint8 = 16 // Aux: SnapshotSave; SnapshotSaveResult
 	OpSnapshotDelete uint8 = 17 // Aux: SnapshotDelete; SnapshotDeleteResult
@@ -25,8 +27,9 @@ const (
 // ops maps each op to its apply function; an op without one is answered
 // with an internal result (see applier.apply).
 var ops = [256]applyFunc{
-	OpAppend: typed((*applier).appendEvents),
-	OpDelete: typed((*applier).deleteStream),
+	OpAppend:   typed((*applier).appendEvents),
+	OpDelete:   typed((*applier).deleteStream),
+	OpSetQuota: typed((*applier).setQuota),
 
 	OpSnapshotSave:   typed((*applier).saveSnapshot),
 	OpSnapshotDelete: typed((*applier).deleteSnapshots),
@@ -43,7 +46,8 @@ var ops = [256]applyFunc{
 // what a replica on an older build cannot apply. Raise MaxCommandVersion
 // with the op that needs it.
 var opVersions = [256]uint32{
-	OpRestore: 2,
+	OpRestore:  2,
+	OpSetQuota: 3,
 }
 
 // OpVersion returns the store command version op needs.

@@ -86,7 +86,7 @@ func TestOpTableListsEveryOp(t *testing.T) {
 	}
 	// The numbers are in the Raft log: they never change.
 	want := map[uint8]uint8{
-		OpAppend: 1, OpDelete: 2, OpSnapshotSave: 16, OpSnapshotDelete: 17,
+		OpAppend: 1, OpDelete: 2, OpSetQuota: 3, OpSnapshotSave: 16, OpSnapshotDelete: 17,
 		OpPSubCreate: 24, OpPSubUpdate: 25, OpPSubDelete: 26, OpPSubProgress: 27, OpRestore: 32,
 	}
 	for got, w := range want {

@@ -88,7 +88,7 @@ func (s *StateMachine) Lookup(q any) (any, error) {
 	if s.db == nil {
 		return nil, codes.New(codes.Unavailable, "store is closed")
 	}
-	if _, ok := q.(RestoreStatus); !ok && s.restoring.Load() {
+	if !answersWhileRestoring(q) && s.restoring.Load() {
 		return nil, errRestoring()
 	}
 	if q, ok := q.(BackupOpen); ok { // backup.go: the Backup owns its snapshot
@@ -100,6 +100,8 @@ func (s *StateMachine) Lookup(q any) (any, error) {
 	switch q := q.(type) {
 	case RestoreStatus: // restore.go
 		return v.restoreInfo()
+	case QuotaStatus: // quota.go
+		return v.usage()
 	case ReadStream: // stream reads: read.go
 		return v.readStream(&q)
 	case ReadAll:
@@ -122,6 +124,16 @@ func (s *StateMachine) Lookup(q any) (any, error) {
 		return v.psubParked(&q)
 	}
 	return nil, fmt.Errorf("sm: unknown query %T", q)
+}
+
+// answersWhileRestoring: where a restore stands, and the store's usage,
+// are answered during a restore.
+func answersWhileRestoring(q any) bool {
+	switch q.(type) {
+	case RestoreStatus, QuotaStatus:
+		return true
+	}
+	return false
 }
 
 // MaxScan bounds how many events one filtered $all read examines; a page may

@@ -326,6 +326,7 @@ func (a *applier) restoreEvent(st *restoreState, e *wire.BackupEvent) error {
 	a.b.Set(revKey(e.Stream, e.Revision), u64(pos), nil)
 	a.b.Set(idKey(id), u64(pos), nil)
 	a.head.NextPosition++
+	a.usage.Bytes += recordBytes(&rec)
 	st.LastTs = e.Timestamp
 	return nil
 }

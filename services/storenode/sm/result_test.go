@@ -36,7 +36,8 @@ func TestTypedResultsRoundTrip(t *testing.T) {
 		OpAppend: func(t *testing.T) {
 			roundTrip(t, AppendResult{FirstRevision: 1, LastRevision: 2, FirstPosition: 3, LastPosition: 4, Timestamp: 5, Duplicate: true})
 		},
-		OpDelete: func(t *testing.T) { roundTrip(t, DeleteResult{LastRevision: 7, Timestamp: 8, Duplicate: true}) },
+		OpDelete:   func(t *testing.T) { roundTrip(t, DeleteResult{LastRevision: 7, Timestamp: 8, Duplicate: true}) },
+		OpSetQuota: func(t *testing.T) { roundTrip(t, SetQuotaResult{Changed: true}) },
 		OpSnapshotSave: func(t *testing.T) {
 			roundTrip(t, SnapshotSaveResult{Version: 9, Created: 10, Duplicate: true, Pruned: 11})
 		},

@@ -137,6 +137,10 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 	if err != nil {
 		return fail(err)
 	}
+	u, q, qset, err := loadUsage(db, h)
+	if err != nil {
+		return fail(err)
+	}
 	s.mu.Lock()
 	s.closeBackups()
 	old := s.db
@@ -146,6 +150,9 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 		return fail(err)
 	}
 	s.db, s.head = db, h
+	s.usage, s.quota = u, q
+	s.quotaSet.Store(qset)
+	s.publishUsage()
 	s.metas.reset()
 	s.applied.Store(applied)
 	s.events.Store(h.NextPosition)

@@ -29,6 +29,8 @@ type StateMachine struct {
 
 	// Owned by Update.
 	head  head
+	usage usage     // stored bytes (quota.go)
+	quota Quota     // the store's quota (quota.go)
 	metas metaCache // metadata of recent streams (metacache.go)
 
 	// onApply, if set, is called after every Update has committed, with the
@@ -40,6 +42,11 @@ type StateMachine struct {
 	// events is the number of events stored: the next position (read by
 	// Events at any time).
 	events atomic.Uint64
+	// bytes, maxEvents, maxBytes: the stored bytes and the quota (read
+	// by Usage at any time).
+	bytes, maxEvents, maxBytes atomic.Uint64
+	// quotaSet: OpSetQuota was ever applied (QuotaSet).
+	quotaSet atomic.Bool
 	// restoring: a restore is in progress (restore.go); set by Open,
 	// Update and RecoverFromSnapshot, read by Lookup.
 	restoring atomic.Bool
@@ -75,6 +82,24 @@ func (s *StateMachine) Applied() uint64 { return s.applied.Load() }
 // Events returns the number of events the store holds as applied here
 // (positions start at 0: the next position), deleted streams' included.
 func (s *StateMachine) Events() uint64 { return s.events.Load() }
+
+// Usage returns the store's usage and quota as applied here (quota.go).
+func (s *StateMachine) Usage() Usage {
+	return Usage{Events: s.events.Load(), Bytes: s.bytes.Load(),
+		Quota: Quota{MaxEvents: s.maxEvents.Load(), MaxBytes: s.maxBytes.Load()}}
+}
+
+// QuotaSet reports whether the store's quota was ever set by OpSetQuota
+// (possibly to none), as applied here: the node serves no append of a
+// store the registry gives a quota until it is.
+func (s *StateMachine) QuotaSet() bool { return s.quotaSet.Load() }
+
+// publishUsage makes the usage and quota Update owns readable by Usage.
+func (s *StateMachine) publishUsage() {
+	s.bytes.Store(s.usage.Bytes)
+	s.maxEvents.Store(s.quota.MaxEvents)
+	s.maxBytes.Store(s.quota.MaxBytes)
+}
 
 // DiskBytes returns the space the store's database takes on disk (0 while
 // it is not open).
@@ -116,8 +141,16 @@ func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
 		db.Close()
 		return 0, err
 	}
+	u, q, qset, err := loadUsage(db, h)
+	if err != nil {
+		db.Close()
+		return 0, err
+	}
 	s.mu.Lock()
 	s.db, s.head = db, h
+	s.usage, s.quota = u, q
+	s.quotaSet.Store(qset)
+	s.publishUsage()
 	s.metas.reset()
 	s.mu.Unlock()
 	s.applied.Store(applied)
@@ -182,7 +215,7 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	defer s.mu.RUnlock()
 	b := s.db.NewIndexedBatch()
 	defer b.Close()
-	a := applier{b: b, head: s.head, metas: &s.metas, restoring: s.restoring.Load()}
+	a := applier{b: b, head: s.head, usage: s.usage, quota: s.quota, quotaSet: s.quotaSet.Load(), metas: &s.metas, restoring: s.restoring.Load()}
 	for i := range entries {
 		results := a.applyEntry(entries[i].Cmd)
 		if a.fatal != nil {
@@ -198,6 +231,10 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	if err := b.Set(keyHead, encode(&a.head), nil); err != nil {
 		return nil, fmt.Errorf("sm: set head: %w", err)
 	}
+	a.usage.Position = a.head.NextPosition
+	if err := b.Set(keyUsage, encode(&a.usage), nil); err != nil {
+		return nil, fmt.Errorf("sm: set usage: %w", err)
+	}
 	if err := b.Set(keyFormat, u64(formatVersion), nil); err != nil {
 		return nil, fmt.Errorf("sm: set format: %w", err)
 	}
@@ -205,6 +242,9 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 		return nil, fmt.Errorf("sm: commit: %w", err)
 	}
 	s.head = a.head
+	s.usage, s.quota = a.usage, a.quota
+	s.quotaSet.Store(a.quotaSet)
+	s.publishUsage()
 	s.metas.commit(a.pending)
 	s.events.Store(a.head.NextPosition)
 	s.restoring.Store(a.restoring)

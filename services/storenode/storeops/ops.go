@@ -65,6 +65,9 @@ type Store interface {
 	// Restoring reports whether a restore into the store is in progress
 	// (as applied here): it then serves nothing but restore.
 	Restoring() bool
+	// QuotaSet reports whether the store's state machine here had its
+	// quota set (see replica.Spec.HasQuota).
+	QuotaSet() bool
 }
 
 // Delivery is the persistent-subscription delivery of the stores this node

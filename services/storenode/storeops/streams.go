@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 )
@@ -31,6 +32,12 @@ func appendEvents(_ *Ops, ctx context.Context, s Store, data []byte) (any, error
 	req, err := wire.DecodeAppend(data, s.Spec().Limits)
 	if err != nil {
 		return nil, err
+	}
+	if s.Spec().HasQuota && !s.QuotaSet() {
+		// A new store with a quota: its leader sets the quota in the state
+		// machine before the store is reported running; until then an
+		// append could pass it. Nothing was done: the gateway sends it again.
+		return nil, codes.New(codes.NotWritten, "the store's quota is not in force yet")
 	}
 	cmd := sm.Command{Op: sm.OpAppend, Stream: req.Stream, Events: make([]sm.EventCmd, len(req.Events))}
 	cmd.Expect, cmd.Revision = expectOf(req.ExpectedState, req.ExpectedRevision)
