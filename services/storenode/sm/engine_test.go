@@ -215,6 +215,9 @@ func TestRemoveReplicaFreesItsRange(t *testing.T) {
 	if err := eng.db.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	if shards, err := eng.Shards(); err != nil || fmt.Sprint(shards) != "[1 2]" {
+		t.Fatalf("shards: %v, %v", shards, err)
+	}
 	sp := replicaSpan(2, 1)
 	before, _ := eng.db.EstimateDiskUsage(sp.lo, sp.hi)
 	if before < 64<<10 {
@@ -230,6 +233,9 @@ func TestRemoveReplicaFreesItsRange(t *testing.T) {
 	}
 	if n := rangeKeys(t, eng, 2); n != 0 {
 		t.Fatalf("%d keys of b are left", n)
+	}
+	if shards, err := eng.Shards(); err != nil || fmt.Sprint(shards) != "[1]" {
+		t.Fatalf("shards after b's removal: %v, %v", shards, err)
 	}
 	if got, err := types(a, "orders"); err != nil || got != "3 [A]" {
 		t.Fatalf("a after b's removal: %s, %v", got, err)
