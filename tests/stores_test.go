@@ -18,14 +18,49 @@ import (
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/logbook/embed"
 	"github.com/logbookdb/logbook/services/storenode/node"
+	"github.com/logbookdb/logbook/services/storenode/sm"
 	"github.com/nats-io/nats.go"
 )
 
 func i64(v int64) *int64 { return &v }
 
-// storeDir is where a store's state machine lives under a Logbook's data directory.
+// storeDir is where a store's state machine lived under a Logbook's data
+// directory before the node's stores shared one engine (data-directory
+// format 1): no store has one any more.
 func storeDir(dataDir, id string) string {
 	return filepath.Join(dataDir, "storenode", "stores", id)
+}
+
+// engineShards lists the shards with keys in node 1's engine. The node must
+// be stopped.
+func engineShards(t *testing.T, dataDir string) []uint64 {
+	t.Helper()
+	eng, err := sm.OpenEngine(filepath.Join(dataDir, "storenode", "engine"), sm.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	shards, err := eng.Shards()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return shards
+}
+
+// storeKeys counts the keys a store's replica on node 1 holds in the
+// node's engine. The node must be stopped: the engine is opened here.
+func storeKeys(t *testing.T, dataDir string, shard uint64) int {
+	t.Helper()
+	eng, err := sm.OpenEngine(filepath.Join(dataDir, "storenode", "engine"), sm.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	n, err := eng.ReplicaKeys(shard, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func dirExists(t *testing.T, path string) bool {
@@ -188,8 +223,8 @@ func TestStoreLifecycle(t *testing.T) {
 		if err != nil || s.Status != wire.StatusRunning || s.Created != alpha.Created || s.ConfigMismatch != "" {
 			t.Fatalf("status %+v %v", s, err)
 		}
-		if !dirExists(t, storeDir(in.dir, "alpha")) {
-			t.Fatalf("no data directory for alpha")
+		if dirExists(t, storeDir(in.dir, "alpha")) {
+			t.Fatalf("alpha got a directory of its own: stores live in the node's engine")
 		}
 		// It serves as soon as create returns.
 		a, err := in.Client.Store("alpha").Append(ctx, "s", client.NoStream, ev("E", "a0"))
@@ -462,6 +497,16 @@ func TestStoreLifecycle(t *testing.T) {
 		}
 		if res.FirstRevision != 0 || res.FirstPosition != 0 || res.Duplicate {
 			t.Fatalf("first append to the re-created store: %+v", res)
+		}
+	})
+
+	step("the removed store's keys are gone from the engine", func(t *testing.T) {
+		in.stop()
+		if n := storeKeys(t, in.dir, alpha.ShardID); n != 0 {
+			t.Fatalf("the removed alpha (shard %d) still has %d keys", alpha.ShardID, n)
+		}
+		if n := storeKeys(t, in.dir, defaultShard); n == 0 {
+			t.Fatal("the default store has no keys")
 		}
 	})
 }

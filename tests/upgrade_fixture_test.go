@@ -60,6 +60,16 @@ func TestOldDataDirectoryOpens(t *testing.T) {
 	if got := types("second", "s-1"); len(got) != 1 || got[0] != "Noted" {
 		t.Fatalf("second/s-1: %v", got)
 	}
+	// Each store's own database was migrated into the node's one engine
+	// and its old directory removed.
+	for _, store := range []string{"default", "second"} {
+		if _, err := os.Stat(filepath.Join(nodeDir, "stores", store)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("store %s: its old directory is still there after the migration: %v", store, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(nodeDir, "engine")); err != nil {
+		t.Fatalf("no shared engine: %v", err)
+	}
 	res, err := c.Store("default").Append(ctx, "orders-1", client.Exact(2), ev("Delivered", "4"))
 	if err != nil || res.FirstRevision != 3 || res.FirstPosition != 5 {
 		t.Fatalf("append after the upgrade: %+v, %v", res, err)

@@ -69,14 +69,15 @@ func TestDataFormatRecordedAndRefused(t *testing.T) {
 	})
 	appendSome(t, c.Client, "kept", 3)
 
-	// A directory written before the format file existed: format 1.
+	// A directory without the format file is taken for format 1 and
+	// upgraded: this build's format is recorded.
 	c.kill9(1)
 	if err := os.Remove(filepath.Join(dir, datadir.FileName)); err != nil {
 		t.Fatal(err)
 	}
 	c.restart(1)
 	c.waitReady(1)
-	if f, _ := formatFile(t, dir); f != 1 {
+	if f, _ := formatFile(t, dir); f != datadir.Format {
 		t.Fatalf("pre-existing directory recorded as format %d", f)
 	}
 	if n := readCount(t, c.Client, "kept"); n != 3 {

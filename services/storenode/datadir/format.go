@@ -23,8 +23,15 @@ import (
 // procedure of docs/operations.md to follow).
 //
 // Format 1 is the layout of every build before the FORMAT file existed: a
-// directory without the file but with data in it is format 1.
-const Format = 1
+// directory without the file but with data in it is format 1. In it each
+// store replica had a Pebble database of its own, stores/<id>/db-<n>/.
+//
+// Format 2 keeps every store replica of the node in one Pebble engine,
+// engine/, under a per-replica key prefix. A format 1 directory is upgraded
+// by recording format 2: each store's old directory is migrated into the
+// engine (and removed) when its replica first opens (sm/legacy.go), and an
+// older build refuses the directory from then on.
+const Format = 2
 
 // FileName is the name of the format file in the data directory.
 const FileName = "FORMAT"
@@ -41,9 +48,9 @@ type Outcome int
 const (
 	Current Outcome = iota // the directory is of this build's format
 	Created                // a fresh directory: the format recorded
-	// Upgraded: a directory of an older format, upgraded in place. The only
-	// older one so far is the directory from before the format file (raft/
-	// without FORMAT), which is format 1: its upgrade is recording it.
+	// Upgraded: a directory of an older format, upgraded in place: format 1
+	// (raft/ without FORMAT, or FORMAT saying 1), whose upgrade is recording
+	// format 2 (the stores migrate as they open).
 	Upgraded
 )
 
@@ -65,17 +72,17 @@ func Prepare(dir, version string) (Outcome, error) {
 		if !hasData(dir) {
 			return Created, write(dir, record{Format: Format, WrittenBy: version})
 		}
-		// A directory from before the format file: format 1, which is
-		// today's Format, so recording it is the whole upgrade.
-		return Upgraded, write(dir, record{Format: 1, WrittenBy: version})
+		// A directory from before the format file: format 1.
+		return Upgraded, write(dir, record{Format: Format, WrittenBy: version})
 	case err != nil:
 		return 0, err
 	case rec.Format > Format:
 		return 0, fmt.Errorf("data directory %s has format %d (written by storenode %s); this storenode (%s) supports formats up to %d: "+
 			"run a storenode that supports format %d on it (see Upgrading in docs/operations.md)",
 			dir, rec.Format, rec.WrittenBy, version, Format, rec.Format)
-	case rec.Format < Format:
-		// No format below the current one has a file yet (Format is 1).
+	case rec.Format == 1:
+		return Upgraded, write(dir, record{Format: Format, WrittenBy: version})
+	case rec.Format < 1:
 		return 0, fmt.Errorf("data directory %s: %s says format %d, which no storenode writes", dir, FileName, rec.Format)
 	}
 	return Current, nil

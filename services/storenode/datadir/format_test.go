@@ -53,7 +53,23 @@ func TestPrepareDirectoryFromBeforeTheFormatFile(t *testing.T) {
 	if err != nil || out != Upgraded {
 		t.Fatalf("Prepare: %v, %v; want upgraded", out, err)
 	}
-	if rec := readRecord(t, dir); rec.Format != 1 || rec.WrittenBy != "dev" {
+	if rec := readRecord(t, dir); rec.Format != Format || rec.WrittenBy != "dev" {
+		t.Fatalf("recorded %+v", rec)
+	}
+}
+
+// Format 1 recorded (by a build before the shared engine) is upgraded to
+// format 2: the stores migrate as they open.
+func TestPrepareFormat1(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(`{"format": 1, "written_by": "v0.9.0"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Prepare(dir, "dev")
+	if err != nil || out != Upgraded {
+		t.Fatalf("Prepare: %v, %v; want upgraded", out, err)
+	}
+	if rec := readRecord(t, dir); rec.Format != 2 || rec.WrittenBy != "dev" {
 		t.Fatalf("recorded %+v", rec)
 	}
 }
@@ -63,7 +79,7 @@ func TestPrepareRefuses(t *testing.T) {
 		name, file string
 		want       []string
 	}{
-		{"newer", `{"format": 99, "written_by": "v9.0.0"}`, []string{"format 99", "v9.0.0", "up to 1", "docs/operations.md"}},
+		{"newer", `{"format": 99, "written_by": "v9.0.0"}`, []string{"format 99", "v9.0.0", "up to 2", "docs/operations.md"}},
 		{"zero", `{"format": 0}`, []string{"format 0"}},
 		{"garbage", `not json`, []string{"not a format file", "docs/operations.md"}},
 	} {

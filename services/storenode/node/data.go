@@ -21,6 +21,8 @@ func (n *Node) startData() {
 	events := live.New(n.cfg.NATS, n.cfg.Logger)
 	n.replicas = replica.New(replica.Config{
 		Raft:          n.host,
+		Engine:        n.engine,
+		NodeID:        n.cfg.NodeID,
 		Dir:           filepath.Join(n.cfg.DataDir, "stores"),
 		ElectionTicks: n.cfg.ElectionTicks,
 		MaxBatch:      n.cfg.MaxBatch,

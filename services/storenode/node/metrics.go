@@ -38,7 +38,7 @@ var (
 	descEvents    = prometheus.NewDesc("logbook_store_events", "Events the store holds (its next position), as this replica applied them.", []string{"store"}, nil)
 	descBytes     = prometheus.NewDesc("logbook_store_event_bytes", "Bytes of the events the store holds, as its quota counts them (schemas/operations.md, quotas), as this replica applied them.", []string{"store"}, nil)
 	descQuota     = prometheus.NewDesc("logbook_store_quota", "The store's quota as its state machine here enforces it, by kind (events, bytes); absent: no limit.", []string{"store", "kind"}, nil)
-	descDisk      = prometheus.NewDesc("logbook_store_disk_bytes", "Disk space of this replica's state machine (its Pebble database; the Raft log is shared by the node).", []string{"store"}, nil)
+	descDisk      = prometheus.NewDesc("logbook_store_disk_bytes", "Disk space of this replica's state machine (an estimate of its key range in the node's engine; the Raft log is shared by the node).", []string{"store"}, nil)
 	descLag       = prometheus.NewDesc("logbook_store_follower_lag_entries", "On the leader: how many Raft entries a follower's replica trails this one, from the follower's last heartbeat (up to a second old).", []string{"store", "follower"}, nil)
 	descLive      = prometheus.NewDesc("logbook_store_live_lag_events", "On the leader: events applied but not yet published as live events.", []string{"store"}, nil)
 	descPSubs     = prometheus.NewDesc("logbook_store_psubs", "On the leader: persistent subscriptions of the store.", []string{"store"}, nil)

@@ -19,13 +19,15 @@ import (
 	"github.com/logbookdb/logbook/services/storenode/registry"
 	"github.com/logbookdb/logbook/services/storenode/replica"
 	"github.com/logbookdb/logbook/services/storenode/serve"
+	"github.com/logbookdb/logbook/services/storenode/sm"
 )
 
 // Node is a running storenode.
 type Node struct {
-	cfg  Config
-	host *raft.Host
-	reg  *registry.Registry
+	cfg    Config
+	host   *raft.Host
+	engine *sm.Engine // every store replica's data (data.go)
+	reg    *registry.Registry
 
 	replicas   *replica.Set         // the data plane (data.go)
 	deliveries *delivery.Deliveries // persistent subscription delivery (data.go)
@@ -63,12 +65,20 @@ func Start(cfg Config) (*Node, error) {
 	if out != datadir.Current {
 		cfg.Logger.Info("data directory format recorded", "dir", cfg.DataDir, "format", datadir.Format, "outcome", out.String())
 	}
+	// One storage engine for every store replica on this node, open
+	// before Raft starts any of them and closed after Raft closed them.
+	eng, err := sm.OpenEngine(filepath.Join(cfg.DataDir, "engine"), sm.EngineOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("storenode: %w", err)
+	}
+	n.engine = eng
 	host, err := raft.Open(raft.Config{
 		NodeID: cfg.NodeID, Dir: filepath.Join(cfg.DataDir, "raft"),
 		RaftAddress: cfg.RaftAddress, ListenAddress: cfg.ListenAddress, RTT: cfg.RTT,
 		OnLeaderChange: n.onLeaderChange, Logger: cfg.Logger, TLS: cfg.RaftTLS,
 	})
 	if err != nil {
+		eng.Close()
 		return nil, fmt.Errorf("storenode: %w", err)
 	}
 	n.host = host
@@ -194,6 +204,12 @@ func (n *Node) shutdown() {
 	// 5. Close Raft: flushes and closes every store's state machine.
 	if n.host != nil {
 		n.host.Close()
+	}
+	// 6. Close the engine, once no state machine uses it.
+	if n.engine != nil {
+		if err := n.engine.Close(); err != nil {
+			n.cfg.Logger.Error("close the storage engine", "err", err)
+		}
 	}
 }
 

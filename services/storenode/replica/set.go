@@ -39,7 +39,13 @@ type Task func(ctx context.Context, r *Replica)
 // Config configures a Set.
 type Config struct {
 	Raft Raft
-	// Dir holds one data directory per store: Dir/<store id>.
+	// Engine holds every store replica of this node, each under its own
+	// prefix (shard id, NodeID: the replica id is the node id).
+	Engine *sm.Engine
+	NodeID uint64
+	// Dir held one data directory per store (Dir/<store id>) before the
+	// engine was shared: a store's old directory is migrated into the
+	// engine when its replica opens (sm/legacy.go).
 	Dir string
 	// ElectionTicks is the election timeout in Raft ticks.
 	ElectionTicks uint64
@@ -108,7 +114,7 @@ func (s *Set) Start(spec Spec, addrs map[uint64]string) error {
 	limits := spec.Limits
 	r := &Replica{spec: spec, raft: s.cfg.Raft, applied: newSignal(), metrics: s.cfg.Metrics.Store(spec.ID), storeVersion: s.cfg.StoreVersion}
 	create := func() dbsm.IOnDiskStateMachine {
-		m := sm.New(dir, limits)
+		m := sm.New(s.cfg.Engine, spec.ShardID, s.cfg.NodeID, dir, limits)
 		m.OnApply(func(uint64) { r.applied.fire() })
 		r.sm.Store(m)
 		return m
@@ -142,7 +148,8 @@ func (s *Set) Start(spec Spec, addrs map[uint64]string) error {
 }
 
 // Stop stops serving a store here and stops its Raft replica; with
-// removeData it also deletes the replica's Raft log and its data directory.
+// removeData it also deletes the replica's Raft log and its keys in the
+// engine (compacted away, so the space is freed).
 // shardID names the store's shard even when no replica runs here (a removal
 // interrupted by a crash), so that its Raft log is never left behind.
 func (s *Set) Stop(id string, shardID uint64, removeData bool) error {
@@ -184,6 +191,11 @@ func (s *Set) Stop(id string, shardID uint64, removeData bool) error {
 	if err := s.cfg.Raft.RemoveData(rctx, shardID); err != nil {
 		return fmt.Errorf("storenode: remove raft data of %s: %w", id, err)
 	}
+	if err := s.cfg.Engine.RemoveReplica(shardID, s.cfg.NodeID); err != nil {
+		return fmt.Errorf("storenode: remove data of %s: %w", id, err)
+	}
+	// A store removed before its replica ever opened with this build may
+	// still have its old directory.
 	if err := os.RemoveAll(s.dir(id)); err != nil {
 		return fmt.Errorf("storenode: remove data of %s: %w", id, err)
 	}

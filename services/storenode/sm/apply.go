@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cockroachdb/pebble"
 	"github.com/google/uuid"
 	"github.com/logbookdb/logbook/pkg/codes"
 )
@@ -13,7 +12,7 @@ import (
 // reads its own writes: a command sees everything the commands before it in
 // the same call wrote.
 type applier struct {
-	b    *pebble.Batch
+	b    *kvBatch
 	head head
 	// usage and quota: the store's stored bytes and quota (quota.go),
 	// written back with the head.

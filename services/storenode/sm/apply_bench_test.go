@@ -15,7 +15,7 @@ import (
 // per append; the entries are encoded before the clock starts.
 func BenchmarkApply64(b *testing.B) {
 	const streams, perEntry = 1024, 64
-	s := New(b.TempDir(), wire.DefaultLimits())
+	s := New(testEngine(b, b.TempDir()), 1, 1, "", wire.DefaultLimits())
 	if _, err := s.Open(nil); err != nil {
 		b.Fatal(err)
 	}

@@ -49,8 +49,8 @@ type Backup struct {
 
 	owner *StateMachine
 	mu    sync.Mutex
-	snap  *pebble.Snapshot
-	it    *pebble.Iterator
+	snap  *kvSnap
+	it    *kvIter
 	sect  int // index in backupSections of it
 	done  bool
 	// counts counts the records handed out.
@@ -60,7 +60,7 @@ type Backup struct {
 }
 
 func (s *StateMachine) openBackup(q BackupOpen) (*Backup, error) {
-	snap := s.db.NewSnapshot()
+	snap := s.snapshot()
 	v := view{snap: snap}
 	h, err := v.head()
 	if err != nil {

@@ -29,7 +29,7 @@ func seedInterleaved(b *testing.B, s *StateMachine, n int) {
 // BenchmarkReadStream1000 reads 1,000 events of one stream in one page, the
 // storenode's share of the lbbench read scenario.
 func BenchmarkReadStream1000(b *testing.B) {
-	s := New(b.TempDir(), wire.DefaultLimits())
+	s := New(testEngine(b, b.TempDir()), 1, 1, "", wire.DefaultLimits())
 	if _, err := s.Open(nil); err != nil {
 		b.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func BenchmarkReadStream1000(b *testing.B) {
 
 // BenchmarkReadAll1000 reads 1,000 events of $all in one page.
 func BenchmarkReadAll1000(b *testing.B) {
-	s := New(b.TempDir(), wire.DefaultLimits())
+	s := New(testEngine(b, b.TempDir()), 1, 1, "", wire.DefaultLimits())
 	if _, err := s.Open(nil); err != nil {
 		b.Fatal(err)
 	}

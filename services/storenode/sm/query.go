@@ -3,7 +3,6 @@ package sm
 import (
 	"fmt"
 
-	"github.com/cockroachdb/pebble"
 	"github.com/logbookdb/logbook/pkg/codes"
 )
 
@@ -85,8 +84,11 @@ type (
 func (s *StateMachine) Lookup(q any) (any, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.db == nil {
+	if !s.opened {
 		return nil, codes.New(codes.Unavailable, "store is closed")
+	}
+	if s.halfRecovered {
+		return nil, codes.New(codes.Unavailable, "store replica is recovering from a snapshot")
 	}
 	if !answersWhileRestoring(q) && s.restoring.Load() {
 		return nil, errRestoring()
@@ -94,7 +96,7 @@ func (s *StateMachine) Lookup(q any) (any, error) {
 	if q, ok := q.(BackupOpen); ok { // backup.go: the Backup owns its snapshot
 		return s.openBackup(q)
 	}
-	snap := s.db.NewSnapshot()
+	snap := s.snapshot()
 	defer snap.Close()
 	v := view{snap: snap, maxReply: s.limits.MaxReplySize}
 	switch q := q.(type) {
@@ -142,7 +144,7 @@ const MaxScan = 10_000
 
 // view is one consistent, committed state of the store.
 type view struct {
-	snap     *pebble.Snapshot
+	snap     *kvSnap
 	maxReply int
 }
 

@@ -105,44 +105,53 @@ func readQuotaSet(r reader) (Quota, bool, error) {
 	return q, true, decode(b, &q)
 }
 
-// loadUsage reads the database's usage and brings it up to the head:
-// events stored by a build that did not count them (a data directory from
-// before quotas, or a snapshot sent by such a replica) are counted once,
-// deterministically, from the records themselves, and the result written
-// back. It returns the usage, the quota and whether one was ever set.
-func loadUsage(db *pebble.DB, h head) (usage, Quota, bool, error) {
-	q, set, err := readQuotaSet(db)
+// loadUsage reads the replica's usage and brings it up to the head (the
+// caller holds s.mu for writing): events stored by a build that did not
+// count them (a data directory from before quotas, or a snapshot sent by
+// such a replica) are counted once, deterministically, from the records
+// themselves, and the result written back. It sets the usage, the quota and
+// whether one was ever set.
+func (s *StateMachine) loadUsage(snap *kvSnap, h head) error {
+	q, set, err := readQuotaSet(snap)
 	if err != nil {
-		return usage{}, q, set, err
+		return err
 	}
-	u, err := readUsage(db)
+	u, err := readUsage(snap)
 	if err != nil {
-		return u, q, set, err
-	}
-	if u.Position == h.NextPosition {
-		return u, q, set, nil
+		return err
 	}
 	if u.Position > h.NextPosition {
 		// Usage is written with the head, in the same batch: it cannot be ahead.
-		return u, q, set, fmt.Errorf("sm: corrupt usage: counted to position %d, the head is at %d", u.Position, h.NextPosition)
+		return fmt.Errorf("sm: corrupt usage: counted to position %d, the head is at %d", u.Position, h.NextPosition)
 	}
-	it := db.NewIter(&pebble.IterOptions{LowerBound: eventKey(u.Position), UpperBound: eventKey(h.NextPosition)})
-	for ok := it.First(); ok; ok = it.Next() {
-		var r eventRecord
-		if err := decode(it.Value(), &r); err != nil {
-			it.Close()
-			return u, q, set, err
+	if u.Position < h.NextPosition {
+		it := snap.NewIter(&pebble.IterOptions{LowerBound: eventKey(u.Position), UpperBound: eventKey(h.NextPosition)})
+		for ok := it.First(); ok; ok = it.Next() {
+			var r eventRecord
+			if err := decode(it.Value(), &r); err != nil {
+				it.Close()
+				return err
+			}
+			u.Bytes += recordBytes(&r)
 		}
-		u.Bytes += recordBytes(&r)
+		if err := it.Close(); err != nil {
+			return fmt.Errorf("sm: count usage: %w", err)
+		}
+		u.Position = h.NextPosition
+		b := &kvBatch{b: s.eng.db.NewBatch(), sp: s.sp}
+		err := b.Set(keyUsage, encode(&u), nil)
+		if err == nil {
+			err = b.b.Commit(pebble.Sync)
+		}
+		b.b.Close()
+		if err != nil {
+			return fmt.Errorf("sm: write usage: %w", err)
+		}
 	}
-	if err := it.Close(); err != nil {
-		return u, q, set, fmt.Errorf("sm: count usage: %w", err)
-	}
-	u.Position = h.NextPosition
-	if err := db.Set(keyUsage, encode(&u), pebble.Sync); err != nil {
-		return u, q, set, fmt.Errorf("sm: write usage: %w", err)
-	}
-	return u, q, set, nil
+	s.usage, s.quota = u, q
+	s.quotaSet.Store(set)
+	s.publishUsage()
+	return nil
 }
 
 // checkQuota refuses an append of n events of the given bytes that would

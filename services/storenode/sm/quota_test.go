@@ -166,9 +166,9 @@ func TestUsageCountedForOlderData(t *testing.T) {
 			// What an older build leaves: no usage key, or one it never moved.
 			var err error
 			if stale {
-				err = s.db.Set(keyUsage, encode(&usage{Position: partial.Events, Bytes: partial.Bytes}), pebble.Sync)
+				err = rawWrite(s, keyUsage, encode(&usage{Position: partial.Events, Bytes: partial.Bytes}))
 			} else {
-				err = s.db.Delete(keyUsage, pebble.Sync)
+				err = rawWrite(s, keyUsage, nil)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -179,7 +179,10 @@ func TestUsageCountedForOlderData(t *testing.T) {
 			if u := usageOf(t, s); u != want || want.Events != 9 {
 				t.Fatalf("usage %+v, want %+v", u, want)
 			}
-			if u, err := readUsage(s.db); err != nil || u.Position != 9 || u.Bytes != want.Bytes {
+			snap := s.snapshot()
+			u, err := readUsage(snap)
+			snap.Close()
+			if err != nil || u.Position != 9 || u.Bytes != want.Bytes {
 				t.Fatalf("usage written back %+v %v", u, err)
 			}
 		})
@@ -199,7 +202,7 @@ func TestUsageAndQuotaInRaftSnapshot(t *testing.T) {
 			a.apply(2, Command{Op: OpDelete, Stream: "b"})
 			want := usageOf(t, src)
 			if old {
-				if err := src.db.Delete(keyUsage, pebble.Sync); err != nil {
+				if err := rawWrite(src, keyUsage, nil); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -243,4 +246,21 @@ func TestUsageAfterRestore(t *testing.T) {
 		t.Fatalf("restored usage %+v, source %+v", u, want)
 	}
 	checkUsage(t, "restored", dst.s, 12, Quota{})
+}
+
+// rawWrite sets (v != nil) or deletes one key of the replica's range behind
+// the state machine's back, as an older build would have left it.
+func rawWrite(s *StateMachine, k, v []byte) error {
+	b := &kvBatch{b: s.eng.db.NewBatch(), sp: s.sp}
+	defer b.b.Close()
+	var err error
+	if v == nil {
+		err = b.Delete(k, nil)
+	} else {
+		err = b.Set(k, v, nil)
+	}
+	if err != nil {
+		return err
+	}
+	return b.b.Commit(pebble.Sync)
 }

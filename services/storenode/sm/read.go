@@ -123,7 +123,7 @@ func (v view) readStream(q *ReadStream) (*StreamPage, error) {
 	return reply, nil
 }
 
-func advance(it *pebble.Iterator, backward bool) bool {
+func advance(it *kvIter, backward bool) bool {
 	if backward {
 		return it.Prev()
 	}

@@ -18,16 +18,22 @@ import (
 // dragonboat sends them only to replicas that fell too far behind the log.
 var snapshotMagic = []byte("LBS1")
 
-// PrepareSnapshot pins a consistent view of the database.
+// keyRecovering marks a replica's range while RecoverFromSnapshot replaces
+// it: a range that has it at Open is half replaced and is dropped whole.
+var keyRecovering = []byte("\x00recovering")
+
+// PrepareSnapshot pins a consistent view of the replica's keys.
 func (s *StateMachine) PrepareSnapshot() (any, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.db.NewSnapshot(), nil
+	return s.snapshot(), nil
 }
 
-// SaveSnapshot writes the pinned view to w.
+// SaveSnapshot writes the pinned view to w: the store keys, without the
+// engine prefix, so a snapshot is the same whatever the replica it comes
+// from or goes to.
 func (s *StateMachine) SaveSnapshot(ctx any, w io.Writer, stopc <-chan struct{}) error {
-	snap := ctx.(*pebble.Snapshot)
+	snap := ctx.(*kvSnap)
 	defer snap.Close()
 	bw := bufio.NewWriterSize(w, 1<<20)
 	if _, err := bw.Write(snapshotMagic); err != nil {
@@ -63,107 +69,119 @@ func (s *StateMachine) SaveSnapshot(ctx any, w io.Writer, stopc <-chan struct{})
 	return nil
 }
 
-// RecoverFromSnapshot replaces the database with the snapshot's content. It
-// loads into a fresh directory and switches to it atomically, so a crash half
-// way leaves the old database in place.
+// RecoverFromSnapshot replaces the replica's range with the snapshot's
+// content, leaving every other range alone. The first batch deletes the
+// range and sets keyRecovering; the snapshot's keys follow in batches; the
+// last batch deletes the marker and is fsynced. A crash half way leaves the
+// marker, and Open then drops the range and reports applied index 0, so
+// dragonboat recovers from its snapshot again.
 func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) error {
 	br := bufio.NewReaderSize(r, 1<<20)
 	magic := make([]byte, len(snapshotMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != string(snapshotMagic) {
 		return fmt.Errorf("sm: recover: not a Logbook snapshot")
 	}
-	db, name, err := s.dir.create()
-	if err != nil {
-		return err
+	// Readers wait for the whole replacement: they never see half of it.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closeBackups()
+	// From the first batch on the range is no longer the old state: until
+	// the last batch commits, a failure leaves the replica unusable (Open
+	// drops the range, and dragonboat recovers again).
+	s.halfRecovered = true
+	db := s.eng.db
+	b := &kvBatch{b: db.NewBatch(), sp: s.sp}
+	defer func() { b.b.Close() }()
+	if err := b.b.DeleteRange(s.sp.lo, s.sp.hi, nil); err != nil {
+		return fmt.Errorf("sm: recover: %w", err)
 	}
-	fail := func(err error) error {
-		db.Close()
-		s.dir.remove(name)
-		return err
+	b.Set(keyRecovering, nil, nil)
+	if err := b.b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("sm: recover: %w", err)
 	}
-	b := db.NewBatch()
+	b.b.Close()
+	b.b = db.NewBatch()
 	for n := 0; ; n++ {
 		if n%4096 == 0 {
 			select {
 			case <-stopc:
-				b.Close()
-				return fail(dbsm.ErrSnapshotStopped)
+				return dbsm.ErrSnapshotStopped
 			default:
 			}
 		}
 		kl, err := binary.ReadUvarint(br)
 		if err != nil {
-			b.Close()
-			return fail(fmt.Errorf("sm: recover: %w", err))
+			return fmt.Errorf("sm: recover: %w", err)
 		}
 		if kl == 0 {
 			break
 		}
 		k := make([]byte, kl-1)
 		if _, err := io.ReadFull(br, k); err != nil {
-			b.Close()
-			return fail(fmt.Errorf("sm: recover: %w", err))
+			return fmt.Errorf("sm: recover: %w", err)
 		}
 		vl, err := binary.ReadUvarint(br)
 		if err != nil {
-			b.Close()
-			return fail(fmt.Errorf("sm: recover: %w", err))
+			return fmt.Errorf("sm: recover: %w", err)
 		}
 		v := make([]byte, vl)
 		if _, err := io.ReadFull(br, v); err != nil {
-			b.Close()
-			return fail(fmt.Errorf("sm: recover: %w", err))
+			return fmt.Errorf("sm: recover: %w", err)
 		}
 		b.Set(k, v, nil)
-		if b.Len() > 32<<20 {
-			err := b.Commit(pebble.NoSync)
-			b.Close()
-			if err != nil {
-				return fail(fmt.Errorf("sm: recover: %w", err))
+		if b.b.Len() > 32<<20 {
+			if err := b.b.Commit(pebble.NoSync); err != nil {
+				return fmt.Errorf("sm: recover: %w", err)
 			}
-			b = db.NewBatch()
+			b.b.Close()
+			b.b = db.NewBatch()
 		}
 	}
-	err = b.Commit(pebble.Sync)
-	b.Close()
+	b.Delete(keyRecovering, nil)
+	if err := b.b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("sm: recover: %w", err)
+	}
+	snap := s.snapshot()
+	defer snap.Close()
+	applied, h, err := loadState(snap)
 	if err != nil {
-		return fail(fmt.Errorf("sm: recover: %w", err))
+		return err
 	}
-	applied, h, err := loadState(db)
+	restoring, restored, err := loadRestore(snap)
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	restoring, restored, err := loadRestore(db)
-	if err != nil {
-		return fail(err)
+	if err := s.loadUsage(snap, h); err != nil {
+		return err
 	}
-	u, q, qset, err := loadUsage(db, h)
-	if err != nil {
-		return fail(err)
-	}
-	s.mu.Lock()
-	s.closeBackups()
-	old := s.db
-	oldName := s.dir.current
-	if err := s.dir.switchTo(name); err != nil {
-		s.mu.Unlock()
-		return fail(err)
-	}
-	s.db, s.head = db, h
-	s.usage, s.quota = u, q
-	s.quotaSet.Store(qset)
-	s.publishUsage()
+	s.opened, s.head, s.halfRecovered = true, h, false
 	s.metas.reset()
 	s.applied.Store(applied)
 	s.events.Store(h.NextPosition)
 	s.restoring.Store(restoring)
 	s.restored.Store(restored)
-	s.mu.Unlock()
-	if old != nil {
-		if err := old.Close(); err != nil && !errors.Is(err, pebble.ErrClosed) {
-			return fmt.Errorf("sm: close replaced database: %w", err)
-		}
+	return nil
+}
+
+var errHalfRecovered = errors.New("sm: a recovery from a snapshot failed half way: the replica must be reopened")
+
+// dropInterruptedRecovery empties the range of a replica whose recovery
+// from a snapshot was interrupted (keyRecovering is there): Open then
+// reports applied index 0 and dragonboat recovers from the snapshot again.
+func (s *StateMachine) dropInterruptedRecovery() error {
+	snap := s.snapshot()
+	_, half, err := get(snap, keyRecovering)
+	snap.Close()
+	if err != nil || !half {
+		return err
 	}
-	s.dir.remove(oldName)
+	b := s.eng.db.NewBatch()
+	defer b.Close()
+	if err := b.DeleteRange(s.sp.lo, s.sp.hi, nil); err != nil {
+		return fmt.Errorf("sm: drop an interrupted recovery: %w", err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("sm: drop an interrupted recovery: %w", err)
+	}
 	return nil
 }

@@ -73,7 +73,7 @@ type snapshotBodyRecord struct {
 // eachSnapshot calls fn with the version and header bytes of every snapshot
 // of stream from version from (inclusive) up, in order, until fn returns
 // false. It seeks from header to header and never loads a body.
-func eachSnapshot(it *pebble.Iterator, stream string, from uint64, fn func(version uint64, header []byte) (bool, error)) error {
+func eachSnapshot(it *kvIter, stream string, from uint64, fn func(version uint64, header []byte) (bool, error)) error {
 	for ok := it.SeekGE(snapshotKey(stream, from, snapshotHeader)); ok; {
 		v, kind := parseSnapshotKey(it.Key())
 		if kind != snapshotHeader { // the body of a later version: go to its header

@@ -349,7 +349,9 @@ func (st *snapTest) countKeys(p []byte) int {
 	st.t.Helper()
 	st.s.mu.RLock()
 	defer st.s.mu.RUnlock()
-	it := st.s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	snap := st.s.snapshot()
+	defer snap.Close()
+	it := snap.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	defer it.Close()
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {

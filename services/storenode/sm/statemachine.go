@@ -1,6 +1,6 @@
 // Package sm is a store's replicated state machine: a dragonboat on-disk
-// state machine over a Pebble database in the store's own directory. See
-// DESIGN.md beside this file.
+// state machine over the storenode's one Pebble engine, shared by all its
+// stores, each under its own key prefix. See DESIGN.md beside this file.
 package sm
 
 import (
@@ -21,11 +21,18 @@ import (
 // Update runs on one goroutine at a time; Lookup may run concurrently with it
 // and reads only committed Pebble state, never the fields Update owns.
 type StateMachine struct {
-	dir    *dbDir
+	eng    *Engine
+	sp     span   // the replica's key range in the engine
+	legacy string // the store's own directory of data-directory format 1, migrated at Open
 	limits wire.Limits
 
-	mu sync.RWMutex // guards db against replacement by RecoverFromSnapshot
-	db *pebble.DB
+	// mu: Lookup and Update hold it for reading; RecoverFromSnapshot, Open
+	// and Close for writing, as they replace or drop the range's content.
+	mu     sync.RWMutex
+	opened bool
+	// halfRecovered: a RecoverFromSnapshot failed after it began replacing
+	// the range; nothing is read or applied until Open drops the range.
+	halfRecovered bool
 
 	// Owned by Update.
 	head  head
@@ -106,10 +113,14 @@ func (s *StateMachine) publishUsage() {
 func (s *StateMachine) DiskBytes() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.db == nil {
+	if !s.opened {
 		return 0
 	}
-	return s.db.Metrics().DiskSpaceUsage()
+	n, err := s.eng.db.EstimateDiskUsage(s.sp.lo, s.sp.hi)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // OnApply sets a callback run after each applied batch of entries (before
@@ -117,9 +128,17 @@ func (s *StateMachine) DiskBytes() uint64 {
 // its leader, such as live event publication.
 func (s *StateMachine) OnApply(fn func(nextPosition uint64)) { s.onApply = fn }
 
-// New returns a state machine whose data lives under dir.
-func New(dir string, limits wire.Limits) *StateMachine {
-	return &StateMachine{dir: &dbDir{root: dir}, limits: limits.WithDefaults()}
+// New returns the state machine of one store replica, whose keys live in
+// eng under the prefix of shardID and replicaID. legacyDir is where the
+// store's own Pebble database was kept before the engine was shared
+// (stores/<id>): if it exists, Open migrates it (legacy.go); "" for none.
+func New(eng *Engine, shardID, replicaID uint64, legacyDir string, limits wire.Limits) *StateMachine {
+	return &StateMachine{eng: eng, sp: replicaSpan(shardID, replicaID), legacy: legacyDir, limits: limits.WithDefaults()}
+}
+
+// snapshot pins a consistent view of the replica's keys.
+func (s *StateMachine) snapshot() *kvSnap {
+	return &kvSnap{s: s.eng.db.NewSnapshot(), sp: s.sp}
 }
 
 var _ dbsm.IOnDiskStateMachine = (*StateMachine)(nil)
@@ -127,32 +146,29 @@ var _ dbsm.IOnDiskStateMachine = (*StateMachine)(nil)
 // Open opens the database and returns the last applied index, which
 // dragonboat uses to replay only the entries that follow it.
 func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
-	db, err := s.dir.open()
-	if err != nil {
-		return 0, err
-	}
-	applied, h, err := loadState(db)
-	if err != nil {
-		db.Close()
-		return 0, err
-	}
-	restoring, restored, err := loadRestore(db)
-	if err != nil {
-		db.Close()
-		return 0, err
-	}
-	u, q, qset, err := loadUsage(db, h)
-	if err != nil {
-		db.Close()
-		return 0, err
-	}
 	s.mu.Lock()
-	s.db, s.head = db, h
-	s.usage, s.quota = u, q
-	s.quotaSet.Store(qset)
-	s.publishUsage()
+	defer s.mu.Unlock()
+	if err := s.migrateLegacy(); err != nil {
+		return 0, err
+	}
+	if err := s.dropInterruptedRecovery(); err != nil {
+		return 0, err
+	}
+	snap := s.snapshot()
+	defer snap.Close()
+	applied, h, err := loadState(snap)
+	if err != nil {
+		return 0, err
+	}
+	restoring, restored, err := loadRestore(snap)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.loadUsage(snap, h); err != nil {
+		return 0, err
+	}
+	s.opened, s.head, s.halfRecovered = true, h, false
 	s.metas.reset()
-	s.mu.Unlock()
 	s.applied.Store(applied)
 	s.events.Store(h.NextPosition)
 	s.restoring.Store(restoring)
@@ -160,7 +176,7 @@ func (s *StateMachine) Open(stopc <-chan struct{}) (uint64, error) {
 	return applied, nil
 }
 
-func loadState(db *pebble.DB) (uint64, head, error) {
+func loadState(db reader) (uint64, head, error) {
 	var h head
 	if v, ok, err := get(db, keyFormat); err != nil {
 		return 0, h, err
@@ -186,7 +202,7 @@ func loadState(db *pebble.DB) (uint64, head, error) {
 	return applied, h, nil
 }
 
-// reader is what both *pebble.DB and *pebble.Snapshot and *pebble.Batch offer.
+// reader is what kvSnap and kvBatch offer.
 type reader interface {
 	Get(key []byte) ([]byte, io.Closer, error)
 }
@@ -213,8 +229,12 @@ func get(r reader, key []byte) ([]byte, bool, error) {
 func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	b := s.db.NewIndexedBatch()
-	defer b.Close()
+	if s.halfRecovered {
+		return nil, errHalfRecovered
+	}
+	pb := s.eng.db.NewIndexedBatch()
+	defer pb.Close()
+	b := &kvBatch{b: pb, sp: s.sp}
 	a := applier{b: b, head: s.head, usage: s.usage, quota: s.quota, quotaSet: s.quotaSet.Load(), metas: &s.metas, restoring: s.restoring.Load()}
 	for i := range entries {
 		results := a.applyEntry(entries[i].Cmd)
@@ -238,7 +258,7 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	if err := b.Set(keyFormat, u64(formatVersion), nil); err != nil {
 		return nil, fmt.Errorf("sm: set format: %w", err)
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err := pb.Commit(pebble.NoSync); err != nil {
 		return nil, fmt.Errorf("sm: commit: %w", err)
 	}
 	s.head = a.head
@@ -260,29 +280,24 @@ func (s *StateMachine) Update(entries []dbsm.Entry) ([]dbsm.Entry, error) {
 	return entries, nil
 }
 
-// Sync makes everything applied so far durable in the state machine's own
-// files; dragonboat calls it before it compacts the Raft log.
+// Sync makes everything applied so far durable in the engine: dragonboat
+// calls it before it compacts the Raft log, so the log is never compacted
+// past what the engine has made durable. Updates commit to the engine's
+// write-ahead log without fsync; one fsync of that log makes them durable,
+// for every store at once.
 func (s *StateMachine) Sync() error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.db.Flush(); err != nil {
-		return fmt.Errorf("sm: flush: %w", err)
-	}
-	return nil
+	return s.eng.syncWAL()
 }
 
-// Close closes the database.
+// Close closes the replica's state machine; the shared engine stays open
+// (its owner, the node, closes it after Raft).
 func (s *StateMachine) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.db == nil {
+	if !s.opened {
 		return nil
 	}
 	s.closeBackups()
-	err := s.db.Close()
-	s.db = nil
-	if err != nil {
-		return fmt.Errorf("sm: close: %w", err)
-	}
+	s.opened = false
 	return nil
 }
