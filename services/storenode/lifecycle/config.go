@@ -60,15 +60,25 @@ type Liveness interface {
 	NoQuorum(s *meta.Store) (bool, int)
 }
 
+// ReplicaLimits tells the other nodes' store replica limits, from their
+// heartbeats (cluster.Cluster): 0 when unknown.
+type ReplicaLimits interface {
+	MaxReplicas(node uint64) int
+}
+
 // Op serves one registry operation: a reply to encode, or an error.
 type Op func(ctx context.Context, data []byte) (any, error)
 
 // Config configures the lifecycle.
 type Config struct {
-	NodeID         uint64
-	DefaultStore   string
-	StaticStores   []proto.StaticStore
-	MaxStores      int
+	NodeID       uint64
+	DefaultStore string
+	StaticStores []proto.StaticStore
+	MaxStores    int
+	// MaxReplicas is the most store replicas this node takes (0: no
+	// limit); ReplicaLimits tells the other nodes' (limit.go).
+	MaxReplicas    int
+	ReplicaLimits  ReplicaLimits
 	InitialSize    int
 	Limits         wire.Limits
 	RequestTimeout time.Duration

@@ -23,6 +23,7 @@ func (n *Node) startData() {
 		Raft:          n.host,
 		Dir:           filepath.Join(n.cfg.DataDir, "stores"),
 		ElectionTicks: n.cfg.ElectionTicks,
+		NoQuiesce:     n.cfg.NoQuiesce,
 		MaxBatch:      n.cfg.MaxBatch,
 		Proposers:     n.cfg.Proposers,
 		Serve:         func(r *replica.Replica) (func(), error) { return ops.Serve(r) },
