@@ -137,6 +137,10 @@ func (l *Lifecycle) awaitRunning(ctx context.Context, s *meta.Store) *meta.Store
 	}
 	wctx, cancel := context.WithDeadline(ctx, deadline.Add(-100*time.Millisecond))
 	defer cancel()
+	// A look every 250 ms as well, should a change not be signalled (a
+	// lifecycle run without the meta replica's hook).
+	again := time.NewTicker(250 * time.Millisecond)
+	defer again.Stop()
 	for {
 		changed := l.applied.C()
 		now, err := l.cfg.Registry.Store(s.ID)
@@ -149,6 +153,7 @@ func (l *Lifecycle) awaitRunning(ctx context.Context, s *meta.Store) *meta.Store
 		}
 		select {
 		case <-changed:
+		case <-again.C:
 		case <-wctx.Done():
 			return s
 		}
