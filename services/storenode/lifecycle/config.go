@@ -96,6 +96,10 @@ type Config struct {
 	// by any node (_LB.metaread.<op>).
 	Writes map[string]Op
 	Reads  map[string]Op
+	// WakeStore, if set, wakes this node's replica of a store if it
+	// follows a leader (a gateway found no node serving the store; see
+	// onLookup). It must not block.
+	WakeStore func(store string)
 	// RestoreIdle is how long a store being restored may go without a
 	// restore step (or without its first one) before its leader removes
 	// it: the client that restored it is gone. Default 2 minutes.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/logbookdb/logbook/internal/proto"
 	"github.com/logbookdb/logbook/pkg/codes"
@@ -85,6 +86,7 @@ func (n *Node) startControl() error {
 		InitialSize: cfg.InitialSize, Limits: cfg.Limits, RequestTimeout: cfg.RequestTimeout,
 		NATS: cfg.NATS, Logger: cfg.Logger, Server: n.srv, Raft: n.host, Registry: n.reg, Replicas: reps,
 		Admission: n.ctl.form, Moves: n.ctl.cluster, Liveness: n.ctl.cluster, RestoreIdle: cfg.RestoreIdle,
+		WakeStore: n.wakeStore,
 		// The registry operations of the other parts.
 		Writes: map[string]lifecycle.Op{
 			proto.MetaJoin:             n.ctl.form.AddNode,
@@ -142,6 +144,19 @@ func (n *Node) onLeaderChange() {
 	if n.ctl.life != nil { // nil until startControl has built it
 		n.ctl.life.LeaderChanged()
 		n.ctl.life.Poke()
+	}
+}
+
+// wakeStore wakes this node's replica of a store if it follows a leader:
+// a quiesced follower whose leader died does not notice by itself
+// (replica/DESIGN.md, "Idle stores"). It never blocks.
+func (n *Node) wakeStore(id string) {
+	r := n.replicas.Get(id)
+	if r == nil || !r.Follows() {
+		return
+	}
+	if err := n.host.Wake(r.Spec().ShardID, 2*time.Second); err != nil {
+		n.cfg.Logger.Debug("cannot wake a store replica", "store", id, "err", err)
 	}
 }
 
