@@ -46,6 +46,9 @@ type NodeSettings struct {
 	Limits           wire.Limits   `msgpack:"limits"`
 	MaxStores        int           `msgpack:"max_stores"`
 	InitialSize      int           `msgpack:"initial_size"`
+	// MaxReplicas is the most store replicas this node takes (its own
+	// limit, not compared for drift); 0 from a build without one.
+	MaxReplicas int `msgpack:"max_replicas,omitempty"`
 }
 
 // StaticStore is a store declared in a storenode's configuration (the

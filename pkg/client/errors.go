@@ -14,6 +14,7 @@ var (
 	ErrTimeout               = codes.ErrTimeout
 	ErrStoreAlreadyExists    = codes.ErrStoreAlreadyExists
 	ErrStoreLimitReached     = codes.ErrStoreLimitReached
+	ErrReplicaLimitReached   = codes.ErrReplicaLimitReached
 	ErrStoreRemoving         = codes.ErrStoreRemoving
 	ErrStoreProtected        = codes.ErrStoreProtected
 	ErrInvalidSettings       = codes.ErrInvalidSettings

@@ -45,6 +45,7 @@ const (
 	StoreLimitReached     Code = 40904 // the cluster holds its maximum number of stores
 	StoreRemoving         Code = 40905 // the store is being removed
 	StoreProtected        Code = 40906 // the default store cannot be removed
+	ReplicaLimitReached   Code = 40907 // the storenodes a new store would be placed on hold their maximum number of store replicas
 	SnapshotConflict      Code = 40910 // a snapshot of this stream and version exists with other content
 	SnapshotVersionAhead  Code = 40911 // a snapshot's version is beyond the stream's last revision
 	VersionNotActive      Code = 40950 // the operation needs a cluster version not active yet: finish the upgrade
@@ -113,6 +114,7 @@ var names = map[Code]string{
 	StoreLimitReached:     "store_limit_reached",
 	StoreRemoving:         "store_removing",
 	StoreProtected:        "store_protected",
+	ReplicaLimitReached:   "replica_limit_reached",
 	StreamDeleted:         "stream_deleted",
 	EventTooLarge:         "event_too_large",
 	TooManyEvents:         "too_many_events",

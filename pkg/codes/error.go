@@ -62,6 +62,7 @@ var (
 	ErrInvalidSettings       = &Error{Code: InvalidSettings}
 	ErrStoreAlreadyExists    = &Error{Code: StoreAlreadyExists}
 	ErrStoreLimitReached     = &Error{Code: StoreLimitReached}
+	ErrReplicaLimitReached   = &Error{Code: ReplicaLimitReached}
 	ErrStoreRemoving         = &Error{Code: StoreRemoving}
 	ErrStoreProtected        = &Error{Code: StoreProtected}
 	ErrStoreNotFound         = &Error{Code: StoreNotFound}

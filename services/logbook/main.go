@@ -75,7 +75,7 @@ func run() error {
 		ClusterName: nc.ClusterName, InitialSize: nc.InitialSize,
 		StoreID: nc.DefaultStore, Logger: logger, RequestTimeout: nc.RequestTimeout,
 		Limits: nc.Limits, NATSMaxPayload: natsMaxPayload,
-		Stores: nc.StaticStores, MaxStores: nc.MaxStores,
+		Stores: nc.StaticStores, MaxStores: nc.MaxStores, MaxReplicas: nc.MaxReplicas,
 		MetricsStoreLimit: nc.MetricsStoreLimit, HTTPAddress: *httpAddr,
 		ReadyTimeout: readyTimeout(nc.InitialSize),
 	})

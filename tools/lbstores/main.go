@@ -57,6 +57,7 @@ type options struct {
 	serveTimeout time.Duration
 	logLevel     string
 	verbose      bool
+	jetstream    bool
 }
 
 func parseFlags() (*options, error) {
@@ -79,6 +80,7 @@ func parseFlags() (*options, error) {
 	flag.DurationVar(&o.serveTimeout, "serve-timeout", 5*time.Minute, "how long to wait after the creates for every store to be served")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "the server's -log-level")
 	flag.BoolVar(&o.verbose, "v", false, "copy the server's log (stderr) to stderr")
+	flag.BoolVar(&o.jetstream, "jetstream", true, "then run the peer: as many R1 JetStream streams on one nats-server (file storage, sync always), measured the same way")
 	flag.Parse()
 	switch {
 	case flag.NArg() > 0:
@@ -94,12 +96,16 @@ func parseFlags() (*options, error) {
 }
 
 func main() {
+	maybeRunNATSChild()
 	o, err := parseFlags()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lbstores:", err)
 		os.Exit(2)
 	}
 	rep, err := run(o)
+	if rep != nil && o.jetstream {
+		rep.JetStream = jetStreamPhase(o)
+	}
 	if rep != nil {
 		rep.print(os.Stdout)
 		if jerr := benchkit.WriteJSON(o.jsonOut, rep); jerr != nil {

@@ -30,6 +30,7 @@ type report struct {
 	ReadAfterRestart  *opsResult     `json:"read_after_restart,omitempty"`
 	AfterRestart      *idleResult    `json:"idle_after_restart,omitempty"`
 	Logs              []logSummary   `json:"server_logs,omitempty"`
+	JetStream         *jsResult      `json:"jetstream,omitempty"`
 	Failure           string         `json:"failure,omitempty"`
 }
 
@@ -246,6 +247,7 @@ func (r *report) print(w io.Writer) {
 			fmt.Fprintf(w, "  %s\n", s)
 		}
 	}
+	r.printJetStream(w)
 	if r.Failure != "" {
 		fmt.Fprintf(w, "\nRUN FAILED: %s\n", strings.TrimSpace(r.Failure))
 	}

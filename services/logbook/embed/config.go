@@ -59,6 +59,8 @@ type Config struct {
 	Stores []node.StaticStore
 	// MaxStores bounds the number of stores. Default 10,000.
 	MaxStores int
+	// MaxReplicas bounds the store replicas this node takes. Default 10,000.
+	MaxReplicas int
 	// MetricsStoreLimit is how many stores get metric series of their own
 	// (node.Config.MetricsStoreLimit). Default 100; negative: none.
 	MetricsStoreLimit int

@@ -77,6 +77,7 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 		DefaultStore:      cfg.StoreID,
 		StaticStores:      cfg.Stores,
 		MaxStores:         cfg.MaxStores,
+		MaxReplicas:       cfg.MaxReplicas,
 		MetricsStoreLimit: cfg.MetricsStoreLimit,
 		Limits:            cfg.Limits,
 		RequestTimeout:    cfg.RequestTimeout,

@@ -28,6 +28,7 @@ type Flags struct {
 	ConfigPath     *string
 	Stores         *string
 	MaxStores      *int
+	MaxReplicas    *int
 	MetricsStores  *int
 	RequestTimeout *time.Duration
 	HoldVersion    *bool
@@ -55,6 +56,7 @@ func Register(fs *flag.FlagSet, defaultData string) *Flags {
 	f.ConfigPath = fs.String("config", flagenv.String("LOGBOOK_CONFIG", ""), "JSON file declaring stores (env LOGBOOK_CONFIG); see docs/operations.md")
 	f.Stores = fs.String("stores", flagenv.String("LOGBOOK_STORES", ""), "comma-separated ids of stores to create at start-up with default settings (env LOGBOOK_STORES)")
 	f.MaxStores = fs.Int("max-stores", flagenv.Int("LOGBOOK_MAX_STORES", 10_000), "most stores the cluster may hold (env LOGBOOK_MAX_STORES)")
+	f.MaxReplicas = fs.Int("max-replicas", flagenv.Int("LOGBOOK_MAX_REPLICAS", 10_000), "most store replicas this storenode takes; a create placed here beyond it answers replica_limit_reached (env LOGBOOK_MAX_REPLICAS)")
 	f.MetricsStores = fs.Int("metrics-store-limit", flagenv.Int("LOGBOOK_METRICS_STORE_LIMIT", 100), "stores with metric series of their own on this node; the others share store=\"_other\"; 0: none (env LOGBOOK_METRICS_STORE_LIMIT)")
 	f.HoldVersion = fs.Bool("hold-cluster-version", envBool("LOGBOOK_HOLD_CLUSTER_VERSION"), "do not raise the cluster version while this node leads the registry, even once every storenode supports a newer one: set it on every node during an upgrade you may roll back (see Upgrading in docs/operations.md; env LOGBOOK_HOLD_CLUSTER_VERSION)")
 	f.RequestTimeout = fs.Duration("request-timeout", flagenv.Duration("LOGBOOK_REQUEST_TIMEOUT", 5*time.Second), "bound on each request inside the storenode, Raft round included (env LOGBOOK_REQUEST_TIMEOUT)")
@@ -67,6 +69,9 @@ func Register(fs *flag.FlagSet, defaultData string) *Flags {
 func (f *Flags) Config() (node.Config, error) {
 	if *f.MaxStores < 1 {
 		return node.Config{}, fmt.Errorf("-max-stores must be at least 1")
+	}
+	if *f.MaxReplicas < 1 {
+		return node.Config{}, fmt.Errorf("-max-replicas must be at least 1")
 	}
 	nodeID, err := f.nodeID()
 	if err != nil {
@@ -96,7 +101,7 @@ func (f *Flags) Config() (node.Config, error) {
 	return node.Config{
 		NodeID: uint64(nodeID), RaftAddress: *f.RaftAddress, ListenAddress: *f.RaftListen, RaftTLS: raftTLS,
 		ClusterName: *f.Cluster, InitialSize: *f.InitialSize, DataDir: *f.DataDir,
-		DefaultStore: *f.Store, StaticStores: static, MaxStores: *f.MaxStores,
+		DefaultStore: *f.Store, StaticStores: static, MaxStores: *f.MaxStores, MaxReplicas: *f.MaxReplicas,
 		Limits: f.Limits, RequestTimeout: *f.RequestTimeout, MetricsStoreLimit: metricsStores, HoldClusterVersion: *f.HoldVersion,
 	}, nil
 }

@@ -27,6 +27,9 @@ type Raft interface {
 	Leader(shard uint64) (uint64, bool)
 	Membership(ctx context.Context, shard uint64) (raft.Membership, error)
 	TransferLeader(shard, to uint64) error
+	// Wake brings a quiesced replica back to counting down to elections
+	// (wake.go).
+	Wake(shard uint64, timeout time.Duration) error
 	AddVoter(ctx context.Context, shard, id uint64, addr string, ccid uint64) error
 	Remove(ctx context.Context, shard, id uint64, ccid uint64) error
 }

@@ -88,6 +88,7 @@ func (c *Cluster) heartbeat() proto.NodeHeartbeat {
 // the balancer first.
 func (c *Cluster) beat() bool {
 	c.noteMembers(time.Now())
+	c.wakeOrphans(time.Now())
 	if c.beats > 0 && c.beats%balanceEvery == 0 {
 		c.balanceLeaders()
 	}
@@ -195,4 +196,12 @@ func (c *Cluster) PeerApplied() map[string]map[uint64]uint64 {
 		}
 	}
 	return out
+}
+
+// MaxReplicas returns the store replica limit node reported in its latest
+// heartbeat (0: not heard from, or a build without one).
+func (c *Cluster) MaxReplicas(node uint64) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peers[node].hb.Settings.MaxReplicas
 }

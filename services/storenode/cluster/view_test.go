@@ -29,6 +29,7 @@ type fakeRaft struct {
 	transfers []uint64 // leadership transfers asked for, to these nodes
 	adds      []uint64 // voters added
 	removes   []uint64 // members removed
+	wakes     []uint64 // shards woken
 }
 
 func (f *fakeRaft) Leader(shard uint64) (uint64, bool) { l, ok := f.leaders[shard]; return l, ok }
@@ -39,6 +40,10 @@ func (f *fakeRaft) Membership(context.Context, uint64) (raft.Membership, error) 
 }
 func (f *fakeRaft) TransferLeader(_, to uint64) error {
 	f.transfers = append(f.transfers, to)
+	return nil
+}
+func (f *fakeRaft) Wake(shard uint64, _ time.Duration) error {
+	f.wakes = append(f.wakes, shard)
 	return nil
 }
 func (f *fakeRaft) AddVoter(_ context.Context, _, id uint64, _ string, _ uint64) error {

@@ -63,6 +63,10 @@ type Config struct {
 	// Changed is called when the node's membership moves on (its meta
 	// replica started; it was admitted): the registry may now be acted on.
 	Changed func()
+	// MetaApplied, if set, runs each time the meta replica applies a
+	// change (meta.StateMachine.OnApply), on dragonboat's goroutine: it
+	// must not block.
+	MetaApplied func()
 }
 
 // Formation is this node's way into the cluster. It owns the discovery,
@@ -207,7 +211,13 @@ func (f *Formation) startMetaReplica(members map[uint64]string, join bool) error
 		return nil
 	}
 	rc := raft.ReplicaConfig{ShardID: meta.ShardID, ElectionTicks: f.cfg.ElectionTicks, SnapshotEntries: 1000, CompactionOverhead: 100}
-	create := func() dbsm.IStateMachine { return meta.New() }
+	create := func() dbsm.IStateMachine {
+		m := meta.New()
+		if f.cfg.MetaApplied != nil {
+			m.OnApply(f.cfg.MetaApplied)
+		}
+		return m
+	}
 	if err := f.cfg.Raft.StartInMemory(rc, members, join, create); err != nil {
 		return fmt.Errorf("storenode: start meta shard: %w", err)
 	}

@@ -66,15 +66,25 @@ type Liveness interface {
 	NoQuorum(s *meta.Store) (bool, int)
 }
 
+// ReplicaLimits tells the other nodes' store replica limits, from their
+// heartbeats (cluster.Cluster): 0 when unknown.
+type ReplicaLimits interface {
+	MaxReplicas(node uint64) int
+}
+
 // Op serves one registry operation: a reply to encode, or an error.
 type Op func(ctx context.Context, data []byte) (any, error)
 
 // Config configures the lifecycle.
 type Config struct {
-	NodeID         uint64
-	DefaultStore   string
-	StaticStores   []proto.StaticStore
-	MaxStores      int
+	NodeID       uint64
+	DefaultStore string
+	StaticStores []proto.StaticStore
+	MaxStores    int
+	// MaxReplicas is the most store replicas this node takes (0: no
+	// limit); ReplicaLimits tells the other nodes' (limit.go).
+	MaxReplicas    int
+	ReplicaLimits  ReplicaLimits
 	InitialSize    int
 	Limits         wire.Limits
 	RequestTimeout time.Duration
@@ -92,6 +102,10 @@ type Config struct {
 	// by any node (_LB.metaread.<op>).
 	Writes map[string]Op
 	Reads  map[string]Op
+	// WakeStore, if set, wakes this node's replica of a store if it
+	// follows a leader (a gateway found no node serving the store; see
+	// onLookup). It must not block.
+	WakeStore func(store string)
 	// RestoreIdle is how long a store being restored may go without a
 	// restore step (or without its first one) before its leader removes
 	// it: the client that restored it is gone. Default 2 minutes.

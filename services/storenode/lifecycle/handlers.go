@@ -103,28 +103,64 @@ func (l *Lifecycle) createStore(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	release := func() {}
+	if prev, err := l.cfg.Registry.Store(req.Store); err != nil {
+		return nil, err
+	} else if prev == nil {
+		// A new store: it must fit on the nodes it would be placed on. The
+		// room is held until the create is applied (then the registry
+		// counts it).
+		if release, err = l.reserve(req.Store, int(settings.ReplicationFactor)); err != nil {
+			return nil, err
+		}
+	}
 	r, err := l.cfg.Registry.Apply(ctx, meta.Command{Op: meta.OpCreate, Store: req.Store, Settings: settings, Origin: "api", MaxStores: int64(l.cfg.MaxStores), Restore: req.Restore})
+	release()
 	if err != nil {
 		return nil, err
 	}
 	// Answer once the store serves (or the deadline nears): a client may
-	// append right after create returns.
+	// append right after create returns. Its leader reports it running in
+	// the registry; each change the meta replica here applies wakes this
+	// wait (MetaApplied), so no polling delay is added.
 	s := r.Store
-	deadline, _ := ctx.Deadline()
-	for s.Status == meta.StatusCreating && time.Until(deadline) > 100*time.Millisecond {
-		wait, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-		<-wait.Done()
-		cancel()
-		if ctx.Err() != nil {
-			break
-		}
-		now, err := l.cfg.Registry.Store(req.Store)
-		if err != nil || now == nil {
-			break
-		}
-		s = now
+	if s.Status == meta.StatusCreating {
+		s = l.awaitRunning(ctx, s)
 	}
 	return &wire.CreateStoreReply{Config: toConfig(s), Status: l.toStatus(s), Existed: r.Existed}, nil
+}
+
+// awaitRunning waits until the store s is no longer creating in the
+// registry, or until 100 ms before ctx's deadline; it returns the store as
+// last read.
+func (l *Lifecycle) awaitRunning(ctx context.Context, s *meta.Store) *meta.Store {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(l.cfg.RequestTimeout)
+	}
+	wctx, cancel := context.WithDeadline(ctx, deadline.Add(-100*time.Millisecond))
+	defer cancel()
+	// A look every 250 ms as well, should a change not be signalled (a
+	// lifecycle run without the meta replica's hook).
+	again := time.NewTicker(250 * time.Millisecond)
+	defer again.Stop()
+	for {
+		changed := l.applied.C()
+		now, err := l.cfg.Registry.Store(s.ID)
+		if err != nil || now == nil {
+			return s
+		}
+		s = now
+		if s.Status != meta.StatusCreating {
+			return s
+		}
+		select {
+		case <-changed:
+		case <-again.C:
+		case <-wctx.Done():
+			return s
+		}
+	}
 }
 
 func (l *Lifecycle) removeStore(ctx context.Context, data []byte) (any, error) {
@@ -266,6 +302,13 @@ func (l *Lifecycle) onLookup(m *nats.Msg) {
 	if s != nil {
 		a = proto.RegistryAnswer{Exists: true, Status: s.Status, Replicas: len(s.Replicas)}
 		a.NoQuorum, a.Running = l.cfg.Liveness.NoQuorum(s)
+		if l.cfg.WakeStore != nil && s.HasReplica(l.cfg.NodeID) {
+			// A gateway asks because no node serves the store's leader
+			// subjects: if the replica here follows a leader, that leader
+			// may be dead while the store was quiesced; woken, the replica
+			// finds out at once instead of at the next node heartbeat.
+			l.cfg.WakeStore(s.ID)
+		}
 	}
 	serve.Respond(m, &a, nil)
 }

@@ -19,12 +19,16 @@ import (
 // Lifecycle owns the registry subscriptions, its own lock, and two
 // goroutines: the reconciler and the meta leader follower; Close stops them.
 type Lifecycle struct {
-	cfg    Config
-	run    *run.Group
-	ctx    context.Context // cancelled by Close
-	poke   chan struct{}   // wakes the reconciler
-	leader chan struct{}   // wakes the meta leader follower
-	passes int             // reconciler passes (reconciler only)
+	cfg     Config
+	run     *run.Group
+	ctx     context.Context // cancelled by Close
+	poke    chan struct{}   // wakes the reconciler
+	leader  chan struct{}   // wakes the meta leader follower
+	passes  int             // reconciler passes (reconciler only)
+	applied *signal         // fires each time the meta replica applies a change
+
+	resMu    sync.Mutex
+	reserved map[string][]uint64 // store -> nodes, of the creates in flight (limit.go)
 
 	mu            sync.Mutex
 	serving       bool               // the registry subjects are served (the owner check passed)
@@ -40,8 +44,8 @@ func New(cfg Config) *Lifecycle {
 	g := run.New()
 	return &Lifecycle{
 		cfg: cfg, run: g, ctx: g.Context(),
-		poke: make(chan struct{}, 1), leader: make(chan struct{}, 1),
-		mismatch: map[string]string{}, settled: map[string]bool{},
+		poke: make(chan struct{}, 1), leader: make(chan struct{}, 1), applied: newSignal(),
+		mismatch: map[string]string{}, settled: map[string]bool{}, reserved: map[string][]uint64{},
 	}
 }
 
@@ -57,6 +61,14 @@ func (l *Lifecycle) Close() { l.run.Close() }
 
 // Poke makes the reconciler run a pass soon; it never blocks.
 func (l *Lifecycle) Poke() { wake(l.poke) }
+
+// MetaApplied tells the lifecycle that the meta replica applied a change:
+// the reconciler runs a pass soon and creates waiting for their store to
+// run look again. It never blocks (it runs on dragonboat's goroutine).
+func (l *Lifecycle) MetaApplied() {
+	l.applied.fire()
+	wake(l.poke)
+}
 
 // LeaderChanged makes the meta leader follower look again; it never blocks
 // (it runs on dragonboat's goroutines).
@@ -97,4 +109,28 @@ func (l *Lifecycle) defaultRunning() bool {
 		return false
 	}
 	return s != nil && (s.Status == meta.StatusRunning || s.Status == meta.StatusDegraded)
+}
+
+// signal wakes every waiter each time it fires; a waiter takes the channel
+// (C) before it reads what it waits on, so a change between the read and
+// the wait still wakes it.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newSignal() *signal { return &signal{ch: make(chan struct{})} }
+
+// C returns a channel closed at the next fire.
+func (s *signal) C() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ch
+}
+
+func (s *signal) fire() {
+	s.mu.Lock()
+	close(s.ch)
+	s.ch = make(chan struct{})
+	s.mu.Unlock()
 }

@@ -2,7 +2,9 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/logbookdb/logbook/services/storenode/meta"
@@ -56,6 +58,11 @@ func (l *Lifecycle) reconcile() error {
 	}
 	me := l.cfg.NodeID
 	known := map[string]bool{}
+	// Replica starts and running reports are independent of each other and
+	// each waits on the disk (opening a store, a registry fsync): they run
+	// side by side at the end of the pass (parallel), so a burst of creates
+	// is not served one store at a time.
+	var starts, reports []func() error
 	for _, s := range stores {
 		known[s.ID] = true
 		running := l.cfg.Replicas.Running(s.ID)
@@ -82,10 +89,13 @@ func (l *Lifecycle) reconcile() error {
 			spec := l.specOf(s)
 			spec.Join = s.MovingTo(me)
 			spec.Restore = s.Status == meta.StatusRestoring
-			if err := l.cfg.Replicas.Start(spec, addrs); err != nil {
-				return err
-			}
-			l.cfg.Logger.Info("started store replica", "store", s.ID, "shard", s.ShardID, "join", spec.Join)
+			starts = append(starts, func() error {
+				if err := l.cfg.Replicas.Start(spec, addrs); err != nil {
+					return err
+				}
+				l.cfg.Logger.Info("started store replica", "store", spec.ID, "shard", spec.ShardID, "join", spec.Join)
+				return nil
+			})
 		case running && !s.HasReplica(me) && !s.MovingFrom(me):
 			// The replica moved to another node and has left the store's Raft
 			// group: delete it here.
@@ -107,13 +117,18 @@ func (l *Lifecycle) reconcile() error {
 				if int64(len(s.Replicas)) < s.Settings.ReplicationFactor {
 					status = meta.StatusDegraded
 				}
-				if _, err := l.cfg.Registry.Propose(l.ctx, meta.Command{Op: meta.OpSetStatus, Store: s.ID, Status: status}); err != nil {
+				id := s.ID
+				reports = append(reports, func() error {
+					_, err := l.cfg.Registry.Propose(l.ctx, meta.Command{Op: meta.OpSetStatus, Store: id, Status: status})
 					return err
-				}
+				})
 			}
 		case running && (s.Status == meta.StatusRunning || s.Status == meta.StatusDegraded) && l.cfg.Raft.Leads(s.ShardID):
 			l.reconcileQuota(s)
 		}
+	}
+	if err := errors.Join(parallel(starts), parallel(reports)); err != nil {
+		return err
 	}
 	l.cfg.Moves.DriveMoves(stores, addrs)
 	l.cfg.Moves.RetireLeaving(stores)
@@ -193,4 +208,41 @@ func (l *Lifecycle) settleRestore(s *meta.Store) error {
 		return err
 	}
 	return nil
+}
+
+// passWorkers bounds the replica starts (or running reports) of one pass
+// that run at once.
+const passWorkers = 8
+
+// parallel runs fs on up to passWorkers goroutines, waits for them all and
+// returns their errors joined.
+func parallel(fs []func() error) error {
+	if len(fs) == 1 {
+		return fs[0]()
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		next = make(chan func() error)
+	)
+	for range min(passWorkers, len(fs)) {
+		wg.Add(1)
+		go func() { // owned by this call: ends when next is closed
+			defer wg.Done()
+			for f := range next {
+				if err := f(); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, f := range fs {
+		next <- f
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -16,10 +16,25 @@ import (
 type StateMachine struct {
 	mu sync.RWMutex
 	st *State
+	// onApply, if set, runs after each entry is applied (and after a
+	// snapshot is recovered), on dragonboat's goroutine: it must not block.
+	onApply func()
 }
 
 // New returns an empty meta state machine.
 func New() *StateMachine { return &StateMachine{st: newState()} }
+
+// OnApply sets f to run after each entry this replica applies and after a
+// snapshot is recovered, on dragonboat's goroutine: f must not block. It is
+// how the node learns at once that the registry moved on (a store created
+// or running), without polling. Set it before the replica starts.
+func (m *StateMachine) OnApply(f func()) { m.onApply = f }
+
+func (m *StateMachine) applied() {
+	if m.onApply != nil {
+		m.onApply()
+	}
+}
 
 var _ dbsm.IStateMachine = (*StateMachine)(nil)
 
@@ -45,6 +60,7 @@ func (m *StateMachine) Update(e dbsm.Entry) (dbsm.Result, error) {
 		m.mu.Lock()
 		r = m.st.apply(c)
 		m.mu.Unlock()
+		defer m.applied()
 	}
 	b, err := msgpack.Marshal(&r)
 	if err != nil {
@@ -63,6 +79,9 @@ type (
 	AllNodes struct{}
 	// ClusterUID returns the cluster's UID (a string, "" before OpInit).
 	ClusterUID struct{}
+	// NodeLoad returns how many store replicas the registry places on each
+	// node (a map[uint64]int), without copying the stores.
+	NodeLoad struct{}
 )
 
 // Lookup answers a query with copies, never with shared state.
@@ -79,6 +98,14 @@ func (m *StateMachine) Lookup(q any) (any, error) {
 		return m.st.sortedStores(), nil
 	case ClusterUID:
 		return m.st.ClusterUID, nil
+	case NodeLoad:
+		load := make(map[uint64]int, len(m.st.Nodes))
+		for _, s := range m.st.Stores {
+			for _, n := range s.Replicas {
+				load[n]++
+			}
+		}
+		return load, nil
 	case GetVersion:
 		return m.st.Version.Active(), nil
 	case GetVersionInfo:
@@ -129,6 +156,7 @@ func (m *StateMachine) RecoverFromSnapshot(r io.Reader, _ []dbsm.SnapshotFile, _
 	m.mu.Lock()
 	m.st = st
 	m.mu.Unlock()
+	m.applied()
 	return nil
 }
 

@@ -64,6 +64,13 @@ type Config struct {
 	StaticStores []StaticStore
 	// MaxStores bounds the number of stores in the cluster. Default 10,000.
 	MaxStores int
+	// MaxReplicas bounds the store replicas this node takes: a create that
+	// the registry would place here beyond it answers
+	// replica_limit_reached. Default 10,000.
+	MaxReplicas int
+	// NoQuiesce keeps idle stores' Raft groups ticking and heartbeating
+	// (replica/DESIGN.md, "Idle stores"): for tests and comparisons.
+	NoQuiesce bool
 	// Limits are enforced on every request.
 	Limits wire.Limits
 	// RequestTimeout bounds each request, Raft round included. Default 5s.
@@ -121,6 +128,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxStores == 0 {
 		c.MaxStores = 10_000
+	}
+	if c.MaxReplicas == 0 {
+		c.MaxReplicas = 10_000
 	}
 	c.Limits = c.Limits.WithDefaults()
 	if c.RequestTimeout == 0 {

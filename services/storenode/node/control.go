@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/logbookdb/logbook/internal/proto"
 	"github.com/logbookdb/logbook/pkg/codes"
@@ -67,8 +68,9 @@ func (n *Node) startControl() error {
 		InitialSize: cfg.InitialSize, ElectionTicks: cfg.ElectionTicks, RequestTimeout: cfg.RequestTimeout,
 		StoreCommandVersion: versions.StoreCommand, MetaCommandVersion: versions.MetaCommand,
 		NATS: cfg.NATS, Logger: cfg.Logger, Raft: n.host, Registry: n.reg, Foreign: foreign,
-		Serve:   func() error { return n.ctl.life.Serve() },
-		Changed: n.pokeReconcile,
+		Serve:       func() error { return n.ctl.life.Serve() },
+		Changed:     n.pokeReconcile,
+		MetaApplied: n.onMetaApplied,
 	})
 	n.ctl.cluster = cluster.New(cluster.Config{
 		ClusterName: cfg.ClusterName, NodeID: cfg.NodeID, RaftAddress: cfg.RaftAddress, DataDir: cfg.DataDir,
@@ -80,10 +82,12 @@ func (n *Node) startControl() error {
 	})
 	n.ctl.life = lifecycle.New(lifecycle.Config{
 		NodeID: cfg.NodeID, DefaultStore: cfg.DefaultStore, StaticStores: cfg.StaticStores,
-		MaxStores: cfg.MaxStores, InitialSize: cfg.InitialSize, Limits: cfg.Limits, RequestTimeout: cfg.RequestTimeout,
+		MaxStores: cfg.MaxStores, MaxReplicas: cfg.MaxReplicas, ReplicaLimits: n.ctl.cluster,
+		InitialSize: cfg.InitialSize, Limits: cfg.Limits, RequestTimeout: cfg.RequestTimeout,
 		NATS: cfg.NATS, Logger: cfg.Logger, Server: n.srv, Raft: n.host, Registry: n.reg, Replicas: reps,
 		Admission: n.ctl.form, Moves: n.ctl.cluster, Liveness: n.ctl.cluster, RestoreIdle: cfg.RestoreIdle,
-		Usage: reps.Usage,
+		Usage:     reps.Usage,
+		WakeStore: n.wakeStore,
 		// The registry operations of the other parts.
 		Writes: map[string]lifecycle.Op{
 			proto.MetaJoin:             n.ctl.form.AddNode,
@@ -121,7 +125,7 @@ func (n *Node) settings() proto.NodeSettings {
 	return proto.NodeSettings{
 		DefaultStore: n.cfg.DefaultStore, StaticStores: n.cfg.StaticStores,
 		RequestTimeoutMs: n.cfg.RequestTimeout.Milliseconds(), Limits: n.cfg.Limits,
-		MaxStores: n.cfg.MaxStores, InitialSize: n.cfg.InitialSize,
+		MaxStores: n.cfg.MaxStores, InitialSize: n.cfg.InitialSize, MaxReplicas: n.cfg.MaxReplicas,
 	}
 }
 
@@ -134,11 +138,36 @@ func (n *Node) pokeReconcile() {
 }
 
 // onLeaderChange runs on dragonboat's goroutines at every leader change: it
-// only pokes the leader followers, never blocks.
+// only pokes the leader followers and the reconciler (a new store's leader
+// reports it running at once), never blocks.
 func (n *Node) onLeaderChange() {
 	n.pokeLeaders()
 	if n.ctl.life != nil { // nil until startControl has built it
 		n.ctl.life.LeaderChanged()
+		n.ctl.life.Poke()
+	}
+}
+
+// wakeStore wakes this node's replica of a store if it follows a leader:
+// a quiesced follower whose leader died does not notice by itself
+// (replica/DESIGN.md, "Idle stores"). It never blocks.
+func (n *Node) wakeStore(id string) {
+	r := n.replicas.Get(id)
+	if r == nil || !r.Follows() {
+		return
+	}
+	if err := n.host.Wake(r.Spec().ShardID, 2*time.Second); err != nil {
+		n.cfg.Logger.Debug("cannot wake a store replica", "store", id, "err", err)
+	}
+}
+
+// onMetaApplied runs on dragonboat's goroutine each time the meta replica
+// applies a change: the reconciler acts on it at once (a store placed here
+// starts without waiting for the next pass) and creates waiting for their
+// store to run look again. It never blocks.
+func (n *Node) onMetaApplied() {
+	if n.ctl.life != nil { // nil until startControl has built it
+		n.ctl.life.MetaApplied()
 	}
 }
 

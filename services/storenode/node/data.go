@@ -25,6 +25,7 @@ func (n *Node) startData() {
 		NodeID:        n.cfg.NodeID,
 		Dir:           filepath.Join(n.cfg.DataDir, "stores"),
 		ElectionTicks: n.cfg.ElectionTicks,
+		NoQuiesce:     n.cfg.NoQuiesce,
 		MaxBatch:      n.cfg.MaxBatch,
 		Proposers:     n.cfg.Proposers,
 		Serve:         func(r *replica.Replica) (func(), error) { return ops.Serve(r) },

@@ -127,16 +127,16 @@ func (n *Node) WaitReady(ctx context.Context) error {
 			return errors.New("storenode: closed")
 		default:
 		}
-		ready := n.ctl.life.Ready()
-		if _, ok := n.host.Leader(meta.ShardID); !ok {
-			ready = false
-		}
+		// The cheap checks first; the lifecycle's reads the registry.
+		_, ready := n.host.Leader(meta.ShardID)
 		for _, r := range n.replicas.List() {
 			leader, ok := n.host.Leader(r.Spec().ShardID)
 			if !ok || (leader == n.cfg.NodeID && !n.replicas.Serving(r)) {
 				ready = false
+				break
 			}
 		}
+		ready = ready && n.ctl.life.Ready()
 		// A fresh cluster starts at the base cluster version and rises to
 		// what its nodes support at the registry leader's next heartbeat:
 		// raise it now, so that what needs it works once ready is said.
@@ -157,10 +157,15 @@ func (n *Node) WaitReady(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("storenode: stores have no leader yet: %w", ctx.Err())
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(readyPoll):
 		}
 	}
 }
+
+// readyPoll is how often WaitReady looks again. Each look walks every
+// replica and, once they all have a leader, the registry: with thousands
+// of stores starting, a tighter poll costs the start-up CPU it waits for.
+const readyPoll = 50 * time.Millisecond
 
 // Close stops serving and shuts the node down, in order: stop following
 // leadership (so nothing subscribes again), leave every subject, let the

@@ -101,6 +101,13 @@ type ReplicaConfig struct {
 	ElectionTicks uint64
 	// SnapshotEntries and CompactionOverhead: see dragonboat's config.Config.
 	SnapshotEntries, CompactionOverhead uint64
+	// Quiesce lets the shard go quiet when idle: after ten election
+	// timeouts without traffic its replicas stop heartbeating and stop
+	// counting down to elections, until a proposal, a read or any Raft
+	// message other than a heartbeat arrives. A quiesced follower does not
+	// notice its leader's death by itself: see Wake, and the store replicas'
+	// DESIGN.md.
+	Quiesce bool
 }
 
 func (h *Host) config(rc ReplicaConfig) config.Config {
@@ -108,6 +115,7 @@ func (h *Host) config(rc ReplicaConfig) config.Config {
 		ReplicaID: h.id, ShardID: rc.ShardID, CheckQuorum: true, PreVote: true,
 		ElectionRTT: rc.ElectionTicks, HeartbeatRTT: max(1, rc.ElectionTicks/10),
 		SnapshotEntries: rc.SnapshotEntries, CompactionOverhead: rc.CompactionOverhead,
+		Quiesce: rc.Quiesce,
 	}
 }
 
@@ -207,6 +215,19 @@ func (h *Host) Leads(shard uint64) bool {
 func (h *Host) Follows(shard uint64) bool {
 	id, ok := h.Leader(shard)
 	return ok && id != h.id
+}
+
+// Wake brings this host's replica of a quiesced shard out of quiesce, so
+// that it counts down to an election again: a follower whose leader died
+// while the shard was quiet then campaigns at its next tick (its election
+// clock kept running while quiesced). It asks for a read index, which
+// nothing waits for; it never blocks. Waking a replica that is not
+// quiesced only costs that read index.
+func (h *Host) Wake(shard uint64, timeout time.Duration) error {
+	if _, err := h.nh.ReadIndex(shard, timeout); err != nil && !errors.Is(err, dragonboat.ErrSystemBusy) {
+		return fmt.Errorf("raft: wake shard %d: %w", shard, err)
+	}
+	return nil
 }
 
 // TransferLeader asks the shard's leader (this host) to hand over to node to.

@@ -49,7 +49,17 @@ func (d *dbLog) log(lvl logger.LogLevel, sl slog.Level, format string, args []an
 }
 
 func (d *dbLog) Debugf(f string, a ...any) { d.log(logger.DEBUG, slog.LevelDebug, f, a) }
-func (d *dbLog) Infof(f string, a ...any)  { d.log(logger.INFO, slog.LevelDebug, f, a) }
+
+// Infof: dragonboat's notes that a shard entered or left quiesce always
+// reach the debug log (they are how one sees an idle store go quiet, see
+// replica/DESIGN.md); its other INFO chatter only below its level.
+func (d *dbLog) Infof(f string, a ...any) {
+	if strings.Contains(f, "quiesce") {
+		d.log(logger.CRITICAL, slog.LevelDebug, f, a)
+		return
+	}
+	d.log(logger.INFO, slog.LevelDebug, f, a)
+}
 
 // Warningf: dragonboat's raft and config packages log routine events
 // (elections, an insecure local transport) as warnings; they are debug
@@ -57,7 +67,11 @@ func (d *dbLog) Infof(f string, a ...any)  { d.log(logger.INFO, slog.LevelDebug,
 // DESIGN.md).
 func (d *dbLog) Warningf(f string, a ...any) {
 	lvl := slog.LevelWarn
-	if d.pkg == "raft" || d.pkg == "config" || strings.HasPrefix(f, "StaleRead called") {
+	// "had N LocalTick msgs in one batch": a shard was stepped late, which
+	// says the host is busy, not that anything is wrong; with a store's
+	// election timeout of 3 ticks (a single replica, replica/set.go) it
+	// would fire at every 2 ticks batched.
+	if d.pkg == "raft" || d.pkg == "config" || strings.HasPrefix(f, "StaleRead called") || strings.Contains(f, "LocalTick msgs in one batch") {
 		lvl = slog.LevelDebug
 	}
 	d.log(logger.WARNING, lvl, f, a)

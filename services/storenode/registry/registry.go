@@ -64,6 +64,11 @@ func (r *Registry) Stores() ([]*meta.Store, error) {
 	return raft.As[[]*meta.Store](r.raft.StaleRead(meta.ShardID, meta.AllStores{}))
 }
 
+// NodeLoad returns how many store replicas the registry places on each node.
+func (r *Registry) NodeLoad() (map[uint64]int, error) {
+	return raft.As[map[uint64]int](r.raft.StaleRead(meta.ShardID, meta.NodeLoad{}))
+}
+
 // Nodes returns every registered storenode.
 func (r *Registry) Nodes() ([]meta.Node, error) {
 	return raft.As[[]meta.Node](r.raft.StaleRead(meta.ShardID, meta.AllNodes{}))

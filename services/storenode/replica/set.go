@@ -55,6 +55,9 @@ type Config struct {
 	// Serve starts serving a store's requests, when this node starts
 	// leading it; stop stops. Called by the follower only, never under a lock.
 	Serve func(r *Replica) (stop func(), err error)
+	// NoQuiesce keeps idle store shards ticking and heartbeating (see
+	// DESIGN.md, "Idle stores"); by default they quiesce.
+	NoQuiesce bool
 	// Tasks run on every store this node leads.
 	Tasks []Task
 	// OnPass, if set, runs at every pass of the follower, before the
@@ -119,7 +122,7 @@ func (s *Set) Start(spec Spec, addrs map[uint64]string) error {
 		r.sm.Store(m)
 		return m
 	}
-	rc := raft.ReplicaConfig{ShardID: spec.ShardID, ElectionTicks: s.cfg.ElectionTicks, SnapshotEntries: 100_000, CompactionOverhead: 20_000}
+	rc := raft.ReplicaConfig{ShardID: spec.ShardID, ElectionTicks: s.electionTicks(spec), SnapshotEntries: 100_000, CompactionOverhead: 20_000, Quiesce: !s.cfg.NoQuiesce}
 	// Every replica starts with the same initial members, taken from the
 	// registry (node id = replica id); a restarted replica takes its
 	// membership from its Raft log instead.
@@ -145,6 +148,24 @@ func (s *Set) Start(spec Spec, addrs map[uint64]string) error {
 	s.mu.Unlock()
 	s.Poke()
 	return nil
+}
+
+// soloElectionTicks is the election timeout of a store with a single
+// replica: 3 ticks, the least dragonboat allows (more than twice the
+// heartbeat of 1 tick).
+const soloElectionTicks = 3
+
+// electionTicks is the election timeout of a store's replica. A store with
+// one replica has no one to detect the failure of: its election timeout
+// only delays its first leader (a new store, a restart), so it is the
+// shortest. A store with several replicas keeps the configured timeout,
+// which is how fast a dead leader is replaced. A replica joining a store
+// (a move) takes the configured one: the group has several members then.
+func (s *Set) electionTicks(spec Spec) uint64 {
+	if len(spec.Replicas) == 1 && !spec.Join && s.cfg.ElectionTicks > soloElectionTicks {
+		return soloElectionTicks
+	}
+	return s.cfg.ElectionTicks
 }
 
 // Stop stops serving a store here and stops its Raft replica; with
