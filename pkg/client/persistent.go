@@ -180,19 +180,20 @@ type ConsumeOptions struct {
 }
 
 type consumer struct {
-	s   *Store
-	sub string
-	id  string
+	s    *Store
+	sub  string
+	id   string
+	acks *acker // batches plain acks while Consume runs (acks.go)
 }
 
 func (c *consumer) settle(ctx context.Context, m *Message, action string, delay time.Duration) error {
-	req := wire.AckRequest{Subscription: c.sub, Consumer: c.id, Positions: []int64{int64(m.Event.Position)}, Action: action}
-	if action == wire.ActionRetryLater {
-		d := delay.Milliseconds()
-		req.DelayMs = &d
+	pos := int64(m.Event.Position)
+	if action == wire.ActionAck && c.acks != nil {
+		if queued, err := c.acks.ack(ctx, pos); queued {
+			return err
+		}
 	}
-	var out wire.AckReply
-	return c.s.request(ctx, subjects.OpPSubAck, &req, &out)
+	return c.request(ctx, []int64{pos}, action, delay.Milliseconds(), nil)
 }
 
 // Consume joins the subscription as a consumer and calls handler for each
@@ -210,6 +211,8 @@ func (s *Store) Consume(ctx context.Context, name string, handler Handler, o Con
 		o.Heartbeat = time.Duration(wire.DefaultHeartbeatMs) * time.Millisecond
 	}
 	c := &consumer{s: s, sub: name, id: o.Consumer}
+	c.acks = startAcker(c)
+	defer c.acks.close() // after the handlers' last message; later acks go alone
 	inbox := s.c.nc.NewInbox() // the connection's prefix: a tenant may subscribe to its own only
 	msgs := make(chan *nats.Msg, 8192)
 	nsub, err := s.c.nc.ChanSubscribe(inbox, msgs)
