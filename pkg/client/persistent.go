@@ -212,7 +212,7 @@ func (s *Store) Consume(ctx context.Context, name string, handler Handler, o Con
 	}
 	c := &consumer{s: s, sub: name, id: o.Consumer}
 	c.acks = startAcker(c)
-	defer c.acks.close() // after the handlers' last message; later acks go alone
+	defer c.acks.close()       // after the handlers' last message; later acks go alone
 	inbox := s.c.nc.NewInbox() // the connection's prefix: a tenant may subscribe to its own only
 	msgs := make(chan *nats.Msg, 8192)
 	nsub, err := s.c.nc.ChanSubscribe(inbox, msgs)
