@@ -153,7 +153,9 @@ type Message struct {
 // event_not_in_flight when the event is no longer this consumer's (its ack
 // timeout passed, or the store's leader changed): it will be delivered
 // again. An ack retried after a timeout may answer event_already_acked:
-// the first attempt settled it.
+// the first attempt settled it. Acks made at the same time (from several
+// goroutines) while Consume runs travel together in one request; each
+// still returns its own event's outcome (acks.go).
 func (m *Message) Ack(ctx context.Context) error { return m.c.settle(ctx, m, wire.ActionAck, 0) }
 
 // Nack hands the event back: retry it (now, or after delay with
