@@ -153,7 +153,9 @@ type Message struct {
 // event_not_in_flight when the event is no longer this consumer's (its ack
 // timeout passed, or the store's leader changed): it will be delivered
 // again. An ack retried after a timeout may answer event_already_acked:
-// the first attempt settled it.
+// the first attempt settled it. Acks made at the same time (from several
+// goroutines) while Consume runs travel together in one request; each
+// still returns its own event's outcome (acks.go).
 func (m *Message) Ack(ctx context.Context) error { return m.c.settle(ctx, m, wire.ActionAck, 0) }
 
 // Nack hands the event back: retry it (now, or after delay with
@@ -180,19 +182,20 @@ type ConsumeOptions struct {
 }
 
 type consumer struct {
-	s   *Store
-	sub string
-	id  string
+	s    *Store
+	sub  string
+	id   string
+	acks *acker // batches plain acks while Consume runs (acks.go)
 }
 
 func (c *consumer) settle(ctx context.Context, m *Message, action string, delay time.Duration) error {
-	req := wire.AckRequest{Subscription: c.sub, Consumer: c.id, Positions: []int64{int64(m.Event.Position)}, Action: action}
-	if action == wire.ActionRetryLater {
-		d := delay.Milliseconds()
-		req.DelayMs = &d
+	pos := int64(m.Event.Position)
+	if action == wire.ActionAck && c.acks != nil {
+		if queued, err := c.acks.ack(ctx, pos); queued {
+			return err
+		}
 	}
-	var out wire.AckReply
-	return c.s.request(ctx, subjects.OpPSubAck, &req, &out)
+	return c.request(ctx, []int64{pos}, action, delay.Milliseconds(), nil)
 }
 
 // Consume joins the subscription as a consumer and calls handler for each
@@ -210,6 +213,8 @@ func (s *Store) Consume(ctx context.Context, name string, handler Handler, o Con
 		o.Heartbeat = time.Duration(wire.DefaultHeartbeatMs) * time.Millisecond
 	}
 	c := &consumer{s: s, sub: name, id: o.Consumer}
+	c.acks = startAcker(c)
+	defer c.acks.close()       // after the handlers' last message; later acks go alone
 	inbox := s.c.nc.NewInbox() // the connection's prefix: a tenant may subscribe to its own only
 	msgs := make(chan *nats.Msg, 8192)
 	nsub, err := s.c.nc.ChanSubscribe(inbox, msgs)

@@ -13,18 +13,21 @@ import (
 const jsStream = "BENCH"
 
 // jetstreamSystem is an embedded nats-server with JetStream on file storage,
-// every write fsynced, and one R1 stream BENCH on subjects bench.>.
+// with one of the sync settings (benchkit.SyncAlways: every write fsynced;
+// benchkit.SyncDefault: fsynced every 2 minutes), and one R1 stream BENCH on
+// subjects bench.>.
 type jetstreamSystem struct {
 	named
 	*benchkit.JetStream
 }
 
-func startJetStream(ctx context.Context, dir string) (*jetstreamSystem, error) {
-	js, err := benchkit.StartJetStream(ctx, "lbbench-jetstream", dir, jsStream, "bench.>")
+func startJetStream(ctx context.Context, dir, sync string) (*jetstreamSystem, error) {
+	name := benchkit.JetStreamName(sync)
+	js, err := benchkit.StartJetStream(ctx, "lbbench-"+name, dir, sync, jsStream, "bench.>")
 	if err != nil {
 		return nil, err
 	}
-	return &jetstreamSystem{named{"jetstream", "bench.%s.s%04d"}, js}, nil
+	return &jetstreamSystem{named{name, "bench.%s.s%04d"}, js}, nil
 }
 
 func (s *jetstreamSystem) newAppender(int) (appender, error) {

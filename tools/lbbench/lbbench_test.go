@@ -18,18 +18,23 @@ func TestSystems(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	js, err := startJetStream(ctx, dir)
+	js, err := startJetStream(ctx, dir, benchkit.SyncAlways)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer js.close()
+	jsd, err := startJetStream(ctx, dir, benchkit.SyncDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jsd.close()
 	lb, err := startLogbook(ctx, dir, benchkit.Logger(false))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lb.close()
 
-	for _, sys := range []system{js, lb} {
+	for _, sys := range []system{js, jsd, lb} {
 		t.Run(sys.name(), func(t *testing.T) {
 			a, err := sys.newAppender(0)
 			if err != nil {

@@ -1,7 +1,9 @@
 // Command lbbench compares Logbook with JetStream in one run: it starts a
-// single-node Logbook and an embedded nats-server with JetStream (file
-// storage, every write fsynced), both in this process on 127.0.0.1, and runs
-// the same end-to-end workload through NATS against each:
+// single-node Logbook and embedded nats-servers with JetStream on file
+// storage, one with `sync_interval: always` (every write fsynced: the durable
+// peer) and one with JetStream's default (fsync every 2 minutes), all in this
+// process on 127.0.0.1, and runs the same end-to-end workload through NATS
+// against each:
 //
 //   - appends: N clients, each with its own NATS connection and its own share
 //     of the streams, append one event at a time round robin over their
@@ -10,7 +12,8 @@
 //   - reads: one stream of -read-events events read from its start (Logbook:
 //     paged reads; JetStream: an ordered consumer).
 //
-// It prints appends/s, p50/p99 latency and the Logbook/JetStream ratios.
+// It prints appends/s, p50/p99 latency and Logbook's ratio against each
+// JetStream, naming the nats-server version (read from the build).
 //
 //	go run ./tools/lbbench -duration 10s
 package main
@@ -38,6 +41,7 @@ type options struct {
 	readReps   int
 	dir        string
 	only       string
+	jsSync     []string
 	jsonOut    string
 	cpuProfile string
 	opTimeout  time.Duration
@@ -55,6 +59,7 @@ func parseFlags() (*options, error) {
 	flag.IntVar(&o.readReps, "read-reps", 20, "times the read benchmark reads its stream; the median is reported")
 	flag.StringVar(&o.dir, "dir", "", "data directory (default: a temporary directory, removed at the end)")
 	flag.StringVar(&o.only, "only", "both", "systems to run: logbook, jetstream or both")
+	jsSync := flag.String("jetstream", benchkit.SyncAlways+","+benchkit.SyncDefault, "JetStream sync settings to compare against: always (sync_interval: always), default (fsync every 2 min), or both")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of Logbook's append scenario with the most clients to this file")
 	flag.DurationVar(&o.opTimeout, "op-timeout", 10*time.Second, "deadline of each request")
@@ -68,6 +73,9 @@ func parseFlags() (*options, error) {
 	if o.clients, err = benchkit.IntList("-clients", *clients); err != nil {
 		return nil, err
 	}
+	if o.jsSync, err = benchkit.SyncSettings(*jsSync); err != nil {
+		return nil, err
+	}
 	if err := benchkit.CheckAppendRun(o.only, o.duration); err != nil {
 		return nil, err
 	}
@@ -79,7 +87,7 @@ func parseFlags() (*options, error) {
 	}
 	if o.timeout == 0 {
 		// Each scenario: its duration plus setup, warm-up and checks.
-		o.timeout = time.Duration(2*len(o.clients))*(o.duration+2*time.Minute) + 3*time.Minute
+		o.timeout = time.Duration((1+len(o.jsSync))*len(o.clients))*(o.duration+2*time.Minute) + 3*time.Minute
 	}
 	return o, nil
 }
@@ -93,8 +101,8 @@ func run(ctx context.Context, o *options, dir string) error {
 	rep := &report{RunInfo: benchkit.RunInfo{Env: environment(dir), Options: o.summary()}}
 	rep.printHeader(os.Stdout)
 
-	// Both systems run side by side for the whole run; each scenario runs on
-	// JetStream first, then on Logbook, so that they see the same machine.
+	// The systems run side by side for the whole run; each scenario runs on
+	// each JetStream first, then on Logbook, so that they see the same machine.
 	var systems []system
 	defer func() {
 		for _, s := range slices.Backward(systems) {
@@ -102,11 +110,13 @@ func run(ctx context.Context, o *options, dir string) error {
 		}
 	}()
 	if o.only != "logbook" {
-		js, err := startJetStream(ctx, dir)
-		if err != nil {
-			return err
+		for _, setting := range o.jsSync {
+			js, err := startJetStream(ctx, dir, setting)
+			if err != nil {
+				return err
+			}
+			systems = append(systems, js)
 		}
-		systems = append(systems, js)
 	}
 	if o.only != "jetstream" {
 		lb, err := startLogbook(ctx, dir, logger)
@@ -150,6 +160,7 @@ func (o *options) summary() map[string]string {
 	m := benchkit.Settings(o.duration, o.clients, o.streams, o.eventSize, o.only)
 	m["read_events"] = strconv.Itoa(o.readEvents)
 	m["read_reps"] = strconv.Itoa(o.readReps)
+	m["jetstream"] = fmt.Sprint(o.jsSync)
 	return m
 }
 

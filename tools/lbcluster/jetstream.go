@@ -14,11 +14,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// jetstreamCluster is 3 nats-servers (the module's nats-server library, v2.15,
-// each in a process of its own) with cluster routes on 127.0.0.1, JetStream on
-// file storage with `sync_interval: always`. A Logbook store is a stream with
-// Replicas: 3; a Logbook stream is a subject of it.
+// jetstreamCluster is 3 nats-servers (the module's nats-server library, each
+// in a process of its own) with cluster routes on 127.0.0.1, JetStream on
+// file storage with `sync_interval: always` (benchkit.SyncAlways) or
+// JetStream's default, fsync every 2 minutes (benchkit.SyncDefault). A
+// Logbook store is a stream with Replicas: 3; a Logbook stream is a subject
+// of it.
 type jetstreamCluster struct {
+	sysName  string // "js-always", "js-default"
 	env      *runEnv
 	urls     []string
 	children []*proc
@@ -26,11 +29,11 @@ type jetstreamCluster struct {
 	js       jetstream.JetStream
 }
 
-func startJetStream(env *runEnv, servers int) (*jetstreamCluster, error) {
-	c := &jetstreamCluster{env: env}
+func startJetStream(env *runEnv, servers int, setting string) (*jetstreamCluster, error) {
+	c := &jetstreamCluster{sysName: benchkit.JetStreamName(setting), env: env}
 	fail := func(err error) (*jetstreamCluster, error) {
 		c.close()
-		return nil, fmt.Errorf("jetstream cluster: %w", err)
+		return nil, fmt.Errorf("%s cluster: %w", c.sysName, err)
 	}
 	addrs, err := freeAddrs(2 * servers)
 	if err != nil {
@@ -40,10 +43,11 @@ func startJetStream(env *runEnv, servers int) (*jetstreamCluster, error) {
 	var started []*proc
 	for i := range servers {
 		conf := natsConf{
-			name:        fmt.Sprintf("js%d", i+1),
+			name:        fmt.Sprintf("%s%d", c.sysName, i+1),
 			listen:      addrs[i],
-			storeDir:    filepath.Join(env.dir, fmt.Sprintf("js%d", i+1)),
-			clusterName: "lbcluster-js",
+			storeDir:    filepath.Join(env.dir, fmt.Sprintf("%s%d", c.sysName, i+1)),
+			syncAlways:  setting == benchkit.SyncAlways,
+			clusterName: "lbcluster-" + c.sysName,
 			clusterAddr: routes[i],
 			routes:      routes,
 		}
@@ -93,7 +97,7 @@ func startJetStream(env *runEnv, servers int) (*jetstreamCluster, error) {
 	return c, nil
 }
 
-func (c *jetstreamCluster) name() string { return "jetstream" }
+func (c *jetstreamCluster) name() string { return c.sysName }
 
 func (c *jetstreamCluster) procs() []*proc { return c.children }
 

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,8 +21,9 @@ func TestMain(m *testing.M) {
 }
 
 // TestSmoke runs the whole benchmark briefly: a 3-storenode Logbook cluster
-// with 2 gateways and a 3-server JetStream cluster, 1 and 4 clients, 1 and
-// 4 stores, 2 s per scenario. Both sides must complete appends with no
+// with 2 gateways and two 3-server JetStream clusters (sync_interval: always
+// and JetStream's default), 1 and 4 clients, 1 and 4 stores, 2 s per
+// scenario. Both sides must complete appends with no
 // error, and every acknowledged append must be on the servers (Logbook:
 // read back from each stream's start; JetStream: counted per subject).
 func TestSmoke(t *testing.T) {
@@ -42,7 +44,7 @@ func TestSmoke(t *testing.T) {
 		t.Log(progress.String())
 		t.Fatal(err)
 	}
-	if want := 2 * 2 * 2; len(rep.Appends) != want {
+	if want := 2 * 2 * 3; len(rep.Appends) != want {
 		t.Fatalf("%d results, want %d", len(rep.Appends), want)
 	}
 	for _, a := range rep.Appends {
@@ -62,8 +64,18 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	// Every child process was stopped: its PID is gone (reaped).
-	if len(rep.pids) != 3+1+3+2 {
-		t.Errorf("%d child processes, want 9", len(rep.pids))
+	if len(rep.pids) != 3+3+1+3+2 {
+		t.Errorf("%d child processes, want 12", len(rep.pids))
+	}
+	// Both JetStream settings ran, and the report names the peer's version
+	// as the build has it.
+	for _, sys := range []string{"js-always", "js-default", "logbook"} {
+		if rep.find(sys, 1, 1, 1) == nil {
+			t.Errorf("no result for %s", sys)
+		}
+	}
+	if v := rep.Env["nats_server"]; !strings.HasPrefix(v, "v2.") {
+		t.Errorf("nats-server version %q, want the module's v2.x", v)
 	}
 	for _, pid := range rep.pids {
 		if err := syscall.Kill(pid, 0); err == nil {

@@ -4,9 +4,11 @@
 //   - Logbook R3: one NATS server, 3 storenodes (-initial-size 3, data on
 //     disk) and -gateways gateways, each in a process of its own, built from
 //     this workspace; stores created with replication factor 3;
-//   - JetStream R3: 3 nats-servers (the module's nats-server v2.15 library,
-//     each in a process of its own) with cluster routes, JetStream on file
-//     storage with `sync_interval: always`; streams with Replicas: 3.
+//   - JetStream R3, twice (-jetstream): 3 nats-servers (the module's
+//     nats-server library, each in a process of its own) with cluster routes,
+//     JetStream on file storage with `sync_interval: always` (every message
+//     fsynced before its ack: the durable peer), and 3 more with JetStream's
+//     default (fsync every 2 minutes); streams with Replicas: 3.
 //
 // Everything binds to 127.0.0.1. The tool is only the load generator: N
 // clients, each with its own NATS connection and a disjoint share of the
@@ -18,8 +20,9 @@
 // their start, JetStream subjects are counted; every acknowledged append
 // must be there.
 //
-// It prints appends/s, p50/p99 latency, CPU by process role, the ratios
-// Logbook/JetStream and 16 stores/1 store, as ranges over -rounds.
+// It prints appends/s, p50/p99 latency, CPU by process role, Logbook's
+// ratios against each JetStream and 16 stores/1 store, as ranges over
+// -rounds, naming the nats-server version (read from the build).
 //
 //	go run ./tools/lbcluster -duration 10s -rounds 2
 package main
@@ -52,6 +55,7 @@ type options struct {
 	dir       string
 	keep      bool
 	only      string
+	jsSync    []string
 	jsonOut   string
 	pprofDir  string
 	fsyncs    bool
@@ -76,6 +80,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.dir, "dir", "", "data and log directory (default: a temporary directory, removed at the end)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (data, logs, configurations)")
 	fs.StringVar(&o.only, "only", "both", "systems to run: logbook, jetstream or both")
+	jsSync := fs.String("jetstream", benchkit.SyncAlways+","+benchkit.SyncDefault, "JetStream sync settings to compare against: always (sync_interval: always), default (fsync every 2 min), or both; each is a cluster of its own")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.pprofDir, "pprof-dir", "", "take a CPU and an allocation profile of every storenode and gateway while Logbook is idle and during its scenarios with the most clients, into this directory")
 	fs.BoolVar(&o.fsyncs, "count-fsyncs", false, "count the servers' fsync/fdatasync calls in each measured phase with `perf stat` (needs perf and tracing rights)")
@@ -110,6 +115,9 @@ func parseFlags(args []string) (*options, error) {
 	if o.stores, err = benchkit.IntList("-stores", *stores); err != nil {
 		return nil, err
 	}
+	if o.jsSync, err = benchkit.SyncSettings(*jsSync); err != nil {
+		return nil, err
+	}
 	if err := benchkit.CheckAppendRun(o.only, o.duration); err != nil {
 		return nil, err
 	}
@@ -121,7 +129,7 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if o.timeout == 0 {
 		// Each scenario: its duration plus warm-up and checks; plus start-up.
-		n := o.rounds * len(o.clients) * len(o.stores) * 2
+		n := o.rounds * len(o.clients) * len(o.stores) * (1 + len(o.jsSync))
 		o.timeout = time.Duration(n)*(o.duration+90*time.Second) + 5*time.Minute
 	}
 	return o, nil
@@ -205,13 +213,15 @@ func run(ctx context.Context, o *options, out, progress io.Writer) (*report, err
 	var systems []system
 	var lb *logbookCluster
 	if o.only != "logbook" {
-		fmt.Fprintln(progress, since(), "starting a 3-server JetStream cluster...")
-		js, err := startJetStream(env, 3)
-		if err != nil {
-			return rep, err
+		for _, setting := range o.jsSync {
+			fmt.Fprintf(progress, "%s starting a 3-server JetStream cluster (sync %s)...\n", since(), setting)
+			js, err := startJetStream(env, 3, setting)
+			if err != nil {
+				return rep, err
+			}
+			defer js.close()
+			systems = append(systems, js)
 		}
-		defer js.close()
-		systems = append(systems, js)
 	}
 	if o.only != "jetstream" {
 		fmt.Fprintf(progress, "%s building and starting Logbook: NATS, 3 storenodes, %d gateway(s)...\n", since(), o.gateways)
@@ -305,5 +315,6 @@ func (o *options) summary() map[string]string {
 	m["rounds"] = strconv.Itoa(o.rounds)
 	m["gateways"] = strconv.Itoa(o.gateways)
 	m["storenode"] = o.snBin
+	m["jetstream"] = fmt.Sprint(o.jsSync)
 	return m
 }

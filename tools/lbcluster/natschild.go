@@ -65,19 +65,25 @@ type natsConf struct {
 	name        string
 	listen      string   // client address
 	storeDir    string   // JetStream's directory; "" for no JetStream
+	syncAlways  bool     // JetStream with `sync_interval: always`; else its default (fsync every 2 min)
 	clusterName string   // "" for no cluster
 	clusterAddr string   // route listen address
 	routes      []string // route addresses of every member (self included is fine)
 }
 
 // write renders the configuration into dir/<name>.conf and returns the path.
-// JetStream gets file storage with `sync_interval: always`: every message
-// is fsynced before it is acknowledged (SyncAlways in server/opts.go).
+// JetStream gets file storage, with `sync_interval: always` when syncAlways
+// (every message fsynced before it is acknowledged: SyncAlways in
+// server/opts.go), else the default sync interval (2 minutes).
 func (c natsConf) write(dir string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "server_name: %q\nlisten: %q\nmax_payload: 8MB\n", c.name, c.listen)
 	if c.storeDir != "" {
-		fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n  sync_interval: always\n}\n", c.storeDir)
+		fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n", c.storeDir)
+		if c.syncAlways {
+			b.WriteString("  sync_interval: always\n")
+		}
+		b.WriteString("}\n")
 	}
 	if c.clusterName != "" {
 		fmt.Fprintf(&b, "cluster {\n  name: %q\n  listen: %q\n  routes: [\n", c.clusterName, c.clusterAddr)

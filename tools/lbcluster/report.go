@@ -56,7 +56,9 @@ type idleCPU struct {
 
 func (r *report) printHeader(w io.Writer) {
 	e, o := r.Env, r.Options
-	fmt.Fprintf(w, "lbcluster: Logbook R3 (3 storenodes, %s gateway(s), 1 NATS server) vs JetStream R3 (3 servers, file storage, sync_interval: always)\n", o["gateways"])
+	fmt.Fprintf(w, "lbcluster: Logbook R3 (3 storenodes, %s gateway(s), 1 NATS server) vs JetStream R3 (3 servers, file storage), sync settings %s\n", o["gateways"], o["jetstream"])
+	fmt.Fprintf(w, "nats-server %s, nats.go %s (both systems); js-always: sync_interval: always (fsync before every ack); js-default: JetStream's default (fsync every 2 min)\n",
+		e["nats_server"], e["nats_go"])
 	fmt.Fprintf(w, "%s %s, %s CPUs; data in %s; write+fsync of 4 KiB there: %s; load average %s\n",
 		e["go"], e["os_arch"], e["cpus"], e["dir"], e["fsync_4k"], e["loadavg_start"])
 	fmt.Fprintf(w, "%s streams, %s-byte events, %s per scenario, clients %s, stores %s, rounds %s\n\n",
@@ -120,37 +122,62 @@ func (r *report) dims() (rounds, stores, clients []int) {
 	return
 }
 
+// systems are the systems in the results, JetStreams first (in run order),
+// Logbook last.
+func (r *report) systems() []string {
+	var out []string
+	for _, a := range r.Appends {
+		if a.System != "logbook" && !slices.Contains(out, a.System) {
+			out = append(out, a.System)
+		}
+	}
+	if slices.ContainsFunc(r.Appends, func(a appendResult) bool { return a.System == "logbook" }) {
+		out = append(out, "logbook")
+	}
+	return out
+}
+
 // printSummary prints each configuration as min–max over the rounds, with
-// the ratios Logbook/JetStream and many stores/one store, each computed
-// within a round (same machine state) and then given as a range.
+// Logbook's ratios against each JetStream (appends/s, p50, CPU per append)
+// and many stores/one store, each computed within a round (same machine
+// state) and then given as a range.
 func (r *report) printSummary(w io.Writer) {
 	rounds, stores, clients := r.dims()
+	systems := r.systems()
 	fmt.Fprintf(w, "Summary over %d round(s): min–max. Ratios are computed within each round.\n", len(rounds))
+	fmt.Fprintln(w, "lb/<js>: Logbook / that JetStream (for p50 and cpu/append, below 1 is better for Logbook).")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "stores\tclients\tsystem\tappends/s\tp50\tp99\t")
+	fmt.Fprintln(tw, "stores\tclients\tsystem\tappends/s\tp50\tp99\tcpu/append\t")
 	for _, s := range stores {
 		for _, c := range clients {
-			for _, sys := range []string{"jetstream", "logbook"} {
-				var rate, p50, p99 []float64
+			for _, sys := range systems {
+				var rate, p50, p99, cpu []float64
 				for _, rd := range rounds {
 					if a := r.find(sys, rd, s, c); a != nil {
-						rate, p50, p99 = append(rate, a.PerSec), append(p50, a.P50us), append(p99, a.P99us)
+						rate, p50, p99, cpu = append(rate, a.PerSec), append(p50, a.P50us), append(p99, a.P99us), append(cpu, a.CPUPerOpUs)
 					}
 				}
 				if len(rate) == 0 {
 					continue
 				}
-				fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t\n", s, c, sys, fmtRange(rate, "%.0f"), fmtRangeUs(p50), fmtRangeUs(p99))
+				fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n", s, c, sys, fmtRange(rate, "%.0f"), fmtRangeUs(p50), fmtRangeUs(p99), fmtRangeUs(cpu))
 			}
-			var rr []float64
-			for _, rd := range rounds {
-				lb, js := r.find("logbook", rd, s, c), r.find("jetstream", rd, s, c)
-				if lb != nil && js != nil {
-					rr = append(rr, benchkit.Ratio(lb.PerSec, js.PerSec))
+			for _, js := range systems {
+				if js == "logbook" {
+					continue
 				}
-			}
-			if len(rr) > 0 {
-				fmt.Fprintf(tw, "%d\t%d\tlogbook/jetstream\t%s\t\t\t\n", s, c, fmtRange(rr, "%.2fx"))
+				var rr, p50, cpu []float64
+				for _, rd := range rounds {
+					lb, j := r.find("logbook", rd, s, c), r.find(js, rd, s, c)
+					if lb != nil && j != nil {
+						rr = append(rr, benchkit.Ratio(lb.PerSec, j.PerSec))
+						p50 = append(p50, benchkit.Ratio(lb.P50us, j.P50us))
+						cpu = append(cpu, benchkit.Ratio(lb.CPUPerOpUs, j.CPUPerOpUs))
+					}
+				}
+				if len(rr) > 0 {
+					fmt.Fprintf(tw, "%d\t%d\tlb/%s\t%s\t%s\t\t%s\t\n", s, c, js, fmtRange(rr, "%.2fx"), fmtRange(p50, "%.2fx"), fmtRange(cpu, "%.2fx"))
+				}
 			}
 		}
 	}
@@ -161,7 +188,7 @@ func (r *report) printSummary(w io.Writer) {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "clients\tsystem\tratio\t")
 		for _, c := range clients {
-			for _, sys := range []string{"jetstream", "logbook"} {
+			for _, sys := range systems {
 				var rr []float64
 				for _, rd := range rounds {
 					a, b := r.find(sys, rd, hi, c), r.find(sys, rd, lo, c)

@@ -99,7 +99,7 @@ func run(ctx context.Context, o *options, dir string) error {
 		return err
 	}
 	defer lb.Close()
-	js, err := benchkit.StartJetStream(ctx, "lbfanout-jetstream", dir, jsStream, "fanout.>")
+	js, err := benchkit.StartJetStream(ctx, "lbfanout-jetstream", dir, benchkit.SyncAlways, jsStream, "fanout.>")
 	if err != nil {
 		return err
 	}

@@ -75,7 +75,12 @@ type Config struct {
 	Limits wire.Limits
 	// RequestTimeout bounds each request, Raft round included. Default 5s.
 	RequestTimeout time.Duration
-	// RTT is the Raft tick; elections take ElectionTicks of them. Defaults 20ms, 25.
+	// RTT is the Raft tick; elections take ElectionTicks of them, and
+	// leaders heartbeat every tenth of that (at least every tick).
+	// Defaults 50ms, 10: a 500 ms election timeout, heartbeats every 50 ms.
+	// (Every replica of every store ticks, idle or not: a longer tick with
+	// fewer ticks per election keeps the timeout and cuts the idle cost;
+	// see docs/benchmarks-cluster.md.)
 	RTT           time.Duration
 	ElectionTicks uint64
 	// MaxBatch bounds how many commands one Raft entry carries. Default 512.
@@ -137,10 +142,10 @@ func (c *Config) setDefaults() error {
 		c.RequestTimeout = 5 * time.Second
 	}
 	if c.RTT == 0 {
-		c.RTT = 20 * time.Millisecond
+		c.RTT = 50 * time.Millisecond
 	}
 	if c.ElectionTicks == 0 {
-		c.ElectionTicks = 25
+		c.ElectionTicks = 10
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 512

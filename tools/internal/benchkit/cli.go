@@ -113,6 +113,9 @@ func Environment(dir string) map[string]string {
 		"host":    host,
 		"dir":     dir,
 		"started": time.Now().UTC().Format(time.RFC3339),
+		// The peer's versions, read from this binary's build information.
+		"nats_server": NATSServerVersion(),
+		"nats_go":     NATSGoVersion(),
 	}
 }
 

@@ -13,8 +13,9 @@ import (
 )
 
 // JetStream is an embedded nats-server in this process on 127.0.0.1 with
-// JetStream on file storage, every write fsynced (the Options equivalent of
-// `sync_interval: always`), holding one R1 stream.
+// JetStream on file storage, holding one R1 stream; with SyncAlways every
+// write is fsynced (the Options equivalent of `sync_interval: always`), with
+// SyncDefault the file store is fsynced every 2 minutes (JetStream's default).
 type JetStream struct {
 	Server *server.Server
 	Conn   *nats.Conn // for setup and reads
@@ -22,16 +23,25 @@ type JetStream struct {
 	Stream string
 }
 
-// StartJetStream starts the server (named name, data under dir/jetstream)
-// and creates the stream on subjects.
-func StartJetStream(ctx context.Context, name, dir, stream, subjects string) (*JetStream, error) {
-	ns, err := server.NewServer(&server.Options{
+// StartJetStream starts the server (named name, data under dir/<name>)
+// with the fsync setting sync (SyncAlways or SyncDefault) and creates the
+// stream on subjects.
+func StartJetStream(ctx context.Context, name, dir, sync, stream, subjects string) (*JetStream, error) {
+	opts := &server.Options{
 		ServerName: name, Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true,
-		JetStream: true, StoreDir: filepath.Join(dir, "jetstream"),
+		JetStream: true, StoreDir: filepath.Join(dir, name),
+	}
+	switch sync {
+	case SyncAlways:
 		// sync_interval: always sets both (server/opts.go); the interval
 		// is then only the periodic sync of idle blocks.
-		SyncAlways: true, SyncInterval: 2 * time.Minute,
-	})
+		opts.SyncAlways, opts.SyncInterval = true, 2*time.Minute
+	case SyncDefault:
+		// Left unset: the server's default interval (2 minutes).
+	default:
+		return nil, fmt.Errorf("start jetstream: unknown sync setting %q", sync)
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("start jetstream: %w", err)
 	}
