@@ -3,62 +3,23 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/logbookdb/logbook/tools/internal/natschild"
 )
 
-// natsChildEnv, when set in the environment, turns this binary (or the test
-// binary) into a nats-server child: it runs the nats-server library of the
-// module (v2.15) with the configuration file it names, in a process of its
-// own, until SIGTERM. This spares building the nats-server command, whose
-// extra dependencies are not in the workspace.
+// natsChildEnv, when set, turns this binary (or the test binary) into a
+// nats-server child (tools/internal/natschild) running the configuration
+// file it names.
 const natsChildEnv = "LBCLUSTER_NATS_CONFIG"
 
 // natsReadyPrefix is what a NATS child prints once it accepts clients.
-const natsReadyPrefix = "nats-server ready "
+const natsReadyPrefix = natschild.ReadyPrefix
 
 // maybeRunNATSChild runs the NATS child and exits if natsChildEnv is set.
-func maybeRunNATSChild() {
-	conf := os.Getenv(natsChildEnv)
-	if conf == "" {
-		return
-	}
-	if err := runNATSChild(conf); err != nil {
-		fmt.Fprintln(os.Stderr, "nats child:", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
-}
-
-func runNATSChild(conf string) error {
-	opts, err := server.ProcessConfigFile(conf)
-	if err != nil {
-		return err
-	}
-	opts.NoSigs = true // SIGTERM is handled below
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		return err
-	}
-	ns.ConfigureLogger() // to stderr, which the parent sends to a log file
-	go ns.Start()        // stopped by Shutdown below
-	if !ns.ReadyForConnections(30 * time.Second) {
-		ns.Shutdown()
-		return fmt.Errorf("not ready after 30s")
-	}
-	fmt.Println(natsReadyPrefix + ns.ClientURL())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	<-sig
-	ns.Shutdown()
-	ns.WaitForShutdown()
-	return nil
-}
+func maybeRunNATSChild() { natschild.MaybeRun(natsChildEnv, 30*time.Second) }
 
 // natsConf is one NATS server's configuration file.
 type natsConf struct {

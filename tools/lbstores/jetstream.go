@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/tools/internal/child"
+	"github.com/logbookdb/logbook/tools/internal/natschild"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,49 +31,12 @@ import (
 // an append). Then the same measurements: idle CPU and RSS, SIGTERM
 // shutdown, restart until every stream is back.
 
-// natsChildEnv, when set, makes this binary a nats-server child that runs
-// the configuration file it names until SIGTERM.
+// natsChildEnv, when set, makes this binary a nats-server child
+// (tools/internal/natschild) that runs the configuration file it names.
 const natsChildEnv = "LBSTORES_NATS_CONFIG"
 
-const natsReadyPrefix = "nats-server ready "
-
 // maybeRunNATSChild runs the NATS child and exits if natsChildEnv is set.
-func maybeRunNATSChild() {
-	conf := os.Getenv(natsChildEnv)
-	if conf == "" {
-		return
-	}
-	if err := runNATSChild(conf); err != nil {
-		fmt.Fprintln(os.Stderr, "nats child:", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
-}
-
-func runNATSChild(conf string) error {
-	opts, err := natsserver.ProcessConfigFile(conf)
-	if err != nil {
-		return err
-	}
-	opts.NoSigs = true // SIGTERM is handled below
-	ns, err := natsserver.NewServer(opts)
-	if err != nil {
-		return err
-	}
-	ns.ConfigureLogger()
-	go ns.Start() // stopped by Shutdown below
-	if !ns.ReadyForConnections(10 * time.Minute) {
-		ns.Shutdown()
-		return fmt.Errorf("not ready after 10 minutes")
-	}
-	fmt.Println(natsReadyPrefix + ns.ClientURL())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	<-sig
-	ns.Shutdown()
-	ns.WaitForShutdown()
-	return nil
-}
+func maybeRunNATSChild() { natschild.MaybeRun(natsChildEnv, 10*time.Minute) }
 
 // jsResult is the JetStream side of the run.
 type jsResult struct {
@@ -116,8 +80,8 @@ func runJetStream(ctx context.Context, o *options, dir string) (res *jsResult, e
 			Name: fmt.Sprintf("nats-server %d", n), Bin: self, Env: []string{natsChildEnv + "=" + conf},
 			LogPath: filepath.Join(dir, "jetstream.log"),
 			Ready: func(line string) (string, bool) {
-				if len(line) > len(natsReadyPrefix) && line[:len(natsReadyPrefix)] == natsReadyPrefix {
-					return line[len(natsReadyPrefix):], true
+				if url, ok := natschild.URL(line); ok {
+					return url, true
 				}
 				return "", false
 			},

@@ -184,12 +184,9 @@ func (l *Lifecycle) setQuota(ctx context.Context, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := l.cfg.Registry.Store(req.Store)
+	s, err := l.existingStore(req.Store)
 	if err != nil {
 		return nil, err
-	}
-	if s == nil {
-		return nil, codes.New(codes.StoreNotFound, "store %q does not exist", req.Store)
 	}
 	settings := s.Settings
 	if req.MaxEvents != nil {
@@ -245,12 +242,9 @@ func (l *Lifecycle) metaRead(op string, data []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := l.cfg.Registry.Store(req.Store)
+	s, err := l.existingStore(req.Store)
 	if err != nil {
 		return nil, err
-	}
-	if s == nil {
-		return nil, codes.New(codes.StoreNotFound, "store %q does not exist", req.Store)
 	}
 	switch op {
 	case subjects.StoresStatus:
@@ -311,4 +305,16 @@ func (l *Lifecycle) onLookup(m *nats.Msg) {
 		}
 	}
 	serve.Respond(m, &a, nil)
+}
+
+// existingStore returns the registry entry of a store, or store_not_found.
+func (l *Lifecycle) existingStore(id string) (*meta.Store, error) {
+	s, err := l.cfg.Registry.Store(id)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, codes.New(codes.StoreNotFound, "store %q does not exist", id)
+	}
+	return s, nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logbookdb/logbook/services/storenode/internal/broadcast"
 	"github.com/logbookdb/logbook/services/storenode/internal/run"
 	"github.com/logbookdb/logbook/services/storenode/meta"
 	"github.com/nats-io/nats.go"
@@ -21,11 +22,11 @@ import (
 type Lifecycle struct {
 	cfg     Config
 	run     *run.Group
-	ctx     context.Context // cancelled by Close
-	poke    chan struct{}   // wakes the reconciler
-	leader  chan struct{}   // wakes the meta leader follower
-	passes  int             // reconciler passes (reconciler only)
-	applied *signal         // fires each time the meta replica applies a change
+	ctx     context.Context   // cancelled by Close
+	poke    chan struct{}     // wakes the reconciler
+	leader  chan struct{}     // wakes the meta leader follower
+	passes  int               // reconciler passes (reconciler only)
+	applied *broadcast.Signal // fires each time the meta replica applies a change
 
 	resMu    sync.Mutex
 	reserved map[string][]uint64 // store -> nodes, of the creates in flight (limit.go)
@@ -44,7 +45,7 @@ func New(cfg Config) *Lifecycle {
 	g := run.New()
 	return &Lifecycle{
 		cfg: cfg, run: g, ctx: g.Context(),
-		poke: make(chan struct{}, 1), leader: make(chan struct{}, 1), applied: newSignal(),
+		poke: make(chan struct{}, 1), leader: make(chan struct{}, 1), applied: broadcast.New(),
 		mismatch: map[string]string{}, settled: map[string]bool{}, reserved: map[string][]uint64{},
 	}
 }
@@ -66,7 +67,7 @@ func (l *Lifecycle) Poke() { wake(l.poke) }
 // the reconciler runs a pass soon and creates waiting for their store to
 // run look again. It never blocks (it runs on dragonboat's goroutine).
 func (l *Lifecycle) MetaApplied() {
-	l.applied.fire()
+	l.applied.Fire()
 	wake(l.poke)
 }
 
@@ -109,28 +110,4 @@ func (l *Lifecycle) defaultRunning() bool {
 		return false
 	}
 	return s != nil && (s.Status == meta.StatusRunning || s.Status == meta.StatusDegraded)
-}
-
-// signal wakes every waiter each time it fires; a waiter takes the channel
-// (C) before it reads what it waits on, so a change between the read and
-// the wait still wakes it.
-type signal struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newSignal() *signal { return &signal{ch: make(chan struct{})} }
-
-// C returns a channel closed at the next fire.
-func (s *signal) C() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ch
-}
-
-func (s *signal) fire() {
-	s.mu.Lock()
-	close(s.ch)
-	s.ch = make(chan struct{})
-	s.mu.Unlock()
 }

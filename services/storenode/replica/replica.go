@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/services/storenode/internal/broadcast"
 	"github.com/logbookdb/logbook/services/storenode/metrics"
 	"github.com/logbookdb/logbook/services/storenode/sm"
 )
@@ -17,7 +18,7 @@ type Replica struct {
 	spec     Spec
 	raft     Raft
 	proposer *proposer
-	applied  *signal
+	applied  *broadcast.Signal
 	metrics  *metrics.Store
 	sm       atomic.Pointer[sm.StateMachine] // set by dragonboat when it creates the state machine
 	ctx      context.Context                 // ends when the replica stops (or the Set closes)
@@ -155,29 +156,6 @@ func (r *Replica) Restoring() bool {
 		return r.spec.Restore
 	}
 	return m.Restoring() || (r.spec.Restore && !m.Restored())
-}
-
-// signal wakes any number of waiters each time it fires; waiters that were
-// not waiting miss nothing they need, because they re-read state on wake-up.
-type signal struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newSignal() *signal { return &signal{ch: make(chan struct{})} }
-
-// C returns a channel closed at the next fire.
-func (s *signal) C() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ch
-}
-
-func (s *signal) fire() {
-	s.mu.Lock()
-	close(s.ch)
-	s.ch = make(chan struct{})
-	s.mu.Unlock()
 }
 
 // Backoff spaces a leader task's retries: 10 ms, doubling up to a second.

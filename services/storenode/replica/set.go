@@ -10,6 +10,7 @@ import (
 	"time"
 
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/logbookdb/logbook/services/storenode/internal/broadcast"
 	"github.com/logbookdb/logbook/services/storenode/metrics"
 	"github.com/logbookdb/logbook/services/storenode/raft"
 	"github.com/logbookdb/logbook/services/storenode/sm"
@@ -115,10 +116,10 @@ func (s *Set) dir(id string) string { return filepath.Join(s.cfg.Dir, id) }
 func (s *Set) Start(spec Spec, addrs map[uint64]string) error {
 	dir := s.dir(spec.ID)
 	limits := spec.Limits
-	r := &Replica{spec: spec, raft: s.cfg.Raft, applied: newSignal(), metrics: s.cfg.Metrics.Store(spec.ID), storeVersion: s.cfg.StoreVersion}
+	r := &Replica{spec: spec, raft: s.cfg.Raft, applied: broadcast.New(), metrics: s.cfg.Metrics.Store(spec.ID), storeVersion: s.cfg.StoreVersion}
 	create := func() dbsm.IOnDiskStateMachine {
 		m := sm.New(s.cfg.Engine, spec.ShardID, s.cfg.NodeID, dir, limits)
-		m.OnApply(func(uint64) { r.applied.fire() })
+		m.OnApply(func(uint64) { r.applied.Fire() })
 		r.sm.Store(m)
 		return m
 	}
