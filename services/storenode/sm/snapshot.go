@@ -160,6 +160,7 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 	s.events.Store(h.NextPosition)
 	s.restoring.Store(restoring)
 	s.restored.Store(restored)
+	s.eng.recovered.Add(1)
 	return nil
 }
 
