@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -110,6 +111,28 @@ func TestLaggingFollowerRecoversFromSnapshot(t *testing.T) {
 		want[id] = eventKeys(readAllForwardCtx(t, ctx, c.Client.Store(id)))
 	}
 	waitCaughtUp(t, ctx, c, all, 3)
+	// What the recovered replicas hold in memory (reloaded by the
+	// recovery, not by a reopen): events, bytes and quota, as the other
+	// replicas have them.
+	for _, name := range []string{"logbook_store_events", "logbook_store_event_bytes", "logbook_store_quota"} {
+		ref := storeGauges(t, c.node(1).n.MetricsRegistry(), name)
+		if got := storeGauges(t, c.node(lag).n.MetricsRegistry(), name); !maps.Equal(got, ref) {
+			t.Fatalf("%s on the recovered node %v, on node 1 %v", name, got, ref)
+		}
+		if name == "logbook_store_quota" && ref["events/snap-a"] != maxEvents {
+			t.Fatalf("%s %v: snap-a's quota is missing", name, ref)
+		}
+	}
+	// Restarted, the recovered node opens on what the recoveries and the
+	// entries after them left: no snapshot is needed again.
+	down = c.node(lag)
+	c.stop(lag)
+	c.restart(down)
+	c.waitReady()
+	waitCaughtUp(t, ctx, c, all, 3)
+	if got := counter(t, c.node(lag).n.MetricsRegistry(), "logbook_store_snapshots_recovered_total"); got != 0 {
+		t.Fatalf("node %d recovered %v replicas from a snapshot again after a restart", lag, got)
+	}
 	v := c.view(ctx)
 	shards := map[string]uint64{}
 	for _, id := range all {
@@ -192,6 +215,30 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// storeGauges reads a per-store gauge from a node's metrics, by store (and
+// kind, as kind/store: labels come in name order).
+func storeGauges(t *testing.T, reg *prometheus.Registry, name string) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var key []string
+			for _, l := range m.GetLabel() {
+				key = append(key, l.GetValue())
+			}
+			out[strings.Join(key, "/")] = m.GetGauge().GetValue()
+		}
+	}
+	return out
 }
 
 // replicaDigest summarises a store replica's range in a stopped node's
