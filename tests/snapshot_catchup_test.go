@@ -181,8 +181,17 @@ func TestLaggingFollowerRecoversFromSnapshot(t *testing.T) {
 // all report the same applied index.
 func waitCaughtUp(t *testing.T, ctx context.Context, c *memCluster, stores []string, size int) {
 	t.Helper()
+	waitViewCaughtUp(t, ctx, c.Client, stores, size)
+}
+
+// waitViewCaughtUp is waitCaughtUp with the view asked through cl.
+func waitViewCaughtUp(t *testing.T, ctx context.Context, cl *client.Client, stores []string, size int) {
+	t.Helper()
 	eventually(t, 30*time.Second, func() error {
-		v := c.view(ctx)
+		v, err := cl.View(ctx)
+		if err != nil {
+			return err
+		}
 		for _, id := range stores {
 			s, err := storeOf(v, id)
 			if err != nil {
