@@ -72,8 +72,11 @@ func TestSnapshotRecoveryKilledMidwayRecovers(t *testing.T) {
 	c.restart(lag)
 	c.waitReady(lag)
 	waitViewCaughtUp(t, ctx, c.Client, all, 3)
-	if got := value(scrape(t, c.node(lag).http), "logbook_store_snapshots_recovered_total"); got < 1 {
-		t.Fatalf("node %d recovered %v replicas from a snapshot after the crash, want at least 1", lag, got)
+	fams := scrape(t, c.node(lag).http)
+	recovered, received := value(fams, "logbook_store_snapshots_recovered_total"), value(fams, "logbook_raft_snapshots_received_total")
+	t.Logf("after the crash, node %d received %v snapshots and recovered %v replicas", lag, received, recovered)
+	if recovered < 1 {
+		t.Fatalf("node %d recovered %v replicas from a snapshot after the crash, want at least 1", lag, recovered)
 	}
 	for _, id := range all {
 		if got := eventKeys(readAllForwardCtx(t, ctx, c.Client.Store(id))); !slices.Equal(got, want[id]) {
