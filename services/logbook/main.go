@@ -76,6 +76,7 @@ func run() error {
 		StoreID: nc.DefaultStore, Logger: logger, RequestTimeout: nc.RequestTimeout,
 		Limits: nc.Limits, NATSMaxPayload: natsMaxPayload,
 		Stores: nc.StaticStores, MaxStores: nc.MaxStores, MaxReplicas: nc.MaxReplicas,
+		StoreSnapshotEntries: nc.StoreSnapshotEntries, StoreCompactionOverhead: nc.StoreCompactionOverhead,
 		MetricsStoreLimit: nc.MetricsStoreLimit, HTTPAddress: *httpAddr,
 		ReadyTimeout: readyTimeout(nc.InitialSize),
 	})

@@ -61,6 +61,10 @@ type Config struct {
 	MaxStores int
 	// MaxReplicas bounds the store replicas this node takes. Default 10,000.
 	MaxReplicas int
+	// StoreSnapshotEntries and StoreCompactionOverhead: how often a store
+	// replica snapshots and how much Raft log it keeps before the snapshot
+	// (node.Config). Defaults 100,000 and a fifth of it.
+	StoreSnapshotEntries, StoreCompactionOverhead uint64
 	// MetricsStoreLimit is how many stores get metric series of their own
 	// (node.Config.MetricsStoreLimit). Default 100; negative: none.
 	MetricsStoreLimit int

@@ -29,6 +29,8 @@ type Flags struct {
 	Stores         *string
 	MaxStores      *int
 	MaxReplicas    *int
+	SnapEntries    *int
+	SnapOverhead   *int
 	MetricsStores  *int
 	RequestTimeout *time.Duration
 	HoldVersion    *bool
@@ -57,6 +59,8 @@ func Register(fs *flag.FlagSet, defaultData string) *Flags {
 	f.Stores = fs.String("stores", flagenv.String("LOGBOOK_STORES", ""), "comma-separated ids of stores to create at start-up with default settings (env LOGBOOK_STORES)")
 	f.MaxStores = fs.Int("max-stores", flagenv.Int("LOGBOOK_MAX_STORES", 10_000), "most stores the cluster may hold (env LOGBOOK_MAX_STORES)")
 	f.MaxReplicas = fs.Int("max-replicas", flagenv.Int("LOGBOOK_MAX_REPLICAS", 10_000), "most store replicas this storenode takes; a create placed here beyond it answers replica_limit_reached (env LOGBOOK_MAX_REPLICAS)")
+	f.SnapEntries = fs.Int("store-snapshot-entries", flagenv.Int("LOGBOOK_STORE_SNAPSHOT_ENTRIES", 100_000), "Raft entries a store replica applies between two snapshots; a follower further behind than the log kept is sent a snapshot (env LOGBOOK_STORE_SNAPSHOT_ENTRIES)")
+	f.SnapOverhead = fs.Int("store-compaction-overhead", flagenv.Int("LOGBOOK_STORE_COMPACTION_OVERHEAD", 0), "Raft entries a store replica keeps before its latest snapshot; 0: a fifth of -store-snapshot-entries (env LOGBOOK_STORE_COMPACTION_OVERHEAD)")
 	f.MetricsStores = fs.Int("metrics-store-limit", flagenv.Int("LOGBOOK_METRICS_STORE_LIMIT", 100), "stores with metric series of their own on this node; the others share store=\"_other\"; 0: none (env LOGBOOK_METRICS_STORE_LIMIT)")
 	f.HoldVersion = fs.Bool("hold-cluster-version", envBool("LOGBOOK_HOLD_CLUSTER_VERSION"), "do not raise the cluster version while this node leads the registry, even once every storenode supports a newer one: set it on every node during an upgrade you may roll back (see Upgrading in docs/operations.md; env LOGBOOK_HOLD_CLUSTER_VERSION)")
 	f.RequestTimeout = fs.Duration("request-timeout", flagenv.Duration("LOGBOOK_REQUEST_TIMEOUT", 5*time.Second), "bound on each request inside the storenode, Raft round included (env LOGBOOK_REQUEST_TIMEOUT)")
@@ -72,6 +76,12 @@ func (f *Flags) Config() (node.Config, error) {
 	}
 	if *f.MaxReplicas < 1 {
 		return node.Config{}, fmt.Errorf("-max-replicas must be at least 1")
+	}
+	if *f.SnapEntries < 1 {
+		return node.Config{}, fmt.Errorf("-store-snapshot-entries must be at least 1")
+	}
+	if *f.SnapOverhead < 0 {
+		return node.Config{}, fmt.Errorf("-store-compaction-overhead must not be negative")
 	}
 	nodeID, err := f.nodeID()
 	if err != nil {
@@ -102,6 +112,7 @@ func (f *Flags) Config() (node.Config, error) {
 		NodeID: uint64(nodeID), RaftAddress: *f.RaftAddress, ListenAddress: *f.RaftListen, RaftTLS: raftTLS,
 		ClusterName: *f.Cluster, InitialSize: *f.InitialSize, DataDir: *f.DataDir,
 		DefaultStore: *f.Store, StaticStores: static, MaxStores: *f.MaxStores, MaxReplicas: *f.MaxReplicas,
+		StoreSnapshotEntries: uint64(*f.SnapEntries), StoreCompactionOverhead: uint64(*f.SnapOverhead),
 		Limits: f.Limits, RequestTimeout: *f.RequestTimeout, MetricsStoreLimit: metricsStores, HoldClusterVersion: *f.HoldVersion,
 	}, nil
 }

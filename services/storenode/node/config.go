@@ -9,6 +9,7 @@ import (
 	"github.com/logbookdb/logbook/internal/proto"
 	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/logbookdb/logbook/services/storenode/raft"
+	"github.com/logbookdb/logbook/services/storenode/replica"
 	"github.com/nats-io/nats.go"
 )
 
@@ -71,6 +72,12 @@ type Config struct {
 	// NoQuiesce keeps idle stores' Raft groups ticking and heartbeating
 	// (replica/DESIGN.md, "Idle stores"): for tests and comparisons.
 	NoQuiesce bool
+	// StoreSnapshotEntries is how many Raft entries a store replica applies
+	// between two snapshots; its Raft log keeps StoreCompactionOverhead
+	// entries before the latest one, and a follower further behind is sent
+	// a snapshot. Defaults 100,000 and a fifth of StoreSnapshotEntries; small
+	// values make followers catch up by snapshot (tests).
+	StoreSnapshotEntries, StoreCompactionOverhead uint64
 	// Limits are enforced on every request.
 	Limits wire.Limits
 	// RequestTimeout bounds each request, Raft round included. Default 5s.
@@ -146,6 +153,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ElectionTicks == 0 {
 		c.ElectionTicks = 10
+	}
+	if c.StoreSnapshotEntries == 0 {
+		c.StoreSnapshotEntries = replica.DefaultSnapshotEntries
+	}
+	if c.StoreCompactionOverhead == 0 {
+		c.StoreCompactionOverhead = c.StoreSnapshotEntries / 5
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 512

@@ -20,15 +20,17 @@ func (n *Node) startData() {
 	ops := storeops.New(n.cfg.NATS, n.srv, deliveries)
 	events := live.New(n.cfg.NATS, n.cfg.Logger)
 	n.replicas = replica.New(replica.Config{
-		Raft:          n.host,
-		Engine:        n.engine,
-		NodeID:        n.cfg.NodeID,
-		Dir:           filepath.Join(n.cfg.DataDir, "stores"),
-		ElectionTicks: n.cfg.ElectionTicks,
-		NoQuiesce:     n.cfg.NoQuiesce,
-		MaxBatch:      n.cfg.MaxBatch,
-		Proposers:     n.cfg.Proposers,
-		Serve:         func(r *replica.Replica) (func(), error) { return ops.Serve(r) },
+		Raft:               n.host,
+		Engine:             n.engine,
+		NodeID:             n.cfg.NodeID,
+		Dir:                filepath.Join(n.cfg.DataDir, "stores"),
+		ElectionTicks:      n.cfg.ElectionTicks,
+		NoQuiesce:          n.cfg.NoQuiesce,
+		SnapshotEntries:    n.cfg.StoreSnapshotEntries,
+		CompactionOverhead: n.cfg.StoreCompactionOverhead,
+		MaxBatch:           n.cfg.MaxBatch,
+		Proposers:          n.cfg.Proposers,
+		Serve:              func(r *replica.Replica) (func(), error) { return ops.Serve(r) },
 		Tasks: []replica.Task{
 			func(ctx context.Context, r *replica.Replica) { events.Run(ctx, r) },
 			func(ctx context.Context, r *replica.Replica) { deliveries.Run(ctx, r) },

@@ -32,6 +32,9 @@ var (
 	descRefused   = prometheus.NewDesc("logbook_raft_connections_refused_total", "Raft transport connections from other hosts that were refused: no certificate from the cluster's CA (mutual TLS), or a malformed or oversized frame.", nil, nil)
 	descSnapAbort = prometheus.NewDesc("logbook_raft_snapshot_send_aborts_total", "Raft snapshot transfers to followers that were aborted.", nil, nil)
 	descSnapshots = prometheus.NewDesc("logbook_raft_snapshots_created_total", "Raft snapshots taken by the replicas on this node.", nil, nil)
+	descSnapSent  = prometheus.NewDesc("logbook_raft_snapshots_sent_total", "Raft snapshots streamed to followers to the end (followers too far behind this leader's log).", nil, nil)
+	descSnapRecv  = prometheus.NewDesc("logbook_raft_snapshots_received_total", "Raft snapshots the replicas on this node received from their leader.", nil, nil)
+	descRecovered = prometheus.NewDesc("logbook_store_snapshots_recovered_total", "Store replicas on this node whose state was replaced by a Raft snapshot's, to the end (their range of the node's engine).", nil, nil)
 	descLeader    = prometheus.NewDesc("logbook_store_raft_leader", "1 if this node leads the store, 0 if it follows.", []string{"store"}, nil)
 	descTerm      = prometheus.NewDesc("logbook_store_raft_term", "The store's Raft term as this replica knows it.", []string{"store"}, nil)
 	descApplied   = prometheus.NewDesc("logbook_store_applied_index", "The last Raft index this replica applied.", []string{"store"}, nil)
@@ -49,7 +52,7 @@ var (
 )
 
 func (c scrape) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descStores, descLed, descConnFail, descSnapAbort, descSnapshots, descLeader, descTerm, descApplied,
+	for _, d := range []*prometheus.Desc{descStores, descLed, descConnFail, descRefused, descSnapAbort, descSnapshots, descSnapSent, descSnapRecv, descRecovered, descLeader, descTerm, descApplied,
 		descEvents, descBytes, descQuota, descDisk, descLag, descLive, descPSubs, descPSubLag, descInFlight, descWaiting, descParked} {
 		ch <- d
 	}
@@ -113,6 +116,9 @@ func (c scrape) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(ev.ConnectionsRefused))
 	ch <- prometheus.MustNewConstMetric(descSnapAbort, prometheus.CounterValue, float64(ev.SnapshotSendAborts))
 	ch <- prometheus.MustNewConstMetric(descSnapshots, prometheus.CounterValue, float64(ev.SnapshotsCreated))
+	ch <- prometheus.MustNewConstMetric(descSnapSent, prometheus.CounterValue, float64(ev.SnapshotsSent))
+	ch <- prometheus.MustNewConstMetric(descSnapRecv, prometheus.CounterValue, float64(ev.SnapshotsReceived))
+	ch <- prometheus.MustNewConstMetric(descRecovered, prometheus.CounterValue, float64(n.engine.SnapshotsRecovered()))
 }
 
 // psubs reports a led store's persistent subscriptions: their definitions

@@ -14,6 +14,10 @@ type Events struct {
 	// follower were aborted; SnapshotsCreated how many snapshots the
 	// replicas here took.
 	ConnectionFailures, SnapshotSendAborts, SnapshotsCreated uint64
+	// SnapshotsSent is how many snapshots were streamed to followers to the
+	// end; SnapshotsReceived how many the replicas here received from
+	// their leader (a follower too far behind the leader's log).
+	SnapshotsSent, SnapshotsReceived uint64
 	// ConnectionsRefused is how many connections from other hosts the
 	// transport refused: no valid certificate (mutual TLS), or a malformed
 	// or oversized frame.
@@ -26,6 +30,8 @@ func (h *Host) Events() Events {
 		ConnectionFailures: h.events.connFailed.Load(),
 		SnapshotSendAborts: h.events.sendAborted.Load(),
 		SnapshotsCreated:   h.events.snapshots.Load(),
+		SnapshotsSent:      h.events.sent.Load(),
+		SnapshotsReceived:  h.events.received.Load(),
 		ConnectionsRefused: h.refusedConnections(),
 	}
 }
@@ -41,6 +47,7 @@ func (h *Host) refusedConnections() uint64 {
 // called on dragonboat's goroutines and must not block).
 type systemEvents struct {
 	connFailed, sendAborted, snapshots atomic.Uint64
+	sent, received                     atomic.Uint64
 }
 
 // Replica lifecycle: the replica set and the registry know it already.
@@ -54,14 +61,15 @@ func (e *systemEvents) MembershipChanged(raftio.NodeInfo) {}
 func (e *systemEvents) ConnectionEstablished(raftio.ConnectionInfo) {}
 func (e *systemEvents) ConnectionFailed(raftio.ConnectionInfo)      { e.connFailed.Add(1) }
 
-// Snapshots sent to followers: aborts are counted.
+// Snapshots sent to followers: completions and aborts are counted.
 func (e *systemEvents) SendSnapshotStarted(raftio.SnapshotInfo)   {}
-func (e *systemEvents) SendSnapshotCompleted(raftio.SnapshotInfo) {}
+func (e *systemEvents) SendSnapshotCompleted(raftio.SnapshotInfo) { e.sent.Add(1) }
 func (e *systemEvents) SendSnapshotAborted(raftio.SnapshotInfo)   { e.sendAborted.Add(1) }
 
-// Snapshots taken here are counted; the rest is routine.
+// Snapshots taken here and received from a leader are counted; the rest
+// is routine.
 func (e *systemEvents) SnapshotCreated(raftio.SnapshotInfo)   { e.snapshots.Add(1) }
-func (e *systemEvents) SnapshotReceived(raftio.SnapshotInfo)  {}
+func (e *systemEvents) SnapshotReceived(raftio.SnapshotInfo)  { e.received.Add(1) }
 func (e *systemEvents) SnapshotRecovered(raftio.SnapshotInfo) {}
 func (e *systemEvents) SnapshotCompacted(raftio.SnapshotInfo) {}
 func (e *systemEvents) LogCompacted(raftio.EntryInfo)         {}

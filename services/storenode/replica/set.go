@@ -50,6 +50,11 @@ type Config struct {
 	Dir string
 	// ElectionTicks is the election timeout in Raft ticks.
 	ElectionTicks uint64
+	// SnapshotEntries is how many Raft entries a store's replica applies
+	// between two snapshots of its own (its log is then compacted up to
+	// CompactionOverhead entries before the snapshot: a follower further
+	// behind is sent a snapshot). Defaults 100,000 and 20,000.
+	SnapshotEntries, CompactionOverhead uint64
 	// MaxBatch bounds how many commands one Raft entry carries; Proposers
 	// is how many entries of one store may be in flight.
 	MaxBatch, Proposers int
@@ -94,6 +99,13 @@ type Set struct {
 	closing  bool                // no store is served again (Unserve)
 }
 
+// The default snapshot interval and log overhead of a store's replicas
+// (Config.SnapshotEntries, CompactionOverhead).
+const (
+	DefaultSnapshotEntries    = 100_000
+	DefaultCompactionOverhead = 20_000
+)
+
 // New returns an empty Set; Follow starts its follower.
 func New(cfg Config) *Set {
 	if cfg.Logger == nil {
@@ -104,6 +116,12 @@ func New(cfg Config) *Set {
 	}
 	if cfg.Wake == nil {
 		cfg.Wake = make(chan struct{}, 1)
+	}
+	if cfg.SnapshotEntries == 0 {
+		cfg.SnapshotEntries = DefaultSnapshotEntries
+	}
+	if cfg.CompactionOverhead == 0 {
+		cfg.CompactionOverhead = DefaultCompactionOverhead
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Set{cfg: cfg, ctx: ctx, cancel: cancel, replicas: map[string]*Replica{}}
@@ -123,7 +141,7 @@ func (s *Set) Start(spec Spec, addrs map[uint64]string) error {
 		r.sm.Store(m)
 		return m
 	}
-	rc := raft.ReplicaConfig{ShardID: spec.ShardID, ElectionTicks: s.electionTicks(spec), SnapshotEntries: 100_000, CompactionOverhead: 20_000, Quiesce: !s.cfg.NoQuiesce}
+	rc := raft.ReplicaConfig{ShardID: spec.ShardID, ElectionTicks: s.electionTicks(spec), SnapshotEntries: s.cfg.SnapshotEntries, CompactionOverhead: s.cfg.CompactionOverhead, Quiesce: !s.cfg.NoQuiesce}
 	// Every replica starts with the same initial members, taken from the
 	// registry (node id = replica id); a restarted replica takes its
 	// membership from its Raft log instead.

@@ -1,8 +1,10 @@
 package sm
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
@@ -15,7 +17,16 @@ type Engine struct {
 	db    *pebble.DB
 	cache *pebble.Cache
 	dir   string
+
+	// recovered counts the replicas' recoveries from a Raft snapshot that
+	// completed since the engine opened (snapshot.go).
+	recovered atomic.Uint64
 }
+
+// SnapshotsRecovered returns how many store replicas on this engine
+// replaced their range with a Raft snapshot's content, to the end, since
+// the engine opened (a follower too far behind its leader's log).
+func (e *Engine) SnapshotsRecovered() uint64 { return e.recovered.Load() }
 
 // EngineOptions bound what the engine holds in memory and in open files,
 // independently of how many stores it holds.
@@ -170,4 +181,44 @@ func (e *Engine) Shards() ([]uint64, error) {
 		return nil, fmt.Errorf("sm: list shards: %w", err)
 	}
 	return out, nil
+}
+
+// ReplicaDigest summarises one replica's keys in the engine, for checks by
+// tools and tests (it reads the whole range): replicas of a store that
+// applied the same entries have the same digest. Applied is the replica's
+// applied index, left out of Sum: a replica that applied a few more
+// entries carrying no command (a new leader's first entry) differs only
+// there.
+type ReplicaDigest struct {
+	Keys    int      // the keys in the range, the applied index's included
+	Applied uint64   // the applied index stored in the range (0: none)
+	Sum     [32]byte // SHA-256 of every other store key and value, in order
+}
+
+// Digest returns the digest of one replica's range.
+func (e *Engine) Digest(shardID, replicaID uint64) (ReplicaDigest, error) {
+	sp := replicaSpan(shardID, replicaID)
+	it := newKVIter(sp, nil, e.db.NewIter)
+	h := sha256.New()
+	var d ReplicaDigest
+	var lenBuf [binary.MaxVarintLen64]byte
+	for ok := it.First(); ok; ok = it.Next() {
+		d.Keys++
+		k, v := it.Key(), it.Value()
+		if string(k) == string(keyApplied) {
+			if len(v) == 8 {
+				d.Applied = binary.BigEndian.Uint64(v)
+			}
+			continue
+		}
+		h.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(k)))])
+		h.Write(k)
+		h.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(v)))])
+		h.Write(v)
+	}
+	if err := it.Close(); err != nil {
+		return ReplicaDigest{}, fmt.Errorf("sm: digest replica %d/%d: %w", shardID, replicaID, err)
+	}
+	copy(d.Sum[:], h.Sum(nil))
+	return d, nil
 }

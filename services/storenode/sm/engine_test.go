@@ -141,11 +141,32 @@ func TestRecoverOneStoreLeavesTheOther(t *testing.T) {
 	if err := src.SaveSnapshot(ctx, &buf, nil); err != nil {
 		t.Fatal(err)
 	}
+	bBefore, err := eng.Digest(2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := eng.SnapshotsRecovered(); n != 0 {
+		t.Fatalf("%d recoveries counted before any", n)
+	}
 	if err := a.RecoverFromSnapshot(bytes.NewReader(buf.Bytes()), nil); err != nil {
 		t.Fatal(err)
 	}
 	if a.Applied() != 3 {
 		t.Fatalf("a applied %d after recovery, want 3", a.Applied())
+	}
+	if n := eng.SnapshotsRecovered(); n != 1 {
+		t.Fatalf("%d recoveries counted, want 1", n)
+	}
+	// a's range is now the source's, key for key; b's did not change.
+	want, err := src.eng.Digest(1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := eng.Digest(1, 1); err != nil || got != want || got.Applied != 3 || got.Keys < 10 {
+		t.Fatalf("a's digest after recovery %+v (%v), the source's %+v", got, err, want)
+	}
+	if got, err := eng.Digest(2, 1); err != nil || got != bBefore {
+		t.Fatalf("b's digest changed by a's recovery: %+v (%v), was %+v", got, err, bBefore)
 	}
 	if got, err := types(a, "orders"); err != nil || got != "2 [S]" {
 		t.Fatalf("a/orders %s, %v", got, err)

@@ -129,6 +129,14 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 			return fmt.Errorf("sm: recover: %w", err)
 		}
 		b.Set(k, v, nil)
+		if n+1 == recoverMidwayKeys && failpoint == "recover-midway" {
+			// Part of the keys reach the engine (the applied index among
+			// them), as a crash between two batches would leave them.
+			if err := b.b.Commit(pebble.NoSync); err != nil {
+				return fmt.Errorf("sm: recover: %w", err)
+			}
+			crashAt("recover-midway")
+		}
 		if b.b.Len() > 32<<20 {
 			if err := b.b.Commit(pebble.NoSync); err != nil {
 				return fmt.Errorf("sm: recover: %w", err)
@@ -160,6 +168,7 @@ func (s *StateMachine) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) e
 	s.events.Store(h.NextPosition)
 	s.restoring.Store(restoring)
 	s.restored.Store(restored)
+	s.eng.recovered.Add(1)
 	return nil
 }
 
