@@ -26,6 +26,7 @@ func (n *Node) MetricsRegistry() *prometheus.Registry { return n.metrics.Registr
 type scrape struct{ n *Node }
 
 var (
+	descEngine    = prometheus.NewDesc("logbook_storenode_engine_disk_bytes", "Disk space of this node's storage engine, which holds every store replica here (table files and write-ahead log; the Raft log is apart).", nil, nil)
 	descStores    = prometheus.NewDesc("logbook_storenode_stores", "Store replicas running on this node.", nil, nil)
 	descLed       = prometheus.NewDesc("logbook_storenode_stores_led", "Stores this node leads.", nil, nil)
 	descConnFail  = prometheus.NewDesc("logbook_raft_connection_failures_total", "Raft transport connections to other storenodes that failed.", nil, nil)
@@ -41,7 +42,7 @@ var (
 	descEvents    = prometheus.NewDesc("logbook_store_events", "Events the store holds (its next position), as this replica applied them.", []string{"store"}, nil)
 	descBytes     = prometheus.NewDesc("logbook_store_event_bytes", "Bytes of the events the store holds, as its quota counts them (schemas/operations.md, quotas), as this replica applied them.", []string{"store"}, nil)
 	descQuota     = prometheus.NewDesc("logbook_store_quota", "The store's quota as its state machine here enforces it, by kind (events, bytes); absent: no limit.", []string{"store", "kind"}, nil)
-	descDisk      = prometheus.NewDesc("logbook_store_disk_bytes", "Disk space of this replica's state machine (an estimate of its key range in the node's engine; the Raft log is shared by the node).", []string{"store"}, nil)
+	descDisk      = prometheus.NewDesc("logbook_store_disk_bytes", "Disk space of this replica's state machine: an estimate of its key range in the node's engine table files, so 0 until its writes are flushed from memory (the whole engine: logbook_storenode_engine_disk_bytes).", []string{"store"}, nil)
 	descLag       = prometheus.NewDesc("logbook_store_follower_lag_entries", "On the leader: how many Raft entries a follower's replica trails this one, from the follower's last heartbeat (up to a second old).", []string{"store", "follower"}, nil)
 	descLive      = prometheus.NewDesc("logbook_store_live_lag_events", "On the leader: events applied but not yet published as live events.", []string{"store"}, nil)
 	descPSubs     = prometheus.NewDesc("logbook_store_psubs", "On the leader: persistent subscriptions of the store.", []string{"store"}, nil)
@@ -52,7 +53,7 @@ var (
 )
 
 func (c scrape) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descStores, descLed, descConnFail, descRefused, descSnapAbort, descSnapshots, descSnapSent, descSnapRecv, descRecovered, descLeader, descTerm, descApplied,
+	for _, d := range []*prometheus.Desc{descEngine, descStores, descLed, descConnFail, descRefused, descSnapAbort, descSnapshots, descSnapSent, descSnapRecv, descRecovered, descLeader, descTerm, descApplied,
 		descEvents, descBytes, descQuota, descDisk, descLag, descLive, descPSubs, descPSubLag, descInFlight, descWaiting, descParked} {
 		ch <- d
 	}
@@ -110,6 +111,7 @@ func (c scrape) Collect(ch chan<- prometheus.Metric) {
 		c.psubs(ch, r, id, events)
 	}
 	gauge(descStores, float64(len(replicas)))
+	gauge(descEngine, float64(n.engine.DiskBytes()))
 	gauge(descLed, float64(led))
 	ev := n.host.Events()
 	ch <- prometheus.MustNewConstMetric(descConnFail, prometheus.CounterValue, float64(ev.ConnectionFailures))
