@@ -133,14 +133,7 @@ func TestRecoverOneStoreLeavesTheOther(t *testing.T) {
 	src, _ := open(t, t.TempDir())
 	defer src.Close()
 	fill(t, src, 1, "S", 2, "orders", "s1", "s2")
-	ctx, err := src.PrepareSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := src.SaveSnapshot(ctx, &buf, nil); err != nil {
-		t.Fatal(err)
-	}
+	buf := saveSnapshot(t, src)
 	bBefore, err := eng.Digest(2, 1)
 	if err != nil {
 		t.Fatal(err)

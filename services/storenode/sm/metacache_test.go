@@ -87,14 +87,7 @@ func TestMetaCacheForgottenOnSnapshotRecovery(t *testing.T) {
 	src, _ := open(t, t.TempDir())
 	defer src.Close()
 	src.Update([]dbsm.Entry{entry(t, 1, 1, appendCmd("x", ExpectNoStream, 0, 2))}) // x at revision 1
-	ctx, err := src.PrepareSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := src.SaveSnapshot(ctx, &buf, nil); err != nil {
-		t.Fatal(err)
-	}
+	buf := saveSnapshot(t, src)
 
 	dst, _ := open(t, t.TempDir())
 	defer dst.Close()

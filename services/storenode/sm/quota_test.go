@@ -206,14 +206,7 @@ func TestUsageAndQuotaInRaftSnapshot(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			ctx, err := src.PrepareSnapshot()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var buf bytes.Buffer
-			if err := src.SaveSnapshot(ctx, &buf, nil); err != nil {
-				t.Fatal(err)
-			}
+			buf := saveSnapshot(t, src)
 			dst, _ := open(t, t.TempDir())
 			defer dst.Close()
 			dst.Update([]dbsm.Entry{entry(t, 1, 1, appendCmd("junk", ExpectAny, 0, 2))})

@@ -313,14 +313,7 @@ func TestSnapshotsInRaftSnapshotAndReopen(t *testing.T) {
 		entry(t, 2, 2, saveCmd("s", 3, "T", "three", 0)),
 		entry(t, 3, 3, saveCmd("s", 4, "T", "four", 0)),
 	})
-	ctx, err := src.PrepareSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := src.SaveSnapshot(ctx, &buf, nil); err != nil {
-		t.Fatal(err)
-	}
+	buf := saveSnapshot(t, src)
 	dst, _ := open(t, t.TempDir())
 	defer dst.Close()
 	if err := dst.RecoverFromSnapshot(bytes.NewReader(buf.Bytes()), nil); err != nil {

@@ -168,14 +168,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		src.Update([]dbsm.Entry{entry(t, i, int64(i), appendCmd(fmt.Sprintf("s-%d", i%4), ExpectAny, 0, 5))})
 	}
 	src.Update([]dbsm.Entry{entry(t, 21, 30, Command{Op: OpDelete, Stream: "s-1"})})
-	ctx, err := src.PrepareSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := src.SaveSnapshot(ctx, &buf, nil); err != nil {
-		t.Fatal(err)
-	}
+	buf := saveSnapshot(t, src)
 
 	dstDir := t.TempDir()
 	dst, _ := open(t, dstDir)
@@ -275,4 +268,19 @@ func TestNewerEntryVersionHaltsTheReplica(t *testing.T) {
 	if s.Applied() != 0 {
 		t.Fatalf("applied index %d", s.Applied())
 	}
+}
+
+// saveSnapshot takes a Raft snapshot of src as dragonboat would stream it
+// to a follower.
+func saveSnapshot(t *testing.T, src *StateMachine) *bytes.Buffer {
+	t.Helper()
+	ctx, err := src.PrepareSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := src.SaveSnapshot(ctx, &buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
 }
