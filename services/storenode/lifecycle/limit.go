@@ -1,9 +1,6 @@
 package lifecycle
 
 import (
-	"slices"
-	"sort"
-
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/services/storenode/meta"
 )
@@ -83,8 +80,7 @@ func (l *Lifecycle) maxReplicas(n uint64) int {
 	return l.cfg.MaxReplicas
 }
 
-// placement is meta.State.place: the rf least-loaded nodes not leaving,
-// ties to the lowest id.
+// placement is meta.State.place: the rf least-loaded nodes not leaving.
 func placement(nodes []meta.Node, load map[uint64]int, rf int) []uint64 {
 	ids := make([]uint64, 0, len(nodes))
 	for _, n := range nodes {
@@ -92,16 +88,5 @@ func placement(nodes []meta.Node, load map[uint64]int, rf int) []uint64 {
 			ids = append(ids, n.ID)
 		}
 	}
-	sort.Slice(ids, func(i, j int) bool {
-		if load[ids[i]] != load[ids[j]] {
-			return load[ids[i]] < load[ids[j]]
-		}
-		return ids[i] < ids[j]
-	})
-	if rf > len(ids) {
-		return nil
-	}
-	out := slices.Clone(ids[:rf])
-	slices.Sort(out)
-	return out
+	return meta.LeastLoaded(ids, load, rf)
 }

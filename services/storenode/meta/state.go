@@ -148,6 +148,13 @@ func (st *State) placeExcluding(rf int, exclude []uint64) []uint64 {
 			ids = append(ids, id)
 		}
 	}
+	return LeastLoaded(ids, load, rf)
+}
+
+// LeastLoaded is the placement rule: of the candidate node ids, the rf
+// holding the fewest replicas (load), ties to the lowest id, returned in
+// id order; nil if there are fewer than rf. ids is reordered.
+func LeastLoaded(ids []uint64, load map[uint64]int, rf int) []uint64 {
 	sort.Slice(ids, func(i, j int) bool {
 		if load[ids[i]] != load[ids[j]] {
 			return load[ids[i]] < load[ids[j]]
@@ -157,7 +164,7 @@ func (st *State) placeExcluding(rf int, exclude []uint64) []uint64 {
 	if rf > len(ids) {
 		return nil
 	}
-	out := ids[:rf]
+	out := slices.Clone(ids[:rf])
 	slices.Sort(out)
 	return out
 }
