@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ type memCluster struct {
 	t     *testing.T
 	ns    *server.Server
 	url   string
+	base  string // holds every node's data directory; removed after close
 	mu    sync.Mutex
 	nodes map[uint64]*memNode
 	gatewayFront
@@ -57,7 +59,11 @@ func startNATSWith(t testing.TB, opts *server.Options) (*server.Server, string) 
 
 // newMemCluster prepares a cluster; add nodes with start.
 func newMemCluster(t *testing.T) *memCluster {
-	c := &memCluster{t: t, nodes: map[uint64]*memNode{}}
+	// The data directories' parent is made before the cleanup that stops the
+	// nodes is registered, so the nodes stop before it is removed: a node
+	// still running while its directory goes (a t.TempDir made later would
+	// be removed first) can find its engine's files gone and exit the test.
+	c := &memCluster{t: t, nodes: map[uint64]*memNode{}, base: t.TempDir()}
 	c.ns, c.url = startNATS(t)
 	t.Cleanup(c.close)
 	return c
@@ -76,10 +82,19 @@ func startMemCluster(t *testing.T, size int, configure ...func(*node.Config)) *m
 // "test" formed by size nodes; configure may adjust it.
 func (c *memCluster) nodeConfig(id uint64, size int) node.Config {
 	return node.Config{
-		NodeID: id, RaftAddress: freeAddr(c.t), DataDir: c.t.TempDir(),
+		NodeID: id, RaftAddress: freeAddr(c.t), DataDir: c.dataDir(),
 		ClusterName: "test", InitialSize: size, Logger: testLogger(),
 		HeartbeatInterval: 200 * time.Millisecond,
 	}
+}
+
+// dataDir makes a new node data directory under the cluster's base.
+func (c *memCluster) dataDir() string {
+	dir, err := os.MkdirTemp(c.base, "node-")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return dir
 }
 
 // start starts a storenode with cfg (NATS filled in); it does not wait.
