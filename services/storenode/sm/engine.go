@@ -112,6 +112,9 @@ func (e *Engine) RemoveReplica(shardID, replicaID uint64) error {
 	if err := b.DeleteRange(sp.lo, sp.hi, nil); err != nil {
 		return fmt.Errorf("sm: remove replica %d/%d: %w", shardID, replicaID, err)
 	}
+	if err := b.Delete(dormantKey(shardID, replicaID), nil); err != nil {
+		return fmt.Errorf("sm: remove replica %d/%d: %w", shardID, replicaID, err)
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("sm: remove replica %d/%d: %w", shardID, replicaID, err)
 	}

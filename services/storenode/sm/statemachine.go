@@ -62,6 +62,9 @@ type StateMachine struct {
 
 	backupsMu sync.Mutex
 	backups   map[*Backup]struct{} // open backups (backup.go), closed with the database
+
+	closeOnce sync.Once
+	closed    chan struct{} // closed by Close (Closed)
 }
 
 // Restoring reports whether a restore into the store is in progress, as
@@ -133,7 +136,22 @@ func (s *StateMachine) OnApply(fn func(nextPosition uint64)) { s.onApply = fn }
 // store's own Pebble database was kept before the engine was shared
 // (stores/<id>): if it exists, Open migrates it (legacy.go); "" for none.
 func New(eng *Engine, shardID, replicaID uint64, legacyDir string, limits wire.Limits) *StateMachine {
-	return &StateMachine{eng: eng, sp: replicaSpan(shardID, replicaID), legacy: legacyDir, limits: limits.WithDefaults()}
+	return &StateMachine{eng: eng, sp: replicaSpan(shardID, replicaID), legacy: legacyDir, limits: limits.WithDefaults(),
+		closed: make(chan struct{})}
+}
+
+// Closed returns a channel closed once dragonboat has closed the state
+// machine: no Update of it runs any more, so another instance of the same
+// replica may open its range.
+func (s *StateMachine) Closed() <-chan struct{} { return s.closed }
+
+// Busy reports whether the replica holds state that dies with it: an open
+// backup, or a restore in progress.
+func (s *StateMachine) Busy() bool {
+	s.backupsMu.Lock()
+	open := len(s.backups) > 0
+	s.backupsMu.Unlock()
+	return open || s.restoring.Load()
 }
 
 // snapshot pins a consistent view of the replica's keys.
@@ -294,6 +312,7 @@ func (s *StateMachine) Sync() error {
 func (s *StateMachine) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.closeOnce.Do(func() { close(s.closed) })
 	if !s.opened {
 		return nil
 	}
