@@ -14,7 +14,7 @@ type NodeHeartbeat struct {
 	Started     int64        `msgpack:"started"`
 	MetaLeader  bool         `msgpack:"meta_leader"`
 	Leads       []string     `msgpack:"leads"` // stores this node leads
-	Hosts       []string     `msgpack:"hosts"` // stores with a replica running here
+	Hosts       []string     `msgpack:"hosts"` // stores with a replica running (or dormant) here
 	Settings    NodeSettings `msgpack:"settings"`
 	// What each replica running here reports about itself, one entry per
 	// store of Hosts, in the same order (arrays rather than a map per
@@ -36,6 +36,10 @@ type NodeHeartbeat struct {
 	StoreCommandVersion uint32 `msgpack:"store_command_version,omitempty"`
 	MetaCommandVersion  uint32 `msgpack:"meta_command_version,omitempty"`
 	DataFormat          uint32 `msgpack:"data_format,omitempty"`
+	// Dormant: the stores of Hosts whose replica here is dormant (stopped
+	// while idle, started by the next request); they see no leader. Older
+	// storenodes send none.
+	Dormant []string `msgpack:"dormant,omitempty"`
 }
 
 // NodeSettings are the settings of a node that must agree across the cluster.

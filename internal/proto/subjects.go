@@ -38,6 +38,9 @@ const (
 	Discover = prefix + "discover"
 	// Heartbeat carries each storenode's periodic state.
 	Heartbeat = prefix + "heartbeat"
+	// StoreWake asks every storenode holding a dormant replica of the store
+	// named by the body to start it (every storenode listens).
+	StoreWake = prefix + "wake"
 	// MetaJoin is the meta-leader operation that adds a storenode to the
 	// cluster (subject Meta(MetaJoin)).
 	MetaJoin = "join"

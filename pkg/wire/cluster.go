@@ -21,6 +21,9 @@ const (
 	StoreHealthy         = "ok"               // a leader, every replica running
 	StoreUnderReplicated = "under_replicated" // a leader, some replica not running
 	StoreUnavailable     = "unavailable"      // no leader known: requests fail
+	// StoreDormant: idle, with a quorum of its replicas dormant (stopped
+	// until used); the next request wakes it, after an election.
+	StoreDormant = "dormant"
 )
 
 // Replica states, as the replicas report them in their nodes' heartbeats.
@@ -28,6 +31,7 @@ const (
 	ReplicaRunning    = "running"     // its node is up and runs it
 	ReplicaNotRunning = "not_running" // its node is up but does not run it
 	ReplicaNodeDown   = "node_down"   // its node is down (or never seen)
+	ReplicaDormant    = "dormant"     // its node is up and stopped it while idle; a request starts it
 )
 
 // Health statuses.

@@ -77,7 +77,7 @@ func run() error {
 		Limits: nc.Limits, NATSMaxPayload: natsMaxPayload,
 		Stores: nc.StaticStores, MaxStores: nc.MaxStores, MaxReplicas: nc.MaxReplicas,
 		StoreSnapshotEntries: nc.StoreSnapshotEntries, StoreCompactionOverhead: nc.StoreCompactionOverhead,
-		MetricsStoreLimit: nc.MetricsStoreLimit, HTTPAddress: *httpAddr,
+		MetricsStoreLimit: nc.MetricsStoreLimit, HibernateAfter: nc.HibernateAfter, HTTPAddress: *httpAddr,
 		ReadyTimeout: readyTimeout(nc.InitialSize),
 	})
 	if err != nil {

@@ -165,15 +165,18 @@ func (g *Gateway) attemptTimeout(p policy) time.Duration {
 // election, a restart), NATS answers "no responders" and the gateway sends
 // again with backoff until the deadline; if no storenode knows the store at
 // all, the answer is store_not_found, and if fewer than a quorum of its
-// replicas run (it cannot get a leader now), not_written at once.
+// replicas run (it cannot get a leader now), not_written at once. The
+// lookup also wakes the store's replicas where they sleep (a dormant store,
+// a quiesced follower of a dead leader); it is asked again each second
+// while nobody serves the store, in case that wake was lost.
 func (g *Gateway) forward(ctx context.Context, store, op string, data []byte) (*nats.Msg, error) {
-	checked := false
+	var checked time.Time
 	return g.exchange(ctx, proto.Leader(store, op), data, policy{
 		store:      store,
 		resendable: wire.StoreOps[op].Resendable,
 		what:       fmt.Sprintf("store %q has no leader", store),
 		noResponders: func(ctx context.Context) error {
-			if checked {
+			if !checked.IsZero() && time.Since(checked) < lookupAgain {
 				return nil
 			}
 			a, err := g.lookup(ctx, store)
@@ -191,11 +194,15 @@ func (g *Gateway) forward(ctx context.Context, store, op string, data []byte) (*
 				// waiting for one until the deadline would only delay the answer.
 				return codes.New(codes.NotWritten, "store %q has no leader: %d of its %d replicas run, fewer than a quorum", store, a.Running, a.Replicas)
 			}
-			checked = true
+			checked = time.Now()
 			return nil
 		},
 	})
 }
+
+// lookupAgain is how long a request waiting for a store's leader goes
+// before it looks the store up again.
+const lookupAgain = time.Second
 
 // forwardTo sends a request to an internal subject (the registry, the
 // cluster), sending it again while nobody serves it (e.g. during an

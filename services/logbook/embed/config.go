@@ -65,6 +65,9 @@ type Config struct {
 	// replica snapshots and how much Raft log it keeps before the snapshot
 	// (node.Config). Defaults 100,000 and a fifth of it.
 	StoreSnapshotEntries, StoreCompactionOverhead uint64
+	// HibernateAfter: a store idle this long has its replica stopped until
+	// the next request (node.Config.HibernateAfter). Default 0: never.
+	HibernateAfter time.Duration
 	// MetricsStoreLimit is how many stores get metric series of their own
 	// (node.Config.MetricsStoreLimit). Default 100; negative: none.
 	MetricsStoreLimit int

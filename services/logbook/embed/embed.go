@@ -81,6 +81,7 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 		StoreSnapshotEntries:    cfg.StoreSnapshotEntries,
 		StoreCompactionOverhead: cfg.StoreCompactionOverhead,
 		MetricsStoreLimit:       cfg.MetricsStoreLimit,
+		HibernateAfter:          cfg.HibernateAfter,
 		Limits:                  cfg.Limits,
 		RequestTimeout:          cfg.RequestTimeout,
 		Logger:                  cfg.Logger.With("component", "storenode"),

@@ -33,6 +33,7 @@ type Flags struct {
 	SnapOverhead   *int
 	MetricsStores  *int
 	RequestTimeout *time.Duration
+	HibernateAfter *time.Duration
 	HoldVersion    *bool
 	Limits         wire.Limits
 
@@ -64,6 +65,7 @@ func Register(fs *flag.FlagSet, defaultData string) *Flags {
 	f.MetricsStores = fs.Int("metrics-store-limit", flagenv.Int("LOGBOOK_METRICS_STORE_LIMIT", 100), "stores with metric series of their own on this node; the others share store=\"_other\"; 0: none (env LOGBOOK_METRICS_STORE_LIMIT)")
 	f.HoldVersion = fs.Bool("hold-cluster-version", envBool("LOGBOOK_HOLD_CLUSTER_VERSION"), "do not raise the cluster version while this node leads the registry, even once every storenode supports a newer one: set it on every node during an upgrade you may roll back (see Upgrading in docs/operations.md; env LOGBOOK_HOLD_CLUSTER_VERSION)")
 	f.RequestTimeout = fs.Duration("request-timeout", flagenv.Duration("LOGBOOK_REQUEST_TIMEOUT", 5*time.Second), "bound on each request inside the storenode, Raft round included (env LOGBOOK_REQUEST_TIMEOUT)")
+	f.HibernateAfter = fs.Duration("hibernate-after", flagenv.Duration("LOGBOOK_HIBERNATE_AFTER", 5*time.Minute), "stop a store's replica here once the store has applied nothing for this long; the next request starts it again, after an election (docs/operations.md, Dormant stores); 0: never (env LOGBOOK_HIBERNATE_AFTER)")
 	flagenv.Limits(fs, &f.Limits)
 	return f
 }
@@ -93,6 +95,9 @@ func (f *Flags) Config() (node.Config, error) {
 	if *f.InitialSize < 1 {
 		return node.Config{}, fmt.Errorf("-initial-size must be at least 1")
 	}
+	if *f.HibernateAfter < 0 || (*f.HibernateAfter > 0 && *f.HibernateAfter < time.Second) {
+		return node.Config{}, fmt.Errorf("-hibernate-after must be 0 (never) or at least 1s")
+	}
 	if *f.RequestTimeout < 100*time.Millisecond {
 		return node.Config{}, fmt.Errorf("-request-timeout must be at least 100ms")
 	}
@@ -114,5 +119,6 @@ func (f *Flags) Config() (node.Config, error) {
 		DefaultStore: *f.Store, StaticStores: static, MaxStores: *f.MaxStores, MaxReplicas: *f.MaxReplicas,
 		StoreSnapshotEntries: uint64(*f.SnapEntries), StoreCompactionOverhead: uint64(*f.SnapOverhead),
 		Limits: f.Limits, RequestTimeout: *f.RequestTimeout, MetricsStoreLimit: metricsStores, HoldClusterVersion: *f.HoldVersion,
+		HibernateAfter: *f.HibernateAfter,
 	}, nil
 }

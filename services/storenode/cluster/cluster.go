@@ -37,6 +37,10 @@ type Raft interface {
 // Replicas lists the store replicas running on this node.
 type Replicas interface {
 	List() []replica.Spec
+	// Dormant returns the stores whose replica here is dormant.
+	Dormant() []string
+	// Wake starts the store's dormant replica here.
+	Wake(store string) error
 	// Applied returns the last Raft index the store's replica here applied.
 	Applied(store string) uint64
 	// LocalUsage returns the usage and quota of the store's replica here;

@@ -21,7 +21,8 @@ import (
 type peer struct {
 	hb       proto.NodeHeartbeat
 	received time.Time
-	hosts    map[string]int // store -> its index in hb.Hosts
+	hosts    map[string]int  // store -> its index in hb.Hosts
+	dormant  map[string]bool // stores of hb.Hosts dormant there
 }
 
 func newPeer(hb proto.NodeHeartbeat, received time.Time) peer {
@@ -29,7 +30,14 @@ func newPeer(hb proto.NodeHeartbeat, received time.Time) peer {
 	for i, s := range hb.Hosts {
 		hosts[s] = i
 	}
-	return peer{hb: hb, received: received, hosts: hosts}
+	var dormant map[string]bool
+	if len(hb.Dormant) > 0 {
+		dormant = make(map[string]bool, len(hb.Dormant))
+		for _, s := range hb.Dormant {
+			dormant[s] = true
+		}
+	}
+	return peer{hb: hb, received: received, hosts: hosts, dormant: dormant}
 }
 
 // hosting reports whether the node runs a replica of store.
@@ -80,6 +88,19 @@ func (c *Cluster) heartbeat() proto.NodeHeartbeat {
 		hb.MaxEvents = append(hb.MaxEvents, u.Quota.MaxEvents)
 		hb.MaxBytes = append(hb.MaxBytes, u.Quota.MaxBytes)
 	}
+	// Dormant replicas are hosted too (a request starts them), with the
+	// state they stopped at and no leader.
+	for _, id := range c.cfg.Replicas.Dormant() {
+		hb.Hosts = append(hb.Hosts, id)
+		hb.Dormant = append(hb.Dormant, id)
+		hb.Applied = append(hb.Applied, c.cfg.Replicas.Applied(id))
+		hb.SeesLeader = append(hb.SeesLeader, 0)
+		u, _ := c.cfg.Replicas.LocalUsage(id)
+		hb.Events = append(hb.Events, u.Events)
+		hb.Bytes = append(hb.Bytes, u.Bytes)
+		hb.MaxEvents = append(hb.MaxEvents, u.Quota.MaxEvents)
+		hb.MaxBytes = append(hb.MaxBytes, u.Quota.MaxBytes)
+	}
 	return hb
 }
 
@@ -89,6 +110,7 @@ func (c *Cluster) heartbeat() proto.NodeHeartbeat {
 func (c *Cluster) beat() bool {
 	c.noteMembers(time.Now())
 	c.wakeOrphans(time.Now())
+	c.wakeBehind(time.Now())
 	if c.beats > 0 && c.beats%balanceEvery == 0 {
 		c.balanceLeaders()
 	}

@@ -32,16 +32,20 @@ func (c *Cluster) replicaState(store string, node uint64, peers map[uint64]peer,
 		return rs
 	}
 	runs, applied, leader := p.runs(store)
-	if !runs {
+	switch {
+	case !runs:
 		rs.State = wire.ReplicaNotRunning
-		return rs
+	case p.dormant[store]:
+		rs.State, rs.Applied = wire.ReplicaDormant, applied
+	default:
+		rs.State, rs.Applied, rs.Leader = wire.ReplicaRunning, applied, leader
 	}
-	rs.State, rs.Applied, rs.Leader = wire.ReplicaRunning, applied, leader
 	return rs
 }
 
-// NoQuorum reports whether fewer than a quorum of s's replicas run, as the
-// heartbeats show, and how many do: the store cannot have a leader now. It
+// NoQuorum reports whether fewer than a quorum of s's replicas run (or are
+// dormant: a request starts them), as the heartbeats show, and how many
+// do: the store cannot have a leader now. It
 // says false whenever it cannot be sure: until this node has run long
 // enough to have heard every live node, while the store is created (its
 // replicas are starting) or removed, and while replicas move (its Raft
@@ -55,7 +59,7 @@ func (c *Cluster) NoQuorum(s *meta.Store) (bool, int) {
 	peers := c.peerTable()
 	running := 0
 	for _, rs := range c.replicaStates(s, peers, now) {
-		if rs.State == wire.ReplicaRunning {
+		if rs.State == wire.ReplicaRunning || rs.State == wire.ReplicaDormant {
 			running++
 		}
 	}

@@ -137,13 +137,21 @@ func (c *Cluster) storeView(s *meta.Store, peers map[uint64]peer, leader uint64,
 	for _, m := range s.Moves {
 		cs.Moves = append(cs.Moves, wire.ReplicaMove{From: m.From, To: m.To})
 	}
+	dormant := 0
 	for _, rs := range cs.ReplicaStates {
-		if rs.State == wire.ReplicaRunning {
+		switch rs.State {
+		case wire.ReplicaRunning:
 			cs.ReplicasUp++
+		case wire.ReplicaDormant:
+			cs.ReplicasUp++
+			dormant++
 		}
 	}
 	// The leader may be a replica moving away, no longer in Replicas.
 	switch {
+	case (leader == 0 || c.replicaState(s.ID, leader, peers, now).State != wire.ReplicaRunning) && dormant > len(s.Replicas)/2:
+		// Idle: a request starts its replicas and elects a leader.
+		cs.Health, cs.Leader = wire.StoreDormant, 0
 	case leader == 0 || c.replicaState(s.ID, leader, peers, now).State != wire.ReplicaRunning:
 		cs.Health, cs.Leader = wire.StoreUnavailable, 0
 	case cs.ReplicasUp < len(s.Replicas):

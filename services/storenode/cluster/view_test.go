@@ -75,6 +75,8 @@ func (f *fakeRaft) apply(t *testing.T, c meta.Command) {
 type fakeReplicas []replica.Spec
 
 func (r fakeReplicas) List() []replica.Spec               { return r }
+func (r fakeReplicas) Dormant() []string                  { return nil }
+func (r fakeReplicas) Wake(string) error                  { return nil }
 func (r fakeReplicas) Applied(string) uint64              { return 42 }
 func (r fakeReplicas) LocalUsage(string) (sm.Usage, bool) { return sm.Usage{}, false }
 

@@ -39,3 +39,47 @@ func (c *Cluster) wakeOrphans(now time.Time) {
 		c.cfg.Logger.Debug("woke a store replica whose leader is silent", "store", r.ID, "leader", leader)
 	}
 }
+
+// wakesPerBeat bounds the dormant replicas wakeBehind starts at one beat.
+const wakesPerBeat = 64
+
+// wakeBehind starts this node's dormant replicas of stores that have moved
+// on without them: a live node reports its replica of the store running
+// with more applied than this one had when it stopped. That is a store in
+// use elsewhere whose quorum may need this replica (after this node
+// restarted with it dormant, or it slept while its leader stayed up). A
+// store that went dormant everywhere at the same index wakes nowhere.
+// Runs at every beat, on the heartbeat goroutine.
+func (c *Cluster) wakeBehind(now time.Time) {
+	dormant := c.cfg.Replicas.Dormant()
+	if len(dormant) == 0 {
+		return
+	}
+	peers := c.peerTable()
+	woken := 0
+	for _, id := range dormant {
+		if woken == wakesPerBeat {
+			return
+		}
+		mine := c.cfg.Replicas.Applied(id)
+		ahead := false
+		for pid, p := range peers {
+			if pid == c.cfg.NodeID || !c.peerUp(p, now) || p.dormant[id] {
+				continue
+			}
+			if runs, applied, _ := p.runs(id); runs && applied > mine {
+				ahead = true
+				break
+			}
+		}
+		if !ahead {
+			continue
+		}
+		woken++
+		if err := c.cfg.Replicas.Wake(id); err != nil {
+			c.cfg.Logger.Warn("cannot wake a dormant store replica that fell behind", "store", id, "err", err)
+			continue
+		}
+		c.cfg.Logger.Debug("woke a dormant store replica: its store moved on elsewhere", "store", id)
+	}
+}

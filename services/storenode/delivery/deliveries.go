@@ -143,3 +143,17 @@ func (d *Deliveries) DefinitionsChanged(store string) {
 		m.definitionsChanged()
 	}
 }
+
+// Busy reports whether this node delivers the store's persistent
+// subscriptions (it leads the store and it has some): such a store's
+// replica here stays running while idle, for its consumers' joins and
+// acks (replica/DESIGN.md, "Dormant stores").
+func (d *Deliveries) Busy(store string) bool {
+	m := d.of(store)
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.core.Empty()
+}

@@ -18,21 +18,29 @@ import (
 // Replicas is the set of store replicas running on this node.
 type Replicas interface {
 	// Start starts this node's replica of a store; addrs maps node ids to
-	// Raft addresses, for the initial members.
-	Start(spec replica.Spec, addrs map[uint64]string) error
+	// Raft addresses, for the initial members. A replica that was dormant
+	// when the node stopped stays dormant (dormant true).
+	Start(spec replica.Spec, addrs map[uint64]string) (dormant bool, err error)
 	// Stop stops serving a store here and stops its replica; with
 	// removeData it also deletes the replica's Raft log and data. shard
 	// names the store's shard even when no replica runs here.
 	Stop(id string, shard uint64, removeData bool) error
-	// Running reports whether a replica of the store runs here.
+	// Running reports whether a replica of the store runs here or is
+	// dormant here.
 	Running(id string) bool
 	// List returns the replicas running here.
 	List() []replica.Spec
+	// Dormant returns the stores whose replica here is dormant.
+	Dormant() []string
+	// IsDormant reports whether the store's replica here is dormant.
+	IsDormant(id string) bool
+	// Wake starts the store's dormant replica here.
+	Wake(id string) error
 	// RestoreInfo says where a restore into the store stands, as the
 	// replica here applied it (false when no replica runs here).
 	RestoreInfo(id string) (sm.RestoreInfo, bool)
 	// Quota returns the quota the store's state machine here enforces
-	// (false when no replica runs here).
+	// (false when no replica runs here; a dormant one's as it stopped).
 	Quota(id string) (sm.Quota, bool)
 	// SetQuota proposes the store's quota to its state machine
 	// (sm.OpSetQuota) through the replica here, its leader.
@@ -102,9 +110,9 @@ type Config struct {
 	// by any node (_LB.metaread.<op>).
 	Writes map[string]Op
 	Reads  map[string]Op
-	// WakeStore, if set, wakes this node's replica of a store if it
-	// follows a leader (a gateway found no node serving the store; see
-	// onLookup). It must not block.
+	// WakeStore, if set, wakes a store a gateway found no node serving (see
+	// onLookup): its dormant replicas on every node, and this node's
+	// replica if it follows a leader. It must not block.
 	WakeStore func(store string)
 	// RestoreIdle is how long a store being restored may go without a
 	// restore step (or without its first one) before its leader removes

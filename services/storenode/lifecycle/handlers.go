@@ -296,11 +296,12 @@ func (l *Lifecycle) onLookup(m *nats.Msg) {
 	if s != nil {
 		a = proto.RegistryAnswer{Exists: true, Status: s.Status, Replicas: len(s.Replicas)}
 		a.NoQuorum, a.Running = l.cfg.Liveness.NoQuorum(s)
-		if l.cfg.WakeStore != nil && s.HasReplica(l.cfg.NodeID) {
+		if l.cfg.WakeStore != nil {
 			// A gateway asks because no node serves the store's leader
-			// subjects: if the replica here follows a leader, that leader
-			// may be dead while the store was quiesced; woken, the replica
-			// finds out at once instead of at the next node heartbeat.
+			// subjects: the store may be dormant (its replicas, here or
+			// elsewhere, are started), or a replica here may follow a
+			// leader that died while the store was quiesced (woken, it
+			// finds out at once instead of at the next node heartbeat).
 			l.cfg.WakeStore(s.ID)
 		}
 	}

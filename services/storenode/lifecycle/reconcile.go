@@ -90,8 +90,13 @@ func (l *Lifecycle) reconcile() error {
 			spec.Join = s.MovingTo(me)
 			spec.Restore = s.Status == meta.StatusRestoring
 			starts = append(starts, func() error {
-				if err := l.cfg.Replicas.Start(spec, addrs); err != nil {
+				dormant, err := l.cfg.Replicas.Start(spec, addrs)
+				if err != nil {
 					return err
+				}
+				if dormant {
+					l.cfg.Logger.Debug("store replica stays dormant", "store", spec.ID, "shard", spec.ShardID)
+					return nil
 				}
 				l.cfg.Logger.Info("started store replica", "store", spec.ID, "shard", spec.ShardID, "join", spec.Join)
 				return nil
@@ -103,6 +108,15 @@ func (l *Lifecycle) reconcile() error {
 				return err
 			}
 			l.cfg.Logger.Info("replica moved away; deleted it here", "store", s.ID)
+		case running && l.cfg.Replicas.IsDormant(s.ID) && l.mustWake(s):
+			id := s.ID
+			starts = append(starts, func() error {
+				if err := l.cfg.Replicas.Wake(id); err != nil {
+					return err
+				}
+				l.cfg.Logger.Info("woke a dormant store replica for the registry", "store", id)
+				return nil
+			})
 		case s.Status == meta.StatusRestoring && running:
 			if l.cfg.Raft.Leads(s.ShardID) {
 				if err := l.settleRestore(s); err != nil {
@@ -133,16 +147,33 @@ func (l *Lifecycle) reconcile() error {
 	l.cfg.Moves.DriveMoves(stores, addrs)
 	l.cfg.Moves.RetireLeaving(stores)
 	// Replicas the registry no longer knows: stop serving them, keep the data.
+	var ids []string
 	for _, r := range l.cfg.Replicas.List() {
-		if known[r.ID] {
+		ids = append(ids, r.ID)
+	}
+	for _, id := range append(ids, l.cfg.Replicas.Dormant()...) {
+		if known[id] {
 			continue
 		}
-		l.cfg.Logger.Warn("store replica is not in the registry; stopping it, keeping its data", "store", r.ID)
-		if err := l.cfg.Replicas.Stop(r.ID, 0, false); err != nil {
+		l.cfg.Logger.Warn("store replica is not in the registry; stopping it, keeping its data", "store", id)
+		if err := l.cfg.Replicas.Stop(id, 0, false); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// mustWake reports whether the registry needs the store's dormant replica
+// here running: the store is not settled (created, restored), replicas
+// move, or its quota differs from the one its state machine enforces
+// (its leader must propose it).
+func (l *Lifecycle) mustWake(s *meta.Store) bool {
+	if s.Status != meta.StatusRunning && s.Status != meta.StatusDegraded || len(s.Moves) > 0 {
+		return true
+	}
+	have, ok := l.cfg.Replicas.Quota(s.ID)
+	want := sm.Quota{MaxEvents: uint64(s.Settings.MaxEvents), MaxBytes: uint64(s.Settings.MaxBytes)}
+	return ok && have != want
 }
 
 // quotaTimeout bounds the proposal of a store's quota.

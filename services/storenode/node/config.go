@@ -69,6 +69,10 @@ type Config struct {
 	// the registry would place here beyond it answers
 	// replica_limit_reached. Default 10,000.
 	MaxReplicas int
+	// HibernateAfter: a store replica whose store applied nothing for this
+	// long stops, until a request wakes it (replica/DESIGN.md, "Dormant
+	// stores"). 0 keeps every replica running. Default: none (0).
+	HibernateAfter time.Duration
 	// NoQuiesce keeps idle stores' Raft groups ticking and heartbeating
 	// (replica/DESIGN.md, "Idle stores"): for tests and comparisons.
 	NoQuiesce bool

@@ -148,10 +148,12 @@ func (n *Node) onLeaderChange() {
 	}
 }
 
-// wakeStore wakes this node's replica of a store if it follows a leader:
-// a quiesced follower whose leader died does not notice by itself
+// wakeStore wakes a store no node serves: it asks every node to start its
+// dormant replica of it, and wakes this node's replica if it follows a
+// leader: a quiesced follower whose leader died does not notice by itself
 // (replica/DESIGN.md, "Idle stores"). It never blocks.
 func (n *Node) wakeStore(id string) {
+	n.announceWake(id) // its replicas may be dormant, here and elsewhere
 	r := n.replicas.Get(id)
 	if r == nil || !r.Follows() {
 		return
@@ -211,7 +213,7 @@ func (n *Node) Member() bool { return n.ctl.form.Member() }
 // (lifecycle.Replicas, cluster.Replicas).
 type nodeReplicas struct{ n *Node }
 
-func (r nodeReplicas) Start(spec replica.Spec, addrs map[uint64]string) error {
+func (r nodeReplicas) Start(spec replica.Spec, addrs map[uint64]string) (bool, error) {
 	return r.n.startReplica(spec, addrs)
 }
 
@@ -219,12 +221,39 @@ func (r nodeReplicas) Stop(id string, shard uint64, removeData bool) error {
 	return r.n.stopReplica(id, shard, removeData)
 }
 
-func (r nodeReplicas) Running(id string) bool { return r.n.replicas.Get(id) != nil }
+// Running reports whether the store has a replica here, running or dormant.
+func (r nodeReplicas) Running(id string) bool {
+	return r.n.replicas.Get(id) != nil || r.n.replicas.IsDormant(id)
+}
 
-// Applied returns the last Raft index the store's replica here applied.
+// IsDormant reports whether the store's replica here is dormant.
+func (r nodeReplicas) IsDormant(id string) bool { return r.n.replicas.IsDormant(id) }
+
+// Wake starts the store's dormant replica here.
+func (r nodeReplicas) Wake(id string) error {
+	_, err := r.n.replicas.Wake(id)
+	return err
+}
+
+// Dormant returns the stores whose replica here is dormant, in id order.
+func (r nodeReplicas) Dormant() []string {
+	ds := r.n.replicas.DormantList()
+	out := make([]string, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, d.Spec.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Applied returns the last Raft index the store's replica here applied
+// (a dormant one's when it stopped).
 func (r nodeReplicas) Applied(id string) uint64 {
 	if rep := r.n.replicas.Get(id); rep != nil {
 		return rep.AppliedIndex()
+	}
+	if d, ok := r.n.replicas.DormantOf(id); ok {
+		return d.Peek.Applied
 	}
 	return 0
 }
@@ -245,11 +274,8 @@ func (r nodeReplicas) RestoreInfo(id string) (sm.RestoreInfo, bool) {
 
 // Quota returns the quota the store's state machine here enforces.
 func (r nodeReplicas) Quota(id string) (sm.Quota, bool) {
-	rep := r.n.replicas.Get(id)
-	if rep == nil {
-		return sm.Quota{}, false
-	}
-	return rep.Usage().Quota, true
+	u, ok := r.LocalUsage(id)
+	return u.Quota, ok
 }
 
 // SetQuota proposes the store's quota through its replica here.
@@ -286,11 +312,13 @@ func (r nodeReplicas) Usage(id string) (sm.Usage, bool) {
 // LocalUsage returns the store's usage and quota as its replica here
 // applied them (false when none runs here).
 func (r nodeReplicas) LocalUsage(id string) (sm.Usage, bool) {
-	rep := r.n.replicas.Get(id)
-	if rep == nil {
-		return sm.Usage{}, false
+	if rep := r.n.replicas.Get(id); rep != nil {
+		return rep.Usage(), true
 	}
-	return rep.Usage(), true
+	if d, ok := r.n.replicas.DormantOf(id); ok {
+		return d.Peek.Usage, true
+	}
+	return sm.Usage{}, false
 }
 
 // List returns the specs of the replicas running here, by store id.

@@ -39,14 +39,17 @@ func (n *Node) startData() {
 			v, err := n.reg.ClusterVersion()
 			return v.Store, err
 		},
-		Wake:    n.leaderEvents,
-		Metrics: n.metrics,
-		Logger:  n.cfg.Logger,
+		HibernateAfter: n.cfg.HibernateAfter,
+		CanHibernate:   n.canHibernate,
+		Announce:       n.announceWake,
+		Wake:           n.leaderEvents,
+		Metrics:        n.metrics,
+		Logger:         n.cfg.Logger,
 	})
 }
 
 // startReplica starts this node's replica of a store (see replica.Set.Start).
-func (n *Node) startReplica(spec replica.Spec, addrs map[uint64]string) error {
+func (n *Node) startReplica(spec replica.Spec, addrs map[uint64]string) (bool, error) {
 	return n.replicas.Start(spec, addrs)
 }
 

@@ -28,6 +28,8 @@ type scrape struct{ n *Node }
 var (
 	descEngine    = prometheus.NewDesc("logbook_storenode_engine_disk_bytes", "Disk space of this node's storage engine, which holds every store replica here (table files and write-ahead log; the Raft log is apart).", nil, nil)
 	descStores    = prometheus.NewDesc("logbook_storenode_stores", "Store replicas running on this node.", nil, nil)
+	descDormant   = prometheus.NewDesc("logbook_storenode_stores_dormant", "Store replicas on this node stopped while their store is idle (dormant: started by the next request).", nil, nil)
+	descWakes     = prometheus.NewDesc("logbook_storenode_store_wakes_total", "Dormant store replicas this node started again.", nil, nil)
 	descLed       = prometheus.NewDesc("logbook_storenode_stores_led", "Stores this node leads.", nil, nil)
 	descConnFail  = prometheus.NewDesc("logbook_raft_connection_failures_total", "Raft transport connections to other storenodes that failed.", nil, nil)
 	descRefused   = prometheus.NewDesc("logbook_raft_connections_refused_total", "Raft transport connections from other hosts that were refused: no certificate from the cluster's CA (mutual TLS), or a malformed or oversized frame.", nil, nil)
@@ -53,7 +55,7 @@ var (
 )
 
 func (c scrape) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descEngine, descStores, descLed, descConnFail, descRefused, descSnapAbort, descSnapshots, descSnapSent, descSnapRecv, descRecovered, descLeader, descTerm, descApplied,
+	for _, d := range []*prometheus.Desc{descEngine, descStores, descDormant, descWakes, descLed, descConnFail, descRefused, descSnapAbort, descSnapshots, descSnapSent, descSnapRecv, descRecovered, descLeader, descTerm, descApplied,
 		descEvents, descBytes, descQuota, descDisk, descLag, descLive, descPSubs, descPSubLag, descInFlight, descWaiting, descParked} {
 		ch <- d
 	}
@@ -111,6 +113,8 @@ func (c scrape) Collect(ch chan<- prometheus.Metric) {
 		c.psubs(ch, r, id, events)
 	}
 	gauge(descStores, float64(len(replicas)))
+	gauge(descDormant, float64(n.replicas.DormantCount()))
+	ch <- prometheus.MustNewConstMetric(descWakes, prometheus.CounterValue, float64(n.replicas.Wakes()))
 	gauge(descEngine, float64(n.engine.DiskBytes()))
 	gauge(descLed, float64(led))
 	ev := n.host.Events()

@@ -20,6 +20,7 @@ import (
 	"github.com/logbookdb/logbook/services/storenode/replica"
 	"github.com/logbookdb/logbook/services/storenode/serve"
 	"github.com/logbookdb/logbook/services/storenode/sm"
+	"github.com/nats-io/nats.go"
 )
 
 // Node is a running storenode.
@@ -33,8 +34,9 @@ type Node struct {
 	deliveries *delivery.Deliveries // persistent subscription delivery (data.go)
 	metrics    *metrics.Metrics
 
-	leaderEvents chan struct{} // poked by dragonboat's leader callbacks: wakes the replica set's follower
-	srv          *serve.Server // runs the requests, at most 4096 at once
+	leaderEvents chan struct{}      // poked by dragonboat's leader callbacks: wakes the replica set's follower
+	wakes        *nats.Subscription // the wake broadcast (dormant.go)
+	srv          *serve.Server      // runs the requests, at most 4096 at once
 
 	ctl control // formation, cluster, lifecycle (control.go)
 
@@ -89,6 +91,10 @@ func Start(cfg Config) (*Node, error) {
 	if err := n.startControl(); err != nil {
 		n.Close()
 		return nil, err
+	}
+	if err := n.subscribeWakes(); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("storenode: subscribe: %w", err)
 	}
 	n.replicas.Follow()
 	go n.closeWhenFailed() // ends when the node closes
@@ -200,6 +206,7 @@ func (n *Node) shutdown() {
 	// subjects; requests that still arrive (callbacks already running) are
 	// refused with unavailable.
 	n.closeControl()
+	n.leaveWakes()
 	n.replicas.Unserve()
 	// 3. Requests in flight get their answers (they are bounded by RequestTimeout).
 	n.srv.Drain()

@@ -8,11 +8,19 @@ import (
 // Follow starts the follower: it keeps serving in line with Raft, so that
 // this node serves a store's requests (and runs its leader tasks) exactly
 // while it leads the store. It passes at every poke (leader change, replica
-// started) and twice a second in case a change was missed. StopFollowing
-// stops it.
+// started) and twice a second in case a change was missed. With
+// HibernateAfter set it also starts the hibernator (dormant.go).
+// StopFollowing stops both.
 func (s *Set) Follow() {
 	ctx, cancel := context.WithCancel(s.ctx)
 	s.followCancel = cancel
+	if s.hibernating() {
+		s.follower.Add(1)
+		go func() {
+			defer s.follower.Done()
+			s.hibernator(ctx)
+		}()
+	}
 	s.follower.Add(1)
 	go func() {
 		defer s.follower.Done()

@@ -94,7 +94,7 @@ func TestStopWhileSubscribingServesNothing(t *testing.T) {
 	}}
 	var passes atomic.Int64
 	s := newTestSet(&fakeHost{leads: func(uint64) bool { return true }}, sv, &passes)
-	if err := s.Start(spec(1), addrs); err != nil {
+	if _, err := s.Start(spec(1), addrs); err != nil {
 		t.Fatal(err)
 	}
 	s.Follow()
@@ -164,7 +164,7 @@ func TestConcurrentStopAndFollowLeakNothing(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 100 {
-				if err := s.Start(spec(g), addrs); err != nil {
+				if _, err := s.Start(spec(g), addrs); err != nil {
 					t.Error(err)
 					return
 				}

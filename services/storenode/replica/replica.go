@@ -33,6 +33,17 @@ type Replica struct {
 
 	storeVersion func() (uint32, error) // the active store command version (Config.StoreVersion)
 
+	// active is when the replica last applied a batch, started, or was
+	// woken (unix nanoseconds): how long it has been idle (Idle).
+	active atomic.Int64
+	// announce, if set, wakes the store's other replicas (Config.Announce),
+	// called by Submit and Read when neither an apply nor an announce
+	// happened for announceAfter; peersSeen is when the last of those was
+	// (unix nanoseconds).
+	announce      func()
+	announceAfter time.Duration
+	peersSeen     atomic.Int64
+
 	// livePublished is 1 + the next position live publication will
 	// publish, while it runs here (0 otherwise); read by the metrics.
 	livePublished atomic.Uint64
@@ -62,12 +73,53 @@ func (r *Replica) Submit(ctx context.Context, cmd sm.Command, size int) (sm.Resu
 			return sm.Result{}, codes.New(codes.VersionNotActive, "this operation needs store command version %d; the cluster is at %d until every storenode supports it and the upgrade is finalized", need, active)
 		}
 	}
+	r.wakePeers()
 	return r.proposer.submit(ctx, cmd, size)
+}
+
+// touch records activity now.
+func (r *Replica) touch() { r.active.Store(time.Now().UnixNano()) }
+
+// touchApplied records an apply (or a start): activity the other replicas
+// took part in.
+func (r *Replica) touchApplied() {
+	now := time.Now().UnixNano()
+	r.active.Store(now)
+	r.peersSeen.Store(now)
+}
+
+// Touch records a request served by this replica, a read included: a store
+// in use does not go dormant.
+func (r *Replica) Touch() { r.touch() }
+
+// Idle returns how long the replica has applied nothing (nor started, nor
+// been woken).
+func (r *Replica) Idle() time.Duration {
+	return time.Duration(time.Now().UnixNano() - r.active.Load())
+}
+
+// wakePeers asks the store's other replicas to wake (or to count as
+// active: a running one is touched) when a proposal or a read comes and
+// neither an apply nor such a request has reached them for announceAfter,
+// half the hibernation delay: they may be dormant, and the leader can
+// neither commit nor confirm a read without a quorum. A store read but not
+// written so keeps its followers awake with one broadcast per half delay.
+func (r *Replica) wakePeers() {
+	if r.announce == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	prev := r.peersSeen.Load()
+	if time.Duration(now-prev) < r.announceAfter || !r.peersSeen.CompareAndSwap(prev, now) {
+		return
+	}
+	r.announce()
 }
 
 // Read is a linearizable query of the store: it sees every entry committed
 // before the call (see raft.Host.Read).
 func (r *Replica) Read(ctx context.Context, q any) (any, error) {
+	r.wakePeers()
 	return r.raft.Read(ctx, r.spec.ShardID, q)
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	dbsm "github.com/lni/dragonboat/v4/statemachine"
@@ -76,6 +77,16 @@ type Config struct {
 	// machines (the registry's): a command that needs more is refused
 	// before it is proposed. Nil: every command is allowed (tests).
 	StoreVersion func() (uint32, error)
+	// HibernateAfter: a replica whose store applied nothing for this long
+	// becomes dormant (dormant.go); 0 keeps every replica running.
+	HibernateAfter time.Duration
+	// CanHibernate, if set, may keep an idle replica running (the store
+	// is not settled in the registry, leads persistent subscriptions).
+	CanHibernate func(r *Replica) bool
+	// Announce, if set, asks every node holding a replica of the store to
+	// wake it (a broadcast): a leader calls it when a proposal comes after
+	// it was idle, since its followers may be dormant. It must not block.
+	Announce func(store string)
 	// Metrics receives each store's counters; default: metrics of the Set's
 	// own, not served.
 	Metrics *metrics.Metrics
@@ -94,8 +105,13 @@ type Set struct {
 	follower     sync.WaitGroup
 	tasks        sync.WaitGroup
 
+	// sleepMu orders hibernations and wakes (dormant.go).
+	sleepMu sync.Mutex
+	wakes   atomic.Uint64 // dormant replicas started again
+
 	mu       sync.Mutex
 	replicas map[string]*Replica // by store id
+	dormant  map[string]*dormant // by store id; never in replicas too
 	closing  bool                // no store is served again (Unserve)
 }
 
@@ -124,20 +140,32 @@ func New(cfg Config) *Set {
 		cfg.CompactionOverhead = DefaultCompactionOverhead
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Set{cfg: cfg, ctx: ctx, cancel: cancel, replicas: map[string]*Replica{}}
+	return &Set{cfg: cfg, ctx: ctx, cancel: cancel, replicas: map[string]*Replica{}, dormant: map[string]*dormant{}}
 }
 
 func (s *Set) dir(id string) string { return filepath.Join(s.cfg.Dir, id) }
 
 // Start starts this node's replica of a store. addrs maps node ids to Raft
-// addresses, for the initial members.
-func (s *Set) Start(spec Spec, addrs map[uint64]string) error {
+// addresses, for the initial members. A replica that was dormant when this
+// node stopped stays dormant (dormant.go): it reports dormant true.
+func (s *Set) Start(spec Spec, addrs map[uint64]string) (dormant bool, err error) {
+	if ok, err := s.startDormant(spec); ok || err != nil {
+		return ok, err
+	}
+	return false, s.start(spec, addrs)
+}
+
+func (s *Set) start(spec Spec, addrs map[uint64]string) error {
 	dir := s.dir(spec.ID)
 	limits := spec.Limits
 	r := &Replica{spec: spec, raft: s.cfg.Raft, applied: broadcast.New(), metrics: s.cfg.Metrics.Store(spec.ID), storeVersion: s.cfg.StoreVersion}
+	r.touchApplied()
+	if s.hibernating() && s.cfg.Announce != nil {
+		r.announce, r.announceAfter = func() { s.cfg.Announce(spec.ID) }, s.cfg.HibernateAfter/2
+	}
 	create := func() dbsm.IOnDiskStateMachine {
 		m := sm.New(s.cfg.Engine, spec.ShardID, s.cfg.NodeID, dir, limits)
-		m.OnApply(func(uint64) { r.applied.Fire() })
+		m.OnApply(func(uint64) { r.touchApplied(); r.applied.Fire() })
 		r.sm.Store(m)
 		return m
 	}
@@ -193,41 +221,29 @@ func (s *Set) electionTicks(spec Spec) uint64 {
 // shardID names the store's shard even when no replica runs here (a removal
 // interrupted by a crash), so that its Raft log is never left behind.
 func (s *Set) Stop(id string, shardID uint64, removeData bool) error {
+	s.sleepMu.Lock()
+	defer s.sleepMu.Unlock()
 	s.mu.Lock()
 	r := s.replicas[id]
-	delete(s.replicas, id)
 	var unserve func()
 	var stopTasks context.CancelFunc
 	if r != nil {
-		// Never served again (see lead).
-		r.stopped = true
-		unserve, stopTasks = r.unserve, r.leadCancel
-		r.unserve, r.leadCancel = nil, nil
+		unserve, stopTasks = s.take(r)
 	}
 	s.mu.Unlock()
 	if r != nil {
-		if stopTasks != nil {
-			stopTasks()
-		}
-		if unserve != nil {
-			unserve()
-		}
-		r.stop()
-		r.proposer.wait()
-		// No task outlives its replica: live and delivery read and propose
-		// through it until they return.
-		r.tasks.Wait()
-		if err := s.cfg.Raft.Stop(r.spec.ShardID); err != nil {
-			return fmt.Errorf("storenode: stop store %s: %w", id, err)
+		if err := s.halt(r, unserve, stopTasks); err != nil {
+			return err
 		}
 	}
+	// RemoveData needs the shard fully stopped, which completes asynchronously.
+	rctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	defer cancel()
+	s.forgetDormant(rctx, id)
 	if !removeData {
 		return nil
 	}
 	s.cfg.Metrics.Forget(id) // the store is removed here: its series go
-	// RemoveData needs the shard fully stopped, which completes asynchronously.
-	rctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-	defer cancel()
 	if err := s.cfg.Raft.RemoveData(rctx, shardID); err != nil {
 		return fmt.Errorf("storenode: remove raft data of %s: %w", id, err)
 	}
@@ -238,6 +254,37 @@ func (s *Set) Stop(id string, shardID uint64, removeData bool) error {
 	// still have its old directory.
 	if err := os.RemoveAll(s.dir(id)); err != nil {
 		return fmt.Errorf("storenode: remove data of %s: %w", id, err)
+	}
+	return nil
+}
+
+// take takes r out of the running replicas, for good: it is never served
+// again (see lead). It returns what stops its serving and its leader
+// tasks, for halt. The caller holds s.mu.
+func (s *Set) take(r *Replica) (unserve func(), stopTasks context.CancelFunc) {
+	delete(s.replicas, r.spec.ID)
+	r.stopped = true
+	unserve, stopTasks = r.unserve, r.leadCancel
+	r.unserve, r.leadCancel = nil, nil
+	return unserve, stopTasks
+}
+
+// halt stops a replica taken out: its serving, its leader tasks, its
+// proposer, then its Raft replica.
+func (s *Set) halt(r *Replica, unserve func(), stopTasks context.CancelFunc) error {
+	if stopTasks != nil {
+		stopTasks()
+	}
+	if unserve != nil {
+		unserve()
+	}
+	r.stop()
+	r.proposer.wait()
+	// No task outlives its replica: live and delivery read and propose
+	// through it until they return.
+	r.tasks.Wait()
+	if err := s.cfg.Raft.Stop(r.spec.ShardID); err != nil {
+		return fmt.Errorf("storenode: stop store %s: %w", r.spec.ID, err)
 	}
 	return nil
 }

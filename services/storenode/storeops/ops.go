@@ -68,6 +68,9 @@ type Store interface {
 	// QuotaSet reports whether the store's state machine here had its
 	// quota set (see replica.Spec.HasQuota).
 	QuotaSet() bool
+	// Touch records a request: a store in use, read or written, does not
+	// go dormant (replica.Set, "Dormant stores").
+	Touch()
 }
 
 // Delivery is the persistent-subscription delivery of the stores this node
@@ -124,6 +127,7 @@ func (o *Ops) Serve(s Store) (stop func(), err error) {
 			}
 			return
 		}
+		s.Touch()
 		_, op, ok := proto.ParseLeader(m.Subject)
 		if !ok {
 			serve.Respond(m, nil, codes.New(codes.UnknownOperation, "bad subject %q", wire.Truncate(m.Subject)))

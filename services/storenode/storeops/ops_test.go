@@ -63,6 +63,7 @@ func (f *fakeStore) Submit(context.Context, sm.Command, int) (sm.Result, error) 
 func (f *fakeStore) Read(_ context.Context, q any) (any, error) { f.asked = q; return f.answer, nil }
 func (f *fakeStore) Restoring() bool                            { return false }
 func (f *fakeStore) QuotaSet() bool                             { return false }
+func (f *fakeStore) Touch()                                     {}
 
 // A read decodes the request into the state machine's query and converts
 // its answer; an answer of another type is internal, not a panic.
