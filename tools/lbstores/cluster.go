@@ -107,8 +107,12 @@ func runCluster(o *options) (rep *report, err error) {
 	defer func() {
 		killMembers(nodes)
 		killMembers([]*member{gw, ns})
-		for _, m := range nodes {
-			rep.Logs = append(rep.Logs, summarizeLog(m.srv.LogPath))
+		for _, m := range append(append([]*member(nil), nodes...), gw) {
+			if m != nil { // a storenode's log holds both its runs
+				ls := summarizeLog(m.srv.LogPath)
+				ls.Name = m.name
+				rep.Logs = append(rep.Logs, ls)
+			}
 		}
 	}()
 	addr, err := benchkit.FreeAddr()

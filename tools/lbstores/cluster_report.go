@@ -24,7 +24,7 @@ func (r *report) printCluster(w io.Writer) {
 		fmt.Fprintf(w, "JetStream: %d nats-servers %s (client nats.go %s), cluster routes, file storage, sync_interval always; R3 streams\n", len(j.Servers), j.Version, j.ClientVer)
 	}
 	fmt.Fprintf(w, "data in %s; idle = CPU over %s after %s of rest, in %% of one core\n", e["dir"], o["idle"], o["settle"])
-	fmt.Fprintf(w, "(the checkpoints' RSS, fds, threads and CPU are the %d storenodes summed)\n\n", c.Nodes)
+	fmt.Fprintf(w, "(below, the server CPU and the checkpoints' RSS, fds and threads are the %d storenodes summed; the peak RSS is the largest storenode's)\n\n", c.Nodes)
 	r.printCreates(w)
 	r.printOps(w)
 	r.printClusterProcs(w)

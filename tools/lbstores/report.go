@@ -280,7 +280,11 @@ func (r *report) printOps(w io.Writer) {
 // printLogs counts the warnings and errors of each server log.
 func (r *report) printLogs(w io.Writer) {
 	for i, l := range r.Logs {
-		fmt.Fprintf(w, "Server log %d: %d warnings, %d errors\n", i+1, l.Warnings, l.Errors)
+		name := fmt.Sprintf("Server log %d", i+1)
+		if l.Name != "" {
+			name = "Log of " + l.Name
+		}
+		fmt.Fprintf(w, "%s: %d warnings, %d errors\n", name, l.Warnings, l.Errors)
 		for _, s := range l.Samples {
 			fmt.Fprintf(w, "  %s\n", s)
 		}
