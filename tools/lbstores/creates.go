@@ -50,12 +50,25 @@ type createConfig struct {
 	concurrency int
 	opTimeout   time.Duration
 	maxFailures int
+	settings    *client.StoreSettings // nil: the server's defaults
+}
+
+// measured is what createStores samples: the server process (one node), or
+// the storenodes summed (a cluster).
+type measured struct {
+	sample  func() (procSample, error)
+	peakKiB func() int64
+}
+
+// serverMeasured samples srv; w knows its peak RSS.
+func serverMeasured(srv *server, w *watcher) measured {
+	return measured{sample: func() (procSample, error) { return sampleProc(srv.PID, false) }, peakKiB: w.peak}
 }
 
 // createStores creates stores s00001…sNNNNN with cfg.concurrency creators,
 // timing each create until the store is running.
 // probe, if not nil, is told of every store whose create returned.
-func createStores(ctx context.Context, c *client.Client, srv *server, w *watcher, probe *servingProbe, cfg createConfig) *createResult {
+func createStores(ctx context.Context, c *client.Client, m measured, probe *servingProbe, cfg createConfig) *createResult {
 	res := &createResult{Requested: cfg.stores}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -67,7 +80,7 @@ func createStores(ctx context.Context, c *client.Client, srv *server, w *watcher
 		finished int
 		next     = 1 // next checkpoint index (1..10)
 	)
-	start, _ := sampleProc(srv.PID, false)
+	start, _ := m.sample()
 	prev := start
 	t0 := time.Now()
 	every := max(1, cfg.stores/10)
@@ -99,7 +112,7 @@ func createStores(ctx context.Context, c *client.Client, srv *server, w *watcher
 			}
 		}
 		if finished >= next*every || finished == cfg.stores {
-			s, err := sampleProc(srv.PID, false)
+			s, err := m.sample()
 			if err != nil {
 				return
 			}
@@ -128,7 +141,7 @@ func createStores(ctx context.Context, c *client.Client, srv *server, w *watcher
 			defer wg.Done()
 			for id := range ids {
 				t := time.Now()
-				reply, slow, err := createOne(ctx, c, id, cfg.opTimeout)
+				reply, slow, err := createOne(ctx, c, id, cfg.settings, cfg.opTimeout)
 				ret := time.Now()
 				record(ret.Sub(t), reply, slow, err)
 				if err == nil && probe != nil {
@@ -148,12 +161,12 @@ feed:
 	close(ids)
 	wg.Wait()
 
-	end, _ := sampleProc(srv.PID, false)
+	end, _ := m.sample()
 	res.TotalS = time.Since(t0).Seconds()
 	res.PerSec = float64(len(lats)) / res.TotalS
 	res.Latency = summarize(lats)
 	res.CPUPct = cpuPct(start, end)
-	res.PeakRSSMiB = mib(w.peak())
+	res.PeakRSSMiB = mib(m.peakKiB())
 	if res.Aborted == "" && ctx.Err() != nil {
 		if cause := context.Cause(ctx); cause != nil {
 			res.Aborted = cause.Error()
@@ -164,10 +177,10 @@ feed:
 
 // createOne creates a store and, if the reply still says "creating" (the
 // server answers at its own deadline), polls its status until it runs.
-func createOne(ctx context.Context, c *client.Client, id string, timeout time.Duration) (*wire.CreateStoreReply, bool, error) {
+func createOne(ctx context.Context, c *client.Client, id string, settings *client.StoreSettings, timeout time.Duration) (*wire.CreateStoreReply, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	reply, err := c.Stores().Create(ctx, id, nil)
+	reply, err := c.Stores().Create(ctx, id, settings)
 	if err != nil {
 		return nil, false, fmt.Errorf("create %s: %w", id, err)
 	}

@@ -116,7 +116,7 @@ func runJetStream(ctx context.Context, o *options, dir string) (res *jsResult, e
 		return res, err
 	}
 	progress("jetstream: creating %d R1 streams with %d creators", o.stores, o.concurrency)
-	lat, failed, took := createStreams(ctx, js, o)
+	lat, failed, _, took := createStreams(ctx, js, o, 1)
 	res.Create, res.Failed = summarize(lat), failed
 	res.CreateRate = float64(len(lat)) / took.Seconds()
 	progress("jetstream: created %d (failed %d) in %s: p50 %.1f ms, p99 %.1f ms", len(lat), failed, took.Round(time.Millisecond), res.Create.P50ms, res.Create.P99ms)
@@ -164,10 +164,10 @@ func runJetStream(ctx context.Context, o *options, dir string) (res *jsResult, e
 	return res, nil
 }
 
-// createStreams creates o.stores R1 file streams with o.concurrency
-// creators; each counts from its create request until its first message is
-// acknowledged.
-func createStreams(ctx context.Context, js jetstream.JetStream, o *options) (lat []time.Duration, failed int, took time.Duration) {
+// createStreams creates o.stores file streams of replicas replicas with
+// o.concurrency creators; each counts from its create request until its
+// first message is acknowledged. errs holds the first few failures.
+func createStreams(ctx context.Context, js jetstream.JetStream, o *options, replicas int) (lat []time.Duration, failed int, errs []string, took time.Duration) {
 	var (
 		mu   sync.Mutex
 		next atomic.Int64
@@ -184,11 +184,14 @@ func createStreams(ctx context.Context, js jetstream.JetStream, o *options) (lat
 					return
 				}
 				start := time.Now()
-				err := createStream(ctx, js, i, o.opTimeout)
+				err := createStream(ctx, js, i, replicas, o.opTimeout)
 				d := time.Since(start)
 				mu.Lock()
 				if err != nil {
 					failed++
+					if len(errs) < 5 {
+						errs = append(errs, fmt.Sprintf("stream %d: %v", i, err))
+					}
 				} else {
 					lat = append(lat, d)
 				}
@@ -197,15 +200,15 @@ func createStreams(ctx context.Context, js jetstream.JetStream, o *options) (lat
 		}()
 	}
 	wg.Wait()
-	return lat, failed, time.Since(t0)
+	return lat, failed, errs, time.Since(t0)
 }
 
-func createStream(ctx context.Context, js jetstream.JetStream, i int, timeout time.Duration) error {
+func createStream(ctx context.Context, js jetstream.JetStream, i, replicas int, timeout time.Duration) error {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	name := fmt.Sprintf("S%05d", i)
 	if _, err := js.CreateStream(cctx, jetstream.StreamConfig{
-		Name: name, Subjects: []string{fmt.Sprintf("s%05d.>", i)}, Storage: jetstream.FileStorage, Replicas: 1,
+		Name: name, Subjects: []string{fmt.Sprintf("s%05d.>", i)}, Storage: jetstream.FileStorage, Replicas: replicas,
 	}); err != nil {
 		return err
 	}

@@ -18,6 +18,13 @@
 //
 //	go run ./tools/lbstores -stores 1000
 //
+// With -nodes 3 (cluster mode, cluster.go) it runs Logbook as separate
+// processes instead: a NATS server, 3 storenodes and a gateway, stores with
+// replication factor 3, each process measured on its own; and as its peer a
+// 3-server JetStream cluster with as many R3 streams (jetstream_cluster.go):
+//
+//	go run ./tools/lbstores -nodes 3 -stores 300
+//
 // Linux only: it reads /proc.
 package main
 
@@ -58,6 +65,7 @@ type options struct {
 	logLevel     string
 	verbose      bool
 	jetstream    bool
+	nodes        int
 }
 
 func parseFlags() (*options, error) {
@@ -81,6 +89,7 @@ func parseFlags() (*options, error) {
 	flag.StringVar(&o.logLevel, "log-level", "warn", "the server's -log-level")
 	flag.BoolVar(&o.verbose, "v", false, "copy the server's log (stderr) to stderr")
 	flag.BoolVar(&o.jetstream, "jetstream", true, "then run the peer: as many R1 JetStream streams on one nats-server (file storage, sync always), measured the same way")
+	flag.IntVar(&o.nodes, "nodes", 1, "1: the logbook binary, one process; N ≥ 3: cluster mode (cluster.go), N storenodes, a gateway and a NATS server, stores with replication factor 3, against N nats-servers with R3 streams")
 	flag.Parse()
 	switch {
 	case flag.NArg() > 0:
@@ -91,6 +100,10 @@ func parseFlags() (*options, error) {
 		return nil, errors.New("-concurrency must be ≥ 1")
 	case o.idle <= 0 || o.settle < 0 || o.soak < 0 || o.opTimeout <= 0 || o.readyTimeout <= 0 || o.stopTimeout <= 0 || o.timeout <= 0:
 		return nil, errors.New("-idle and the timeouts must be positive, -settle and -soak ≥ 0")
+	case o.nodes != 1 && o.nodes < clusterRF:
+		return nil, fmt.Errorf("-nodes must be 1 or at least %d (stores get replication factor %d)", clusterRF, clusterRF)
+	case o.nodes > 1 && (o.bin != "" || o.soak > 0):
+		return nil, errors.New("-bin and -soak are for one node: cluster mode builds the storenode and gateway binaries")
 	}
 	return o, nil
 }
@@ -102,9 +115,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "lbstores:", err)
 		os.Exit(2)
 	}
-	rep, err := run(o)
-	if rep != nil && o.jetstream {
-		rep.JetStream = jetStreamPhase(o)
+	var rep *report
+	if o.nodes > 1 {
+		deadline := time.Now().Add(o.timeout) // both sides share -timeout
+		rep, err = runCluster(o)
+		if rep != nil && o.jetstream {
+			rep.JetStreamCluster = jetStreamClusterPhase(o, deadline)
+		}
+	} else {
+		rep, err = run(o)
+		if rep != nil && o.jetstream {
+			rep.JetStream = jetStreamPhase(o)
+		}
 	}
 	if rep != nil {
 		rep.print(os.Stdout)
@@ -225,7 +247,7 @@ func run(o *options) (rep *report, err error) {
 	if o.probe {
 		probe = newServingProbe(c.Conn())
 	}
-	rep.Create = createStores(ctx, c, srv, w, probe, createConfig{
+	rep.Create = createStores(ctx, c, serverMeasured(srv, w), probe, createConfig{
 		stores: o.stores, concurrency: o.concurrency, opTimeout: o.opTimeout, maxFailures: o.maxFailures,
 	})
 	progress("created %d (existed %d, failed %d) in %.1fs", rep.Create.Created, rep.Create.Existed, rep.Create.Failed, rep.Create.TotalS)

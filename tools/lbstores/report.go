@@ -15,23 +15,25 @@ type report struct {
 	Options map[string]string `json:"options"`
 	BuildS  float64           `json:"build_s,omitempty"`
 
-	Starts            []startResult  `json:"starts"` // the first start, then the restart
-	Stops             []stopResult   `json:"stops"`
-	Empty             *idleResult    `json:"idle_empty,omitempty"`
-	Create            *createResult  `json:"create,omitempty"`
-	Serving           *servingResult `json:"serving,omitempty"`
-	AfterCreate       *idleResult    `json:"idle_after_create,omitempty"`
-	Soak              []soakSample   `json:"soak,omitempty"`
-	Append            *opsResult     `json:"append,omitempty"`
-	Read              *opsResult     `json:"read,omitempty"`
-	AfterAppendRSSMiB float64        `json:"rss_after_append_mib,omitempty"`
-	List              *listResult    `json:"list_after_restart,omitempty"`
-	RandomRead        randomRead     `json:"random_read_after_restart"`
-	ReadAfterRestart  *opsResult     `json:"read_after_restart,omitempty"`
-	AfterRestart      *idleResult    `json:"idle_after_restart,omitempty"`
-	Logs              []logSummary   `json:"server_logs,omitempty"`
-	JetStream         *jsResult      `json:"jetstream,omitempty"`
-	Failure           string         `json:"failure,omitempty"`
+	Starts            []startResult    `json:"starts"` // the first start, then the restart
+	Stops             []stopResult     `json:"stops"`
+	Empty             *idleResult      `json:"idle_empty,omitempty"`
+	Create            *createResult    `json:"create,omitempty"`
+	Serving           *servingResult   `json:"serving,omitempty"`
+	AfterCreate       *idleResult      `json:"idle_after_create,omitempty"`
+	Soak              []soakSample     `json:"soak,omitempty"`
+	Append            *opsResult       `json:"append,omitempty"`
+	Read              *opsResult       `json:"read,omitempty"`
+	AfterAppendRSSMiB float64          `json:"rss_after_append_mib,omitempty"`
+	List              *listResult      `json:"list_after_restart,omitempty"`
+	RandomRead        randomRead       `json:"random_read_after_restart"`
+	ReadAfterRestart  *opsResult       `json:"read_after_restart,omitempty"`
+	AfterRestart      *idleResult      `json:"idle_after_restart,omitempty"`
+	Logs              []logSummary     `json:"server_logs,omitempty"`
+	JetStream         *jsResult        `json:"jetstream,omitempty"`
+	Cluster           *clusterResult   `json:"cluster,omitempty"`           // cluster mode (-nodes > 1)
+	JetStreamCluster  *jsClusterResult `json:"jetstream_cluster,omitempty"` // its peer
+	Failure           string           `json:"failure,omitempty"`
 }
 
 type startResult struct {
@@ -81,11 +83,16 @@ func newReport(o *options, dir string) *report {
 			"max_rss_mib":   fmt.Sprint(o.maxRSS),
 			"log_level":     o.logLevel,
 			"soak":          o.soak.String(),
+			"nodes":         fmt.Sprint(o.nodes),
 		},
 	}
 }
 
 func (r *report) print(w io.Writer) {
+	if r.Cluster != nil {
+		r.printCluster(w)
+		return
+	}
 	e, o := r.Env, r.Options
 	fmt.Fprintf(w, "\nlbstores: %s stores, %s creators; %s %s, %s CPUs\n", o["stores"], o["concurrency"], e["go"], e["os_arch"], e["cpus"])
 	src := ""
@@ -95,50 +102,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "server: %s (%s%s; max open files %s)\n", e["binary"], src, e["binary_version"], e["server_max_open_files"])
 	fmt.Fprintf(w, "data in %s; idle = server CPU over %s after %s of rest, in %% of one core\n\n", e["dir"], o["idle"], o["settle"])
 
-	if c := r.Create; c != nil {
-		fmt.Fprintln(w, "Creates (stores.create until the store runs)")
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  created / existed / failed\t%d / %d / %d of %d\n", c.Created, c.Existed, c.Failed, c.Requested)
-		fmt.Fprintf(tw, "  total\t%.1fs (%.1f creates/s)\n", c.TotalS, c.PerSec)
-		l := c.Latency
-		fmt.Fprintf(tw, "  latency p50 / p90 / p99 / max\t%.0f / %.0f / %.0f / %.0f ms (mean %.0f ms)\n", l.P50ms, l.P90ms, l.P99ms, l.MaxMs, l.Mean)
-		fmt.Fprintf(tw, "  replies still \"creating\"\t%d (finished by polling status)\n", c.SlowReplies)
-		fmt.Fprintf(tw, "  server CPU during creates\t%.0f%% of a core\n", c.CPUPct)
-		fmt.Fprintf(tw, "  server peak RSS\t%.0f MiB\n", c.PeakRSSMiB)
-		if c.Aborted != "" {
-			fmt.Fprintf(tw, "  STOPPED\t%s\n", c.Aborted)
-		}
-		tw.Flush()
-		for _, e := range c.FirstErrors {
-			fmt.Fprintf(w, "  error: %s\n", e)
-		}
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "stores\telapsed\tRSS MiB\tanon MiB\tfds\tthreads\tserver CPU\tcreates/s\tp50 ms\tp99 ms\t")
-		for _, p := range c.Checkpoints {
-			fmt.Fprintf(tw, "%d\t%.1fs\t%.0f\t%.0f\t%d\t%d\t%.0f%%\t%.1f\t%.0f\t%.0f\t\n",
-				p.Stores, p.ElapsedS, p.RSSMiB, p.AnonMiB, p.FDs, p.Threads, p.CPUPct, p.PerSec, p.SegmentP50, p.SegmentP99)
-		}
-		tw.Flush()
-		fmt.Fprintln(w)
-	}
-	if s := r.Serving; s != nil {
-		fmt.Fprintln(w, "Serving (the store's leader subscribed on NATS; until then requests wait in the gateway)")
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  served\t%d of %d created\n", s.Served, s.Stores)
-		fmt.Fprintf(tw, "  not yet served when the last create returned\t%d\n", s.UnservedAtEnd)
-		if s.AllServedAfterS >= 0 {
-			fmt.Fprintf(tw, "  all served\t%.1fs after the last create returned\n", s.AllServedAfterS)
-		} else {
-			fmt.Fprintf(tw, "  all served\tNOT within -serve-timeout\n")
-		}
-		l, t := s.LagAfterCreate, s.CreateToServed
-		fmt.Fprintf(tw, "  create returned → served p50 / p99 / max\t%.0f / %.0f / %.0f ms\n", l.P50ms, l.P99ms, l.MaxMs)
-		fmt.Fprintf(tw, "  create sent → served p50 / p99 / max\t%.0f / %.0f / %.0f ms\n", t.P50ms, t.P99ms, t.MaxMs)
-		fmt.Fprintf(tw, "  probe\t%d requests, passes every ≤ %.0f ms (resolution)\n", s.ProbeRequests, s.ProbeIntervalMax)
-		tw.Flush()
-		fmt.Fprintln(w)
-	}
+	r.printCreates(w)
 
 	idles := []*idleResult{r.Empty, r.AfterCreate, r.AfterRestart}
 	if r.Empty != nil {
@@ -191,6 +155,99 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 
+	r.printOps(w)
+
+	fmt.Fprintln(w, "Start-up and shutdown")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if r.BuildS > 0 {
+		fmt.Fprintf(tw, "  build\t%.1fs\n", r.BuildS)
+	}
+	names := []string{"first start (empty) to ready", "restart (all stores) to ready"}
+	for i, s := range r.Starts {
+		fmt.Fprintf(tw, "  %s\t%.2fs%s\n", names[min(i, 1)], s.ReadyS, failed(s.Error))
+	}
+	stops := []string{"shutdown after creates (SIGTERM to exit)", "shutdown at the end"}
+	for i, s := range r.Stops {
+		fmt.Fprintf(tw, "  %s\t%.2fs%s\n", stops[min(i, 1)], s.S, failed(s.Error))
+	}
+	if l := r.List; l != nil {
+		fmt.Fprintf(tw, "  stores.list after restart\t%d stores in %d pages (%.2fs), %d of ours missing, statuses %v%s\n",
+			l.Listed, l.Pages, l.TotalS, l.Missing, l.ByStatus, failed(l.Error))
+	}
+	if r.RandomRead.Store != "" {
+		fmt.Fprintf(tw, "  random store's event after restart\t%s: %.1f ms%s\n", r.RandomRead.Store, r.RandomRead.MS, failed(r.RandomRead.Error))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+
+	r.printLogs(w)
+	r.printJetStream(w)
+	if r.Failure != "" {
+		fmt.Fprintf(w, "\nRUN FAILED: %s\n", strings.TrimSpace(r.Failure))
+	}
+}
+
+func failed(err string) string {
+	if err == "" {
+		return ""
+	}
+	if i := strings.IndexByte(err, '\n'); i >= 0 {
+		err = err[:i] + " (…)"
+	}
+	return "  FAILED: " + err
+}
+
+// printCreates prints the create phase and when the stores were served.
+func (r *report) printCreates(w io.Writer) {
+	if c := r.Create; c != nil {
+		fmt.Fprintln(w, "Creates (stores.create until the store runs)")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "  created / existed / failed\t%d / %d / %d of %d\n", c.Created, c.Existed, c.Failed, c.Requested)
+		fmt.Fprintf(tw, "  total\t%.1fs (%.1f creates/s)\n", c.TotalS, c.PerSec)
+		l := c.Latency
+		fmt.Fprintf(tw, "  latency p50 / p90 / p99 / max\t%.0f / %.0f / %.0f / %.0f ms (mean %.0f ms)\n", l.P50ms, l.P90ms, l.P99ms, l.MaxMs, l.Mean)
+		fmt.Fprintf(tw, "  replies still \"creating\"\t%d (finished by polling status)\n", c.SlowReplies)
+		fmt.Fprintf(tw, "  server CPU during creates\t%.0f%% of a core\n", c.CPUPct)
+		fmt.Fprintf(tw, "  server peak RSS\t%.0f MiB\n", c.PeakRSSMiB)
+		if c.Aborted != "" {
+			fmt.Fprintf(tw, "  STOPPED\t%s\n", c.Aborted)
+		}
+		tw.Flush()
+		for _, e := range c.FirstErrors {
+			fmt.Fprintf(w, "  error: %s\n", e)
+		}
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "stores\telapsed\tRSS MiB\tanon MiB\tfds\tthreads\tserver CPU\tcreates/s\tp50 ms\tp99 ms\t")
+		for _, p := range c.Checkpoints {
+			fmt.Fprintf(tw, "%d\t%.1fs\t%.0f\t%.0f\t%d\t%d\t%.0f%%\t%.1f\t%.0f\t%.0f\t\n",
+				p.Stores, p.ElapsedS, p.RSSMiB, p.AnonMiB, p.FDs, p.Threads, p.CPUPct, p.PerSec, p.SegmentP50, p.SegmentP99)
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
+	if s := r.Serving; s != nil {
+		fmt.Fprintln(w, "Serving (the store's leader subscribed on NATS; until then requests wait in the gateway)")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "  served\t%d of %d created\n", s.Served, s.Stores)
+		fmt.Fprintf(tw, "  not yet served when the last create returned\t%d\n", s.UnservedAtEnd)
+		if s.AllServedAfterS >= 0 {
+			fmt.Fprintf(tw, "  all served\t%.1fs after the last create returned\n", s.AllServedAfterS)
+		} else {
+			fmt.Fprintf(tw, "  all served\tNOT within -serve-timeout\n")
+		}
+		l, t := s.LagAfterCreate, s.CreateToServed
+		fmt.Fprintf(tw, "  create returned → served p50 / p99 / max\t%.0f / %.0f / %.0f ms\n", l.P50ms, l.P99ms, l.MaxMs)
+		fmt.Fprintf(tw, "  create sent → served p50 / p99 / max\t%.0f / %.0f / %.0f ms\n", t.P50ms, t.P99ms, t.MaxMs)
+		fmt.Fprintf(tw, "  probe\t%d requests, passes every ≤ %.0f ms (resolution)\n", s.ProbeRequests, s.ProbeIntervalMax)
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
+
+}
+
+// printOps prints the append and the reads of one event per store.
+func (r *report) printOps(w io.Writer) {
 	if r.Append != nil {
 		fmt.Fprintln(w, "One event per store")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -218,47 +275,18 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 
-	fmt.Fprintln(w, "Start-up and shutdown")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	if r.BuildS > 0 {
-		fmt.Fprintf(tw, "  build\t%.1fs\n", r.BuildS)
-	}
-	names := []string{"first start (empty) to ready", "restart (all stores) to ready"}
-	for i, s := range r.Starts {
-		fmt.Fprintf(tw, "  %s\t%.2fs%s\n", names[min(i, 1)], s.ReadyS, failed(s.Error))
-	}
-	stops := []string{"shutdown after creates (SIGTERM to exit)", "shutdown at the end"}
-	for i, s := range r.Stops {
-		fmt.Fprintf(tw, "  %s\t%.2fs%s\n", stops[min(i, 1)], s.S, failed(s.Error))
-	}
-	if l := r.List; l != nil {
-		fmt.Fprintf(tw, "  stores.list after restart\t%d stores in %d pages (%.2fs), %d of ours missing, statuses %v%s\n",
-			l.Listed, l.Pages, l.TotalS, l.Missing, l.ByStatus, failed(l.Error))
-	}
-	if r.RandomRead.Store != "" {
-		fmt.Fprintf(tw, "  random store's event after restart\t%s: %.1f ms%s\n", r.RandomRead.Store, r.RandomRead.MS, failed(r.RandomRead.Error))
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
+}
 
+// printLogs counts the warnings and errors of each server log.
+func (r *report) printLogs(w io.Writer) {
 	for i, l := range r.Logs {
-		fmt.Fprintf(w, "Server log %d: %d warnings, %d errors\n", i+1, l.Warnings, l.Errors)
+		name := fmt.Sprintf("Server log %d", i+1)
+		if l.Name != "" {
+			name = "Log of " + l.Name
+		}
+		fmt.Fprintf(w, "%s: %d warnings, %d errors\n", name, l.Warnings, l.Errors)
 		for _, s := range l.Samples {
 			fmt.Fprintf(w, "  %s\n", s)
 		}
 	}
-	r.printJetStream(w)
-	if r.Failure != "" {
-		fmt.Fprintf(w, "\nRUN FAILED: %s\n", strings.TrimSpace(r.Failure))
-	}
-}
-
-func failed(err string) string {
-	if err == "" {
-		return ""
-	}
-	if i := strings.IndexByte(err, '\n'); i >= 0 {
-		err = err[:i] + " (…)"
-	}
-	return "  FAILED: " + err
 }

@@ -148,6 +148,7 @@ func (s *server) exitedUnexpectedly() error {
 // logSummary counts the WARN and ERROR lines of a server log and keeps a few
 // distinct messages of each.
 type logSummary struct {
+	Name     string   `json:"name,omitempty"` // the process, in cluster mode
 	Warnings int      `json:"warnings"`
 	Errors   int      `json:"errors"`
 	Samples  []string `json:"samples,omitempty"`
