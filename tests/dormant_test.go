@@ -10,6 +10,7 @@ import (
 	"github.com/logbookdb/logbook/pkg/client"
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/services/logbook/embed"
 	"github.com/logbookdb/logbook/services/storenode/node"
 )
 
@@ -145,5 +146,40 @@ func TestDormantStores(t *testing.T) {
 	}
 	if _, err := r3.Append(ctx, "s", client.Any, ev("E", `{"i":5}`)); err != nil {
 		t.Fatalf("append with node 1 down: %v", err)
+	}
+}
+
+// Beyond the running limit the longest idle stores go dormant early, long
+// before the hibernation delay, and still serve at the next request.
+func TestRunningReplicaLimit(t *testing.T) {
+	in := startLogbook(t, func(c *embed.Config) { c.HibernateAfter = time.Hour; c.MaxRunningReplicas = 3 })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for i := range 6 {
+		if _, err := in.Client.Stores().Create(ctx, fmt.Sprintf("lim%d", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dormant := func() (int, error) {
+		v, err := in.Client.View(ctx)
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, s := range v.Stores {
+			if s.Health == wire.StoreDormant {
+				n++
+			}
+		}
+		return n, nil
+	}
+	eventually(t, 45*time.Second, func() error {
+		if n, err := dormant(); err != nil || n != 4 {
+			return fmt.Errorf("%d of 7 stores dormant (%v), want 4: 3 run", n, err)
+		}
+		return nil
+	})
+	if _, err := in.Client.Store("lim0").Append(ctx, "s", client.Any, ev("E", `{}`)); err != nil {
+		t.Fatalf("append to a store made dormant by the limit: %v", err)
 	}
 }

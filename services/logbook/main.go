@@ -77,7 +77,8 @@ func run() error {
 		Limits: nc.Limits, NATSMaxPayload: natsMaxPayload,
 		Stores: nc.StaticStores, MaxStores: nc.MaxStores, MaxReplicas: nc.MaxReplicas,
 		StoreSnapshotEntries: nc.StoreSnapshotEntries, StoreCompactionOverhead: nc.StoreCompactionOverhead,
-		MetricsStoreLimit: nc.MetricsStoreLimit, HibernateAfter: nc.HibernateAfter, HTTPAddress: *httpAddr,
+		MetricsStoreLimit: nc.MetricsStoreLimit, HibernateAfter: nc.HibernateAfter,
+		MaxRunningReplicas: nc.MaxRunningReplicas, HTTPAddress: *httpAddr,
 		ReadyTimeout: readyTimeout(nc.InitialSize),
 	})
 	if err != nil {

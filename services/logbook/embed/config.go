@@ -68,6 +68,9 @@ type Config struct {
 	// HibernateAfter: a store idle this long has its replica stopped until
 	// the next request (node.Config.HibernateAfter). Default 0: never.
 	HibernateAfter time.Duration
+	// MaxRunningReplicas bounds the store replicas running, with
+	// HibernateAfter (node.Config.MaxRunningReplicas). Default 0: no bound.
+	MaxRunningReplicas int
 	// MetricsStoreLimit is how many stores get metric series of their own
 	// (node.Config.MetricsStoreLimit). Default 100; negative: none.
 	MetricsStoreLimit int

@@ -82,6 +82,7 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 		StoreCompactionOverhead: cfg.StoreCompactionOverhead,
 		MetricsStoreLimit:       cfg.MetricsStoreLimit,
 		HibernateAfter:          cfg.HibernateAfter,
+		MaxRunningReplicas:      cfg.MaxRunningReplicas,
 		Limits:                  cfg.Limits,
 		RequestTimeout:          cfg.RequestTimeout,
 		Logger:                  cfg.Logger.With("component", "storenode"),

@@ -73,6 +73,11 @@ type Config struct {
 	// long stops, until a request wakes it (replica/DESIGN.md, "Dormant
 	// stores"). 0 keeps every replica running. Default: none (0).
 	HibernateAfter time.Duration
+	// MaxRunningReplicas, with HibernateAfter set, bounds the store
+	// replicas running here: beyond it the longest idle (10 s or more)
+	// become dormant early. Each running replica holds about 1 MiB of
+	// dragonboat's queues. 0: no bound.
+	MaxRunningReplicas int
 	// NoQuiesce keeps idle stores' Raft groups ticking and heartbeating
 	// (replica/DESIGN.md, "Idle stores"): for tests and comparisons.
 	NoQuiesce bool

@@ -40,6 +40,7 @@ func (n *Node) startData() {
 			return v.Store, err
 		},
 		HibernateAfter: n.cfg.HibernateAfter,
+		MaxRunning:     n.cfg.MaxRunningReplicas,
 		CanHibernate:   n.canHibernate,
 		Announce:       n.announceWake,
 		Wake:           n.leaderEvents,

@@ -1,8 +1,10 @@
 package replica
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/logbookdb/logbook/services/storenode/sm"
@@ -97,15 +99,16 @@ func (s *Set) startDormant(spec Spec) (bool, error) {
 	return true, nil
 }
 
-// Hibernate makes the store's replica here dormant if it is still idle and
-// may sleep (Config.CanHibernate); it reports whether it did.
-func (s *Set) Hibernate(id string) (bool, error) {
+// Hibernate makes the store's replica here dormant if it is still idle
+// for at least minIdle and may sleep (Config.CanHibernate); it reports
+// whether it did.
+func (s *Set) Hibernate(id string, minIdle time.Duration) (bool, error) {
 	s.sleepMu.Lock()
 	defer s.sleepMu.Unlock()
 	s.mu.Lock()
 	r := s.replicas[id]
 	s.mu.Unlock()
-	if r == nil || !s.hibernating() || r.Idle() < s.cfg.HibernateAfter {
+	if r == nil || !s.hibernating() || r.Idle() < minIdle {
 		return false, nil
 	}
 	if m := r.sm.Load(); m == nil || m.Busy() || r.Restoring() {
@@ -190,9 +193,11 @@ func (s *Set) forgetDormant(ctx context.Context, id string) {
 }
 
 // hibernator makes idle replicas dormant, checking every quarter of
-// HibernateAfter (at most every 5 s); it runs until ctx ends.
+// HibernateAfter (at most every second); it runs until ctx ends. Beyond
+// MaxRunning running replicas it also puts to sleep the longest idle ones
+// (idle at least MinIdleForLimit) until the count is back under it.
 func (s *Set) hibernator(ctx context.Context) {
-	every := min(max(s.cfg.HibernateAfter/4, 100*time.Millisecond), 5*time.Second)
+	every := min(max(s.cfg.HibernateAfter/4, 100*time.Millisecond), time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -201,20 +206,39 @@ func (s *Set) hibernator(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		for _, r := range s.List() {
-			if ctx.Err() != nil {
-				return
-			}
-			if r.Idle() < s.cfg.HibernateAfter {
-				continue
-			}
-			ok, err := s.Hibernate(r.spec.ID)
-			switch {
-			case err != nil:
-				s.cfg.Logger.Warn("cannot make an idle store replica dormant", "store", r.spec.ID, "err", err)
-			case ok:
-				s.cfg.Logger.Debug("store replica dormant", "store", r.spec.ID)
-			}
+		s.sweep(ctx)
+	}
+}
+
+// MinIdleForLimit is how long a replica must have been idle before the
+// running limit (Config.MaxRunning) may make it dormant early.
+const MinIdleForLimit = 10 * time.Second
+
+// sweep makes dormant the replicas idle for HibernateAfter, then, while
+// more than MaxRunning run, the longest idle of the others.
+func (s *Set) sweep(ctx context.Context) {
+	reps := s.List()
+	slices.SortFunc(reps, func(a, b *Replica) int { return cmp.Compare(b.Idle(), a.Idle()) }) // longest idle first
+	running := len(reps)
+	for _, r := range reps {
+		if ctx.Err() != nil {
+			return
+		}
+		minIdle := s.cfg.HibernateAfter
+		over := s.cfg.MaxRunning > 0 && running > s.cfg.MaxRunning
+		if over {
+			minIdle = min(minIdle, MinIdleForLimit)
+		}
+		if r.Idle() < minIdle {
+			return // sorted: no other replica is idle longer
+		}
+		ok, err := s.Hibernate(r.spec.ID, minIdle)
+		switch {
+		case err != nil:
+			s.cfg.Logger.Warn("cannot make an idle store replica dormant", "store", r.spec.ID, "err", err)
+		case ok:
+			running--
+			s.cfg.Logger.Debug("store replica dormant", "store", r.spec.ID, "over_limit", over)
 		}
 	}
 }

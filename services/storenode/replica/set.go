@@ -80,6 +80,10 @@ type Config struct {
 	// HibernateAfter: a replica whose store applied nothing for this long
 	// becomes dormant (dormant.go); 0 keeps every replica running.
 	HibernateAfter time.Duration
+	// MaxRunning, with HibernateAfter set, bounds the replicas running here:
+	// beyond it the longest idle ones (idle at least MinIdleForLimit) become
+	// dormant early. 0: no bound.
+	MaxRunning int
 	// CanHibernate, if set, may keep an idle replica running (the store
 	// is not settled in the registry, leads persistent subscriptions).
 	CanHibernate func(r *Replica) bool
