@@ -145,12 +145,16 @@ func (s *Set) Wake(id string) (bool, error) {
 	s.mu.Lock()
 	d := s.dormant[id]
 	r := s.replicas[id]
+	closing := s.closing
 	s.mu.Unlock()
 	if r != nil {
 		r.touch()
 	}
 	if d == nil {
 		return false, nil
+	}
+	if closing {
+		return false, fmt.Errorf("storenode: wake store %s: the node is stopping", id)
 	}
 	if d.closed != nil {
 		select {

@@ -341,9 +341,13 @@ func (s *Set) Unserve() {
 // replicas keep running: closing the raft.Host stops them. Call after
 // StopFollowing and Unserve, once the requests in flight are answered.
 func (s *Set) Close() {
+	// Under sleepMu: a wake in progress finishes first, and none starts a
+	// replica after this (Wake checks closing).
+	s.sleepMu.Lock()
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
+	s.sleepMu.Unlock()
 	s.cancel()
 	s.tasks.Wait()
 	for _, r := range s.List() {
