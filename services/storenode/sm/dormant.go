@@ -24,13 +24,16 @@ func dormantKey(shardID, replicaID uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, replicaID)
 }
 
-// SetDormant marks a replica dormant, or clears the mark. Not fsynced: the
-// next write that is carries it, and a lost mark is harmless.
+// SetDormant marks a replica dormant, or clears the mark. A mark is
+// fsynced (once per hibernation): unsynced writes wait in the engine's
+// write-ahead log buffer, and a process killed before the next sync would
+// lose it and start the replica. Clearing is not: a lost clear leaves the
+// replica dormant at the next start, from which any request wakes it.
 func (e *Engine) SetDormant(shardID, replicaID uint64, dormant bool) error {
 	k := dormantKey(shardID, replicaID)
 	var err error
 	if dormant {
-		err = e.db.Set(k, nil, pebble.NoSync)
+		err = e.db.Set(k, nil, pebble.Sync)
 	} else {
 		err = e.db.Delete(k, pebble.NoSync)
 	}
