@@ -72,7 +72,6 @@ func (c *Cluster) heartbeat() proto.NodeHeartbeat {
 		hb.MetaLeader = true
 	}
 	for _, r := range c.cfg.Replicas.List() {
-		hb.Hosts = append(hb.Hosts, r.ID)
 		leader, ok := c.cfg.Raft.Leader(r.ShardID)
 		if !ok {
 			leader = 0
@@ -80,28 +79,28 @@ func (c *Cluster) heartbeat() proto.NodeHeartbeat {
 		if leader == c.cfg.NodeID {
 			hb.Leads = append(hb.Leads, r.ID)
 		}
-		hb.Applied = append(hb.Applied, c.cfg.Replicas.Applied(r.ID))
-		hb.SeesLeader = append(hb.SeesLeader, leader)
-		u, _ := c.cfg.Replicas.LocalUsage(r.ID)
-		hb.Events = append(hb.Events, u.Events)
-		hb.Bytes = append(hb.Bytes, u.Bytes)
-		hb.MaxEvents = append(hb.MaxEvents, u.Quota.MaxEvents)
-		hb.MaxBytes = append(hb.MaxBytes, u.Quota.MaxBytes)
+		c.host(&hb, r.ID, leader)
 	}
 	// Dormant replicas are hosted too (a request starts them), with the
 	// state they stopped at and no leader.
 	for _, id := range c.cfg.Replicas.Dormant() {
-		hb.Hosts = append(hb.Hosts, id)
 		hb.Dormant = append(hb.Dormant, id)
-		hb.Applied = append(hb.Applied, c.cfg.Replicas.Applied(id))
-		hb.SeesLeader = append(hb.SeesLeader, 0)
-		u, _ := c.cfg.Replicas.LocalUsage(id)
-		hb.Events = append(hb.Events, u.Events)
-		hb.Bytes = append(hb.Bytes, u.Bytes)
-		hb.MaxEvents = append(hb.MaxEvents, u.Quota.MaxEvents)
-		hb.MaxBytes = append(hb.MaxBytes, u.Quota.MaxBytes)
+		c.host(&hb, id, 0)
 	}
 	return hb
+}
+
+// host adds a replica of store hosted here to hb: its applied index, the
+// leader it sees and its usage, in the order of Hosts.
+func (c *Cluster) host(hb *proto.NodeHeartbeat, store string, leader uint64) {
+	hb.Hosts = append(hb.Hosts, store)
+	hb.Applied = append(hb.Applied, c.cfg.Replicas.Applied(store))
+	hb.SeesLeader = append(hb.SeesLeader, leader)
+	u, _ := c.cfg.Replicas.LocalUsage(store)
+	hb.Events = append(hb.Events, u.Events)
+	hb.Bytes = append(hb.Bytes, u.Bytes)
+	hb.MaxEvents = append(hb.MaxEvents, u.Quota.MaxEvents)
+	hb.MaxBytes = append(hb.MaxBytes, u.Quota.MaxBytes)
 }
 
 // beat publishes this node's heartbeat (once it is a member: fresh nodes
