@@ -103,8 +103,7 @@ func (s *Set) startDormant(spec Spec) (bool, error) {
 // for at least minIdle and may sleep (Config.CanHibernate); it reports
 // whether it did.
 func (s *Set) Hibernate(id string, minIdle time.Duration) (bool, error) {
-	s.sleepMu.Lock()
-	defer s.sleepMu.Unlock()
+	defer s.lockStore(id)()
 	s.mu.Lock()
 	r := s.replicas[id]
 	s.mu.Unlock()
@@ -140,8 +139,7 @@ func (s *Set) Hibernate(id string, minIdle time.Duration) (bool, error) {
 // counts as active from now (so that it does not go dormant right after a
 // wake). It reports whether it started one.
 func (s *Set) Wake(id string) (bool, error) {
-	s.sleepMu.Lock()
-	defer s.sleepMu.Unlock()
+	defer s.lockStore(id)()
 	s.mu.Lock()
 	d := s.dormant[id]
 	r := s.replicas[id]
@@ -166,14 +164,9 @@ func (s *Set) Wake(id string) (bool, error) {
 	if err := s.cfg.Engine.SetDormant(d.spec.ShardID, s.cfg.NodeID, false); err != nil {
 		return false, err
 	}
-	s.mu.Lock()
-	delete(s.dormant, id)
-	s.mu.Unlock()
+	// start moves it from dormant to running in one step; if it fails, it
+	// stays dormant and the next wake tries again.
 	if err := s.start(d.spec, nil); err != nil {
-		// Dormant again: the next wake tries again.
-		s.mu.Lock()
-		s.dormant[id] = d
-		s.mu.Unlock()
 		return false, err
 	}
 	s.wakes.Add(1)

@@ -109,14 +109,15 @@ type Set struct {
 	follower     sync.WaitGroup
 	tasks        sync.WaitGroup
 
-	// sleepMu orders hibernations and wakes (dormant.go).
-	sleepMu sync.Mutex
-	wakes   atomic.Uint64 // dormant replicas started again
+	wakes atomic.Uint64 // dormant replicas started again
 
 	mu       sync.Mutex
 	replicas map[string]*Replica // by store id
 	dormant  map[string]*dormant // by store id; never in replicas too
-	closing  bool                // no store is served again (Unserve)
+	// storeMu orders the starts, stops, hibernations and wakes of each
+	// store (lockStore).
+	storeMu map[string]*sync.Mutex
+	closing bool // no store is served again (Unserve)
 }
 
 // The default snapshot interval and log overhead of a store's replicas
@@ -144,7 +145,7 @@ func New(cfg Config) *Set {
 		cfg.CompactionOverhead = DefaultCompactionOverhead
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Set{cfg: cfg, ctx: ctx, cancel: cancel, replicas: map[string]*Replica{}, dormant: map[string]*dormant{}}
+	return &Set{cfg: cfg, ctx: ctx, cancel: cancel, replicas: map[string]*Replica{}, dormant: map[string]*dormant{}, storeMu: map[string]*sync.Mutex{}}
 }
 
 func (s *Set) dir(id string) string { return filepath.Join(s.cfg.Dir, id) }
@@ -153,6 +154,16 @@ func (s *Set) dir(id string) string { return filepath.Join(s.cfg.Dir, id) }
 // addresses, for the initial members. A replica that was dormant when this
 // node stopped stays dormant (dormant.go): it reports dormant true.
 func (s *Set) Start(spec Spec, addrs map[uint64]string) (dormant bool, err error) {
+	// Under the store's lock: a wake never leaves a moment where the
+	// replica is neither dormant nor running for a start to slip into.
+	defer s.lockStore(spec.ID)()
+	s.mu.Lock()
+	_, running := s.replicas[spec.ID]
+	_, asleep := s.dormant[spec.ID]
+	s.mu.Unlock()
+	if running || asleep {
+		return asleep, nil // started (or woken) meanwhile
+	}
 	if ok, err := s.startDormant(spec); ok || err != nil {
 		return ok, err
 	}
@@ -195,10 +206,32 @@ func (s *Set) start(spec Spec, addrs map[uint64]string) error {
 	r.ctx, r.stop = context.WithCancel(s.ctx)
 	r.proposer.start(r.ctx, s.cfg.Proposers)
 	s.mu.Lock()
+	if s.closing {
+		// Close has waited for the proposers it saw, or is about to: this
+		// one must not outlive it.
+		s.mu.Unlock()
+		r.stopped = true
+		s.halt(r, nil, nil)
+		return fmt.Errorf("storenode: start store %s: the node is stopping", spec.ID)
+	}
 	s.replicas[spec.ID] = r
+	delete(s.dormant, spec.ID) // a wake: running from now on, in one step
 	s.mu.Unlock()
 	s.Poke()
 	return nil
+}
+
+// lockStore locks the store's own mutex and returns its unlock.
+func (s *Set) lockStore(id string) func() {
+	s.mu.Lock()
+	m := s.storeMu[id]
+	if m == nil {
+		m = &sync.Mutex{}
+		s.storeMu[id] = m
+	}
+	s.mu.Unlock()
+	m.Lock()
+	return m.Unlock
 }
 
 // soloElectionTicks is the election timeout of a store with a single
@@ -225,8 +258,7 @@ func (s *Set) electionTicks(spec Spec) uint64 {
 // shardID names the store's shard even when no replica runs here (a removal
 // interrupted by a crash), so that its Raft log is never left behind.
 func (s *Set) Stop(id string, shardID uint64, removeData bool) error {
-	s.sleepMu.Lock()
-	defer s.sleepMu.Unlock()
+	defer s.lockStore(id)()
 	s.mu.Lock()
 	r := s.replicas[id]
 	var unserve func()
@@ -341,13 +373,11 @@ func (s *Set) Unserve() {
 // replicas keep running: closing the raft.Host stops them. Call after
 // StopFollowing and Unserve, once the requests in flight are answered.
 func (s *Set) Close() {
-	// Under sleepMu: a wake in progress finishes first, and none starts a
-	// replica after this (Wake checks closing).
-	s.sleepMu.Lock()
+	// A start (or wake) that adds a replica after this sees closing and
+	// stops it itself.
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
-	s.sleepMu.Unlock()
 	s.cancel()
 	s.tasks.Wait()
 	for _, r := range s.List() {
