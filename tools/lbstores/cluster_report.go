@@ -97,6 +97,11 @@ func (r *report) printClusterProcs(w io.Writer) {
 				fmt.Fprintf(tw, "%s\t", dormantCell(i))
 			}
 			fmt.Fprintf(tw, "|\t%s|\t-\t-\t\n", strings.Repeat("-\t", max(len(jsNames), 1)))
+			fmt.Fprintf(tw, "%s: Go heap in use MiB\t", label)
+			for _, i := range lb {
+				fmt.Fprintf(tw, "%s\t", heapCell(i))
+			}
+			fmt.Fprintf(tw, "|\t%s|\t-\t-\t\n", strings.Repeat("-\t", max(len(jsNames), 1)))
 		}
 	}
 	idle("empty", c.Empty, func(j *jsClusterResult) []*idleResult { return j.Empty })

@@ -30,6 +30,10 @@ type dormancy struct {
 	Running int     // logbook_storenode_stores: replicas running
 	Dormant int     // logbook_storenode_stores_dormant
 	Wakes   float64 // logbook_storenode_store_wakes_total
+	// HeapInuse is the Go heap in use (go_memstats_heap_inuse_bytes): what
+	// the process holds, apart from freed memory the runtime has not yet
+	// returned to the OS (which RSS still counts).
+	HeapInuse float64
 	// OthersRunning counts the running replicas of stores lbstores did not
 	// create (the default store), from their per-store series: a node
 	// gives the first stores it runs (100 by default) series of their own,
@@ -69,10 +73,14 @@ func parseDormancy(r io.Reader) (dormancy, error) {
 			dst = &d.Running
 		case "logbook_storenode_stores_dormant":
 			dst = &d.Dormant
-		case "logbook_storenode_store_wakes_total":
+		case "logbook_storenode_store_wakes_total", "go_memstats_heap_inuse_bytes":
 			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 			if err != nil {
 				return d, fmt.Errorf("%s: %w", name, err)
+			}
+			if name == "go_memstats_heap_inuse_bytes" {
+				d.HeapInuse = v
+				continue
 			}
 			d.Wakes = v
 			seen++
@@ -190,7 +198,7 @@ func waitDormant(ctx context.Context, addrs []string, want int, since time.Time,
 	}
 }
 
-// noteDormant adds the nodes' dormant replica counts to idle results, in
+// noteDormant adds the nodes' dormant replica counts and Go heap to idle results, in
 // order (the results of other processes, beyond addrs, are left alone).
 func noteDormant(ctx context.Context, addrs []string, rs ...*idleResult) {
 	for i, a := range addrs {
@@ -198,8 +206,8 @@ func noteDormant(ctx context.Context, addrs []string, rs ...*idleResult) {
 			continue
 		}
 		if d, err := scrapeDormancy(ctx, a); err == nil {
-			n := d.Dormant
-			rs[i].Dormant = &n
+			n, heap := d.Dormant, d.HeapInuse/(1<<20)
+			rs[i].Dormant, rs[i].HeapInuseMiB = &n, &heap
 		}
 	}
 }

@@ -56,3 +56,11 @@ func dormantCell(i *idleResult) string {
 	}
 	return fmt.Sprint(*i.Dormant)
 }
+
+// heapCell is an idle result's Go heap in use, "-" if unknown.
+func heapCell(i *idleResult) string {
+	if i.HeapInuseMiB == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", *i.HeapInuseMiB)
+}

@@ -16,12 +16,13 @@ logbook_storenode_store_wakes_total 1e+03
 logbook_store_applied_index{store="default"} 7
 logbook_store_applied_index{store="s00017"} 3
 logbook_store_raft_leader{store="default"} 1
+go_memstats_heap_inuse_bytes 2.097152e+06
 `
 	d, err := parseDormancy(strings.NewReader(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Running != 2 || d.Dormant != 998 || d.Wakes != 1000 || d.OthersRunning != 1 || d.oursRunning() != 1 {
+	if d.Running != 2 || d.Dormant != 998 || d.Wakes != 1000 || d.OthersRunning != 1 || d.oursRunning() != 1 || d.HeapInuse != 2<<20 {
 		t.Fatalf("parsed %+v", d)
 	}
 	if _, err := parseDormancy(strings.NewReader("go_goroutines 12\n")); err == nil {
@@ -56,7 +57,7 @@ func TestDormantStores(t *testing.T) {
 		t.Fatalf("dormant wait: %+v", d)
 	}
 	for name, i := range map[string]*idleResult{"dormant": rep.Dormant, "after restart, dormant": rep.RestartDormant} {
-		if i == nil || i.Dormant == nil || *i.Dormant < stores || i.RSSMiB <= 0 || i.FDs <= 0 {
+		if i == nil || i.Dormant == nil || *i.Dormant < stores || i.HeapInuseMiB == nil || *i.HeapInuseMiB <= 0 || i.RSSMiB <= 0 || i.FDs <= 0 {
 			t.Fatalf("%s: %+v", name, i)
 		}
 	}

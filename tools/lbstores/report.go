@@ -59,18 +59,19 @@ type randomRead struct {
 // idleResult is the server at rest: CPU over an idle window, memory, fds
 // and threads at its end.
 type idleResult struct {
-	Label    string       `json:"label"`
-	IdleS    float64      `json:"idle_s"`
-	CPUPct   float64      `json:"cpu_pct"` // % of one core
-	RSSMiB   float64      `json:"rss_mib"`
-	AnonMiB  float64      `json:"rss_anon_mib"`
-	FileMiB  float64      `json:"rss_file_mib"`
-	HWMMiB   float64      `json:"peak_rss_mib"` // VmHWM: peak since the process started
-	FDs      int          `json:"fds"`
-	FDDetail *fdBreakdown `json:"fd_detail,omitempty"`
-	Threads  int          `json:"threads"`
-	Disk     diskUsage    `json:"disk,omitzero"`
-	Dormant  *int         `json:"dormant_replicas,omitempty"` // at the end, from the node's /metrics
+	Label        string       `json:"label"`
+	IdleS        float64      `json:"idle_s"`
+	CPUPct       float64      `json:"cpu_pct"` // % of one core
+	RSSMiB       float64      `json:"rss_mib"`
+	AnonMiB      float64      `json:"rss_anon_mib"`
+	FileMiB      float64      `json:"rss_file_mib"`
+	HWMMiB       float64      `json:"peak_rss_mib"` // VmHWM: peak since the process started
+	FDs          int          `json:"fds"`
+	FDDetail     *fdBreakdown `json:"fd_detail,omitempty"`
+	Threads      int          `json:"threads"`
+	Disk         diskUsage    `json:"disk,omitzero"`
+	Dormant      *int         `json:"dormant_replicas,omitempty"`  // at the end, from the node's /metrics
+	HeapInuseMiB *float64     `json:"go_heap_inuse_mib,omitempty"` // likewise (go_memstats_heap_inuse_bytes)
 }
 
 func newReport(o *options, dir string) *report {
@@ -149,6 +150,7 @@ func (r *report) print(w io.Writer) {
 		})
 		row("threads", func(i *idleResult) string { return fmt.Sprint(i.Threads) })
 		row("dormant replicas (/metrics)", dormantCell)
+		row("Go heap in use MiB (/metrics)", heapCell)
 		tw.Flush()
 		if a, b := r.Empty, r.AfterCreate; a != nil && b != nil {
 			n := float64(r.Create.Created + r.Create.Existed)
