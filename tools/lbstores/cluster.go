@@ -244,6 +244,13 @@ func runCluster(o *options) (rep *report, err error) {
 				return rep, err
 			}
 			noteDormant(ctx, metrics, cr.Dormant...)
+			if o.dormantGC > 0 {
+				pids := make([]int, len(nodes))
+				for i, m := range nodes {
+					pids[i] = m.srv.PID
+				}
+				rep.DormantGC = memoryAfterGC(ctx, metrics, pids, rep.DormantWait.at, o.dormantGC)
+			}
 		}
 	}
 
@@ -269,7 +276,7 @@ func runCluster(o *options) (rep *report, err error) {
 	}
 	progress("every storenode ready %.2fs after the restart began", cr.RestartReady)
 	watchAll(nodes, o.maxRSS, cancel)
-	var paused time.Duration // measuring at rest, left out of RestartRead
+	var paused time.Duration // measuring at rest and the wake reads one at a time, left out of RestartRead
 	if o.dormancy() {
 		// Before any request: the replicas dormant at the stop stay so.
 		t = time.Now()
@@ -277,9 +284,9 @@ func runCluster(o *options) (rep *report, err error) {
 			return rep, err
 		}
 		noteDormant(ctx, metrics, cr.RestartDormant...)
-		paused = time.Since(t)
 		rep.Wake = wakeReads(ctx, c, runID, ids, wakeSamples, o.opTimeout, metrics)
 		rep.RandomRead = rep.Wake.first()
+		paused = time.Since(t)
 	} else {
 		pick := ids[rand.IntN(len(ids))]
 		rctx, rcancel := context.WithTimeout(ctx, o.opTimeout)

@@ -152,7 +152,7 @@ func (r *report) printClusterSystem(w io.Writer) {
 	row("restart to every store led", c.RestartReady, j.RestartLead, "s")
 	row("restart to every store read back", c.RestartRead, j.RestartRead, "s")
 	if c.RestartDormant != nil {
-		fmt.Fprintln(tw, "  (Logbook's: without its idle measurement before the reads)\t\t\t\t")
+		fmt.Fprintln(tw, "  (Logbook's: without its idle measurement and one-at-a-time wake reads before the reads)\t\t\t\t")
 	}
 	if rr, jr := r.ReadAfterRestart, j.ReadBack; rr != nil && jr != nil {
 		fmt.Fprintf(tw, "read back after restart: ok / failed\t%d / %d\t%d / %d\t\t\n", rr.OK, rr.Failed, jr.OK, jr.Failed)

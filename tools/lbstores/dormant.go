@@ -30,10 +30,11 @@ type dormancy struct {
 	Running int     // logbook_storenode_stores: replicas running
 	Dormant int     // logbook_storenode_stores_dormant
 	Wakes   float64 // logbook_storenode_store_wakes_total
-	// HeapInuse is the Go heap in use (go_memstats_heap_inuse_bytes): what
-	// the process holds, apart from freed memory the runtime has not yet
-	// returned to the OS (which RSS still counts).
+	// HeapInuse is the Go heap in use (go_memstats_heap_inuse_bytes): live
+	// objects and garbage not yet collected, without the freed memory the
+	// runtime has not yet returned to the OS (which RSS still counts).
 	HeapInuse float64
+	LastGC    time.Time // go_memstats_last_gc_time_seconds
 	// OthersRunning counts the running replicas of stores lbstores did not
 	// create (the default store), from their per-store series: a node
 	// gives the first stores it runs (100 by default) series of their own,
@@ -73,13 +74,17 @@ func parseDormancy(r io.Reader) (dormancy, error) {
 			dst = &d.Running
 		case "logbook_storenode_stores_dormant":
 			dst = &d.Dormant
-		case "logbook_storenode_store_wakes_total", "go_memstats_heap_inuse_bytes":
+		case "logbook_storenode_store_wakes_total", "go_memstats_heap_inuse_bytes", "go_memstats_last_gc_time_seconds":
 			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 			if err != nil {
 				return d, fmt.Errorf("%s: %w", name, err)
 			}
-			if name == "go_memstats_heap_inuse_bytes" {
+			switch name {
+			case "go_memstats_heap_inuse_bytes":
 				d.HeapInuse = v
+				continue
+			case "go_memstats_last_gc_time_seconds":
+				d.LastGC = time.Unix(0, int64(v*1e9))
 				continue
 			}
 			d.Wakes = v
@@ -147,14 +152,15 @@ func scrapeAll(ctx context.Context, addrs []string) (dormancy, []dormancy, error
 
 // dormantWait is how long the stores took to go dormant.
 type dormantWait struct {
-	Want        int     `json:"want"`         // replicas of lbstores' stores, every node
-	Dormant     int     `json:"dormant"`      // dormant replicas at the end, every node, the default store's included
-	Running     int     `json:"running"`      // running replicas at the end, every node
-	OursRunning int     `json:"ours_running"` // of lbstores' stores
-	PerNode     []int   `json:"dormant_per_node,omitempty"`
-	AfterS      float64 `json:"after_last_activity_s"` // from the last read to every store dormant (-1: not within the bound)
-	BoundS      float64 `json:"bound_s"`
-	Error       string  `json:"error,omitempty"`
+	Want        int       `json:"want"`         // replicas of lbstores' stores, every node
+	Dormant     int       `json:"dormant"`      // dormant replicas at the end, every node, the default store's included
+	Running     int       `json:"running"`      // running replicas at the end, every node
+	OursRunning int       `json:"ours_running"` // of lbstores' stores
+	PerNode     []int     `json:"dormant_per_node,omitempty"`
+	AfterS      float64   `json:"after_last_activity_s"` // from the last read to every store dormant (-1: not within the bound)
+	BoundS      float64   `json:"bound_s"`
+	Error       string    `json:"error,omitempty"`
+	at          time.Time // when every store was seen dormant
 }
 
 func (d *dormantWait) reached() bool { return d != nil && d.Error == "" && d.AfterS >= 0 }
@@ -175,7 +181,8 @@ func waitDormant(ctx context.Context, addrs []string, want int, since time.Time,
 				res.PerNode = append(res.PerNode, d.Dormant)
 			}
 			if res.OursRunning == 0 && total.Dormant >= want {
-				res.AfterS = time.Since(since).Seconds()
+				res.at = time.Now()
+				res.AfterS = res.at.Sub(since).Seconds()
 				progress("dormant: %d replicas (%v per node) %.1fs after the last read; %d still running", total.Dormant, res.PerNode, res.AfterS, total.Running)
 				return res
 			}
@@ -270,3 +277,72 @@ func (w *wakeResult) first() randomRead {
 
 // wakeSamples is how many dormant stores wakeReads reads after a restart.
 const wakeSamples = 20
+
+// gcMemory is the storenodes' memory once each has run a garbage
+// collection after every store went dormant: an idle Go process collects
+// only when it allocates or every 2 minutes (the runtime's forced GC), so
+// until then the heap in use still counts the stopped replicas' garbage.
+type gcMemory struct {
+	WaitedS      []float64 `json:"waited_s"`          // per node: from every store dormant to its first GC since
+	HeapInuseMiB []float64 `json:"go_heap_inuse_mib"` // per node, at that moment
+	RSSMiB       []float64 `json:"rss_mib"`           // per node, at that moment
+	RSSLaterMiB  []float64 `json:"rss_10s_later_mib"` // per node, 10 s after the last node's GC (the runtime returns freed memory gradually)
+	Error        string    `json:"error,omitempty"`
+}
+
+// memoryAfterGC polls the nodes every 2 s until each has collected after
+// since, at most bound after since.
+func memoryAfterGC(ctx context.Context, addrs []string, pids []int, since time.Time, bound time.Duration) *gcMemory {
+	n := len(addrs)
+	res := &gcMemory{WaitedS: make([]float64, n), HeapInuseMiB: make([]float64, n), RSSMiB: make([]float64, n)}
+	progress("waiting for a GC in every storenode since every store went dormant (at most %s after)", bound)
+	done := make([]bool, n)
+	left := n
+	for left > 0 {
+		for i, a := range addrs {
+			if done[i] {
+				continue
+			}
+			d, err := scrapeDormancy(ctx, a)
+			if err != nil || d.LastGC.Before(since) {
+				continue
+			}
+			s, err := sampleProc(pids[i], false)
+			if err != nil {
+				res.Error = err.Error()
+				return res
+			}
+			done[i], left = true, left-1
+			res.WaitedS[i] = time.Since(since).Seconds()
+			res.HeapInuseMiB[i], res.RSSMiB[i] = d.HeapInuse/(1<<20), mib(s.RSSKiB)
+		}
+		if left == 0 {
+			break
+		}
+		if time.Since(since) > bound || ctx.Err() != nil {
+			res.Error = fmt.Sprintf("%d of %d storenodes collected within %s", n-left, n, bound)
+			progress("gc: %s", res.Error)
+			return res
+		}
+		_ = sleep(ctx, 2*time.Second)
+	}
+	if err := sleep(ctx, 10*time.Second); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	for _, pid := range pids {
+		if s, err := sampleProc(pid, false); err == nil {
+			res.RSSLaterMiB = append(res.RSSLaterMiB, mib(s.RSSKiB))
+		}
+	}
+	progress("gc: heap in use %v MiB, rss %v MiB, 10 s later %v MiB", roundAll(res.HeapInuseMiB), roundAll(res.RSSMiB), roundAll(res.RSSLaterMiB))
+	return res
+}
+
+func roundAll(v []float64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x + 0.5)
+	}
+	return out
+}

@@ -28,6 +28,14 @@ func (r *report) printDormancy(w io.Writer) {
 			len(k.Stores), l.P50ms, l.P90ms, l.MaxMs, minOf(k.MS), k.Failed)
 		fmt.Fprintf(tw, "  replicas dormant before the first / woken by these reads\t%d / %.0f\n", k.DormantBefore, k.Wakes)
 	}
+	if g := r.DormantGC; g != nil {
+		if g.Error != "" {
+			fmt.Fprintf(tw, "  memory after a GC, every store dormant\tNOT MEASURED: %s\n", g.Error)
+		} else {
+			fmt.Fprintf(tw, "  memory after a GC, every store dormant (per storenode)\tGo heap in use %v MiB, RSS %v MiB, 10 s later %v MiB (GC %vs after every store dormant)\n",
+				roundAll(g.HeapInuseMiB), roundAll(g.RSSMiB), roundAll(g.RSSLaterMiB), roundAll(g.WaitedS))
+		}
+	}
 	tw.Flush()
 	if k != nil {
 		for _, e := range k.FirstErrors {

@@ -17,12 +17,13 @@ logbook_store_applied_index{store="default"} 7
 logbook_store_applied_index{store="s00017"} 3
 logbook_store_raft_leader{store="default"} 1
 go_memstats_heap_inuse_bytes 2.097152e+06
+go_memstats_last_gc_time_seconds 1.7645e+09
 `
 	d, err := parseDormancy(strings.NewReader(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Running != 2 || d.Dormant != 998 || d.Wakes != 1000 || d.OthersRunning != 1 || d.oursRunning() != 1 || d.HeapInuse != 2<<20 {
+	if d.Running != 2 || d.Dormant != 998 || d.Wakes != 1000 || d.OthersRunning != 1 || d.oursRunning() != 1 || d.HeapInuse != 2<<20 || d.LastGC.Unix() != 1764500000 {
 		t.Fatalf("parsed %+v", d)
 	}
 	if _, err := parseDormancy(strings.NewReader("go_goroutines 12\n")); err == nil {

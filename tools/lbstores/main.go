@@ -14,7 +14,8 @@
 //  6. measures it idle a third time and stops it.
 //
 // With -hibernate-after D > 0 (dormant.go) it also waits after step 4
-// until every store is dormant and measures the server idle then; after
+// until every store is dormant and measures the server idle then, and its
+// memory once it has garbage collected (-dormant-gc-wait); after
 // the restart it measures it idle before any request (the stores are still
 // dormant) and reads 20 random stores one at a time: the wake latency of
 // a dormant store.
@@ -73,6 +74,7 @@ type options struct {
 	jetstream    bool
 	nodes        int
 	hibernate    *time.Duration // -hibernate-after; nil: not passed, the server's default
+	dormantGC    time.Duration  // bound on the wait for a GC once every store is dormant; 0: no wait
 }
 
 // dormancy reports whether the run measures dormant stores: -hibernate-after
@@ -123,6 +125,7 @@ func parseFlags() (*options, error) {
 		o.hibernate = &d
 		return nil
 	})
+	flag.DurationVar(&o.dormantGC, "dormant-gc-wait", 2*time.Minute+15*time.Second, "with -hibernate-after, after the dormant idle measurement wait at most this long (from every store dormant) for a garbage collection in each storenode, and record its Go heap and RSS then (an idle Go process collects every 2 minutes); 0: do not wait")
 	flag.Parse()
 	switch {
 	case flag.NArg() > 0:
@@ -338,6 +341,9 @@ func run(o *options) (rep *report, err error) {
 				return rep, err
 			}
 			noteDormant(ctx, metrics, rep.Dormant)
+			if o.dormantGC > 0 {
+				rep.DormantGC = memoryAfterGC(ctx, metrics, []int{srv.PID}, rep.DormantWait.at, o.dormantGC)
+			}
 		}
 	}
 

@@ -33,6 +33,7 @@ type report struct {
 	Dormant           *idleResult      `json:"idle_dormant,omitempty"`               // one node: every store dormant
 	RestartDormant    *idleResult      `json:"idle_after_restart_dormant,omitempty"` // one node: after the restart, before any read
 	Wake              *wakeResult      `json:"wake_after_restart,omitempty"`
+	DormantGC         *gcMemory        `json:"memory_dormant_after_gc,omitempty"`
 	Logs              []logSummary     `json:"server_logs,omitempty"`
 	JetStream         *jsResult        `json:"jetstream,omitempty"`
 	Cluster           *clusterResult   `json:"cluster,omitempty"`           // cluster mode (-nodes > 1)
