@@ -160,6 +160,9 @@ func (r *report) printClusterSystem(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintln(w, "  Logbook's create counts until the store runs (stores.create's reply); JetStream's until the stream exists and its first message is acknowledged.")
 	fmt.Fprintln(w, "  Every store led: Logbook's ready line waits for a leader of each replica the storenode holds; JetStream's: every stream listed with a leader.")
+	if c.RestartDormant != nil {
+		fmt.Fprintln(w, "  (Logbook's ready line does not wait for dormant stores: they have no leader until a request wakes them.)")
+	}
 	fmt.Fprintln(w, "  Read back: Logbook reads each store's event through the gateway; JetStream gets each stream's first message with one direct request.")
 	for _, e := range j.FirstErrors {
 		fmt.Fprintf(w, "  jetstream error: %s\n", e)
