@@ -49,6 +49,10 @@ type clusterResult struct {
 	RestartReady float64       `json:"restart_all_ready_s"` // start of the restart to the last ready line
 	RestartRead  float64       `json:"restart_all_read_s"`  // start of the restart to every store read back
 	AfterRestart []*idleResult `json:"idle_after_restart"`
+	// With -hibernate-after > 0: every process once every store is
+	// dormant, and after the restart before any read.
+	Dormant        []*idleResult `json:"idle_dormant,omitempty"`
+	RestartDormant []*idleResult `json:"idle_after_restart_dormant,omitempty"`
 }
 
 // runCluster runs cluster mode; the report holds whatever was measured
@@ -127,10 +131,12 @@ func runCluster(o *options) (rep *report, err error) {
 		return rep, err
 	}
 	url := urls[0]
-	raft, err := freeAddrs(o.nodes)
+	raft, err := freeAddrs(2 * o.nodes)
 	if err != nil {
 		return rep, err
 	}
+	metrics := raft[o.nodes:] // each storenode's -http
+	raft = raft[:o.nodes]
 	startNodes := func() error {
 		nodes = nodes[:0]
 		for i := 1; i <= o.nodes; i++ {
@@ -139,7 +145,9 @@ func runCluster(o *options) (rep *report, err error) {
 				"-cluster", "lbstores", "-initial-size", strconv.Itoa(o.nodes),
 				"-data", filepath.Join(dir, fmt.Sprintf("node%d", i), "storenode"),
 				"-max-stores", strconv.Itoa(o.stores + 1), "-log-level", o.logLevel,
+				"-http", metrics[i-1],
 			}
+			args = append(args, o.hibernateArgs()...)
 			m, err := startMember(fmt.Sprintf("storenode%d", i), snBin, args, nil, dir, o.verbose, linePrefix("Storenode "))
 			if err != nil {
 				return err
@@ -170,6 +178,7 @@ func runCluster(o *options) (rep *report, err error) {
 	if cr.Empty, err = measureIdleAll(ctx, all(), o, "cluster empty: 1 store (default)"); err != nil {
 		return rep, err
 	}
+	noteDormant(ctx, metrics, cr.Empty...)
 
 	// Creates, R3.
 	c, err := client.Connect(url)
@@ -207,6 +216,7 @@ func runCluster(o *options) (rep *report, err error) {
 		return rep, err
 	}
 	cr.Disk = diskOfNodes(dir, o.nodes)
+	noteDormant(ctx, metrics, cr.AfterCreate...)
 
 	// One event per store, read back.
 	ids := make([]string, o.stores)
@@ -218,8 +228,30 @@ func runCluster(o *options) (rep *report, err error) {
 	rep.Append = forEachStore(ctx, ids, o.concurrency, o.opTimeout, appendCheck(c, runID))
 	progress("reading it back")
 	rep.Read = forEachStore(ctx, ids, o.concurrency, o.opTimeout, readCheck(c, runID))
+	lastRead := time.Now()
 	if err := ctx.Err(); err != nil {
 		return rep, context.Cause(ctx)
+	}
+
+	// With -hibernate-after: every store's replicas dormant, at rest.
+	if o.dormancy() {
+		rep.DormantWait = waitDormant(ctx, metrics, clusterRF*o.stores, lastRead, o.dormantBound())
+		if err := ctx.Err(); err != nil {
+			return rep, context.Cause(ctx)
+		}
+		if rep.DormantWait.reached() {
+			if cr.Dormant, err = measureIdleAll(ctx, all(), o, fmt.Sprintf("cluster dormant: %d stores", o.stores)); err != nil {
+				return rep, err
+			}
+			noteDormant(ctx, metrics, cr.Dormant...)
+			if o.dormantGC > 0 {
+				pids := make([]int, len(nodes))
+				for i, m := range nodes {
+					pids[i] = m.srv.PID
+				}
+				rep.DormantGC = memoryAfterGC(ctx, metrics, pids, rep.DormantWait.at, o.dormantGC)
+			}
+		}
 	}
 
 	// Every storenode stopped at once, started again; every store read back
@@ -244,15 +276,28 @@ func runCluster(o *options) (rep *report, err error) {
 	}
 	progress("every storenode ready %.2fs after the restart began", cr.RestartReady)
 	watchAll(nodes, o.maxRSS, cancel)
-	pick := ids[rand.IntN(len(ids))]
-	rctx, rcancel := context.WithTimeout(ctx, o.opTimeout)
-	t = time.Now()
-	err = readCheck(c, runID)(rctx, pick)
-	rcancel()
-	rep.RandomRead = randomRead{Store: pick, MS: ms(time.Since(t)), Error: benchkit.ErrString(err)}
+	var paused time.Duration // measuring at rest and the wake reads one at a time, left out of RestartRead
+	if o.dormancy() {
+		// Before any request: the replicas dormant at the stop stay so.
+		t = time.Now()
+		if cr.RestartDormant, err = measureIdleAll(ctx, all(), o, fmt.Sprintf("cluster after restart, dormant: %d stores", o.stores)); err != nil {
+			return rep, err
+		}
+		noteDormant(ctx, metrics, cr.RestartDormant...)
+		rep.Wake = wakeReads(ctx, c, runID, ids, wakeSamples, o.opTimeout, metrics)
+		rep.RandomRead = rep.Wake.first()
+		paused = time.Since(t)
+	} else {
+		pick := ids[rand.IntN(len(ids))]
+		rctx, rcancel := context.WithTimeout(ctx, o.opTimeout)
+		t = time.Now()
+		err = readCheck(c, runID)(rctx, pick)
+		rcancel()
+		rep.RandomRead = randomRead{Store: pick, MS: ms(time.Since(t)), Error: benchkit.ErrString(err)}
+	}
 	progress("reading every store back")
 	rep.ReadAfterRestart = forEachStore(ctx, ids, o.concurrency, o.opTimeout, readCheck(c, runID))
-	cr.RestartRead = time.Since(t0).Seconds()
+	cr.RestartRead = (time.Since(t0) - paused).Seconds()
 	progress("every store read back %.2fs after the restart began (%d ok, %d failed)", cr.RestartRead, rep.ReadAfterRestart.OK, rep.ReadAfterRestart.Failed)
 	rep.List = listAll(ctx, c, ids)
 	if err := ctx.Err(); err != nil {
@@ -261,6 +306,7 @@ func runCluster(o *options) (rep *report, err error) {
 	if cr.AfterRestart, err = measureIdleAll(ctx, all(), o, fmt.Sprintf("cluster after restart: %d stores", o.stores+1)); err != nil {
 		return rep, err
 	}
+	noteDormant(ctx, metrics, cr.AfterRestart...)
 	c.Close()
 	unwatch(all())
 	stopMembers([]*member{gw}, o.stopTimeout)

@@ -27,6 +27,7 @@ func (r *report) printCluster(w io.Writer) {
 	fmt.Fprintf(w, "(below, the server CPU and the checkpoints' RSS, fds and threads are the %d storenodes summed; the peak RSS is the largest storenode's)\n\n", c.Nodes)
 	r.printCreates(w)
 	r.printOps(w)
+	r.printDormancy(w)
 	r.printClusterProcs(w)
 	r.printClusterSystem(w)
 	fmt.Fprintln(w)
@@ -90,6 +91,18 @@ func (r *report) printClusterProcs(w io.Writer) {
 		row(label+": idle CPU %", "%.1f", idleField(lb, func(i *idleResult) float64 { return i.CPUPct }), idleField(jx, func(i *idleResult) float64 { return i.CPUPct }), false)
 		row(label+": fds", "%.0f", idleField(lb, func(i *idleResult) float64 { return float64(i.FDs) }), idleField(jx, func(i *idleResult) float64 { return float64(i.FDs) }), false)
 		row(label+": threads", "%.0f", idleField(lb, func(i *idleResult) float64 { return float64(i.Threads) }), idleField(jx, func(i *idleResult) float64 { return float64(i.Threads) }), false)
+		if r.DormantWait != nil {
+			fmt.Fprintf(tw, "%s: dormant replicas\t", label)
+			for _, i := range lb {
+				fmt.Fprintf(tw, "%s\t", dormantCell(i))
+			}
+			fmt.Fprintf(tw, "|\t%s|\t-\t-\t\n", strings.Repeat("-\t", max(len(jsNames), 1)))
+			fmt.Fprintf(tw, "%s: Go heap in use MiB\t", label)
+			for _, i := range lb {
+				fmt.Fprintf(tw, "%s\t", heapCell(i))
+			}
+			fmt.Fprintf(tw, "|\t%s|\t-\t-\t\n", strings.Repeat("-\t", max(len(jsNames), 1)))
+		}
 	}
 	idle("empty", c.Empty, func(j *jsClusterResult) []*idleResult { return j.Empty })
 	var jsCPU []float64
@@ -98,6 +111,7 @@ func (r *report) printClusterProcs(w io.Writer) {
 	}
 	row("CPU during creates %", "%.0f", c.CreateCPU, jsCPU, false)
 	idle("after creates", c.AfterCreate, func(j *jsClusterResult) []*idleResult { return j.AfterCreate })
+	idle("dormant (JS: after creates)", c.Dormant, func(j *jsClusterResult) []*idleResult { return j.AfterCreate })
 	var jsStops, jsStarts, jsFirst []float64
 	if j != nil {
 		jsStops, jsStarts, jsFirst = stopTimes(j.Stops), startTimes(j.Restarts), startTimes(j.FirstStart)
@@ -105,9 +119,13 @@ func (r *report) printClusterProcs(w io.Writer) {
 	row("first start to ready s", "%.2f", startTimes(c.FirstStart), jsFirst, true)
 	row("stop (SIGTERM all) s", "%.2f", stopTimes(c.Stops), jsStops, true)
 	row("restart to ready line s", "%.2f", startTimes(c.Restarts), jsStarts, true)
+	idle("after restart, dormant (JS: after restart)", c.RestartDormant, func(j *jsClusterResult) []*idleResult { return j.AfterRestart })
 	idle("after restart", c.AfterRestart, func(j *jsClusterResult) []*idleResult { return j.AfterRestart })
 	tw.Flush()
 	fmt.Fprintln(w, "  Times are per storenode only: the gateway and Logbook's NATS server keep running through the restart.")
+	if c.Dormant != nil || c.RestartDormant != nil {
+		fmt.Fprintln(w, "  JetStream has no dormant streams: Logbook's dormant rows are compared with JetStream's servers at rest with every stream (JS: the row used).")
+	}
 	fmt.Fprintln(w)
 }
 
@@ -133,12 +151,18 @@ func (r *report) printClusterSystem(w io.Writer) {
 	row("restart to every ready line", c.RestartReady, j.RestartReady, "s")
 	row("restart to every store led", c.RestartReady, j.RestartLead, "s")
 	row("restart to every store read back", c.RestartRead, j.RestartRead, "s")
+	if c.RestartDormant != nil {
+		fmt.Fprintln(tw, "  (Logbook's: without its idle measurement and one-at-a-time wake reads before the reads)\t\t\t\t")
+	}
 	if rr, jr := r.ReadAfterRestart, j.ReadBack; rr != nil && jr != nil {
 		fmt.Fprintf(tw, "read back after restart: ok / failed\t%d / %d\t%d / %d\t\t\n", rr.OK, rr.Failed, jr.OK, jr.Failed)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "  Logbook's create counts until the store runs (stores.create's reply); JetStream's until the stream exists and its first message is acknowledged.")
 	fmt.Fprintln(w, "  Every store led: Logbook's ready line waits for a leader of each replica the storenode holds; JetStream's: every stream listed with a leader.")
+	if c.RestartDormant != nil {
+		fmt.Fprintln(w, "  (Logbook's ready line does not wait for dormant stores: they have no leader until a request wakes them.)")
+	}
 	fmt.Fprintln(w, "  Read back: Logbook reads each store's event through the gateway; JetStream gets each stream's first message with one direct request.")
 	for _, e := range j.FirstErrors {
 		fmt.Fprintf(w, "  jetstream error: %s\n", e)

@@ -281,9 +281,14 @@ func (r *report) printJetStream(w io.Writer) {
 		row("restart to ready", r.Starts[1].ReadyS, j.Restart.Seconds(), "s")
 	}
 	idle("after restart", r.AfterRestart, j.AfterRestart)
+	idle("dormant (JetStream: after creates)", r.Dormant, j.AfterCreate)
+	idle("after restart, dormant (JetStream: after restart)", r.RestartDormant, j.AfterRestart)
 	tw.Flush()
 	fmt.Fprintln(w, "  Logbook's create counts until the store runs (stores.create's reply); JetStream's until the stream exists and its first message is acknowledged.")
 	fmt.Fprintln(w, "  JetStream's restart counts until the account lists every stream.")
+	if r.Dormant != nil || r.RestartDormant != nil {
+		fmt.Fprintln(w, "  JetStream has no dormant streams: Logbook's dormant rows are compared with JetStream at rest with every stream.")
+	}
 	if j.Err != "" {
 		fmt.Fprintf(w, "  JETSTREAM FAILED: %s\n", j.Err)
 	}

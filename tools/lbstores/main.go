@@ -13,6 +13,13 @@
 //     paging stores.list, reads one random store's event, then every store's;
 //  6. measures it idle a third time and stops it.
 //
+// With -hibernate-after D > 0 (dormant.go) it also waits after step 4
+// until every store is dormant and measures the server idle then, and its
+// memory once it has garbage collected (-dormant-gc-wait); after
+// the restart it measures it idle before any request (the stores are still
+// dormant) and reads 20 random stores one at a time: the wake latency of
+// a dormant store.
+//
 // Everything is bounded by -timeout and -max-rss; the server is killed if the
 // tool exits early, and a temporary directory is removed unless -dir is set.
 //
@@ -66,7 +73,24 @@ type options struct {
 	verbose      bool
 	jetstream    bool
 	nodes        int
+	hibernate    *time.Duration // -hibernate-after; nil: not passed, the server's default
+	dormantGC    time.Duration  // bound on the wait for a GC once every store is dormant; 0: no wait
 }
+
+// dormancy reports whether the run measures dormant stores: -hibernate-after
+// was passed and is not 0 (never).
+func (o *options) dormancy() bool { return o.hibernate != nil && *o.hibernate > 0 }
+
+// hibernateArgs is what the storenodes get of -hibernate-after.
+func (o *options) hibernateArgs() []string {
+	if o.hibernate == nil {
+		return nil
+	}
+	return []string{"-hibernate-after", o.hibernate.String()}
+}
+
+// dormantBound bounds the wait for every store to go dormant.
+func (o *options) dormantBound() time.Duration { return *o.hibernate + 2*time.Minute }
 
 func parseFlags() (*options, error) {
 	o := &options{}
@@ -90,6 +114,18 @@ func parseFlags() (*options, error) {
 	flag.BoolVar(&o.verbose, "v", false, "copy the server's log (stderr) to stderr")
 	flag.BoolVar(&o.jetstream, "jetstream", true, "then run the peer: as many R1 JetStream streams on one nats-server (file storage, sync always), measured the same way")
 	flag.IntVar(&o.nodes, "nodes", 1, "1: the logbook binary, one process; N ≥ 3: cluster mode (cluster.go), N storenodes, a gateway and a NATS server, stores with replication factor 3, against N nats-servers with R3 streams")
+	flag.Func("hibernate-after", "pass -hibernate-after to the server(s) (default: nothing, the server's own default); when > 0, also wait after the reads until every store is dormant and measure it idle then, measure it idle after the restart before any read, and time the wake of 20 dormant stores (dormant.go)", func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		if d < 0 {
+			return errors.New("negative")
+		}
+		o.hibernate = &d
+		return nil
+	})
+	flag.DurationVar(&o.dormantGC, "dormant-gc-wait", 2*time.Minute+15*time.Second, "with -hibernate-after, after the dormant idle measurement wait at most this long (from every store dormant) for a garbage collection in each storenode, and record its Go heap and RSS then (an idle Go process collects every 2 minutes); 0: do not wait")
 	flag.Parse()
 	switch {
 	case flag.NArg() > 0:
@@ -190,9 +226,15 @@ func run(o *options) (rep *report, err error) {
 	if err != nil {
 		return rep, err
 	}
+	httpAddr, err := benchkit.FreeAddr()
+	if err != nil {
+		return rep, err
+	}
+	metrics := []string{httpAddr}
 	cfg := serverConfig{
 		bin: bin, dataDir: filepath.Join(dir, "data"), raftAddr: raft,
 		maxStores: o.stores + 1, logLevel: o.logLevel, verbose: o.verbose,
+		httpAddr: httpAddr, extra: o.hibernateArgs(),
 	}
 	ids := make([]string, o.stores)
 	for i := range ids {
@@ -236,6 +278,7 @@ func run(o *options) (rep *report, err error) {
 	if rep.Empty, err = measureIdle(ctx, srv, o, "empty: 1 store (default)"); err != nil {
 		return rep, err
 	}
+	noteDormant(ctx, metrics, rep.Empty)
 
 	// 2. Creates.
 	c, err := client.Connect(url)
@@ -266,6 +309,7 @@ func run(o *options) (rep *report, err error) {
 		return rep, err
 	}
 	rep.AfterCreate.Disk = measureDisk(cfg.dataDir)
+	noteDormant(ctx, metrics, rep.AfterCreate)
 	if o.soak > 0 {
 		if rep.Soak, err = soak(ctx, srv, cfg.dataDir, o.soak, time.Minute); err != nil {
 			return rep, err
@@ -277,12 +321,30 @@ func run(o *options) (rep *report, err error) {
 	rep.Append = forEachStore(ctx, ids, o.concurrency, o.opTimeout, appendCheck(c, runID))
 	progress("reading it back")
 	rep.Read = forEachStore(ctx, ids, o.concurrency, o.opTimeout, readCheck(c, runID))
+	lastRead := time.Now()
 	if s, err := sampleProc(srv.PID, false); err == nil {
 		rep.AfterAppendRSSMiB = mib(s.RSSKiB)
 	}
 	c.Close()
 	if err := ctx.Err(); err != nil {
 		return rep, context.Cause(ctx)
+	}
+
+	// 4b. With -hibernate-after: every store dormant, at rest.
+	if o.dormancy() {
+		rep.DormantWait = waitDormant(ctx, metrics, o.stores, lastRead, o.dormantBound())
+		if err := ctx.Err(); err != nil {
+			return rep, context.Cause(ctx)
+		}
+		if rep.DormantWait.reached() {
+			if rep.Dormant, err = measureIdle(ctx, srv, o, fmt.Sprintf("dormant: %d stores", o.stores)); err != nil {
+				return rep, err
+			}
+			noteDormant(ctx, metrics, rep.Dormant)
+			if o.dormantGC > 0 {
+				rep.DormantGC = memoryAfterGC(ctx, metrics, []int{srv.PID}, rep.DormantWait.at, o.dormantGC)
+			}
+		}
 	}
 
 	// 5. Stop, restart on the same data, check.
@@ -302,14 +364,26 @@ func run(o *options) (rep *report, err error) {
 		return rep, err
 	}
 	defer c.Close()
+	if o.dormancy() {
+		// Before any request: the stores dormant at the stop stay so.
+		if rep.RestartDormant, err = measureIdle(ctx, srv, o, fmt.Sprintf("after restart, dormant: %d stores", o.stores)); err != nil {
+			return rep, err
+		}
+		noteDormant(ctx, metrics, rep.RestartDormant)
+	}
 	progress("listing stores")
 	rep.List = listAll(ctx, c, ids)
-	pick := ids[rand.IntN(len(ids))]
-	rctx, rcancel := context.WithTimeout(ctx, o.opTimeout)
-	t := time.Now()
-	err = readCheck(c, runID)(rctx, pick)
-	rcancel()
-	rep.RandomRead = randomRead{Store: pick, MS: ms(time.Since(t)), Error: benchkit.ErrString(err)}
+	if o.dormancy() {
+		rep.Wake = wakeReads(ctx, c, runID, ids, wakeSamples, o.opTimeout, metrics)
+		rep.RandomRead = rep.Wake.first()
+	} else {
+		pick := ids[rand.IntN(len(ids))]
+		rctx, rcancel := context.WithTimeout(ctx, o.opTimeout)
+		t := time.Now()
+		err = readCheck(c, runID)(rctx, pick)
+		rcancel()
+		rep.RandomRead = randomRead{Store: pick, MS: ms(time.Since(t)), Error: benchkit.ErrString(err)}
+	}
 	progress("reading every store back")
 	rep.ReadAfterRestart = forEachStore(ctx, ids, o.concurrency, o.opTimeout, readCheck(c, runID))
 	if err := ctx.Err(); err != nil {
@@ -320,6 +394,7 @@ func run(o *options) (rep *report, err error) {
 	if rep.AfterRestart, err = measureIdle(ctx, srv, o, fmt.Sprintf("after restart: %d stores", o.stores+1)); err != nil {
 		return rep, err
 	}
+	noteDormant(ctx, metrics, rep.AfterRestart)
 	w.close()
 	progress("stopping (SIGTERM)")
 	d, err = srv.stop(o.stopTimeout)

@@ -29,6 +29,11 @@ type report struct {
 	RandomRead        randomRead       `json:"random_read_after_restart"`
 	ReadAfterRestart  *opsResult       `json:"read_after_restart,omitempty"`
 	AfterRestart      *idleResult      `json:"idle_after_restart,omitempty"`
+	DormantWait       *dormantWait     `json:"dormant_wait,omitempty"`               // -hibernate-after > 0
+	Dormant           *idleResult      `json:"idle_dormant,omitempty"`               // one node: every store dormant
+	RestartDormant    *idleResult      `json:"idle_after_restart_dormant,omitempty"` // one node: after the restart, before any read
+	Wake              *wakeResult      `json:"wake_after_restart,omitempty"`
+	DormantGC         *gcMemory        `json:"memory_dormant_after_gc,omitempty"`
 	Logs              []logSummary     `json:"server_logs,omitempty"`
 	JetStream         *jsResult        `json:"jetstream,omitempty"`
 	Cluster           *clusterResult   `json:"cluster,omitempty"`           // cluster mode (-nodes > 1)
@@ -55,37 +60,47 @@ type randomRead struct {
 // idleResult is the server at rest: CPU over an idle window, memory, fds
 // and threads at its end.
 type idleResult struct {
-	Label    string       `json:"label"`
-	IdleS    float64      `json:"idle_s"`
-	CPUPct   float64      `json:"cpu_pct"` // % of one core
-	RSSMiB   float64      `json:"rss_mib"`
-	AnonMiB  float64      `json:"rss_anon_mib"`
-	FileMiB  float64      `json:"rss_file_mib"`
-	HWMMiB   float64      `json:"peak_rss_mib"` // VmHWM: peak since the process started
-	FDs      int          `json:"fds"`
-	FDDetail *fdBreakdown `json:"fd_detail,omitempty"`
-	Threads  int          `json:"threads"`
-	Disk     diskUsage    `json:"disk,omitzero"`
+	Label        string       `json:"label"`
+	IdleS        float64      `json:"idle_s"`
+	CPUPct       float64      `json:"cpu_pct"` // % of one core
+	RSSMiB       float64      `json:"rss_mib"`
+	AnonMiB      float64      `json:"rss_anon_mib"`
+	FileMiB      float64      `json:"rss_file_mib"`
+	HWMMiB       float64      `json:"peak_rss_mib"` // VmHWM: peak since the process started
+	FDs          int          `json:"fds"`
+	FDDetail     *fdBreakdown `json:"fd_detail,omitempty"`
+	Threads      int          `json:"threads"`
+	Disk         diskUsage    `json:"disk,omitzero"`
+	Dormant      *int         `json:"dormant_replicas,omitempty"`  // at the end, from the node's /metrics
+	HeapInuseMiB *float64     `json:"go_heap_inuse_mib,omitempty"` // likewise (go_memstats_heap_inuse_bytes)
 }
 
 func newReport(o *options, dir string) *report {
 	return &report{
 		Env: benchkit.Environment(dir),
 		Options: map[string]string{
-			"stores":        fmt.Sprint(o.stores),
-			"concurrency":   fmt.Sprint(o.concurrency),
-			"idle":          o.idle.String(),
-			"settle":        o.settle.String(),
-			"op_timeout":    o.opTimeout.String(),
-			"ready_timeout": o.readyTimeout.String(),
-			"stop_timeout":  o.stopTimeout.String(),
-			"timeout":       o.timeout.String(),
-			"max_rss_mib":   fmt.Sprint(o.maxRSS),
-			"log_level":     o.logLevel,
-			"soak":          o.soak.String(),
-			"nodes":         fmt.Sprint(o.nodes),
+			"stores":          fmt.Sprint(o.stores),
+			"concurrency":     fmt.Sprint(o.concurrency),
+			"idle":            o.idle.String(),
+			"settle":          o.settle.String(),
+			"op_timeout":      o.opTimeout.String(),
+			"ready_timeout":   o.readyTimeout.String(),
+			"stop_timeout":    o.stopTimeout.String(),
+			"timeout":         o.timeout.String(),
+			"max_rss_mib":     fmt.Sprint(o.maxRSS),
+			"log_level":       o.logLevel,
+			"soak":            o.soak.String(),
+			"nodes":           fmt.Sprint(o.nodes),
+			"hibernate_after": hibernateOption(o),
 		},
 	}
+}
+
+func hibernateOption(o *options) string {
+	if o.hibernate == nil {
+		return "server default"
+	}
+	return o.hibernate.String()
 }
 
 func (r *report) print(w io.Writer) {
@@ -105,6 +120,9 @@ func (r *report) print(w io.Writer) {
 	r.printCreates(w)
 
 	idles := []*idleResult{r.Empty, r.AfterCreate, r.AfterRestart}
+	if r.DormantWait != nil { // columns in the order of the run
+		idles = []*idleResult{r.Empty, r.AfterCreate, r.Dormant, r.RestartDormant, r.AfterRestart}
+	}
 	if r.Empty != nil {
 		fmt.Fprintln(w, "Server at rest")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -132,6 +150,8 @@ func (r *report) print(w io.Writer) {
 			return "-"
 		})
 		row("threads", func(i *idleResult) string { return fmt.Sprint(i.Threads) })
+		row("dormant replicas (/metrics)", dormantCell)
+		row("Go heap in use MiB (/metrics)", heapCell)
 		tw.Flush()
 		if a, b := r.Empty, r.AfterCreate; a != nil && b != nil {
 			n := float64(r.Create.Created + r.Create.Existed)
@@ -156,6 +176,7 @@ func (r *report) print(w io.Writer) {
 	}
 
 	r.printOps(w)
+	r.printDormancy(w)
 
 	fmt.Fprintln(w, "Start-up and shutdown")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -175,7 +196,11 @@ func (r *report) print(w io.Writer) {
 			l.Listed, l.Pages, l.TotalS, l.Missing, l.ByStatus, failed(l.Error))
 	}
 	if r.RandomRead.Store != "" {
-		fmt.Fprintf(tw, "  random store's event after restart\t%s: %.1f ms%s\n", r.RandomRead.Store, r.RandomRead.MS, failed(r.RandomRead.Error))
+		what := "random store's event after restart"
+		if r.Wake != nil {
+			what = "first random store's event after restart (a dormant store's wake)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s: %.1f ms%s\n", what, r.RandomRead.Store, r.RandomRead.MS, failed(r.RandomRead.Error))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

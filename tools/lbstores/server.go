@@ -65,7 +65,9 @@ type serverConfig struct {
 	raftAddr  string
 	maxStores int
 	logLevel  string
-	verbose   bool // copy the server's stderr to ours
+	httpAddr  string   // -http: /metrics, read for the dormant stores
+	extra     []string // more flags (-hibernate-after)
+	verbose   bool     // copy the server's stderr to ours
 }
 
 // server is one run of the logbook binary in a child process.
@@ -89,6 +91,10 @@ func startServer(cfg serverConfig, logPath string) (*server, error) {
 		"-max-stores", strconv.Itoa(cfg.maxStores),
 		"-log-level", cfg.logLevel,
 	}
+	if cfg.httpAddr != "" {
+		args = append(args, "-http", cfg.httpAddr)
+	}
+	args = append(args, cfg.extra...)
 	spec := child.Spec{Name: "server", Bin: cfg.bin, Args: args, LogPath: logPath, Ready: func(line string) (string, bool) {
 		if m := readyLine.FindStringSubmatch(line); m != nil {
 			return m[1], true
