@@ -79,12 +79,21 @@ func parseFlags() (*options, error) {
 	flag.DurationVar(&o.timeout, "timeout", 0, "bound on the whole run (default: derived from the other flags)")
 	flag.BoolVar(&o.verbose, "v", false, "log Logbook's and NATS's messages to stderr")
 	flag.IntVar(&o.idleStores, "idle-stores", 0, "idle Logbook stores created, and waited for until dormant, before the scenarios")
-	flag.DurationVar(&o.hibernateAfter, "hibernate-after", -1, "Logbook's HibernateAfter: idle stores go dormant after this (default: 5s with -idle-stores, else 0: never)")
+	flag.DurationVar(&o.hibernateAfter, "hibernate-after", 0, "Logbook's HibernateAfter: idle stores go dormant after this (default: 5s with -idle-stores, else 0: never)")
 	flag.DurationVar(&o.idleWait, "idle-wait", 0, "bound on the wait for the idle stores to go dormant (default: -hibernate-after + 2m)")
-	flag.IntVar(&o.jsIdleStreams, "jetstream-idle-streams", -1, "idle streams created on each JetStream before the scenarios (default: -idle-stores)")
+	flag.IntVar(&o.jsIdleStreams, "jetstream-idle-streams", 0, "idle streams created on each JetStream before the scenarios (default: -idle-stores)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", flag.Args())
+	}
+	// Unset, these two follow -idle-stores (see idleDefaults).
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["hibernate-after"] {
+		o.hibernateAfter = -1
+	}
+	if !set["jetstream-idle-streams"] {
+		o.jsIdleStreams = -1
 	}
 	var err error
 	if o.clients, err = benchkit.IntList("-clients", *clients); err != nil {
@@ -117,10 +126,11 @@ func parseFlags() (*options, error) {
 	return o, nil
 }
 
-// idleDefaults checks the idle flags and fills in their defaults.
+// idleDefaults checks the idle flags and fills in their defaults: a
+// negative hibernateAfter or jsIdleStreams stands for a flag not given.
 func (o *options) idleDefaults() error {
-	if o.idleStores < 0 {
-		return errors.New("-idle-stores must be ≥ 0")
+	if o.idleStores < 0 || o.idleWait < 0 {
+		return errors.New("-idle-stores and -idle-wait must be ≥ 0")
 	}
 	if o.jsIdleStreams < 0 {
 		o.jsIdleStreams = o.idleStores
