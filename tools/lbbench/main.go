@@ -16,7 +16,10 @@
 // and gets N more stores before the scenarios, left idle until the cluster
 // view shows them all dormant; each JetStream gets N more (empty) streams
 // (-jetstream-idle-streams). The scenarios still use the default store and
-// the BENCH stream: they show what the idle ones cost the busy one.
+// the BENCH stream: they show what the idle ones cost the busy one. All
+// systems share this process, so each one's idle stores or streams cost the
+// others CPU too: -jetstream-idle-streams 0 (or -only logbook) keeps
+// Logbook's figures free of JetStream's idle streams.
 //
 // It prints appends/s, p50/p99 latency and Logbook's ratio against each
 // JetStream, naming the nats-server version (read from the build).
@@ -81,7 +84,7 @@ func parseFlags() (*options, error) {
 	flag.IntVar(&o.idleStores, "idle-stores", 0, "idle Logbook stores created, and waited for until dormant, before the scenarios")
 	flag.DurationVar(&o.hibernateAfter, "hibernate-after", 0, "Logbook's HibernateAfter: idle stores go dormant after this (default: 5s with -idle-stores, else 0: never)")
 	flag.DurationVar(&o.idleWait, "idle-wait", 0, "bound on the wait for the idle stores to go dormant (default: -hibernate-after + 2m)")
-	flag.IntVar(&o.jsIdleStreams, "jetstream-idle-streams", 0, "idle streams created on each JetStream before the scenarios (default: -idle-stores)")
+	flag.IntVar(&o.jsIdleStreams, "jetstream-idle-streams", 0, "idle streams created on each JetStream before the scenarios (default: -idle-stores); they run in this process and cost Logbook CPU too")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", flag.Args())
