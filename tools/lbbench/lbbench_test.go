@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logbookdb/logbook/services/logbook/embed"
 	"github.com/logbookdb/logbook/tools/internal/benchkit"
 )
 
@@ -28,7 +29,7 @@ func TestSystems(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer jsd.close()
-	lb, err := startLogbook(ctx, dir, benchkit.Logger(false))
+	lb, err := startLogbook(ctx, dir, embed.Config{Logger: benchkit.Logger(false)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,5 +77,41 @@ func TestSystems(t *testing.T) {
 				t.Fatalf("read run: %+v", rr)
 			}
 		})
+	}
+}
+
+// TestIdleStores runs the benchmark with a few idle stores and streams: the
+// stores must all be dormant before the scenarios and still dormant after
+// them, and the busy store's appends measured.
+func TestIdleStores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Logbook and JetStream")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	o := &options{
+		duration: time.Second, clients: []int{1}, streams: 10, eventSize: 64, readReps: 1,
+		only: "both", jsSync: []string{benchkit.SyncAlways}, opTimeout: 10 * time.Second,
+		idleStores: 5, hibernateAfter: 2 * time.Second, jsIdleStreams: -1,
+	}
+	if err := o.idleDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := execute(ctx, o, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle := rep.Idle
+	if idle.LogbookStores != 5 || idle.DormantS <= 0 || idle.DormantAfter != 5 {
+		t.Errorf("idle stores: %+v; want 5 created, dormant, and still dormant after the scenarios", idle)
+	}
+	if idle.JetStreamStreams != 5 || idle.JetStreamCreateS["js-always"] <= 0 {
+		t.Errorf("idle streams: %+v; want 5 on js-always", idle)
+	}
+	for _, sys := range []string{"logbook", "js-always"} {
+		a := rep.find(sys, 1)
+		if a == nil || a.Ops == 0 || a.Errors != 0 || a.Mismatches != 0 {
+			t.Errorf("%s appends: %+v", sys, a)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/client"
@@ -22,8 +21,9 @@ type logbookSystem struct {
 // maxReadPage is the server's largest page (wire.DefaultLimits().MaxReadCount).
 const maxReadPage = 4096
 
-func startLogbook(ctx context.Context, dir string, logger *slog.Logger) (*logbookSystem, error) {
-	lb, err := benchkit.StartLogbook(ctx, dir, logger)
+// startLogbook starts Logbook with cfg's settings (see benchkit.StartLogbookWith).
+func startLogbook(ctx context.Context, dir string, cfg embed.Config) (*logbookSystem, error) {
+	lb, err := benchkit.StartLogbookWith(ctx, dir, cfg)
 	if err != nil {
 		return nil, err
 	}

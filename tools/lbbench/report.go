@@ -14,6 +14,7 @@ type report struct {
 	benchkit.RunInfo
 	Appends []appendResult `json:"appends"`
 	Reads   []readResult   `json:"reads"`
+	Idle    *idleResult    `json:"idle"`
 }
 
 func (r *report) printHeader(w io.Writer) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -151,5 +152,44 @@ func TestFound(t *testing.T) {
 	}
 	if ok, last, err := found(nil, notFound, func() uint64 { return 7 }); !ok || last != 7 || err != nil {
 		t.Fatalf("found: %v %d %v", ok, last, err)
+	}
+}
+
+// TestForEach: every item is done once; after an error no new item starts
+// and the error is returned.
+func TestForEach(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[int]int{}
+	err := ForEach(context.Background(), 100, 8, func(_ context.Context, i int) error {
+		mu.Lock()
+		seen[i]++
+		mu.Unlock()
+		return nil
+	})
+	if err != nil || len(seen) != 100 {
+		t.Fatalf("ForEach: %v, %d items seen; want nil, 100", err, len(seen))
+	}
+	for i, n := range seen {
+		if i < 1 || i > 100 || n != 1 {
+			t.Fatalf("item %d done %d times", i, n)
+		}
+	}
+
+	boom := errors.New("boom")
+	var calls atomic.Int64
+	err = ForEach(context.Background(), 1000, 4, func(ctx context.Context, i int) error {
+		calls.Add(1)
+		if i == 3 {
+			return boom
+		}
+		<-ctx.Done() // the other workers' items end only with the error
+		return nil
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("ForEach with a failing item: %v; want %v", err, boom)
+	}
+	// Items 1 to 3 were taken, and at most one more by the fourth worker.
+	if n := calls.Load(); n < 3 || n > 4 {
+		t.Fatalf("%d items started; want those taken before the error (3 or 4), the rest skipped", n)
 	}
 }

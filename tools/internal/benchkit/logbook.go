@@ -13,11 +13,19 @@ import (
 // StartLogbook starts a single-node Logbook in this process (embedded NATS
 // on a free port, storenode, gateway), its data under dir/logbook.
 func StartLogbook(ctx context.Context, dir string, logger *slog.Logger) (*embed.Logbook, error) {
+	return StartLogbookWith(ctx, dir, embed.Config{Logger: logger})
+}
+
+// StartLogbookWith is StartLogbook with cfg's settings (MaxStores,
+// HibernateAfter, Logger, ...); its data directory, NATS port and Raft
+// address are set here.
+func StartLogbookWith(ctx context.Context, dir string, cfg embed.Config) (*embed.Logbook, error) {
 	raft, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	lb, err := embed.Start(ctx, embed.Config{DataDir: filepath.Join(dir, "logbook"), NATSPort: -1, RaftAddress: raft, Logger: logger})
+	cfg.DataDir, cfg.NATSPort, cfg.RaftAddress = filepath.Join(dir, "logbook"), -1, raft
+	lb, err := embed.Start(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("start logbook: %w", err)
 	}
