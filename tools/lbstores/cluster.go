@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/client"
@@ -58,29 +55,12 @@ type clusterResult struct {
 // runCluster runs cluster mode; the report holds whatever was measured
 // before a failure, which is also returned.
 func runCluster(o *options) (rep *report, err error) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancelTimeout := context.WithTimeoutCause(ctx, o.timeout, fmt.Errorf("-timeout %s reached", o.timeout))
-	defer cancelTimeout()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	defer func() {
-		if err != nil && ctx.Err() != nil {
-			err = fmt.Errorf("%w (run stopped: %v)", err, context.Cause(ctx))
-		}
-		if rep != nil && err != nil {
-			rep.Failure = err.Error()
-		}
-	}()
-
-	dir, remove, err := benchkit.WorkDir(o.dir, "lbstores-")
+	ctx, cancel, dir, done, err := setUp(o)
 	if err != nil {
 		return nil, err
 	}
-	defer remove()
-	if dir, err = filepath.Abs(dir); err != nil {
-		return nil, err
-	}
+	defer done()
+	defer func() { explain(ctx, rep, &err) }()
 	rep = newReport(o, dir)
 	cr := &clusterResult{Nodes: o.nodes}
 	rep.Cluster = cr

@@ -184,13 +184,8 @@ func runJetStreamCluster(ctx context.Context, o *options, dir string) (res *jsCl
 // connectCluster connects to every server and waits until JetStream
 // answers (the meta group has a leader).
 func connectCluster(ctx context.Context, urls []string, timeout time.Duration) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.MaxReconnects(-1))
+	nc, js, err := benchkit.ConnectJetStream(strings.Join(urls, ","), nats.MaxReconnects(-1))
 	if err != nil {
-		return nil, nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
 		return nil, nil, err
 	}
 	deadline := time.Now().Add(timeout)

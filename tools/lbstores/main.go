@@ -183,30 +183,12 @@ func progress(format string, args ...any) {
 // run runs every phase; the report holds whatever was measured before a
 // failure, which is also returned.
 func run(o *options) (rep *report, err error) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancelTimeout := context.WithTimeoutCause(ctx, o.timeout, fmt.Errorf("-timeout %s reached", o.timeout))
-	defer cancelTimeout()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	// A phase that fails because the run was stopped reports why.
-	defer func() {
-		if err != nil && ctx.Err() != nil {
-			err = fmt.Errorf("%w (run stopped: %v)", err, context.Cause(ctx))
-		}
-		if rep != nil && err != nil {
-			rep.Failure = err.Error()
-		}
-	}()
-
-	dir, remove, err := benchkit.WorkDir(o.dir, "lbstores-")
+	ctx, cancel, dir, done, err := setUp(o)
 	if err != nil {
 		return nil, err
 	}
-	defer remove()
-	if dir, err = filepath.Abs(dir); err != nil {
-		return nil, err
-	}
+	defer done()
+	defer func() { explain(ctx, rep, &err) }()
 	rep = newReport(o, dir)
 
 	// The binary.
@@ -400,6 +382,38 @@ func run(o *options) (rep *report, err error) {
 	d, err = srv.stop(o.stopTimeout)
 	rep.Stops = append(rep.Stops, stopResult{S: d.Seconds(), Error: benchkit.ErrString(err)})
 	return rep, err
+}
+
+// setUp gives a run its context (ended by SIGINT or SIGTERM, -timeout,
+// or cancel) and its work directory; done removes the directory (unless
+// -dir) and releases the context.
+func setUp(o *options) (ctx context.Context, cancel context.CancelCauseFunc, dir string, done func(), err error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, o.timeout, fmt.Errorf("-timeout %s reached", o.timeout))
+	ctx, cancel = context.WithCancelCause(ctx)
+	release := func() { cancel(nil); cancelTimeout(); stop() }
+	dir, remove, err := benchkit.WorkDir(o.dir, "lbstores-")
+	if err != nil {
+		release()
+		return nil, nil, "", nil, err
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		remove()
+		release()
+		return nil, nil, "", nil, err
+	}
+	return ctx, cancel, dir, func() { remove(); release() }, nil
+}
+
+// explain says, in a phase's error, why the run was stopped if it was,
+// and records the failure in the report.
+func explain(ctx context.Context, rep *report, err *error) {
+	if *err != nil && ctx.Err() != nil {
+		*err = fmt.Errorf("%w (run stopped: %v)", *err, context.Cause(ctx))
+	}
+	if rep != nil && *err != nil {
+		rep.Failure = (*err).Error()
+	}
 }
 
 func fileExists(path string) bool {

@@ -152,8 +152,8 @@ func PublishExpecting(ctx context.Context, js jetstream.JetStream, subject strin
 
 // ConnectJetStream opens a NATS connection of its own to url and its
 // JetStream context.
-func ConnectJetStream(url string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(url)
+func ConnectJetStream(url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
