@@ -214,6 +214,20 @@ func (c *memCluster) view(ctx context.Context) *wire.ClusterView {
 	return v
 }
 
+// shardsOf maps each of ids to its store's shard in the view.
+func shardsOf(t *testing.T, v *wire.ClusterView, ids []string) map[string]uint64 {
+	t.Helper()
+	shards := map[string]uint64{}
+	for _, id := range ids {
+		s, err := storeOf(v, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards[id] = s.Shard
+	}
+	return shards
+}
+
 // storeOf finds a store in the view.
 func storeOf(v *wire.ClusterView, id string) (wire.ClusterStore, error) {
 	for _, s := range v.Stores {

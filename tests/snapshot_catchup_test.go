@@ -134,14 +134,7 @@ func TestLaggingFollowerRecoversFromSnapshot(t *testing.T) {
 		t.Fatalf("node %d recovered %v replicas from a snapshot again after a restart", lag, got)
 	}
 	v := c.view(ctx)
-	shards := map[string]uint64{}
-	for _, id := range all {
-		s, err := storeOf(v, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		shards[id] = s.Shard
-	}
+	shards := shardsOf(t, v, all)
 	dirs := map[uint64]string{}
 	for id := uint64(1); id <= 3; id++ {
 		dirs[id] = c.node(id).cfg.DataDir

@@ -87,14 +87,7 @@ func TestSnapshotRecoveryKilledMidwayRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shards := map[string]uint64{}
-	for _, id := range all {
-		s, err := storeOf(v, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		shards[id] = s.Shard
-	}
+	shards := shardsOf(t, v, all)
 	// Stop every node gracefully, then compare the engines.
 	for id := uint64(1); id <= 3; id++ {
 		n := c.node(id)

@@ -238,11 +238,8 @@ func runCluster(o *options) (rep *report, err error) {
 	// through the gateway, which stays up.
 	unwatch(nodes)
 	progress("stopping every storenode (SIGTERM)")
-	cr.Stops = stopMembers(nodes, o.stopTimeout)
-	for _, s := range cr.Stops {
-		if s.Error != "" {
-			return rep, errors.New("storenode stop: " + s.Error)
-		}
+	if cr.Stops, err = stopAll(nodes, o.stopTimeout, "storenode"); err != nil {
+		return rep, err
 	}
 	progress("restarting every storenode")
 	t0 := time.Now()
@@ -290,14 +287,9 @@ func runCluster(o *options) (rep *report, err error) {
 	c.Close()
 	unwatch(all())
 	stopMembers([]*member{gw}, o.stopTimeout)
-	rep.Stops = stopMembers(nodes, o.stopTimeout)
+	rep.Stops, err = stopAll(nodes, o.stopTimeout, "storenode (at the end)")
 	stopMembers([]*member{ns}, o.stopTimeout)
-	for _, s := range rep.Stops {
-		if s.Error != "" {
-			return rep, errors.New("storenode stop at the end: " + s.Error)
-		}
-	}
-	return rep, nil
+	return rep, err
 }
 
 // diskOfNodes is the disk use of every storenode's data directory.

@@ -140,11 +140,8 @@ func runJetStreamCluster(ctx context.Context, o *options, dir string) (res *jsCl
 	nc.Close()
 	unwatch(servers)
 	progress("jetstream: stopping every server (SIGTERM)")
-	res.Stops = stopMembers(servers, o.stopTimeout)
-	for _, s := range res.Stops {
-		if s.Error != "" {
-			return res, errors.New("nats-server stop: " + s.Error)
-		}
+	if res.Stops, err = stopAll(servers, o.stopTimeout, "nats-server"); err != nil {
+		return res, err
 	}
 	progress("jetstream: restarting every server")
 	t0 := time.Now()

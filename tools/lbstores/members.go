@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -95,6 +96,18 @@ func unwatch(ms []*member) {
 
 // stopMembers SIGTERMs every member at once and waits for each (killed
 // after grace): how long each took.
+// stopAll stops ms like stopMembers and fails with the first stop's
+// error, naming what was stopped.
+func stopAll(ms []*member, grace time.Duration, what string) ([]stopResult, error) {
+	out := stopMembers(ms, grace)
+	for _, s := range out {
+		if s.Error != "" {
+			return out, errors.New(what + " stop: " + s.Error)
+		}
+	}
+	return out, nil
+}
+
 func stopMembers(ms []*member, grace time.Duration) []stopResult {
 	out := make([]stopResult, len(ms))
 	var wg sync.WaitGroup
