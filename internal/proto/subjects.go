@@ -18,6 +18,7 @@ import (
 //	_LB.heartbeat                  every storenode publishes its state once a second
 //	_LB.removed.<cluster>.<node>   tells a node removed from the cluster that it was (RemovedNotice)
 //	_LB.ping.<cluster>.<node>      answered at once (empty) by a live, running storenode
+//	_LB.campaign.<cluster>.<node>  asks a storenode's replica of a leaderless store to stand for election now
 const (
 	prefix         = "_LB."
 	leaderPrefix   = prefix + "leader."
@@ -120,4 +121,13 @@ func Removed(cluster string, node uint64) string {
 // over, so that it never hands one to a node that just died or froze.
 func Ping(cluster string, node uint64) string {
 	return prefix + "ping." + cluster + "." + strconv.FormatUint(node, 10)
+}
+
+// Campaign returns the subject on which a storenode (node is its id) hears
+// that its replica of a store with no leader should stand for election at
+// once (the body: the store's shard id, in decimal). A store's replicas ask
+// the one designated to lead first when they start together (a new store,
+// a wake, a restart): see services/storenode/replica/campaign.go.
+func Campaign(cluster string, node uint64) string {
+	return prefix + "campaign." + cluster + "." + strconv.FormatUint(node, 10)
 }

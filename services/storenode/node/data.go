@@ -43,6 +43,7 @@ func (n *Node) startData() {
 		MaxRunning:     n.cfg.MaxRunningReplicas,
 		CanHibernate:   n.canHibernate,
 		Announce:       n.announceWake,
+		Campaign:       n.campaign,
 		Wake:           n.leaderEvents,
 		Metrics:        n.metrics,
 		Logger:         n.cfg.Logger,

@@ -36,6 +36,7 @@ type Node struct {
 
 	leaderEvents chan struct{}      // poked by dragonboat's leader callbacks: wakes the replica set's follower
 	wakes        *nats.Subscription // the wake broadcast (dormant.go)
+	campaigns    *nats.Subscription // campaign requests addressed to this node (campaign.go)
 	srv          *serve.Server      // runs the requests, at most 4096 at once
 
 	ctl control // formation, cluster, lifecycle (control.go)
@@ -93,6 +94,10 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	if err := n.subscribeWakes(); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("storenode: subscribe: %w", err)
+	}
+	if err := n.subscribeCampaigns(); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("storenode: subscribe: %w", err)
 	}
@@ -207,6 +212,7 @@ func (n *Node) shutdown() {
 	// refused with unavailable.
 	n.closeControl()
 	n.leaveWakes()
+	n.leaveCampaigns()
 	n.replicas.Unserve()
 	// 3. Requests in flight get their answers (they are bounded by RequestTimeout).
 	n.srv.Drain()

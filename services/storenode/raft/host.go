@@ -36,6 +36,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// deploymentID is dragonboat's deployment id of every Logbook host:
+// dragonboat drops Raft messages from another deployment.
+const deploymentID = 1
+
 // Host owns this process's dragonboat NodeHost.
 type Host struct {
 	nh        *dragonboat.NodeHost
@@ -55,7 +59,7 @@ func Open(cfg Config) (*Host, error) {
 	logdb := config.GetSmallMemLogDBConfig()
 	logdb.Shards = logDBShards(cfg.Dir, 1)
 	nhc := config.NodeHostConfig{
-		DeploymentID:   1,
+		DeploymentID:   deploymentID,
 		WALDir:         cfg.Dir,
 		NodeHostDir:    cfg.Dir,
 		RTTMillisecond: uint64(cfg.RTT / time.Millisecond),

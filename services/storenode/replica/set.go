@@ -87,6 +87,10 @@ type Config struct {
 	// CanHibernate, if set, may keep an idle replica running (the store
 	// is not settled in the registry, leads persistent subscriptions).
 	CanHibernate func(r *Replica) bool
+	// Campaign, if set, asks node's replica of the store to stand for
+	// election now if it knows no leader (campaign.go); it must not block.
+	// Nil: first leaders come after an election timeout.
+	Campaign func(node uint64, spec Spec)
 	// Announce, if set, asks every node holding a replica of the store to
 	// wake it (a broadcast): a leader calls it when a proposal comes after
 	// it was idle, since its followers may be dormant. It must not block.
@@ -216,6 +220,7 @@ func (s *Set) start(spec Spec, addrs map[uint64]string) error {
 	}
 	s.replicas[spec.ID] = r
 	delete(s.dormant, spec.ID) // a wake: running from now on, in one step
+	s.elect(r)
 	s.mu.Unlock()
 	s.Poke()
 	return nil
