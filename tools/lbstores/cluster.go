@@ -127,7 +127,7 @@ func runCluster(o *options) (rep *report, err error) {
 				"-max-stores", strconv.Itoa(o.stores + 1), "-log-level", o.logLevel,
 				"-http", metrics[i-1],
 			}
-			args = append(args, o.hibernateArgs()...)
+			args = append(args, o.serverArgs()...)
 			m, err := startMember(fmt.Sprintf("storenode%d", i), snBin, args, nil, dir, o.verbose, linePrefix("Storenode "))
 			if err != nil {
 				return err

@@ -44,6 +44,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -75,18 +76,21 @@ type options struct {
 	nodes        int
 	hibernate    *time.Duration // -hibernate-after; nil: not passed, the server's default
 	dormantGC    time.Duration  // bound on the wait for a GC once every store is dormant; 0: no wait
+	serverFlags  []string       // -server-flag: passed as they are to the server(s)
 }
 
 // dormancy reports whether the run measures dormant stores: -hibernate-after
 // was passed and is not 0 (never).
 func (o *options) dormancy() bool { return o.hibernate != nil && *o.hibernate > 0 }
 
-// hibernateArgs is what the storenodes get of -hibernate-after.
-func (o *options) hibernateArgs() []string {
+// serverArgs is what the storenodes get besides the tool's own set-up:
+// -hibernate-after and every -server-flag.
+func (o *options) serverArgs() []string {
+	args := append([]string(nil), o.serverFlags...)
 	if o.hibernate == nil {
-		return nil
+		return args
 	}
-	return []string{"-hibernate-after", o.hibernate.String()}
+	return append(args, "-hibernate-after", o.hibernate.String())
 }
 
 // dormantBound bounds the wait for every store to go dormant.
@@ -123,6 +127,13 @@ func parseFlags() (*options, error) {
 			return errors.New("negative")
 		}
 		o.hibernate = &d
+		return nil
+	})
+	flag.Func("server-flag", "pass one more flag to the server (or every storenode), e.g. -server-flag=-max-running-replicas=500; repeatable", func(s string) error {
+		if !strings.HasPrefix(s, "-") {
+			return errors.New("a flag starts with -")
+		}
+		o.serverFlags = append(o.serverFlags, s)
 		return nil
 	})
 	flag.DurationVar(&o.dormantGC, "dormant-gc-wait", 2*time.Minute+15*time.Second, "with -hibernate-after, after the dormant idle measurement wait at most this long (from every store dormant) for a garbage collection in each storenode, and record its Go heap and RSS then (an idle Go process collects every 2 minutes); 0: do not wait")
@@ -216,7 +227,7 @@ func run(o *options) (rep *report, err error) {
 	cfg := serverConfig{
 		bin: bin, dataDir: filepath.Join(dir, "data"), raftAddr: raft,
 		maxStores: o.stores + 1, logLevel: o.logLevel, verbose: o.verbose,
-		httpAddr: httpAddr, extra: o.hibernateArgs(),
+		httpAddr: httpAddr, extra: o.serverArgs(),
 	}
 	ids := make([]string, o.stores)
 	for i := range ids {
