@@ -66,7 +66,7 @@ type Config struct {
 	// MetaApplied, if set, runs each time the meta replica applies a
 	// change (meta.StateMachine.OnApply), on dragonboat's goroutine: it
 	// must not block.
-	MetaApplied func()
+	MetaApplied func(store string)
 }
 
 // Formation is this node's way into the cluster. It owns the discovery,

@@ -20,13 +20,21 @@ import (
 // Lifecycle owns the registry subscriptions, its own lock, and two
 // goroutines: the reconciler and the meta leader follower; Close stops them.
 type Lifecycle struct {
-	cfg     Config
-	run     *run.Group
-	ctx     context.Context   // cancelled by Close
-	poke    chan struct{}     // wakes the reconciler
-	leader  chan struct{}     // wakes the meta leader follower
-	passes  int               // reconciler passes (reconciler only)
-	applied *broadcast.Signal // fires each time the meta replica applies a change
+	cfg    Config
+	run    *run.Group
+	ctx    context.Context // cancelled by Close
+	poke   chan struct{}   // wakes the reconciler
+	leader chan struct{}   // wakes the meta leader follower
+	passes int             // reconciler passes (reconciler only)
+	// What the next reconciler pass must look at (reconcile.go).
+	changeMu  sync.Mutex
+	changed   map[string]bool // stores the registry changed since the last pass
+	changeAll bool            // any store may have changed: a full pass
+	// Reconciler only: the stores not yet settled here, and when the last
+	// full pass ran.
+	pending  map[string]bool
+	lastFull time.Time
+	applied  *broadcast.Signal // fires each time the meta replica applies a change
 
 	resMu    sync.Mutex
 	reserved map[string][]uint64 // store -> nodes, of the creates in flight (limit.go)
@@ -47,6 +55,7 @@ func New(cfg Config) *Lifecycle {
 		cfg: cfg, run: g, ctx: g.Context(),
 		poke: make(chan struct{}, 1), leader: make(chan struct{}, 1), applied: broadcast.New(),
 		mismatch: map[string]string{}, settled: map[string]bool{}, reserved: map[string][]uint64{},
+		changed: map[string]bool{}, changeAll: true, pending: map[string]bool{},
 	}
 }
 
@@ -63,10 +72,18 @@ func (l *Lifecycle) Close() { l.run.Close() }
 // Poke makes the reconciler run a pass soon; it never blocks.
 func (l *Lifecycle) Poke() { wake(l.poke) }
 
-// MetaApplied tells the lifecycle that the meta replica applied a change:
-// the reconciler runs a pass soon and creates waiting for their store to
-// run look again. It never blocks (it runs on dragonboat's goroutine).
-func (l *Lifecycle) MetaApplied() {
+// MetaApplied tells the lifecycle that the meta replica applied a change
+// to store (meta.AnyStore: to any): the reconciler runs a pass soon and
+// creates waiting for their store to run look again. It never blocks (it
+// runs on dragonboat's goroutine).
+func (l *Lifecycle) MetaApplied(store string) {
+	l.changeMu.Lock()
+	if store == meta.AnyStore {
+		l.changeAll = true
+	} else {
+		l.changed[store] = true
+	}
+	l.changeMu.Unlock()
 	l.applied.Fire()
 	wake(l.poke)
 }

@@ -13,6 +13,16 @@ func fail(c codes.Code, format string, args ...any) Result {
 	return Result{Code: int(e.Code), Message: e.Message}
 }
 
+// changes is the one store c may change, or AnyStore: the commands on one
+// store name it; the others (on nodes, on the cluster) may change any.
+func (c *Command) changes() string {
+	switch c.Op {
+	case OpCreate, OpSetStatus, OpRemove, OpReplicaRemoved, OpSetQuota, OpMoveDone:
+		return c.Store
+	}
+	return AnyStore
+}
+
 // apply changes st by one command; deterministic.
 func (st *State) apply(c *Command) Result {
 	switch c.Op {

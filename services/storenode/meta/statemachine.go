@@ -18,7 +18,7 @@ type StateMachine struct {
 	st *State
 	// onApply, if set, runs after each entry is applied (and after a
 	// snapshot is recovered), on dragonboat's goroutine: it must not block.
-	onApply func()
+	onApply func(store string)
 }
 
 // New returns an empty meta state machine.
@@ -27,12 +27,18 @@ func New() *StateMachine { return &StateMachine{st: newState()} }
 // OnApply sets f to run after each entry this replica applies and after a
 // snapshot is recovered, on dragonboat's goroutine: f must not block. It is
 // how the node learns at once that the registry moved on (a store created
-// or running), without polling. Set it before the replica starts.
-func (m *StateMachine) OnApply(f func()) { m.onApply = f }
+// or running), without polling. store is the one store the entry's command
+// named, the only one it may have changed; AnyStore when it may have
+// changed any (a command on nodes or the cluster, a snapshot recovered).
+// Set it before the replica starts.
+func (m *StateMachine) OnApply(f func(store string)) { m.onApply = f }
 
-func (m *StateMachine) applied() {
+// AnyStore is what OnApply's function gets when any store may have changed.
+const AnyStore = ""
+
+func (m *StateMachine) applied(store string) {
 	if m.onApply != nil {
-		m.onApply()
+		m.onApply(store)
 	}
 }
 
@@ -60,7 +66,7 @@ func (m *StateMachine) Update(e dbsm.Entry) (dbsm.Result, error) {
 		m.mu.Lock()
 		r = m.st.apply(c)
 		m.mu.Unlock()
-		defer m.applied()
+		defer m.applied(c.changes())
 	}
 	b, err := msgpack.Marshal(&r)
 	if err != nil {
@@ -156,7 +162,7 @@ func (m *StateMachine) RecoverFromSnapshot(r io.Reader, _ []dbsm.SnapshotFile, _
 	m.mu.Lock()
 	m.st = st
 	m.mu.Unlock()
-	m.applied()
+	m.applied(AnyStore)
 	return nil
 }
 

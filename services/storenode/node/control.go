@@ -167,9 +167,9 @@ func (n *Node) wakeStore(id string) {
 // applies a change: the reconciler acts on it at once (a store placed here
 // starts without waiting for the next pass) and creates waiting for their
 // store to run look again. It never blocks.
-func (n *Node) onMetaApplied() {
+func (n *Node) onMetaApplied(store string) {
 	if n.ctl.life != nil { // nil until startControl has built it
-		n.ctl.life.MetaApplied()
+		n.ctl.life.MetaApplied(store)
 	}
 }
 
