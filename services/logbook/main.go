@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/logbookdb/logbook/internal/pprofflag"
 	"github.com/logbookdb/logbook/pkg/flagenv"
 	"github.com/logbookdb/logbook/pkg/natsauth"
 	"github.com/logbookdb/logbook/services/gateway/gateway"
@@ -42,6 +43,7 @@ func run() error {
 	natsAuth := natsauth.Register(flag.CommandLine)
 	node := cli.Register(flag.CommandLine, "./data")
 	newLogger := flagenv.Logger(flag.CommandLine)
+	pprofflag.Register(flag.CommandLine, "logbook")
 	flag.Parse()
 	if err := flagenv.CheckPayload(node.Limits, natsMaxPayload); err != nil {
 		return err
