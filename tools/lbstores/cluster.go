@@ -124,7 +124,7 @@ func runCluster(o *options) (rep *report, err error) {
 				"-nats-url", url, "-node-id", strconv.Itoa(i), "-raft-addr", raft[i-1],
 				"-cluster", "lbstores", "-initial-size", strconv.Itoa(o.nodes),
 				"-data", filepath.Join(dir, fmt.Sprintf("node%d", i), "storenode"),
-				"-max-stores", strconv.Itoa(o.stores + 1), "-log-level", o.logLevel,
+				"-max-stores", strconv.Itoa(o.stores + 1), "-max-replicas", strconv.Itoa(o.stores + 1), "-log-level", o.logLevel,
 				"-http", metrics[i-1],
 			}
 			args = append(args, o.serverArgs()...)

@@ -88,7 +88,7 @@ func startServer(cfg serverConfig, logPath string) (*server, error) {
 		"-nats-host", "127.0.0.1",
 		"-nats-port", "-1",
 		"-raft-addr", cfg.raftAddr,
-		"-max-stores", strconv.Itoa(cfg.maxStores),
+		"-max-stores", strconv.Itoa(cfg.maxStores), "-max-replicas", strconv.Itoa(cfg.maxStores),
 		"-log-level", cfg.logLevel,
 	}
 	if cfg.httpAddr != "" {

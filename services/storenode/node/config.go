@@ -148,10 +148,10 @@ func (c *Config) setDefaults() error {
 		}
 	}
 	if c.MaxStores == 0 {
-		c.MaxStores = 10_000
+		c.MaxStores = 20_000
 	}
 	if c.MaxReplicas == 0 {
-		c.MaxReplicas = 10_000
+		c.MaxReplicas = 20_000
 	}
 	c.Limits = c.Limits.WithDefaults()
 	if c.RequestTimeout == 0 {
