@@ -423,10 +423,7 @@ func TestCatchUpAcrossLeaderChange(t *testing.T) {
 		})
 	}
 	time.Sleep(500 * time.Millisecond)
-	def, err := storeOf(c.view(ctx), "default")
-	if err != nil || def.Leader == 0 {
-		t.Fatalf("default store %+v %v", def, err)
-	}
+	def := ledInView(t, c, "default")
 	c.stop(def.Leader)
 	eventually(t, 20*time.Second, func() error {
 		s, err := storeOf(c.view(ctx), "default")

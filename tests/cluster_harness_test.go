@@ -228,6 +228,27 @@ func shardsOf(t *testing.T, v *wire.ClusterView, ids []string) map[string]uint64
 	return shards
 }
 
+// ledInView waits until the cluster view shows the store with a leader and
+// returns it as shown. The view is built from the nodes' heartbeats, so it
+// lags up to a heartbeat behind: a store created and elected within one
+// (elections do not wait for a timeout) is not led in it yet.
+func ledInView(t *testing.T, c *memCluster, id string) wire.ClusterStore {
+	t.Helper()
+	var out wire.ClusterStore
+	eventually(t, 10*time.Second, func() error {
+		s, err := storeOf(c.view(ctxT(t)), id)
+		if err != nil {
+			return err
+		}
+		if s.Leader == 0 {
+			return fmt.Errorf("store %s has no leader in the view: %+v", id, s)
+		}
+		out = s
+		return nil
+	})
+	return out
+}
+
 // storeOf finds a store in the view.
 func storeOf(v *wire.ClusterView, id string) (wire.ClusterStore, error) {
 	for _, s := range v.Stores {

@@ -30,9 +30,8 @@ func TestClusterFormsReplicatesAndFailsOver(t *testing.T) {
 			t.Fatalf("node %+v", nd)
 		}
 	}
-	def, err := storeOf(v, "default")
-	if err != nil || !slices.Equal(def.Replicas, []uint64{1, 2, 3}) || def.Leader == 0 {
-		t.Fatalf("default store %+v %v", def, err)
+	if def := ledInView(t, c, "default"); !slices.Equal(def.Replicas, []uint64{1, 2, 3}) {
+		t.Fatalf("default store %+v", def)
 	}
 	if _, err := c.Client.Stores().Create(ctx, "orders", nil); err != nil {
 		t.Fatal(err)
@@ -55,7 +54,7 @@ func TestClusterFormsReplicatesAndFailsOver(t *testing.T) {
 	})
 
 	// Stop the leader of "orders": another node takes over, nothing is lost.
-	s, _ := storeOf(c.view(ctx), "orders")
+	s := ledInView(t, c, "orders")
 	down := c.node(s.Leader)
 	c.stop(s.Leader)
 	if got := readStream(t, ctx, orders, "order-1"); len(got) != 30 {

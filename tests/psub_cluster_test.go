@@ -29,11 +29,7 @@ func TestPersistentLeaderFailoverInCluster(t *testing.T) {
 	defer cs.start(s, "fo", "x", 100*time.Millisecond, slowAck)()
 	defer cs.start(s, "fo", "y", 100*time.Millisecond, slowAck)()
 	waitFor(t, "some deliveries", func() bool { return len(cs.snapshot()) >= n/6 })
-	v := c.view(ctxT(t))
-	st, err := storeOf(v, "default")
-	if err != nil || st.Leader == 0 {
-		t.Fatalf("no leader: %+v %v", st, err)
-	}
+	st := ledInView(t, c, "default")
 	c.stop(st.Leader)
 	for i := range n / 2 / 20 {
 		appendEvents(t, s, fmt.Sprintf("fo-%d", i%5), "F", 20)

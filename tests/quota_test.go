@@ -167,11 +167,7 @@ func TestQuotaEnforcedAcrossFailoverAndRestart(t *testing.T) {
 
 	// Failover: the quota and usage are in the replicated state, so the new
 	// leader enforces them.
-	v := c.view(ctx)
-	s, err := storeOf(v, "quota-events")
-	if err != nil || s.Leader == 0 {
-		t.Fatalf("no leader for quota-events: %+v %v", s, err)
-	}
+	s := ledInView(t, c, "quota-events")
 	old := c.node(s.Leader)
 	c.stop(s.Leader)
 	eventually(t, 30*time.Second, func() error {
