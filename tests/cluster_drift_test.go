@@ -43,12 +43,19 @@ func valueOf(d wire.Drift, node uint64) string {
 	return "<missing>"
 }
 
+// healthMentions waits for health to settle on a warning that mentions
+// text: drift shows in the view as soon as the nodes report their
+// configuration, which can be before every replica runs and leads (health
+// is critical until then).
 func healthMentions(t *testing.T, c *memCluster, text string) {
 	t.Helper()
-	h, err := c.Client.Health(ctxT(t))
-	if err != nil || h.Status != wire.HealthWarning || !strings.Contains(strings.Join(h.Problems, "\n"), text) {
-		t.Fatalf("health %+v %v, want a warning mentioning %q", h, err, text)
-	}
+	eventually(t, 10*time.Second, func() error {
+		h, err := c.Client.Health(ctxT(t))
+		if err != nil || h.Status != wire.HealthWarning || !strings.Contains(strings.Join(h.Problems, "\n"), text) {
+			return fmt.Errorf("health %+v %v, want a warning mentioning %q", h, err, text)
+		}
+		return nil
+	})
 }
 
 // Scenario 1: store id mismatch. One registry means no isolated clusters:
