@@ -47,6 +47,7 @@ type options struct {
 	timeout     time.Duration
 	dir         string
 	verbose     bool
+	profileDir  string
 }
 
 func parseFlags() (*options, error) {
@@ -62,6 +63,7 @@ func parseFlags() (*options, error) {
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "bound on the whole run")
 	flag.StringVar(&o.dir, "dir", "", "data directory (default: a temporary directory, removed at the end)")
 	flag.BoolVar(&o.verbose, "v", false, "log Logbook's messages to stderr")
+	flag.StringVar(&o.profileDir, "pprof-dir", "", "write a CPU profile of this process (subscriber, gateway, storenode, NATS server) during each of Logbook's catch-up replays to this directory (go tool pprof takes several files)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", flag.Args())
@@ -123,7 +125,12 @@ func run(ctx context.Context, o *options, dir string) error {
 	var lbTimes, jsTimes []time.Duration
 	for r := range o.reps {
 		fmt.Fprintf(os.Stderr, "replay %d/%d...\n", r+1, o.reps)
+		stop, err := benchkit.ProfileCPU(o.profileDir, fmt.Sprintf("logbook-replay-%d", r+1))
+		if err != nil {
+			return err
+		}
 		d, err := replayLogbook(ctx, lb, o.events, o.page)
+		stop()
 		if err != nil {
 			return fmt.Errorf("logbook replay: %w", err)
 		}

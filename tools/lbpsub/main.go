@@ -55,6 +55,7 @@ type options struct {
 	timeout    time.Duration
 	dir        string
 	verbose    bool
+	profileDir string
 }
 
 func parseFlags() (*options, error) {
@@ -69,6 +70,7 @@ func parseFlags() (*options, error) {
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound on the whole run")
 	flag.StringVar(&o.dir, "dir", "", "data directory (default: a temporary directory, removed at the end)")
 	flag.BoolVar(&o.verbose, "v", false, "log Logbook's messages to stderr")
+	flag.StringVar(&o.profileDir, "pprof-dir", "", "write a CPU profile of this process (consumers, gateway, storenode, NATS server) during each Logbook scenario to this directory, one file per scenario (go tool pprof takes several)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", flag.Args())
@@ -182,7 +184,16 @@ func run(ctx context.Context, o *options, dir string) error {
 				sc := scenario{tag: fmt.Sprintf("t%d", n), strategy: strat, consumers: c, events: o.events,
 					live: o.liveEvents, inFlight: o.inFlight, size: o.eventSize}
 				fmt.Fprintf(os.Stderr, "%s %s, %d consumer(s)...\n", sys.name(), strat, c)
+				profDir := o.profileDir
+				if sys.name() != "logbook" {
+					profDir = "" // Logbook's scenarios only
+				}
+				stop, err := benchkit.ProfileCPU(profDir, fmt.Sprintf("logbook-%s-c%d", strat, c))
+				if err != nil {
+					return err
+				}
 				res, err := sys.run(ctx, sc)
+				stop()
 				if err != nil {
 					return fmt.Errorf("%s %s, %d consumers: %w", sys.name(), strat, c, err)
 				}
