@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/wire/msgp"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -73,6 +74,12 @@ func unmarshal(data []byte, v any, strict bool, nonEmpty []string) error {
 		return emptyValue(key)
 	}
 	// Pass 2: decode into the typed message.
+	if rd, ok := v.(rawDecoder); ok && !strict {
+		if err := rd.decodeRaw(msgp.NewReader(data)); err != nil {
+			return codes.New(codes.InvalidArgument, "%s", clip(err.Error(), maxDecodeDetail))
+		}
+		return nil
+	}
 	dec := msgpack.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields(strict)
 	if err := dec.Decode(v); err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/logbookdb/logbook/pkg/wire"
+	"github.com/logbookdb/logbook/pkg/wire/msgp"
 )
 
 // Event is a recorded event as the queries answer it. Its fields are those
@@ -25,8 +26,14 @@ type Event struct {
 	MetadataContentType string
 }
 
-// toEvent decodes the event record at position pos.
+// toEvent decodes the event record at position pos. Reads of $all and
+// catch-ups decode records by the thousand, so a record is read by hand
+// (readRecord); the reflection decoder reads any shape the hand reader does
+// not expect.
 func toEvent(b []byte, pos uint64) (Event, error) {
+	if ev, ok := readRecord(b, pos); ok {
+		return ev, nil
+	}
 	var r eventRecord
 	if err := decode(b, &r); err != nil {
 		return Event{}, err
@@ -80,4 +87,40 @@ func (f *Filter) Match(e *Event) bool {
 		return false
 	}
 	return len(f.EventTypes) == 0 || slices.Contains(f.EventTypes, e.Type)
+}
+
+// readRecord reads an eventRecord as encode writes it (an array of its 9
+// fields, the id as 16 bytes); ok is false for anything else. The payloads
+// are copied: b belongs to an engine iterator.
+func readRecord(b []byte, pos uint64) (ev Event, ok bool) {
+	r := msgp.NewReader(b)
+	var failed bool
+	str := func() string {
+		s, err := r.String()
+		failed = failed || err != nil
+		return s
+	}
+	payload := func() []byte {
+		p, err := r.Bytes()
+		failed = failed || err != nil
+		return append([]byte{}, p...) // never nil, as nonNil
+	}
+	if n, err := r.ArrayLen(); err != nil || n != 9 {
+		return Event{}, false
+	}
+	id, err := r.Bytes()
+	if err != nil || len(id) != 16 {
+		return Event{}, false
+	}
+	ev.ID, ev.Position = uuid.UUID(id).String(), pos
+	ev.Stream, ev.Type = str(), str()
+	rev, err1 := r.Uint()
+	ts, err2 := r.Int()
+	ev.Revision, ev.Timestamp = rev, ts
+	ev.Data, ev.DataContentType = payload(), str()
+	ev.Metadata, ev.MetadataContentType = payload(), str()
+	if failed || err1 != nil || err2 != nil || len(r.Rest()) != 0 {
+		return Event{}, false
+	}
+	return ev, true
 }

@@ -1,0 +1,84 @@
+package sm
+
+import (
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// slowEvent is toEvent by the reflection decoder alone.
+func slowEvent(t *testing.T, b []byte, pos uint64) Event {
+	t.Helper()
+	var r eventRecord
+	if err := decode(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return Event{ID: uuid.UUID(r.ID).String(), Stream: r.Stream, Type: r.Type, Revision: r.Revision, Position: pos,
+		Timestamp: r.Timestamp, Data: nonNil(r.Data), DataContentType: r.DataContentType,
+		Metadata: nonNil(r.Metadata), MetadataContentType: r.MetadataContentType}
+}
+
+// The hand reader of stored records gives what the reflection decoder gives.
+func TestReadRecordMatchesReflection(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	blob := func() []byte {
+		switch r.IntN(3) {
+		case 0:
+			return nil
+		case 1:
+			return []byte{}
+		}
+		b := make([]byte, []int{5, 200, 70000}[r.IntN(3)])
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return b
+	}
+	for i := range 200 {
+		rec := eventRecord{Stream: string(blob()), Type: "T", Revision: []uint64{0, 9, math.MaxUint64}[i%3],
+			Timestamp: []int64{0, -5, math.MaxInt64}[i%3], Data: blob(), DataContentType: "application/json",
+			Metadata: blob(), MetadataContentType: string(blob())}
+		copy(rec.ID[:], blob())
+		b := encode(&rec)
+		got, ok := readRecord(b, uint64(i))
+		if !ok {
+			t.Fatalf("record %d not read by hand", i)
+		}
+		if want := slowEvent(t, b, uint64(i)); !reflect.DeepEqual(got, want) {
+			t.Fatalf("record %d:\n got %+v\nwant %+v", i, got, want)
+		}
+		// The payloads are the event's own, not the buffer's.
+		for k := range b {
+			b[k] = 0
+		}
+		if !reflect.DeepEqual(got.Data, nonNil(rec.Data)) {
+			t.Fatalf("record %d: data changed with the buffer", i)
+		}
+	}
+}
+
+// A record with compact integers and the id as a str (not what encode
+// writes) reads the same by hand as by reflection; a broken one is an error.
+func TestToEventOtherShapesAndCorruption(t *testing.T) {
+	id := uuid.New()
+	b, err := msgpack.Marshal([]any{string(id[:]), "s", "T", 3, -4, []byte("d"), "", nil, ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := toEvent(b, 1)
+	if want := slowEvent(t, b, 1); err != nil || !reflect.DeepEqual(ev, want) || ev.ID != id.String() || ev.Timestamp != -4 {
+		t.Fatalf("toEvent: %+v %v, want %+v", ev, err, want)
+	}
+	for _, bad := range [][]byte{{0x99, 0xc4}, {0x98}, b[:len(b)-1], append(b[:len(b):len(b)], 0xc0)} {
+		if _, ok := readRecord(bad, 1); ok {
+			t.Fatalf("%x read by hand", bad)
+		}
+	}
+	if _, err := toEvent([]byte{0x99, 0xc4}, 1); err == nil {
+		t.Fatal("a truncated record decoded")
+	}
+}
