@@ -121,6 +121,15 @@ func (s *Store) ReadAll(ctx context.Context, o ReadAllOptions) (*AllPage, error)
 	return &out, s.request(ctx, subjects.OpReadAll, &req, &out)
 }
 
+// readAllPage is ReadAll with the page's events left encoded
+// (wire.ReadAllPage), for a subscription that decodes one page while the
+// next is read.
+func (s *Store) readAllPage(ctx context.Context, o ReadAllOptions) (*wire.ReadAllPage, error) {
+	req := wire.ReadAllRequest{Direction: string(o.Direction), FromPosition: i64p(o.From), MaxCount: count(o.MaxCount), Filter: o.Filter}
+	var out wire.ReadAllPage
+	return &out, s.request(ctx, subjects.OpReadAll, &req, &out)
+}
+
 // ListOptions select a page of stream names.
 type ListOptions struct {
 	Prefix string

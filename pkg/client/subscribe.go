@@ -407,7 +407,7 @@ func (s *Subscription) fill(ctx context.Context, reason string) error {
 	if err != nil {
 		return err
 	}
-	if reason == ReasonIdleCheck && len(p.events) > 0 {
+	if reason == ReasonIdleCheck && p.count() > 0 {
 		behind = true
 		s.status(Status{Kind: StatusFellBehind, Reason: reason})
 	}
@@ -420,6 +420,9 @@ func (s *Subscription) fill(ctx context.Context, reason string) error {
 				r.err = err
 				ahead <- r
 			}(p.next)
+		}
+		if err := p.decode(); err != nil { // while the next page is read
+			return err
 		}
 		for i := range p.events {
 			s.handler(&p.events[i])
@@ -448,6 +451,30 @@ type pageResult struct {
 	next   uint64
 	end    bool
 	err    error
+	// encoded, if set, holds the events still encoded (a page of $all):
+	// decode fills events from it.
+	encoded *wire.ReadAllPage
+}
+
+// count is the number of events in the page.
+func (p *pageResult) count() int {
+	if p.encoded != nil {
+		return p.encoded.Count
+	}
+	return len(p.events)
+}
+
+// decode decodes the page's events if they are still encoded.
+func (p *pageResult) decode() error {
+	if p.encoded == nil {
+		return nil
+	}
+	evs, err := p.encoded.Events()
+	if err != nil {
+		return fmt.Errorf("logbook: bad reply to %s: %w", subjects.OpReadAll, err)
+	}
+	p.events, p.encoded = evs, nil
+	return nil
 }
 
 // readPage reads the page that starts at from, retrying retryable failures
@@ -500,11 +527,11 @@ func (s *Subscription) readOnce(ctx context.Context, from uint64) (pageResult, e
 	case s.filter.EventType != "":
 		o.Filter = &Filter{EventTypes: []string{s.filter.EventType}}
 	}
-	page, err := s.st.ReadAll(ctx, o)
+	page, err := s.st.readAllPage(ctx, o)
 	if err != nil {
 		return pageResult{}, err
 	}
-	return pageResult{events: page.Events, next: max(from, page.NextPosition), end: page.EndOfStore}, nil
+	return pageResult{encoded: page, next: max(from, page.NextPosition), end: page.EndOfStore}, nil
 }
 
 // resolveEnd sets s.next to the position (revision) after the last event.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/pkg/wire/msgp"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -199,4 +200,52 @@ func (d *Delivery) decodeRaw(r *msgp.Reader) error {
 		}
 		return false, nil
 	})
+}
+
+// ReadAllPage is a ReadAllReply whose events stay encoded until Events is
+// called. A catch-up subscription asks for its next page as soon as it
+// knows where that page starts, then decodes this page while the server
+// reads the next one.
+type ReadAllPage struct {
+	NextPosition uint64
+	EndOfStore   bool
+	Count        int    // events in the page
+	events       []byte // the encoded array of events (nil: none)
+}
+
+func (p *ReadAllPage) decodeRaw(r *msgp.Reader) error {
+	return fields(r, func(k []byte) (bool, error) {
+		switch string(k) {
+		case "events":
+			start := r.Rest()
+			n, err := msgp.NewReader(start).ArrayLen()
+			if err != nil {
+				return true, err
+			}
+			if err := r.Skip(); err != nil {
+				return true, err
+			}
+			p.Count = n
+			p.events = start[:len(start)-len(r.Rest())]
+			return true, nil
+		case "next_position":
+			return true, set(&p.NextPosition, r.Uint)
+		case "end_of_store":
+			return true, set(&p.EndOfStore, r.Bool)
+		}
+		return false, nil
+	})
+}
+
+// Events decodes the page's events, as UnmarshalReply decodes a
+// ReadAllReply's.
+func (p *ReadAllPage) Events() ([]RecordedEvent, error) {
+	var evs []RecordedEvent
+	if p.events == nil {
+		return evs, nil
+	}
+	if err := events(msgp.NewReader(p.events), &evs); err != nil {
+		return nil, codes.New(codes.InvalidArgument, "%s", clip(err.Error(), maxDecodeDetail))
+	}
+	return evs, nil
 }

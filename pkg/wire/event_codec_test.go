@@ -211,3 +211,34 @@ func FuzzDecodeEventPage(f *testing.F) {
 		_ = UnmarshalReply(data, &fd)
 	})
 }
+
+// A ReadAllPage holds what a ReadAllReply holds, its events decoded later.
+func TestReadAllPageDecodesLater(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for i, evs := range [][]RecordedEvent{nil, {}, sampleEvents(r, 1), sampleEvents(r, 17)} {
+		data, err := Marshal(&ReadAllReply{Events: evs, NextPosition: uint64(i), EndOfStore: i%2 == 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var full ReadAllReply
+		var page ReadAllPage
+		if err := UnmarshalReply(data, &full); err != nil {
+			t.Fatal(err)
+		}
+		if err := UnmarshalReply(data, &page); err != nil {
+			t.Fatal(err)
+		}
+		got, err := page.Events()
+		if err != nil || page.Count != len(full.Events) || page.NextPosition != full.NextPosition || page.EndOfStore != full.EndOfStore ||
+			!reflect.DeepEqual(toPlain(got), toPlain(full.Events)) {
+			t.Fatalf("page %d: %+v %v, want %+v", i, page, err, full)
+		}
+	}
+	var page ReadAllPage
+	if err := UnmarshalReply([]byte{0x81, 0xa6, 'e', 'v', 'e', 'n', 't', 's', 0x91, 0x05}, &page); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := page.Events(); err == nil {
+		t.Fatal("an event that is a number decoded")
+	}
+}
