@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cockroachdb/pebble"
 	"github.com/google/uuid"
 	"github.com/logbookdb/logbook/pkg/codes"
 )
@@ -235,15 +236,18 @@ func (a *applier) appendEvents(c *Command, ts int64) (AppendResult, error) {
 func (a *applier) checkIdempotent(c *Command) (AppendResult, bool, error) {
 	positions := make([]uint64, len(c.Events))
 	found := 0
+	// One iterator for the command's ids (it sees the batch's writes so
+	// far: ids of earlier commands of the entry count), each lookup a
+	// filtered seek: new ids, the common case, read no table block.
+	it := a.b.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixID}, UpperBound: []byte{prefixID + 1}, UseL6Filters: true})
 	for i := range c.Events {
-		v, ok, err := get(a.b, idKey(c.Events[i].ID))
-		if err != nil {
-			return AppendResult{}, false, err
-		}
-		if ok {
+		if it.seekExact(idKey(c.Events[i].ID)) {
 			found++
-			positions[i] = decodeU64(v)
+			positions[i] = decodeU64(it.Value())
 		}
+	}
+	if err := it.Close(); err != nil {
+		return AppendResult{}, false, fmt.Errorf("sm: event id lookup: %w", err)
 	}
 	if found == 0 {
 		return AppendResult{}, false, nil

@@ -65,7 +65,10 @@ func OpenEngine(dir string, o EngineOptions) (*Engine, error) {
 	}
 	// Bloom filters on every level: most point lookups of an append or a
 	// restore (event id, revision, stream) find nothing, and a filter
-	// answers those without reading a block.
+	// answers those without reading a block. This Pebble consults filters
+	// only in SeekPrefixGE (Get seeks every level), which needs the
+	// comparer's Split: engineComparer, with lookups by seekExact.
+	opts.Comparer = engineComparer
 	opts.Levels = make([]pebble.LevelOptions, 7)
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
@@ -225,3 +228,14 @@ func (e *Engine) Digest(shardID, replicaID uint64) (ReplicaDigest, error) {
 	copy(d.Sum[:], h.Sum(nil))
 	return d, nil
 }
+
+// engineComparer is Pebble's default byte order with Split added: the
+// prefix of a key is the whole key, which is what the tables' filters hold
+// (written without a Split, they hold whole keys), so SeekPrefixGE can
+// consult them. Its name stays the default's: the order is unchanged, and
+// engines written before open with it.
+var engineComparer = func() *pebble.Comparer {
+	c := *pebble.DefaultComparer
+	c.Split = func(k []byte) int { return len(k) }
+	return &c
+}()

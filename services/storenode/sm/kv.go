@@ -95,3 +95,13 @@ func (i *kvIter) SeekGE(k []byte) bool {
 	i.seek = i.sp.key(i.seek, k)
 	return i.it.SeekGE(i.seek)
 }
+
+// seekExact positions the iterator at store key k and reports whether k
+// exists. It is a point lookup that, unlike Get, consults the tables' bloom
+// filters (SeekPrefixGE; see engineComparer): a key that is absent, as
+// almost every new event id is, costs no table block reads. The value is
+// the iterator's until it moves.
+func (i *kvIter) seekExact(k []byte) bool {
+	i.seek = i.sp.key(i.seek, k)
+	return i.it.SeekPrefixGE(i.seek)
+}
