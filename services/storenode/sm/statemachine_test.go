@@ -284,3 +284,39 @@ func saveSnapshot(t *testing.T, src *StateMachine) *bytes.Buffer {
 	}
 	return &buf
 }
+
+// An append sent twice in one entry is a duplicate the second time (the id
+// lookup sees the entry's own writes), and so is a retry once the events
+// are in the engine's tables (the lookup goes through their filters).
+func TestDuplicateInOneEntryAndFromTables(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := open(t, dir)
+	defer s.Close()
+	a := appendCmd("x", ExpectAny, 0, 3)
+	es, err := s.Update([]dbsm.Entry{entry(t, 1, 100, a, a)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := results(t, es[0])
+	if r := as[AppendResult](t, rs[1]); rs[0].Code != 0 || !r.Duplicate || r.FirstPosition != 0 || r.LastRevision != 2 {
+		t.Fatalf("results %+v, second %+v", rs, r)
+	}
+	if err := testEngine(t, dir).db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := testEngine(t, dir).db.Compact([]byte{0}, []byte{0xff}, true); err != nil {
+		t.Fatal(err)
+	}
+	es, _ = s.Update([]dbsm.Entry{entry(t, 2, 200, a, appendCmd("x", ExpectAny, 0, 1))})
+	rs = results(t, es[0])
+	if r := as[AppendResult](t, rs[0]); !r.Duplicate || r.Timestamp != 100 || rs[1].Code != 0 {
+		t.Fatalf("retry from tables: %+v (%+v)", r, rs)
+	}
+	// Half old ids, half new: a conflict, as before.
+	mixed := a
+	mixed.Events = append([]EventCmd{a.Events[0]}, appendCmd("x", ExpectAny, 0, 1).Events...)
+	es, _ = s.Update([]dbsm.Entry{entry(t, 3, 300, mixed)})
+	if rs := results(t, es[0]); rs[0].Code != int(codes.IdempotencyConflict) {
+		t.Fatalf("mixed ids: %+v", rs)
+	}
+}
