@@ -20,37 +20,31 @@ import (
 
 // EncodeMsgpack writes e as the map the reflection encoder writes: the keys
 // of its msgpack tags in declaration order, integers in their most compact
-// form (as Marshal's encoder does), nil byte slices as nil.
+// form (as Marshal's encoder does), nil byte slices as nil. The map is
+// appended to the encoder's buffer in one write.
 func (e RecordedEvent) EncodeMsgpack(enc *msgpack.Encoder) error {
-	var err error
-	put := func(f func() error) {
-		if err == nil {
-			err = f()
-		}
+	w := enc.Writer()
+	var b []byte
+	if buf, ok := w.(*bytes.Buffer); ok {
+		b = buf.AvailableBuffer()
 	}
-	key := func(k string) { put(func() error { return enc.EncodeString(k) }) }
-	put(func() error { return enc.EncodeMapLen(10) })
-	key("id")
-	put(func() error { return enc.EncodeString(e.ID) })
-	key("stream")
-	put(func() error { return enc.EncodeString(e.Stream) })
-	key("type")
-	put(func() error { return enc.EncodeString(e.Type) })
-	key("revision")
-	put(func() error { return enc.EncodeUint(e.Revision) })
-	key("position")
-	put(func() error { return enc.EncodeUint(e.Position) })
-	key("timestamp")
-	put(func() error { return enc.EncodeInt(e.Timestamp) })
-	key("data")
-	put(func() error { return enc.EncodeBytes(e.Data) })
-	key("data_content_type")
-	put(func() error { return enc.EncodeString(e.DataContentType) })
-	key("metadata")
-	put(func() error { return enc.EncodeBytes(e.Metadata) })
-	key("metadata_content_type")
-	put(func() error { return enc.EncodeString(e.MetadataContentType) })
+	b = e.appendMsgpack(b)
+	_, err := w.Write(b)
 	return err
+}
+
+func (e *RecordedEvent) appendMsgpack(b []byte) []byte {
+	b = msgp.AppendMapLen(b, 10)
+	b = msgp.AppendString(msgp.AppendString(b, "id"), e.ID)
+	b = msgp.AppendString(msgp.AppendString(b, "stream"), e.Stream)
+	b = msgp.AppendString(msgp.AppendString(b, "type"), e.Type)
+	b = msgp.AppendUint(msgp.AppendString(b, "revision"), e.Revision)
+	b = msgp.AppendUint(msgp.AppendString(b, "position"), e.Position)
+	b = msgp.AppendInt(msgp.AppendString(b, "timestamp"), e.Timestamp)
+	b = msgp.AppendBytes(msgp.AppendString(b, "data"), e.Data)
+	b = msgp.AppendString(msgp.AppendString(b, "data_content_type"), e.DataContentType)
+	b = msgp.AppendBytes(msgp.AppendString(b, "metadata"), e.Metadata)
+	return msgp.AppendString(msgp.AppendString(b, "metadata_content_type"), e.MetadataContentType)
 }
 
 // rawDecoder is a reply that decodes itself from its bytes (unmarshal uses
