@@ -99,15 +99,40 @@ func bytesCopy(r *msgp.Reader) func() ([]byte, error) {
 	}
 }
 
-func (e *RecordedEvent) decodeRaw(r *msgp.Reader) error {
+func (e *RecordedEvent) decodeRaw(r *msgp.Reader) error { return e.decodeWith(r, nil) }
+
+// repeats holds the strings of the last event decoded from a page: events
+// of a page often share their stream, type and content types, and a string
+// equal to the last one is that one again, not a new allocation.
+type repeats struct{ stream, typ, dataCT, metaCT string }
+
+// again reads a string, returning *last when the bytes are the same.
+func again(r *msgp.Reader, last *string) func() (string, error) {
+	return func() (string, error) {
+		b, err := r.Bytes()
+		if err != nil {
+			return "", err
+		}
+		if string(b) != *last {
+			*last = string(b)
+		}
+		return *last, nil
+	}
+}
+
+// decodeWith decodes an event, reusing rep's strings (nil: none).
+func (e *RecordedEvent) decodeWith(r *msgp.Reader, rep *repeats) error {
+	if rep == nil {
+		rep = &repeats{}
+	}
 	return fields(r, func(k []byte) (bool, error) {
 		switch string(k) {
 		case "id":
 			return true, set(&e.ID, r.String)
 		case "stream":
-			return true, set(&e.Stream, r.String)
+			return true, set(&e.Stream, again(r, &rep.stream))
 		case "type":
-			return true, set(&e.Type, r.String)
+			return true, set(&e.Type, again(r, &rep.typ))
 		case "revision":
 			return true, set(&e.Revision, r.Uint)
 		case "position":
@@ -117,11 +142,11 @@ func (e *RecordedEvent) decodeRaw(r *msgp.Reader) error {
 		case "data":
 			return true, set(&e.Data, bytesCopy(r))
 		case "data_content_type":
-			return true, set(&e.DataContentType, r.String)
+			return true, set(&e.DataContentType, again(r, &rep.dataCT))
 		case "metadata":
 			return true, set(&e.Metadata, bytesCopy(r))
 		case "metadata_content_type":
-			return true, set(&e.MetadataContentType, r.String)
+			return true, set(&e.MetadataContentType, again(r, &rep.metaCT))
 		}
 		return false, nil
 	})
@@ -139,8 +164,9 @@ func events(r *msgp.Reader, dst *[]RecordedEvent) error {
 		return err
 	}
 	evs := make([]RecordedEvent, n)
+	var rep repeats
 	for i := range evs {
-		if err := evs[i].decodeRaw(r); err != nil {
+		if err := evs[i].decodeWith(r, &rep); err != nil {
 			return err
 		}
 	}
