@@ -22,34 +22,30 @@ func AppendMapLen(b []byte, n int) []byte {
 
 // AppendString appends s as a str.
 func AppendString(b []byte, s string) []byte {
-	n := len(s)
-	switch {
-	case n < 32:
-		b = append(b, 0xa0|byte(n))
-	case n < 256:
-		b = append(b, 0xd9, byte(n))
-	case n <= math.MaxUint16:
-		b = binary.BigEndian.AppendUint16(append(b, 0xda), uint16(n))
-	default:
-		b = binary.BigEndian.AppendUint32(append(b, 0xdb), uint32(n))
+	if len(s) < 32 {
+		return append(append(b, 0xa0|byte(len(s))), s...)
 	}
-	return append(b, s...)
+	return append(appendLen(b, len(s), 0xd9), s...)
 }
 
 // AppendBytes appends p as a bin, or nil if p is nil.
 func AppendBytes(b, p []byte) []byte {
-	n := len(p)
-	switch {
-	case p == nil:
+	if p == nil {
 		return append(b, 0xc0)
-	case n < 256:
-		b = append(b, 0xc4, byte(n))
-	case n <= math.MaxUint16:
-		b = binary.BigEndian.AppendUint16(append(b, 0xc5), uint16(n))
-	default:
-		b = binary.BigEndian.AppendUint32(append(b, 0xc6), uint32(n))
 	}
-	return append(b, p...)
+	return append(appendLen(b, len(p), 0xc4), p...)
+}
+
+// appendLen appends the header of a str or bin of n bytes: code8 (str 8 or
+// bin 8) with a 1-byte length, the next code with 2 bytes, the next with 4.
+func appendLen(b []byte, n int, code8 byte) []byte {
+	switch {
+	case n < 256:
+		return append(b, code8, byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, code8+1), uint16(n))
+	}
+	return binary.BigEndian.AppendUint32(append(b, code8+2), uint32(n))
 }
 
 // AppendUint appends v in its most compact form.
