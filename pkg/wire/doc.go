@@ -9,4 +9,11 @@
 //   - integers are encoded in the smallest MessagePack form;
 //   - byte fields (data, metadata) are MessagePack bin;
 //   - timestamps are int64 nanoseconds since the Unix epoch, UTC.
+//
+// Messages are encoded and decoded by github.com/vmihailenco/msgpack's
+// reflection, except on the paths that carry events by the thousand:
+// RecordedEvent encodes itself, and the replies holding events (ReadReply,
+// ReadAllReply, ReadAllPage, Delivery) decode themselves from the raw bytes
+// with package msgp (event_codec.go). Tests hold both to the same bytes and
+// values.
 package wire
