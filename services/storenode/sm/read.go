@@ -154,6 +154,11 @@ func (v view) readAll(q *ReadAll) (*AllPage, error) {
 		reply.NextPosition, reply.EndOfStore = from, true
 		return reply, nil
 	}
+	if !backward && q.Filter == nil {
+		// Every position up to the head holds an event: the page's size is
+		// known, and its slice is made once.
+		reply.Events = make([]Event, 0, min(uint64(q.Count), h.NextPosition-from))
+	}
 	opts := &pebble.IterOptions{LowerBound: eventKey(from), UpperBound: eventKey(h.NextPosition)}
 	if backward {
 		opts.LowerBound, opts.UpperBound = eventKey(0), eventKey(from+1)
