@@ -54,6 +54,8 @@ type logbookOptions struct {
 	pprof    bool
 	// storenodeBin, if set, is used instead of building storenodePkg.
 	storenodeBin string
+	// storenodeFlags are passed as they are to every storenode.
+	storenodeFlags []string
 }
 
 func startLogbook(env *runEnv, o logbookOptions) (*logbookCluster, error) {
@@ -102,6 +104,7 @@ func startLogbook(env *runEnv, o logbookOptions) (*logbookCluster, error) {
 			"-data", filepath.Join(env.dir, fmt.Sprintf("storenode%d", i)),
 			"-log-level", env.logLevel,
 		}
+		args = append(args, o.storenodeFlags...)
 		if o.pprof {
 			c.pprof[i] = raft[o.nodes+i-1]
 			args = append(args, "-pprof-addr", c.pprof[i])

@@ -38,6 +38,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -60,6 +61,7 @@ type options struct {
 	pprofDir  string
 	fsyncs    bool
 	snBin     string
+	snFlags   []string
 	opTimeout time.Duration
 	timeout   time.Duration
 	logLevel  string
@@ -85,6 +87,13 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.pprofDir, "pprof-dir", "", "take a CPU and an allocation profile of every storenode and gateway while Logbook is idle and during its scenarios with the most clients, into this directory")
 	fs.BoolVar(&o.fsyncs, "count-fsyncs", false, "count the servers' fsync/fdatasync calls in each measured phase with `perf stat` (needs perf and tracing rights)")
 	fs.StringVar(&o.snBin, "storenode-bin", "", "use this storenode binary instead of building "+storenodePkg+" (to compare builds)")
+	fs.Func("storenode-flag", "pass one more flag to every storenode, e.g. -storenode-flag=-proposers=2; repeatable", func(f string) error {
+		if !strings.HasPrefix(f, "-") {
+			return fmt.Errorf("%q is not a flag", f)
+		}
+		o.snFlags = append(o.snFlags, f)
+		return nil
+	})
 	fs.DurationVar(&o.opTimeout, "op-timeout", 10*time.Second, "deadline of each request")
 	fs.DurationVar(&o.timeout, "timeout", 0, "bound on the whole run (default: derived from the other flags)")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "-log-level of the storenodes and gateways")
@@ -226,7 +235,7 @@ func run(ctx context.Context, o *options, out, progress io.Writer) (*report, err
 	if o.only != "jetstream" {
 		fmt.Fprintf(progress, "%s building and starting Logbook: NATS, 3 storenodes, %d gateway(s)...\n", since(), o.gateways)
 		var err error
-		lb, err = startLogbook(env, logbookOptions{nodes: 3, gateways: o.gateways, pprof: o.pprofDir != "", storenodeBin: o.snBin})
+		lb, err = startLogbook(env, logbookOptions{nodes: 3, gateways: o.gateways, pprof: o.pprofDir != "", storenodeBin: o.snBin, storenodeFlags: o.snFlags})
 		if err != nil {
 			return rep, err
 		}
@@ -315,6 +324,7 @@ func (o *options) summary() map[string]string {
 	m["rounds"] = strconv.Itoa(o.rounds)
 	m["gateways"] = strconv.Itoa(o.gateways)
 	m["storenode"] = o.snBin
+	m["storenode_flags"] = strings.Join(o.snFlags, " ")
 	m["jetstream"] = fmt.Sprint(o.jsSync)
 	return m
 }

@@ -35,6 +35,7 @@ type Flags struct {
 	RequestTimeout *time.Duration
 	HibernateAfter *time.Duration
 	MaxRunning     *int
+	Proposers      *int
 	HoldVersion    *bool
 	Limits         wire.Limits
 
@@ -67,6 +68,7 @@ func Register(fs *flag.FlagSet, defaultData string) *Flags {
 	f.HoldVersion = fs.Bool("hold-cluster-version", envBool("LOGBOOK_HOLD_CLUSTER_VERSION"), "do not raise the cluster version while this node leads the registry, even once every storenode supports a newer one: set it on every node during an upgrade you may roll back (see Upgrading in docs/operations.md; env LOGBOOK_HOLD_CLUSTER_VERSION)")
 	f.RequestTimeout = fs.Duration("request-timeout", flagenv.Duration("LOGBOOK_REQUEST_TIMEOUT", 5*time.Second), "bound on each request inside the storenode, Raft round included (env LOGBOOK_REQUEST_TIMEOUT)")
 	f.HibernateAfter = fs.Duration("hibernate-after", flagenv.Duration("LOGBOOK_HIBERNATE_AFTER", 5*time.Minute), "stop a store's replica here once the store has applied nothing for this long; the next request starts it again, after an election (docs/operations.md, Dormant stores); 0: never (env LOGBOOK_HIBERNATE_AFTER)")
+	f.Proposers = fs.Int("proposers", flagenv.Int("LOGBOOK_PROPOSERS", 4), "Raft proposals per store in flight at once; the commands arriving meanwhile wait and go in the next entry (group commit): fewer make larger entries (env LOGBOOK_PROPOSERS)")
 	f.MaxRunning = fs.Int("max-running-replicas", flagenv.Int("LOGBOOK_MAX_RUNNING_REPLICAS", 2_000), "with -hibernate-after, most store replicas running on this storenode: beyond it the longest idle ones (10 s or more) go dormant early; each running replica takes about 1 MiB (env LOGBOOK_MAX_RUNNING_REPLICAS; 0: no bound)")
 	flagenv.Limits(fs, &f.Limits)
 	return f
@@ -100,6 +102,9 @@ func (f *Flags) Config() (node.Config, error) {
 	if *f.HibernateAfter < 0 || (*f.HibernateAfter > 0 && *f.HibernateAfter < time.Second) {
 		return node.Config{}, fmt.Errorf("-hibernate-after must be 0 (never) or at least 1s")
 	}
+	if *f.Proposers < 1 || *f.Proposers > 64 {
+		return node.Config{}, fmt.Errorf("-proposers must be in 1..64")
+	}
 	if *f.MaxRunning < 0 {
 		return node.Config{}, fmt.Errorf("-max-running-replicas must not be negative")
 	}
@@ -124,6 +129,6 @@ func (f *Flags) Config() (node.Config, error) {
 		DefaultStore: *f.Store, StaticStores: static, MaxStores: *f.MaxStores, MaxReplicas: *f.MaxReplicas,
 		StoreSnapshotEntries: uint64(*f.SnapEntries), StoreCompactionOverhead: uint64(*f.SnapOverhead),
 		Limits: f.Limits, RequestTimeout: *f.RequestTimeout, MetricsStoreLimit: metricsStores, HoldClusterVersion: *f.HoldVersion,
-		HibernateAfter: *f.HibernateAfter, MaxRunningReplicas: *f.MaxRunning,
+		HibernateAfter: *f.HibernateAfter, MaxRunningReplicas: *f.MaxRunning, Proposers: *f.Proposers,
 	}, nil
 }
