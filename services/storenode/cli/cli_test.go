@@ -136,3 +136,29 @@ func TestRaftTLSFlagsGoTogether(t *testing.T) {
 		t.Errorf("a CA flag and a key variable: %v, want the certificate missing", err)
 	}
 }
+
+// -proposers reaches the node's configuration, and is bounded.
+func TestProposersFlag(t *testing.T) {
+	t.Setenv("LOGBOOK_PROPOSERS", "")
+	for _, c := range []struct {
+		args []string
+		want int
+	}{{nil, 4}, {[]string{"-proposers", "1"}, 1}, {[]string{"-proposers", "64"}, 64}} {
+		f, err := parse(t, c.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg, err := f.Config(); err != nil || cfg.Proposers != c.want {
+			t.Fatalf("%v: Proposers %d %v, want %d", c.args, cfg.Proposers, err, c.want)
+		}
+	}
+	for _, bad := range []string{"0", "65"} {
+		f, err := parse(t, "-proposers", bad)
+		if err == nil {
+			_, err = f.Config()
+		}
+		if err == nil || !strings.Contains(err.Error(), "-proposers") {
+			t.Fatalf("-proposers %s: %v", bad, err)
+		}
+	}
+}
