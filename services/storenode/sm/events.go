@@ -89,38 +89,83 @@ func (f *Filter) Match(e *Event) bool {
 	return len(f.EventTypes) == 0 || slices.Contains(f.EventTypes, e.Type)
 }
 
-// readRecord reads an eventRecord as encode writes it (an array of its 9
-// fields, the id as 16 bytes); ok is false for anything else. The payloads
-// are copied: b belongs to an engine iterator.
-func readRecord(b []byte, pos uint64) (ev Event, ok bool) {
+// record is a stored event's fields as bytes, aliasing the stored value.
+type record struct {
+	id                                      [16]byte
+	stream, typ, data, dataCT, meta, metaCT []byte
+	revision                                uint64
+	timestamp                               int64
+}
+
+// parseRecord reads an eventRecord as encode writes it (an array of its 9
+// fields, the id as 16 bytes) without copying; ok is false for anything
+// else. b belongs to an engine iterator: so does the record.
+func parseRecord(b []byte) (rec record, ok bool) {
 	r := msgp.NewReader(b)
 	var failed bool
-	str := func() string {
-		s, err := r.String()
-		failed = failed || err != nil
-		return s
-	}
-	payload := func() []byte {
+	bytes := func() []byte {
 		p, err := r.Bytes()
 		failed = failed || err != nil
-		return append([]byte{}, p...) // never nil, as nonNil
+		return p
 	}
 	if n, err := r.ArrayLen(); err != nil || n != 9 {
-		return Event{}, false
+		return record{}, false
 	}
-	id, err := r.Bytes()
-	if err != nil || len(id) != 16 {
-		return Event{}, false
+	id := bytes()
+	if failed || len(id) != 16 {
+		return record{}, false
 	}
-	ev.ID, ev.Position = uuid.UUID(id).String(), pos
-	ev.Stream, ev.Type = str(), str()
+	copy(rec.id[:], id)
+	rec.stream, rec.typ = bytes(), bytes()
 	rev, err1 := r.Uint()
 	ts, err2 := r.Int()
-	ev.Revision, ev.Timestamp = rev, ts
-	ev.Data, ev.DataContentType = payload(), str()
-	ev.Metadata, ev.MetadataContentType = payload(), str()
+	rec.revision, rec.timestamp = rev, ts
+	rec.data, rec.dataCT = bytes(), bytes()
+	rec.meta, rec.metaCT = bytes(), bytes()
 	if failed || err1 != nil || err2 != nil || len(r.Rest()) != 0 {
+		return record{}, false
+	}
+	return rec, true
+}
+
+// recordOf reads a stored event's fields: by hand, or by the reflection
+// decoder for a shape parseRecord does not expect.
+func recordOf(b []byte) (record, error) {
+	if rec, ok := parseRecord(b); ok {
+		return rec, nil
+	}
+	var r eventRecord
+	if err := decode(b, &r); err != nil {
+		return record{}, err
+	}
+	return record{id: r.ID, stream: []byte(r.Stream), typ: []byte(r.Type), data: r.Data, dataCT: []byte(r.DataContentType),
+		meta: r.Metadata, metaCT: []byte(r.MetadataContentType), revision: r.Revision, timestamp: r.Timestamp}, nil
+}
+
+// size is eventSize of the event the record holds.
+func (r *record) size() int {
+	return eventOverhead + len(r.stream) + len(r.typ) + len(r.data) + len(r.meta) + len(r.dataCT) + len(r.metaCT)
+}
+
+// appendWire appends the record at pos as the client protocol's
+// RecordedEvent, exactly as the event toEvent makes would be encoded
+// (payloads never nil).
+func (r *record) appendWire(b []byte, pos uint64) []byte {
+	return wire.AppendRecordedEvent(b, r.id, r.stream, r.typ, r.revision, pos, r.timestamp,
+		nonNil(r.data), r.dataCT, nonNil(r.meta), r.metaCT)
+}
+
+// readRecord is toEvent by hand (parseRecord); ok is false for a shape it
+// does not expect. The payloads are copied.
+func readRecord(b []byte, pos uint64) (ev Event, ok bool) {
+	rec, ok := parseRecord(b)
+	if !ok {
 		return Event{}, false
 	}
-	return ev, true
+	return Event{
+		ID: uuid.UUID(rec.id).String(), Stream: string(rec.stream), Type: string(rec.typ),
+		Revision: rec.revision, Position: pos, Timestamp: rec.timestamp,
+		Data: append([]byte{}, rec.data...), DataContentType: string(rec.dataCT),
+		Metadata: append([]byte{}, rec.meta...), MetadataContentType: string(rec.metaCT),
+	}, true
 }

@@ -1,12 +1,16 @@
 package sm
 
 import (
+	"bytes"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
 	"testing"
 
 	"github.com/google/uuid"
+	dbsm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/logbookdb/logbook/pkg/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -81,4 +85,69 @@ func TestToEventOtherShapesAndCorruption(t *testing.T) {
 	if _, err := toEvent([]byte{0x99, 0xc4}, 1); err == nil {
 		t.Fatal("a truncated record decoded")
 	}
+}
+
+// A page of $all read encoded (ReadAll.Encoded) is, byte for byte, the
+// reply the page of Events makes, whatever the page's bounds: count,
+// direction, the reply size limit, an empty store's end.
+func TestReadAllEncodedIsTheSameReply(t *testing.T) {
+	limits := wire.DefaultLimits()
+	limits.MaxReplySize = 3000
+	s := New(testEngine(t, t.TempDir()), 1, 1, "", limits)
+	if _, err := s.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	same := func(q ReadAll) {
+		t.Helper()
+		plainV, err := s.Lookup(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Encoded = true
+		encV, err := s.Lookup(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, enc := plainV.(*AllPage), encV.(*AllPage)
+		evs := make([]wire.RecordedEvent, len(plain.Events))
+		for i := range evs {
+			evs[i] = wire.RecordedEvent(plain.Events[i])
+		}
+		want, _ := wire.Marshal(&wire.ReadAllReply{Events: evs, NextPosition: plain.NextPosition, EndOfStore: plain.EndOfStore})
+		var got []byte
+		if enc.Encoded == nil {
+			got, _ = wire.Marshal(&wire.ReadAllReply{Events: []wire.RecordedEvent{}, NextPosition: enc.NextPosition, EndOfStore: enc.EndOfStore})
+		} else {
+			got, _ = wire.Marshal(&wire.ReadAllReplyEncoded{Events: *enc.Encoded, NextPosition: enc.NextPosition, EndOfStore: enc.EndOfStore})
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%+v: encoded page differs:\n got %x\nwant %x", q, got, want)
+		}
+	}
+	same(ReadAll{Count: 10}) // an empty store
+	r := rand.New(rand.NewPCG(11, 12))
+	for i := range 40 {
+		c := appendCmd(fmt.Sprintf("s-%d", i%3), ExpectAny, 0, 1+r.IntN(3))
+		for k := range c.Events {
+			switch r.IntN(3) {
+			case 0:
+				c.Events[k].Data, c.Events[k].Metadata = nil, nil
+			case 1:
+				c.Events[k].Data = make([]byte, r.IntN(900))
+				c.Events[k].DataContentType, c.Events[k].Metadata, c.Events[k].MetadataContentType = "application/json", []byte("m"), "text/plain"
+			}
+		}
+		if _, err := s.Update([]dbsm.Entry{entry(t, uint64(i+1), int64(i)*1000-7, c)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, from := range []uint64{0, 1, 17, 79, 1000} {
+		for _, count := range []int{1, 5, 4096} {
+			f := from
+			same(ReadAll{From: &f, Count: count})
+			same(ReadAll{From: &f, Count: count, Backward: true})
+		}
+	}
+	same(ReadAll{Count: 4096, Backward: true})
 }

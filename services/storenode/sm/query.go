@@ -21,12 +21,15 @@ type (
 	}
 	// ReadAll reads up to Count events of the store in position order from
 	// From (absent: its start going forward, its end going backward) that
-	// pass Filter (nil: every event). Answer: *AllPage.
+	// pass Filter (nil: every event). Answer: *AllPage. With Encoded and no
+	// Filter, the page's events come in AllPage.Encoded, already in the
+	// client protocol's encoding, instead of Events.
 	ReadAll struct {
 		From     *uint64
 		Backward bool
 		Filter   *Filter
 		Count    int
+		Encoded  bool
 	}
 	// ListStreams pages through the streams whose name starts with Prefix,
 	// after the name After (exclusive). Answer: *StreamList.

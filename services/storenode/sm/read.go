@@ -5,6 +5,7 @@ import (
 
 	"github.com/cockroachdb/pebble"
 	"github.com/logbookdb/logbook/pkg/codes"
+	"github.com/logbookdb/logbook/pkg/wire"
 )
 
 // Reads of streams and of $all (the queries ReadStream, ReadAll, GetStream
@@ -29,6 +30,9 @@ type AllPage struct {
 	Events       []Event
 	NextPosition uint64
 	EndOfStore   bool
+	// Encoded holds the events instead of Events when ReadAll asked for
+	// them encoded (nil otherwise).
+	Encoded *wire.EncodedEvents
 }
 
 // StreamInfo describes a stream: the answer to GetStream. Its fields are
@@ -154,7 +158,7 @@ func (v view) readAll(q *ReadAll) (*AllPage, error) {
 		reply.NextPosition, reply.EndOfStore = from, true
 		return reply, nil
 	}
-	if !backward && q.Filter == nil {
+	if !backward && q.Filter == nil && !q.Encoded {
 		// Every position up to the head holds an event: the page's size is
 		// known, and its slice is made once.
 		reply.Events = make([]Event, 0, min(uint64(q.Count), h.NextPosition-from))
@@ -169,25 +173,52 @@ func (v view) readAll(q *ReadAll) (*AllPage, error) {
 	if backward {
 		ok = it.Last()
 	}
+	// Encoded: every event is transcoded from its record into the reply's
+	// bytes, with no Event in between (the catch-up of $all reads pages of
+	// thousands).
+	var enc *wire.EncodedEvents
+	if q.Encoded && q.Filter == nil {
+		enc = &wire.EncodedEvents{}
+		reply.Encoded, reply.Events = enc, nil
+	}
+	count := func() int {
+		if enc != nil {
+			return enc.N
+		}
+		return len(reply.Events)
+	}
 	size, scanned := 0, 0
 	next := from
 	exhausted := true
 	for ; ok; ok = advance(it, backward) {
-		if len(reply.Events) >= q.Count || scanned >= MaxScan {
+		if count() >= q.Count || scanned >= MaxScan {
 			exhausted = false
 			break
 		}
 		pos := posFromEventKey(it.Key())
-		ev, err := toEvent(it.Value(), pos)
-		if err != nil {
-			return nil, err
-		}
-		if q.Filter.Match(&ev) {
-			if size += eventSize(&ev); size > v.maxReply && len(reply.Events) > 0 {
+		if enc != nil {
+			rec, err := recordOf(it.Value())
+			if err != nil {
+				return nil, err
+			}
+			if size += rec.size(); size > v.maxReply && enc.N > 0 {
 				exhausted = false
 				break
 			}
-			reply.Events = append(reply.Events, ev)
+			enc.B = rec.appendWire(enc.B, pos)
+			enc.N++
+		} else {
+			ev, err := toEvent(it.Value(), pos)
+			if err != nil {
+				return nil, err
+			}
+			if q.Filter.Match(&ev) {
+				if size += eventSize(&ev); size > v.maxReply && len(reply.Events) > 0 {
+					exhausted = false
+					break
+				}
+				reply.Events = append(reply.Events, ev)
+			}
 		}
 		scanned++
 		if backward {

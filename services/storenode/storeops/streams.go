@@ -18,7 +18,7 @@ var (
 		return sm.ReadStream{Stream: p.req.Stream, From: toU64(p.req.FromRevision), Backward: p.req.Direction == wire.Backward, Count: p.n}
 	}, readReply)
 	readAll = query(paged(wire.DecodeReadAll), func(p page[*wire.ReadAllRequest]) any {
-		return sm.ReadAll{From: toU64(p.req.FromPosition), Backward: p.req.Direction == wire.Backward, Filter: filterOf(p.req.Filter), Count: p.n}
+		return sm.ReadAll{From: toU64(p.req.FromPosition), Backward: p.req.Direction == wire.Backward, Filter: filterOf(p.req.Filter), Count: p.n, Encoded: true}
 	}, readAllReply)
 	listStreams = query(paged(wire.DecodeListStreams), func(p page[*wire.ListStreamsRequest]) any {
 		return sm.ListStreams{Prefix: p.req.Prefix, After: p.req.After, Limit: p.n}

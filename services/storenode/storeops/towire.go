@@ -37,7 +37,12 @@ func readReply(p *sm.StreamPage) *wire.ReadReply {
 	}
 }
 
-func readAllReply(p *sm.AllPage) *wire.ReadAllReply {
+// readAllReply is the page's reply: a ReadAllReply, or the same bytes from
+// the events the state machine encoded itself (ReadAll.Encoded).
+func readAllReply(p *sm.AllPage) any {
+	if p.Encoded != nil {
+		return &wire.ReadAllReplyEncoded{Events: *p.Encoded, NextPosition: p.NextPosition, EndOfStore: p.EndOfStore}
+	}
 	return &wire.ReadAllReply{Events: wireEvents(p.Events), NextPosition: p.NextPosition, EndOfStore: p.EndOfStore}
 }
 

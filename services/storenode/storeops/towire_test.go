@@ -41,7 +41,7 @@ func TestReadRepliesShareThePayloads(t *testing.T) {
 		t.Fatalf("converted %+v", r)
 	}
 	for _, v := range []any{
-		readReply(&sm.StreamPage{}).Events, readAllReply(&sm.AllPage{}).Events,
+		readReply(&sm.StreamPage{}).Events, readAllReply(&sm.AllPage{}).(*wire.ReadAllReply).Events,
 		listStreamsReply(&sm.StreamList{}).Streams, listSnapshotsReply(&sm.SnapshotPage{}).Snapshots,
 		parkedReply(&sm.PSubParkedResult{}).Events,
 	} {
