@@ -91,30 +91,11 @@ func TestToEventOtherShapesAndCorruption(t *testing.T) {
 // reply the page of Events makes, whatever the page's bounds: count,
 // direction, the reply size limit, an empty store's end.
 func TestReadAllEncodedIsTheSameReply(t *testing.T) {
-	limits := wire.DefaultLimits()
-	limits.MaxReplySize = 3000
-	s := New(testEngine(t, t.TempDir()), 1, 1, "", limits)
-	if _, err := s.Open(nil); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openLimited(t, 3000)
 	same := func(q ReadAll) {
 		t.Helper()
-		plainV, err := s.Lookup(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q.Encoded = true
-		encV, err := s.Lookup(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain, enc := plainV.(*AllPage), encV.(*AllPage)
-		evs := make([]wire.RecordedEvent, len(plain.Events))
-		for i := range evs {
-			evs[i] = wire.RecordedEvent(plain.Events[i])
-		}
-		want, _ := wire.Marshal(&wire.ReadAllReply{Events: evs, NextPosition: plain.NextPosition, EndOfStore: plain.EndOfStore})
+		plain, enc := lookupBoth[*AllPage](t, s, q, func() any { q.Encoded = true; return q })
+		want, _ := wire.Marshal(&wire.ReadAllReply{Events: wireOf(plain.Events), NextPosition: plain.NextPosition, EndOfStore: plain.EndOfStore})
 		var got []byte
 		if enc.Encoded == nil {
 			got, _ = wire.Marshal(&wire.ReadAllReply{Events: []wire.RecordedEvent{}, NextPosition: enc.NextPosition, EndOfStore: enc.EndOfStore})
@@ -150,4 +131,74 @@ func TestReadAllEncodedIsTheSameReply(t *testing.T) {
 		}
 	}
 	same(ReadAll{Count: 4096, Backward: true})
+}
+
+// A page of a stream read encoded (ReadStream.Encoded) is, byte for byte,
+// the reply the page of Events makes.
+func TestReadStreamEncodedIsTheSameReply(t *testing.T) {
+	s := openLimited(t, 2500)
+	r := rand.New(rand.NewPCG(13, 14))
+	for i := range 30 {
+		c := appendCmd(fmt.Sprintf("s-%d", i%2), ExpectAny, 0, 1+r.IntN(3))
+		if r.IntN(2) == 0 {
+			c.Events[0].Data, c.Events[0].Metadata = make([]byte, r.IntN(700)), nil
+		}
+		if _, err := s.Update([]dbsm.Entry{entry(t, uint64(i+1), int64(i), c)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, from := range []uint64{0, 3, 29, 500} {
+		for _, count := range []int{1, 4, 4096} {
+			for _, backward := range []bool{false, true} {
+				f := from
+				q := ReadStream{Stream: "s-1", From: &f, Count: count, Backward: backward}
+				plain, enc := lookupBoth[*StreamPage](t, s, q, func() any { q.Encoded = true; return q })
+				want, _ := wire.Marshal(&wire.ReadReply{Events: wireOf(plain.Events), NextRevision: plain.NextRevision, EndOfStream: plain.EndOfStream, LastRevision: plain.LastRevision})
+				var got []byte
+				if enc.Encoded == nil {
+					got, _ = wire.Marshal(&wire.ReadReply{Events: []wire.RecordedEvent{}, NextRevision: enc.NextRevision, EndOfStream: enc.EndOfStream, LastRevision: enc.LastRevision})
+				} else {
+					got, _ = wire.Marshal(&wire.ReadReplyEncoded{Events: *enc.Encoded, NextRevision: enc.NextRevision, EndOfStream: enc.EndOfStream, LastRevision: enc.LastRevision})
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%+v: encoded page differs", q)
+				}
+			}
+		}
+	}
+}
+
+// lookupBoth answers q, then the same query with Encoded set (set turns it
+// on), failing the test on an error.
+func lookupBoth[P any](t *testing.T, s *StateMachine, q any, set func() any) (plain, enc P) {
+	t.Helper()
+	a, err := s.Lookup(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Lookup(set())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.(P), b.(P)
+}
+
+func wireOf(evs []Event) []wire.RecordedEvent {
+	out := make([]wire.RecordedEvent, len(evs))
+	for i := range evs {
+		out[i] = wire.RecordedEvent(evs[i])
+	}
+	return out
+}
+
+// openLimited opens a state machine whose replies stop at maxReply bytes.
+func openLimited(t *testing.T, maxReply int) *StateMachine {
+	limits := wire.DefaultLimits()
+	limits.MaxReplySize = maxReply
+	s := New(testEngine(t, t.TempDir()), 1, 1, "", limits)
+	if _, err := s.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -12,12 +12,14 @@ import (
 type (
 	// ReadStream reads up to Count events of Stream from revision From
 	// (absent: its start going forward, its end going backward). Answer:
-	// *StreamPage.
+	// *StreamPage; with Encoded, its events come in StreamPage.Encoded,
+	// already in the client protocol's encoding, instead of Events.
 	ReadStream struct {
 		Stream   string
 		From     *uint64
 		Backward bool
 		Count    int
+		Encoded  bool
 	}
 	// ReadAll reads up to Count events of the store in position order from
 	// From (absent: its start going forward, its end going backward) that

@@ -21,6 +21,9 @@ type StreamPage struct {
 	EndOfStream bool
 	// LastRevision is the stream's last revision when it was read.
 	LastRevision uint64
+	// Encoded holds the events instead of Events when ReadStream asked for
+	// them encoded (nil otherwise).
+	Encoded *wire.EncodedEvents
 }
 
 // AllPage is one page of $all: the answer to ReadAll. With a filter it may
@@ -92,28 +95,49 @@ func (v view) readStream(q *ReadStream) (*StreamPage, error) {
 	// each seek lands near the last one.
 	evIt := v.snap.NewIter(&pebble.IterOptions{LowerBound: eventKey(m.FirstPosition), UpperBound: eventKey(m.LastPosition + 1)})
 	defer evIt.Close()
+	// Encoded: records transcoded into the reply's bytes (see readAll).
+	var enc *wire.EncodedEvents
+	if q.Encoded {
+		enc = &wire.EncodedEvents{}
+		reply.Encoded, reply.Events = enc, nil
+	}
+	n := 0
 	size := 0
 	var last uint64
-	for ; ok && len(reply.Events) < q.Count; ok = advance(it, backward) {
+	for ; ok && n < q.Count; ok = advance(it, backward) {
 		pos := decodeU64(it.Value())
 		if !evIt.SeekGE(eventKey(pos)) || posFromEventKey(evIt.Key()) != pos {
 			return nil, codes.New(codes.Internal, "missing event at position %d", pos)
 		}
-		ev, err := toEvent(evIt.Value(), pos)
-		if err != nil {
-			return nil, err
+		if enc != nil {
+			rec, err := recordOf(evIt.Value())
+			if err != nil {
+				return nil, err
+			}
+			if size += rec.size(); size > v.maxReply && n > 0 {
+				break
+			}
+			enc.B = rec.appendWire(enc.B, pos)
+			enc.N++
+			last = rec.revision
+		} else {
+			ev, err := toEvent(evIt.Value(), pos)
+			if err != nil {
+				return nil, err
+			}
+			if size += eventSize(&ev); size > v.maxReply && n > 0 {
+				break
+			}
+			reply.Events = append(reply.Events, ev)
+			last = ev.Revision
 		}
-		if size += eventSize(&ev); size > v.maxReply && len(reply.Events) > 0 {
-			break
-		}
-		reply.Events = append(reply.Events, ev)
-		last = ev.Revision
+		n++
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("sm: read stream: %w", err)
 	}
 	switch {
-	case len(reply.Events) == 0:
+	case n == 0:
 		reply.NextRevision, reply.EndOfStream = from, true
 	case backward:
 		reply.EndOfStream = last == 0

@@ -15,7 +15,7 @@ import (
 
 var (
 	readStream = query(paged(wire.DecodeRead), func(p page[*wire.ReadRequest]) any {
-		return sm.ReadStream{Stream: p.req.Stream, From: toU64(p.req.FromRevision), Backward: p.req.Direction == wire.Backward, Count: p.n}
+		return sm.ReadStream{Stream: p.req.Stream, From: toU64(p.req.FromRevision), Backward: p.req.Direction == wire.Backward, Count: p.n, Encoded: true}
 	}, readReply)
 	readAll = query(paged(wire.DecodeReadAll), func(p page[*wire.ReadAllRequest]) any {
 		return sm.ReadAll{From: toU64(p.req.FromPosition), Backward: p.req.Direction == wire.Backward, Filter: filterOf(p.req.Filter), Count: p.n, Encoded: true}

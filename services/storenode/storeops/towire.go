@@ -30,7 +30,12 @@ func wireEvents(evs []sm.Event) []wire.RecordedEvent {
 	return out
 }
 
-func readReply(p *sm.StreamPage) *wire.ReadReply {
+// readReply is the page's reply: a ReadReply, or the same bytes from the
+// events the state machine encoded itself (ReadStream.Encoded).
+func readReply(p *sm.StreamPage) any {
+	if p.Encoded != nil {
+		return &wire.ReadReplyEncoded{Events: *p.Encoded, NextRevision: p.NextRevision, EndOfStream: p.EndOfStream, LastRevision: p.LastRevision}
+	}
 	return &wire.ReadReply{
 		Events: wireEvents(p.Events), NextRevision: p.NextRevision,
 		EndOfStream: p.EndOfStream, LastRevision: p.LastRevision,

@@ -28,7 +28,7 @@ func TestStoredValuesAreTheProtocols(t *testing.T) {
 func TestReadRepliesShareThePayloads(t *testing.T) {
 	ev := sm.Event{ID: "0190a0a0-0000-7000-8000-000000000001", Stream: "s-1", Type: "T", Revision: 3, Position: 9,
 		Timestamp: 5, Data: []byte("data"), DataContentType: "a/b", Metadata: []byte("meta"), MetadataContentType: "c/d"}
-	r := readReply(&sm.StreamPage{Events: []sm.Event{ev}, NextRevision: 4, EndOfStream: true, LastRevision: 3})
+	r := readReply(&sm.StreamPage{Events: []sm.Event{ev}, NextRevision: 4, EndOfStream: true, LastRevision: 3}).(*wire.ReadReply)
 	got := r.Events[0]
 	if &got.Data[0] != &ev.Data[0] || &got.Metadata[0] != &ev.Metadata[0] {
 		t.Fatal("the payloads were copied")
@@ -41,7 +41,7 @@ func TestReadRepliesShareThePayloads(t *testing.T) {
 		t.Fatalf("converted %+v", r)
 	}
 	for _, v := range []any{
-		readReply(&sm.StreamPage{}).Events, readAllReply(&sm.AllPage{}).(*wire.ReadAllReply).Events,
+		readReply(&sm.StreamPage{}).(*wire.ReadReply).Events, readAllReply(&sm.AllPage{}).(*wire.ReadAllReply).Events,
 		listStreamsReply(&sm.StreamList{}).Streams, listSnapshotsReply(&sm.SnapshotPage{}).Snapshots,
 		parkedReply(&sm.PSubParkedResult{}).Events,
 	} {
