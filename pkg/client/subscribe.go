@@ -411,17 +411,29 @@ func (s *Subscription) fill(ctx context.Context, reason string) error {
 		behind = true
 		s.status(Status{Kind: StatusFellBehind, Reason: reason})
 	}
+	// An unfiltered $all is gapless: a full page starting at from ends at
+	// from+pageSize, so the page after the next one can be asked for too
+	// before the next one arrives (guess). A guess that turns out wrong (a
+	// page cut short by the reply size limit) is dropped and the right page
+	// read. Every read started here is waited for before fill returns.
+	gapless := s.filter == SubscribeFilter{}
+	var guess *pageRead
+	defer func() { guess.wait() }()
 	for {
-		var ahead chan pageResult
+		var ahead *pageRead
 		if !p.end {
-			ahead = make(chan pageResult, 1)
-			go func(from uint64) {
-				r, err := s.readPage(ctx, from)
-				r.err = err
-				ahead <- r
-			}(p.next)
+			if guess != nil && guess.from == p.next {
+				ahead, guess = guess, nil
+			} else {
+				guess.wait()
+				guess, ahead = nil, s.startRead(ctx, p.next)
+			}
+			if gapless && p.count() == s.opts.pageSize {
+				guess = s.startRead(ctx, p.next+uint64(s.opts.pageSize))
+			}
 		}
-		if err := p.decode(); err != nil { // while the next page is read
+		if err := p.decode(); err != nil { // while the next pages are read
+			ahead.wait()
 			return err
 		}
 		for i := range p.events {
@@ -433,7 +445,7 @@ func (s *Subscription) fill(ctx context.Context, reason string) error {
 		if ahead == nil {
 			break
 		}
-		p = <-ahead // the read ends promptly when ctx does
+		p = ahead.wait() // the read ends promptly when ctx does
 		if p.err != nil {
 			return p.err
 		}
@@ -442,6 +454,37 @@ func (s *Subscription) fill(ctx context.Context, reason string) error {
 		s.status(Status{Kind: StatusCaughtUp})
 	}
 	return nil
+}
+
+// pageRead is a page being read on a goroutine of its own.
+type pageRead struct {
+	from uint64
+	ch   chan pageResult
+	got  *pageResult
+}
+
+// startRead starts reading the page at from.
+func (s *Subscription) startRead(ctx context.Context, from uint64) *pageRead {
+	r := &pageRead{from: from, ch: make(chan pageResult, 1)}
+	go func() {
+		p, err := s.readPage(ctx, from)
+		p.err = err
+		r.ch <- p
+	}()
+	return r
+}
+
+// wait returns the page once read (its error in err); on a nil pageRead it
+// does nothing.
+func (r *pageRead) wait() pageResult {
+	if r == nil {
+		return pageResult{}
+	}
+	if r.got == nil {
+		p := <-r.ch
+		r.got = &p
+	}
+	return *r.got
 }
 
 // pageResult is one page of history: its events, where the next page
