@@ -35,17 +35,25 @@ func (e RecordedEvent) EncodeMsgpack(enc *msgpack.Encoder) error {
 }
 
 func (e *RecordedEvent) appendMsgpack(b []byte) []byte {
+	return appendEvent(b, e.ID, e.Stream, e.Type, e.Revision, e.Position, e.Timestamp,
+		e.Data, e.DataContentType, e.Metadata, e.MetadataContentType)
+}
+
+// appendEvent appends a RecordedEvent's map with these fields, whether its
+// strings are strings (a RecordedEvent) or bytes (a stored record).
+func appendEvent[S string | []byte](b []byte, id, stream, typ S, revision, position uint64, timestamp int64, data []byte, dataCT S, meta []byte, metaCT S) []byte {
 	b = msgp.AppendMapLen(b, 10)
-	b = msgp.AppendString(msgp.AppendString(b, "id"), e.ID)
-	b = msgp.AppendString(msgp.AppendString(b, "stream"), e.Stream)
-	b = msgp.AppendString(msgp.AppendString(b, "type"), e.Type)
-	b = msgp.AppendUint(msgp.AppendString(b, "revision"), e.Revision)
-	b = msgp.AppendUint(msgp.AppendString(b, "position"), e.Position)
-	b = msgp.AppendInt(msgp.AppendString(b, "timestamp"), e.Timestamp)
-	b = msgp.AppendBytes(msgp.AppendString(b, "data"), e.Data)
-	b = msgp.AppendString(msgp.AppendString(b, "data_content_type"), e.DataContentType)
-	b = msgp.AppendBytes(msgp.AppendString(b, "metadata"), e.Metadata)
-	return msgp.AppendString(msgp.AppendString(b, "metadata_content_type"), e.MetadataContentType)
+	b = msgp.AppendString(b, "id")
+	b = msgp.AppendStr(b, id)
+	b = msgp.AppendStr(msgp.AppendString(b, "stream"), stream)
+	b = msgp.AppendStr(msgp.AppendString(b, "type"), typ)
+	b = msgp.AppendUint(msgp.AppendString(b, "revision"), revision)
+	b = msgp.AppendUint(msgp.AppendString(b, "position"), position)
+	b = msgp.AppendInt(msgp.AppendString(b, "timestamp"), timestamp)
+	b = msgp.AppendBytes(msgp.AppendString(b, "data"), data)
+	b = msgp.AppendStr(msgp.AppendString(b, "data_content_type"), dataCT)
+	b = msgp.AppendBytes(msgp.AppendString(b, "metadata"), meta)
+	return msgp.AppendStr(msgp.AppendString(b, "metadata_content_type"), metaCT)
 }
 
 // rawDecoder is a reply that decodes itself from its bytes (unmarshal uses
@@ -283,17 +291,7 @@ func AppendRecordedEvent(b []byte, id [16]byte, stream, typ []byte, revision, po
 	hex.Encode(text[19:23], id[8:10])
 	hex.Encode(text[24:], id[10:])
 	text[8], text[13], text[18], text[23] = '-', '-', '-', '-'
-	b = msgp.AppendMapLen(b, 10)
-	b = msgp.AppendStringBytes(msgp.AppendString(b, "id"), text[:])
-	b = msgp.AppendStringBytes(msgp.AppendString(b, "stream"), stream)
-	b = msgp.AppendStringBytes(msgp.AppendString(b, "type"), typ)
-	b = msgp.AppendUint(msgp.AppendString(b, "revision"), revision)
-	b = msgp.AppendUint(msgp.AppendString(b, "position"), position)
-	b = msgp.AppendInt(msgp.AppendString(b, "timestamp"), timestamp)
-	b = msgp.AppendBytes(msgp.AppendString(b, "data"), data)
-	b = msgp.AppendStringBytes(msgp.AppendString(b, "data_content_type"), dataCT)
-	b = msgp.AppendBytes(msgp.AppendString(b, "metadata"), meta)
-	return msgp.AppendStringBytes(msgp.AppendString(b, "metadata_content_type"), metaCT)
+	return appendEvent(b, text[:], stream, typ, revision, position, timestamp, data, dataCT, meta, metaCT)
 }
 
 // EncodedEvents is an array of N events already encoded (by

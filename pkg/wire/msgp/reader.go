@@ -202,24 +202,13 @@ func (r *Reader) Skip() error {
 			items = int(c & 0x0f)
 		case c >= 0xa0 && c <= 0xbf:
 			n = int(c & 0x1f)
-		case c == 0xc4 || c == 0xd9:
-			l, err := r.uintN(1)
+		case c >= 0xc4 && c <= 0xc6, c >= 0xd9 && c <= 0xdb: // bin, str 8/16/32
+			r.off--
+			l, err := r.length('s')
 			if err != nil {
 				return err
 			}
-			n = int(l)
-		case c == 0xc5 || c == 0xda:
-			l, err := r.uintN(2)
-			if err != nil {
-				return err
-			}
-			n = int(l)
-		case c == 0xc6 || c == 0xdb:
-			l, err := r.uintN(4)
-			if err != nil {
-				return err
-			}
-			n = int(l)
+			n = l
 		case c == 0xc7, c == 0xc8, c == 0xc9: // ext 8/16/32: length, type, data
 			l, err := r.uintN(1 << (c - 0xc7))
 			if err != nil {

@@ -21,12 +21,10 @@ func AppendMapLen(b []byte, n int) []byte {
 }
 
 // AppendString appends s as a str.
-func AppendString(b []byte, s string) []byte { return appendStr(b, s) }
+func AppendString(b []byte, s string) []byte { return AppendStr(b, s) }
 
-// AppendStringBytes appends p as a str.
-func AppendStringBytes(b, p []byte) []byte { return appendStr(b, p) }
-
-func appendStr[S string | []byte](b []byte, s S) []byte {
+// AppendStr appends s, a string or bytes, as a str.
+func AppendStr[S string | []byte](b []byte, s S) []byte {
 	if len(s) < 32 {
 		return append(append(b, 0xa0|byte(len(s))), s...)
 	}
