@@ -26,24 +26,14 @@ type Event struct {
 	MetadataContentType string
 }
 
-// toEvent decodes the event record at position pos. Reads of $all and
-// catch-ups decode records by the thousand, so a record is read by hand
-// (readRecord); the reflection decoder reads any shape the hand reader does
-// not expect.
+// toEvent decodes the event record at position pos (recordOf: by hand, or
+// by reflection for a shape the hand reader does not expect).
 func toEvent(b []byte, pos uint64) (Event, error) {
-	if ev, ok := readRecord(b, pos); ok {
-		return ev, nil
-	}
-	var r eventRecord
-	if err := decode(b, &r); err != nil {
+	rec, err := recordOf(b)
+	if err != nil {
 		return Event{}, err
 	}
-	return Event{
-		ID: uuid.UUID(r.ID).String(), Stream: r.Stream, Type: r.Type,
-		Revision: r.Revision, Position: pos, Timestamp: r.Timestamp,
-		Data: nonNil(r.Data), DataContentType: r.DataContentType,
-		Metadata: nonNil(r.Metadata), MetadataContentType: r.MetadataContentType,
-	}, nil
+	return rec.event(pos), nil
 }
 
 func nonNil(b []byte) []byte {
@@ -155,17 +145,13 @@ func (r *record) appendWire(b []byte, pos uint64) []byte {
 		nonNil(r.data), r.dataCT, nonNil(r.meta), r.metaCT)
 }
 
-// readRecord is toEvent by hand (parseRecord); ok is false for a shape it
-// does not expect. The payloads are copied.
-func readRecord(b []byte, pos uint64) (ev Event, ok bool) {
-	rec, ok := parseRecord(b)
-	if !ok {
-		return Event{}, false
-	}
+// event is the record at pos as an Event, its payloads copied (never nil):
+// the record aliases an engine iterator's memory.
+func (r *record) event(pos uint64) Event {
 	return Event{
-		ID: uuid.UUID(rec.id).String(), Stream: string(rec.stream), Type: string(rec.typ),
-		Revision: rec.revision, Position: pos, Timestamp: rec.timestamp,
-		Data: append([]byte{}, rec.data...), DataContentType: string(rec.dataCT),
-		Metadata: append([]byte{}, rec.meta...), MetadataContentType: string(rec.metaCT),
-	}, true
+		ID: uuid.UUID(r.id).String(), Stream: string(r.stream), Type: string(r.typ),
+		Revision: r.revision, Position: pos, Timestamp: r.timestamp,
+		Data: append([]byte{}, r.data...), DataContentType: string(r.dataCT),
+		Metadata: append([]byte{}, r.meta...), MetadataContentType: string(r.metaCT),
+	}
 }

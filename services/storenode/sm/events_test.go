@@ -48,7 +48,8 @@ func TestReadRecordMatchesReflection(t *testing.T) {
 			Metadata: blob(), MetadataContentType: string(blob())}
 		copy(rec.ID[:], blob())
 		b := encode(&rec)
-		got, ok := readRecord(b, uint64(i))
+		parsed, ok := parseRecord(b)
+		got := parsed.event(uint64(i))
 		if !ok {
 			t.Fatalf("record %d not read by hand", i)
 		}
@@ -78,7 +79,7 @@ func TestToEventOtherShapesAndCorruption(t *testing.T) {
 		t.Fatalf("toEvent: %+v %v, want %+v", ev, err, want)
 	}
 	for _, bad := range [][]byte{{0x99, 0xc4}, {0x98}, b[:len(b)-1], append(b[:len(b):len(b)], 0xc0)} {
-		if _, ok := readRecord(bad, 1); ok {
+		if _, ok := parseRecord(bad); ok {
 			t.Fatalf("%x read by hand", bad)
 		}
 	}

@@ -95,44 +95,24 @@ func (v view) readStream(q *ReadStream) (*StreamPage, error) {
 	// each seek lands near the last one.
 	evIt := v.snap.NewIter(&pebble.IterOptions{LowerBound: eventKey(m.FirstPosition), UpperBound: eventKey(m.LastPosition + 1)})
 	defer evIt.Close()
-	// Encoded: records transcoded into the reply's bytes (see readAll).
-	var enc *wire.EncodedEvents
-	if q.Encoded {
-		enc = &wire.EncodedEvents{}
-		reply.Encoded, reply.Events = enc, nil
-	}
-	n := 0
-	size := 0
+	out := newPageOut(q.Encoded, v.maxReply)
 	var last uint64
-	for ; ok && n < q.Count; ok = advance(it, backward) {
+	for ; ok && out.n() < q.Count; ok = advance(it, backward) {
 		pos := decodeU64(it.Value())
 		if !evIt.SeekGE(eventKey(pos)) || posFromEventKey(evIt.Key()) != pos {
 			return nil, codes.New(codes.Internal, "missing event at position %d", pos)
 		}
-		if enc != nil {
-			rec, err := recordOf(evIt.Value())
-			if err != nil {
-				return nil, err
-			}
-			if size += rec.size(); size > v.maxReply && n > 0 {
-				break
-			}
-			enc.B = rec.appendWire(enc.B, pos)
-			enc.N++
-			last = rec.revision
-		} else {
-			ev, err := toEvent(evIt.Value(), pos)
-			if err != nil {
-				return nil, err
-			}
-			if size += eventSize(&ev); size > v.maxReply && n > 0 {
-				break
-			}
-			reply.Events = append(reply.Events, ev)
-			last = ev.Revision
+		full, rev, err := out.add(evIt.Value(), pos, nil)
+		if err != nil {
+			return nil, err
 		}
-		n++
+		if full {
+			break
+		}
+		last = rev
 	}
+	reply.Events, reply.Encoded = out.result()
+	n := out.n()
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("sm: read stream: %w", err)
 	}
@@ -182,11 +162,6 @@ func (v view) readAll(q *ReadAll) (*AllPage, error) {
 		reply.NextPosition, reply.EndOfStore = from, true
 		return reply, nil
 	}
-	if !backward && q.Filter == nil && !q.Encoded {
-		// Every position up to the head holds an event: the page's size is
-		// known, and its slice is made once.
-		reply.Events = make([]Event, 0, min(uint64(q.Count), h.NextPosition-from))
-	}
 	opts := &pebble.IterOptions{LowerBound: eventKey(from), UpperBound: eventKey(h.NextPosition)}
 	if backward {
 		opts.LowerBound, opts.UpperBound = eventKey(0), eventKey(from+1)
@@ -197,52 +172,28 @@ func (v view) readAll(q *ReadAll) (*AllPage, error) {
 	if backward {
 		ok = it.Last()
 	}
-	// Encoded: every event is transcoded from its record into the reply's
-	// bytes, with no Event in between (the catch-up of $all reads pages of
-	// thousands).
-	var enc *wire.EncodedEvents
-	if q.Encoded && q.Filter == nil {
-		enc = &wire.EncodedEvents{}
-		reply.Encoded, reply.Events = enc, nil
+	out := newPageOut(q.Encoded && q.Filter == nil, v.maxReply)
+	if !backward && q.Filter == nil && out.enc == nil {
+		// Every position up to the head holds an event: the page's size is
+		// known, and its slice is made once.
+		out.events = make([]Event, 0, min(uint64(q.Count), h.NextPosition-from))
 	}
-	count := func() int {
-		if enc != nil {
-			return enc.N
-		}
-		return len(reply.Events)
-	}
-	size, scanned := 0, 0
+	scanned := 0
 	next := from
 	exhausted := true
 	for ; ok; ok = advance(it, backward) {
-		if count() >= q.Count || scanned >= MaxScan {
+		if out.n() >= q.Count || scanned >= MaxScan {
 			exhausted = false
 			break
 		}
 		pos := posFromEventKey(it.Key())
-		if enc != nil {
-			rec, err := recordOf(it.Value())
-			if err != nil {
-				return nil, err
-			}
-			if size += rec.size(); size > v.maxReply && enc.N > 0 {
-				exhausted = false
-				break
-			}
-			enc.B = rec.appendWire(enc.B, pos)
-			enc.N++
-		} else {
-			ev, err := toEvent(it.Value(), pos)
-			if err != nil {
-				return nil, err
-			}
-			if q.Filter.Match(&ev) {
-				if size += eventSize(&ev); size > v.maxReply && len(reply.Events) > 0 {
-					exhausted = false
-					break
-				}
-				reply.Events = append(reply.Events, ev)
-			}
+		full, _, err := out.add(it.Value(), pos, q.Filter)
+		if err != nil {
+			return nil, err
+		}
+		if full {
+			exhausted = false
+			break
 		}
 		scanned++
 		if backward {
@@ -254,6 +205,7 @@ func (v view) readAll(q *ReadAll) (*AllPage, error) {
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("sm: read all: %w", err)
 	}
+	reply.Events, reply.Encoded = out.result()
 	reply.EndOfStore = exhausted
 	if !(backward && exhausted) {
 		reply.NextPosition = next
@@ -307,3 +259,60 @@ func (v view) listStreams(q *ListStreams) (*StreamList, error) {
 	}
 	return reply, nil
 }
+
+// pageOut collects the events of a page: as Events, or (encoded) already in
+// the client protocol's encoding, transcoded from the stored records with
+// no Event in between (the catch-up of $all reads pages of thousands). A
+// page stops before its events pass maxReply bytes, but holds at least one.
+type pageOut struct {
+	events   []Event
+	enc      *wire.EncodedEvents
+	size     int
+	maxReply int
+}
+
+func newPageOut(encoded bool, maxReply int) *pageOut {
+	p := &pageOut{events: []Event{}, maxReply: maxReply}
+	if encoded {
+		p.enc, p.events = &wire.EncodedEvents{}, nil
+	}
+	return p
+}
+
+// n is the number of events in the page.
+func (p *pageOut) n() int {
+	if p.enc != nil {
+		return p.enc.N
+	}
+	return len(p.events)
+}
+
+// add adds the stored record b at pos if it passes f (nil: every event;
+// an encoded page takes no filter); full reports that it would pass the
+// page's size instead, and rev is its revision.
+func (p *pageOut) add(b []byte, pos uint64, f *Filter) (full bool, rev uint64, err error) {
+	rec, err := recordOf(b)
+	if err != nil {
+		return false, 0, err
+	}
+	if p.enc == nil {
+		ev := rec.event(pos)
+		if !f.Match(&ev) {
+			return false, ev.Revision, nil
+		}
+		if p.size += eventSize(&ev); p.size > p.maxReply && len(p.events) > 0 {
+			return true, 0, nil
+		}
+		p.events = append(p.events, ev)
+		return false, ev.Revision, nil
+	}
+	if p.size += rec.size(); p.size > p.maxReply && p.enc.N > 0 {
+		return true, 0, nil
+	}
+	p.enc.B = rec.appendWire(p.enc.B, pos)
+	p.enc.N++
+	return false, rec.revision, nil
+}
+
+// result is the page: its Events, or its encoded events (Events nil).
+func (p *pageOut) result() ([]Event, *wire.EncodedEvents) { return p.events, p.enc }
