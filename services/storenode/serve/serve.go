@@ -111,3 +111,47 @@ func Respond(m *nats.Msg, v any, err error) {
 	}
 	wire.PublishError(m.RespondMsg, m.Reply, err)
 }
+
+// Reply is the answer to a request, as Respond would publish it: v encoded,
+// or err in the error headers and body (as is an error encoding v). It has
+// no subject.
+func Reply(v any, err error) *nats.Msg {
+	if err == nil {
+		b, mErr := wire.Marshal(v)
+		if mErr == nil {
+			return &nats.Msg{Data: b}
+		}
+		err = mErr
+	}
+	return wire.ErrorReplyMsg("", err)
+}
+
+// Call serves one request with h under timeout in the caller's goroutine,
+// within the server's bounds like a dispatched request: it counts toward
+// max, Drain waits for it, and Stop ends its context. ok is false, and h is
+// not run, when the server is closing or ctx ends while max requests are
+// running. The request's context also ends with ctx.
+func (s *Server) Call(ctx context.Context, timeout time.Duration, h func(context.Context) (any, error)) (v any, err error, ok bool) {
+	select {
+	case s.inflight <- struct{}{}:
+	case <-s.ctx.Done():
+		return nil, nil, false
+	case <-ctx.Done():
+		return nil, nil, false
+	}
+	defer func() { <-s.inflight }()
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil, nil, false
+	}
+	s.requests.Add(1)
+	s.mu.Unlock()
+	defer s.requests.Done()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel)
+	defer stop()
+	v, err = h(ctx)
+	return v, err, true
+}
