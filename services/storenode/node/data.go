@@ -8,6 +8,7 @@ import (
 	"github.com/logbookdb/logbook/services/storenode/live"
 	"github.com/logbookdb/logbook/services/storenode/replica"
 	"github.com/logbookdb/logbook/services/storenode/storeops"
+	"github.com/nats-io/nats.go"
 )
 
 // startData builds the data plane: the replica set, which serves the store
@@ -18,6 +19,7 @@ func (n *Node) startData() {
 	deliveries := delivery.New(n.cfg.NATS, n.cfg.Logger)
 	n.deliveries = deliveries
 	ops := storeops.New(n.cfg.NATS, n.srv, deliveries)
+	n.ops = ops
 	events := live.New(n.cfg.NATS, n.cfg.Logger)
 	n.replicas = replica.New(replica.Config{
 		Raft:               n.host,
@@ -58,4 +60,11 @@ func (n *Node) startReplica(spec replica.Spec, addrs map[uint64]string) (bool, e
 // stopReplica stops this node's replica of a store (see replica.Set.Stop).
 func (n *Node) stopReplica(id string, shardID uint64, removeData bool) error {
 	return n.replicas.Stop(id, shardID, removeData)
+}
+
+// ServeLocal serves a store request in the caller's goroutine when this node
+// leads the store now, for a gateway in the same process; ok is false
+// otherwise, and the request goes through NATS (see storeops.Ops.Local).
+func (n *Node) ServeLocal(ctx context.Context, store, op string, data []byte, requestID string) (reply *nats.Msg, ok bool) {
+	return n.ops.Local(ctx, store, op, data, requestID)
 }

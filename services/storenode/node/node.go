@@ -20,6 +20,7 @@ import (
 	"github.com/logbookdb/logbook/services/storenode/replica"
 	"github.com/logbookdb/logbook/services/storenode/serve"
 	"github.com/logbookdb/logbook/services/storenode/sm"
+	"github.com/logbookdb/logbook/services/storenode/storeops"
 	"github.com/nats-io/nats.go"
 )
 
@@ -32,6 +33,7 @@ type Node struct {
 
 	replicas   *replica.Set         // the data plane (data.go)
 	deliveries *delivery.Deliveries // persistent subscription delivery (data.go)
+	ops        *storeops.Ops        // the store operations (data.go)
 	metrics    *metrics.Metrics
 
 	leaderEvents chan struct{}      // poked by dragonboat's leader callbacks: wakes the replica set's follower

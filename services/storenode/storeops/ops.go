@@ -92,6 +92,7 @@ type Ops struct {
 	srv      *serve.Server
 	delivery Delivery
 	backups  backups // open backup sessions (backup.go)
+	leading  leading // the stores served now, for Local (local.go)
 }
 
 // New returns the operations, served on nc with srv.
@@ -143,7 +144,9 @@ func (o *Ops) Serve(s Store) (stop func(), err error) {
 	// Tell the gateways: a request a deposed, dead or frozen leader took
 	// can be sent again now, to this node (see proto.LeaderNotice).
 	o.nc.Publish(proto.LeaderNotice(spec.ID), nil) // best effort: the gateway's attempt timeout covers a lost notice
+	o.leading.add(spec.ID, s)
 	return func() {
+		o.leading.remove(spec.ID, s)
 		sub.Unsubscribe()
 		o.backups.endStore(spec.ID) // a backup is pinned to the leader
 	}, nil
