@@ -31,6 +31,10 @@ type policy struct {
 	// what names the missing server in the not_written answer given when
 	// nothing took the request before the deadline.
 	what string
+	// local, if set, is tried before the first copy goes through NATS: it
+	// serves the request in this process when its storenode leads the
+	// store (Config.Local), ok false otherwise.
+	local func(ctx context.Context, requestID string) (reply *nats.Msg, ok bool)
 }
 
 // answer kinds, as exchange sees them.
@@ -74,6 +78,26 @@ func (g *Gateway) exchange(ctx context.Context, subject string, data []byte, p p
 	msg := &nats.Msg{Subject: subject, Reply: c.inbox, Data: data, Header: nats.Header{proto.HeaderRequestID: []string{c.id}}}
 	backoff := 5 * time.Millisecond
 	sent, nothingDone := 0, 0 // copies sent; answers saying a copy did nothing
+	if p.local != nil {
+		// Bounded like a copy through NATS: a resendable request waits an
+		// attempt timeout before its next copy goes to whoever leads now.
+		lctx, cancel := context.WithTimeout(ctx, g.attemptTimeout(p))
+		m, ok := p.local(lctx, c.id)
+		cancel()
+		if ok {
+			g.metrics.local.Inc()
+			sent++
+			switch classify(m, p) {
+			case final:
+				return m, nil
+			case nobody, notDone:
+				nothingDone++
+			}
+			// Not decided here (an election began, the outcome is
+			// unknown): the copies through NATS go to whoever leads now,
+			// with the same request id.
+		}
+	}
 	next := time.NewTimer(time.Hour)
 	defer next.Stop()
 	for {
@@ -171,9 +195,16 @@ func (g *Gateway) attemptTimeout(p policy) time.Duration {
 // while nobody serves the store, in case that wake was lost.
 func (g *Gateway) forward(ctx context.Context, store, op string, data []byte) (*nats.Msg, error) {
 	var checked time.Time
+	var local func(context.Context, string) (*nats.Msg, bool)
+	if g.cfg.Local != nil {
+		local = func(ctx context.Context, id string) (*nats.Msg, bool) {
+			return g.cfg.Local.ServeLocal(ctx, store, op, data, id)
+		}
+	}
 	return g.exchange(ctx, proto.Leader(store, op), data, policy{
 		store:      store,
 		resendable: wire.StoreOps[op].Resendable,
+		local:      local,
 		what:       fmt.Sprintf("store %q has no leader", store),
 		noResponders: func(ctx context.Context) error {
 			if !checked.IsZero() && time.Since(checked) < lookupAgain {

@@ -50,7 +50,23 @@ type Config struct {
 	// Logbook through a service import and their stores (access.go,
 	// docs/security.md). Empty: requests are not checked by account.
 	Accounts Accounts
-	Logger   *slog.Logger
+	// Local, if set, is a storenode in the gateway's own process (the
+	// embedded single process): a store request it leads the store for is
+	// served there, without the round trip through the NATS server to the
+	// leader and back. Others go through NATS.
+	Local  Local
+	Logger *slog.Logger
+}
+
+// Local serves store requests in the gateway's process when its storenode
+// leads the store (a *node.Node).
+type Local interface {
+	// ServeLocal answers a request for operation op of store, with the
+	// request id the storenodes derive id-less events' ids from
+	// (proto.HeaderRequestID), as the store's leader would over NATS; ok
+	// is false when this process does not lead the store now, and nothing
+	// was done.
+	ServeLocal(ctx context.Context, store, op string, data []byte, requestID string) (reply *nats.Msg, ok bool)
 }
 
 // Gateway is a running gateway.

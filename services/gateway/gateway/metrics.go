@@ -27,6 +27,7 @@ type metrics struct {
 	resends       prometheus.Counter
 	noticeResends prometheus.Counter
 	badReply      prometheus.Counter
+	local         prometheus.Counter
 	ops           map[string]*opMetrics
 }
 
@@ -55,7 +56,9 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		Help: "Resendable requests sent again at once because a new leader of their store announced itself (the old one may have taken them and died or frozen)."})
 	m.badReply = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "logbook", Subsystem: "gateway", Name: "requests_dropped_bad_reply_total",
 		Help: "Requests dropped unserved because their reply subject is not an inbox (_INBOX. or _INBOX_<name>.): answering would publish where the client may not."})
-	m.reg.MustRegister(m.requests, seconds, m.leaderRetries, m.resends, m.noticeResends, m.badReply)
+	m.local = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "logbook", Subsystem: "gateway", Name: "local_requests_total",
+		Help: "Store requests served by the storenode of the gateway's own process, which led the store, without a NATS round trip (Config.Local)."})
+	m.reg.MustRegister(m.requests, seconds, m.leaderRetries, m.resends, m.noticeResends, m.badReply, m.local)
 	names := []string{opUnknown}
 	names = append(names, wire.StoreOpNames()...)
 	for op := range subjects.StoreRegistryReads {

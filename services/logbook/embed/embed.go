@@ -102,6 +102,7 @@ func Start(ctx context.Context, cfg Config) (lb *Logbook, err error) {
 		RequestTimeout: 2 * cfg.RequestTimeout,
 		Metrics:        l.node.MetricsRegistry(),
 		Accounts:       cfg.GatewayAccounts,
+		Local:          l.node, // the stores this process leads skip a NATS round trip
 		Logger:         cfg.Logger.With("component", "gateway"),
 	})
 	if err != nil {
