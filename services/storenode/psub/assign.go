@@ -1,7 +1,6 @@
 package psub
 
 import (
-	"hash/fnv"
 	"time"
 
 	"github.com/logbookdb/logbook/pkg/wire"
@@ -97,10 +96,16 @@ func pinnedConsumer(stream string, cs []*consumer) *consumer {
 	return best
 }
 
+// fnv64 is FNV-1a (hash/fnv's New64a), without its allocations: Dispatch
+// hashes a stream and every consumer for each stream it looks at.
 func fnv64(s string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return h.Sum64()
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= prime
+	}
+	return h
 }
 
 // mix64 is splitmix64's finaliser: every input bit affects every output bit.

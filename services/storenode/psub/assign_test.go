@@ -2,6 +2,7 @@ package psub
 
 import (
 	"fmt"
+	"hash/fnv"
 	"testing"
 	"time"
 
@@ -139,5 +140,15 @@ func TestReplaysGoToWhoeverHasRoomWithPinned(t *testing.T) {
 	expectSent(t, ds, "a:7#5", "b:8#5") // same stream, yet spread round robin
 	if !ds[0].Message.Replay || !ds[0].Message.Redelivered {
 		t.Fatalf("replayed delivery not marked: %+v", ds[0].Message)
+	}
+}
+
+func TestFNV64IsHashFNV(t *testing.T) {
+	for _, s := range []string{"", "a", "orders-1", "stream/with/a/long/name/ü"} {
+		h := fnv.New64a()
+		h.Write([]byte(s))
+		if got, want := fnv64(s), h.Sum64(); got != want {
+			t.Fatalf("fnv64(%q) = %x, hash/fnv says %x", s, got, want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package psub
 
 import (
+	"cmp"
 	"iter"
 	"slices"
 	"sort"
@@ -66,16 +67,23 @@ func (s *sub) checkpoint() uint64 {
 }
 
 // find returns the outstanding (read, unsettled) event at pos that passes
-// ok, looking at replays first; or nil.
+// ok, looking at replays first; or nil. The read events are in position
+// order, one per position: a binary search, since every ack looks one up.
 func (s *sub) find(pos uint64, ok func(*event) bool) *event {
-	for _, list := range [][]*event{s.replays, s.events} {
-		for _, e := range list {
-			if e.ev.Position == pos && ok(e) {
-				return e
-			}
+	for _, e := range s.replays {
+		if e.ev.Position == pos && ok(e) {
+			return e
 		}
 	}
+	if i, found := s.index(pos); found && ok(s.events[i]) {
+		return s.events[i]
+	}
 	return nil
+}
+
+// index is where the read event at pos is in s.events, or would be.
+func (s *sub) index(pos uint64) (int, bool) {
+	return slices.BinarySearchFunc(s.events, pos, func(e *event, pos uint64) int { return cmp.Compare(e.ev.Position, pos) })
 }
 
 func anyEvent(*event) bool { return true }
@@ -102,8 +110,10 @@ func (s *sub) remove(e *event) {
 	if e.replay {
 		s.replays = slices.DeleteFunc(s.replays, func(x *event) bool { return x == e })
 	} else {
-		s.events = slices.DeleteFunc(s.events, func(x *event) bool { return x == e })
-		s.bytes -= eventBytes(&e.ev)
+		if i, found := s.index(e.ev.Position); found && s.events[i] == e {
+			s.events = slices.Delete(s.events, i, i+1)
+			s.bytes -= eventBytes(&e.ev)
+		}
 	}
 	s.settled++
 }
