@@ -8,13 +8,14 @@ import (
 	"github.com/logbookdb/logbook/pkg/client"
 	"github.com/logbookdb/logbook/pkg/codes"
 	"github.com/logbookdb/logbook/services/gateway/gateway"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // A gateway in a storenode's process (as in the embedded Logbook) serves the
 // requests of the stores that node leads in the process, and sends the
 // others through NATS to their leaders: the answers are the same either way,
-// errors included.
+// errors included; once the node stops, its stores go through NATS.
 func TestGatewayServesLedStoresInProcess(t *testing.T) {
 	c := newMemCluster(t)
 	for id := uint64(1); id <= 3; id++ {
@@ -22,8 +23,13 @@ func TestGatewayServesLedStoresInProcess(t *testing.T) {
 	}
 	c.waitReady()
 	local := c.node(1)
+	gwConn, err := nats.Connect(c.url) // its own: node 1 stops below, the gateway does not
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gwConn.Close)
 	reg := prometheus.NewRegistry()
-	gw, err := gateway.Start(gateway.Config{NATS: local.nc, Local: local.n, Metrics: reg, Logger: testLogger(), RequestTimeout: 15 * time.Second})
+	gw, err := gateway.Start(gateway.Config{NATS: gwConn, Local: local.n, Metrics: reg, Logger: testLogger(), RequestTimeout: 15 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,5 +97,20 @@ func TestGatewayServesLedStoresInProcess(t *testing.T) {
 		if n := served() - before; tc.local && n < 5 || !tc.local && n != 0 {
 			t.Fatalf("%s (led by node 1: %v): %v requests served in the gateway's process", tc.store, tc.local, n)
 		}
+	}
+
+	// Node 1 stops: the store it led is served by its new leader, through
+	// NATS, and nothing is served in the process any more.
+	before := served()
+	c.stop(1)
+	st := c.Client.Store(here)
+	if _, err := st.Append(ctx, "orders", client.Exact(2), ev("Placed", "3")); err != nil {
+		t.Fatalf("%s: append after its leader stopped: %v", here, err)
+	}
+	if got := readStream(t, ctx, st, "orders"); len(got) != 4 || string(got[3].Data) != "3" {
+		t.Fatalf("%s: after its leader stopped, read %d events", here, len(got))
+	}
+	if n := served() - before; n != 0 {
+		t.Fatalf("%v requests served in the process of a stopped node", n)
 	}
 }
