@@ -47,21 +47,34 @@ func TestDrainRefusesNewRequestsAndWaitsForRunningOnes(t *testing.T) {
 }
 
 func TestStopEndsTheContextOfRunningRequests(t *testing.T) {
-	s := New(1)
-	done := make(chan error, 1)
-	s.Dispatch(&nats.Msg{Subject: "a"}, time.Minute, func(ctx context.Context, _ *nats.Msg) (any, error) {
-		<-ctx.Done()
-		done <- ctx.Err()
-		return nil, ctx.Err()
-	})
-	s.Stop()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("context ended with %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Stop did not end the running request")
+	for name, run := range map[string]func(s *Server, h func(context.Context) (any, error)){
+		"dispatched": func(s *Server, h func(context.Context) (any, error)) {
+			s.Dispatch(&nats.Msg{Subject: "a"}, time.Minute, func(ctx context.Context, _ *nats.Msg) (any, error) { return h(ctx) })
+		},
+		"called": func(s *Server, h func(context.Context) (any, error)) {
+			go s.Call(context.Background(), time.Minute, h)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := New(1)
+			started, done := make(chan struct{}), make(chan error, 1)
+			run(s, func(ctx context.Context) (any, error) {
+				close(started)
+				<-ctx.Done()
+				done <- ctx.Err()
+				return nil, ctx.Err()
+			})
+			<-started
+			s.Stop()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("context ended with %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Stop did not end the running request")
+			}
+		})
 	}
 }
 
@@ -106,26 +119,6 @@ func TestCallRunsInTheCallerWithinTheServersBounds(t *testing.T) {
 	<-drained
 	if _, _, ok := s.Call(context.Background(), time.Minute, func(context.Context) (any, error) { return nil, nil }); ok {
 		t.Fatal("a call ran after Drain")
-	}
-}
-
-func TestStopEndsTheContextOfACall(t *testing.T) {
-	s := New(1)
-	done := make(chan error, 1)
-	go s.Call(context.Background(), time.Minute, func(ctx context.Context) (any, error) {
-		<-ctx.Done()
-		done <- ctx.Err()
-		return nil, nil
-	})
-	time.Sleep(20 * time.Millisecond)
-	s.Stop()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("context ended with %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Stop did not end the running call")
 	}
 }
 
