@@ -28,6 +28,8 @@ type manager struct {
 
 	reloadMu sync.Mutex // serialises reloads (read + merge)
 
+	flushes sync.WaitGroup // progress proposed in the background (step); run waits for them
+
 	mu    sync.Mutex
 	core  *psub.Deliverer
 	defs  map[string]*sm.PSub // the definitions loaded, for the read-ahead's filter
@@ -47,6 +49,7 @@ func (m *manager) run(ctx context.Context) {
 			return
 		}
 	}
+	defer m.flushes.Wait() // after ctx ends: their proposals end with it
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	for {
@@ -158,11 +161,24 @@ func (m *manager) step(ctx context.Context) {
 	out := m.core.Dispatch()
 	m.mu.Unlock()
 	m.publish(out)
+	// Progress that is due (a checkpoint, parks, a high-water mark) is
+	// proposed in the background, one proposal per subscription at a time
+	// (TakeProgress): delivery goes on meanwhile instead of waiting a Raft
+	// round every FlushAcks settled events. Nothing waits for it: the
+	// read-ahead proposes its own high-water mark and waits for that.
 	m.mu.Lock()
-	due := m.core.Due()
+	var due []psub.Progress
+	for _, name := range m.core.Due() {
+		if p, ok := m.core.TakeProgress(name); ok {
+			due = append(due, p)
+		}
+	}
 	m.mu.Unlock()
-	for _, name := range due {
-		m.flushOne(ctx, name)
+	for _, p := range due {
+		m.flushes.Go(func() {
+			m.proposed(p, m.propose(ctx, &p))
+			m.poke()
+		})
 	}
 }
 
@@ -220,8 +236,10 @@ func (m *manager) publish(out []psub.Delivery) {
 	}
 }
 
-// flushOne proposes one subscription's progress; it reports whether the
-// progress (and so the subscription's high-water mark) is now replicated.
+// flushOne proposes one subscription's progress and waits for it; it
+// reports whether the progress (and so the subscription's high-water mark)
+// is now replicated: false too when a proposal of the subscription's is
+// still in flight (the next round reads again).
 func (m *manager) flushOne(ctx context.Context, name string) bool {
 	m.mu.Lock()
 	p, ok := m.core.TakeProgress(name)
@@ -229,9 +247,14 @@ func (m *manager) flushOne(ctx context.Context, name string) bool {
 	if !ok {
 		return false
 	}
-	err := m.propose(ctx, &p)
+	return m.proposed(p, m.propose(ctx, &p))
+}
+
+// proposed gives the outcome of proposing p back to the core; it reports
+// whether p is now replicated.
+func (m *manager) proposed(p psub.Progress, err error) bool {
 	if err != nil {
-		m.d.log.Debug("persistent subscriptions: progress not recorded", "store", m.id, "subscription", name, "err", err)
+		m.d.log.Debug("persistent subscriptions: progress not recorded", "store", m.id, "subscription", p.Name, "err", err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

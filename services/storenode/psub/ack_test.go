@@ -1,6 +1,7 @@
 package psub
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -111,5 +112,45 @@ func TestAckErrors(t *testing.T) {
 	}
 	if _, err := h.d.Join("nope", "a", "_INBOX.a", time.Second); code(err) != codes.SubscriptionNotFound {
 		t.Fatalf("join of an unknown subscription: %v", err)
+	}
+}
+
+// One proposal per subscription at a time: while one is in flight, its
+// progress is not due and cannot be taken again, and settling goes on; once
+// it is back, the next proposal carries what was settled meanwhile.
+func TestOneProgressInFlightAtATime(t *testing.T) {
+	h := started(t, ev("s", 0), ev("s", 1), ev("s", 2))
+	h.ack("a", wire.ActionAck, 0)
+	h.clk.advance(FlushEvery)
+	if due := h.d.Due(); len(due) != 1 {
+		t.Fatalf("due %v, want sub", due)
+	}
+	p, ok := h.d.TakeProgress("sub")
+	if !ok || p.Checkpoint != 1 {
+		t.Fatalf("took %+v, %v", p, ok)
+	}
+	h.ack("a", wire.ActionAck, 1)
+	h.clk.advance(FlushEvery)
+	if due := h.d.Due(); len(due) != 0 {
+		t.Fatalf("due %v while a proposal is in flight", due)
+	}
+	if _, ok := h.d.TakeProgress("sub"); ok {
+		t.Fatal("a second progress taken while one is in flight")
+	}
+	if !h.d.Proposed(p, nil) {
+		t.Fatal("progress not recorded")
+	}
+	if due := h.d.Due(); len(due) != 1 {
+		t.Fatalf("due %v once the proposal is back, want sub", due)
+	}
+	if p := h.flush(); p.Checkpoint != 2 {
+		t.Fatalf("next checkpoint %d, want 2", p.Checkpoint)
+	}
+	// A failed proposal gives the subscription back too.
+	h.ack("a", wire.ActionAck, 2)
+	p, _ = h.d.TakeProgress("sub")
+	h.d.Proposed(p, errors.New("not written"))
+	if p, ok := h.d.TakeProgress("sub"); !ok || p.Checkpoint != 3 {
+		t.Fatalf("after a failed proposal took %+v, %v", p, ok)
 	}
 }

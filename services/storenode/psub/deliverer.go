@@ -165,7 +165,7 @@ func (d *Deliverer) Due() []string {
 	for _, name := range d.names() {
 		s := d.subs[name]
 		due := now.Sub(s.lastFlush) >= FlushEvery || s.settled >= FlushAcks || s.wantHigh > s.high
-		if s.dirty() && due && !s.dead {
+		if s.dirty() && due && !s.dead && !s.proposing {
 			names = append(names, name)
 		}
 	}
@@ -173,16 +173,19 @@ func (d *Deliverer) Due() []string {
 }
 
 // TakeProgress hands over the progress of name to propose; ok is false if
-// the subscription is not live. Every Progress taken must be given back to
-// Proposed.
+// the subscription is not live, or if its last Progress taken has not come
+// back yet: one proposal per subscription at a time, so that they apply in
+// the order taken (checkpoint and high-water mark only move forward). Every
+// Progress taken must be given back to Proposed.
 func (d *Deliverer) TakeProgress(name string) (p Progress, ok bool) {
 	s := d.subs[name]
-	if s == nil || s.dead {
+	if s == nil || s.dead || s.proposing {
 		return Progress{}, false
 	}
 	p = Progress{Name: name, Gen: s.def.Gen, Checkpoint: s.checkpoint(), High: max(s.wantHigh, s.high),
 		Park: s.parks, Unpark: s.unparks, s: s}
 	s.parks, s.unparks, s.settled, s.lastFlush = nil, nil, 0, d.now()
+	s.proposing = true
 	return p, true
 }
 
@@ -192,6 +195,7 @@ func (d *Deliverer) TakeProgress(name string) (p Progress, ok bool) {
 // reports whether p was replicated.
 func (d *Deliverer) Proposed(p Progress, err error) bool {
 	s := p.s
+	s.proposing = false
 	if err != nil {
 		if codes.As(err).Code == codes.SubscriptionNotFound {
 			s.dead = true

@@ -27,6 +27,7 @@ type sub struct {
 	unparks   []uint64
 	settled   int // since the last proposal
 	lastFlush time.Time
+	proposing bool // a Progress taken has not come back to Proposed yet
 	dead      bool
 }
 
@@ -144,17 +145,24 @@ func (s *sub) expire(now time.Time) {
 // timeouts returns every delivery past its ack deadline to waiting (or to
 // the park, once its deliveries are used up).
 func (s *sub) timeouts(now time.Time) {
-	for _, list := range []*[]*event{&s.events, &s.replays} {
-		for _, e := range slices.Clone(*list) {
+	// Found first, then handled: parking takes an event out of its list.
+	// (Dispatch runs this every round: no copy of the lists when nothing
+	// timed out.)
+	var expired []*event
+	for _, list := range [][]*event{s.events, s.replays} {
+		for _, e := range list {
 			if e.consumer != "" && now.After(e.deadline) {
-				if c := s.consumers[e.consumer]; c != nil {
-					c.inflight--
-				}
-				e.consumer = ""
-				if s.usedUp(e) {
-					s.park(e, wire.ParkedByMaxRetries)
-				}
+				expired = append(expired, e)
 			}
+		}
+	}
+	for _, e := range expired {
+		if c := s.consumers[e.consumer]; c != nil {
+			c.inflight--
+		}
+		e.consumer = ""
+		if s.usedUp(e) {
+			s.park(e, wire.ParkedByMaxRetries)
 		}
 	}
 }
