@@ -64,19 +64,27 @@ type Filter struct {
 
 // Match reports whether e passes the filter; a nil filter passes every event.
 func (f *Filter) Match(e *Event) bool {
-	if f == nil {
-		return true
-	}
-	if f.Stream != "" && e.Stream != f.Stream {
+	return f == nil || f.match(e.Stream, e.Type)
+}
+
+// matchRecord reports whether the stored event r passes the filter, before
+// an Event is made of it: a filtered read scans events that fail by the
+// thousand.
+func (f *Filter) matchRecord(r *record) bool {
+	return f == nil || f.match(string(r.stream), string(r.typ))
+}
+
+func (f *Filter) match(stream, typ string) bool {
+	if f.Stream != "" && stream != f.Stream {
 		return false
 	}
-	if f.StreamPrefix != "" && !strings.HasPrefix(e.Stream, f.StreamPrefix) {
+	if f.StreamPrefix != "" && !strings.HasPrefix(stream, f.StreamPrefix) {
 		return false
 	}
-	if f.Category != "" && wire.Category(e.Stream) != f.Category {
+	if f.Category != "" && wire.Category(stream) != f.Category {
 		return false
 	}
-	return len(f.EventTypes) == 0 || slices.Contains(f.EventTypes, e.Type)
+	return len(f.EventTypes) == 0 || slices.Contains(f.EventTypes, typ)
 }
 
 // record is a stored event's fields as bytes, aliasing the stored value.

@@ -65,15 +65,15 @@ func (v view) psubScan(q *PSubScan) (*PSubScanResult, error) {
 	size, scanned := 0, 0
 	for ok := it.First(); ok && scanned < MaxScan && len(res.Events) < q.Max; ok = it.Next() {
 		pos := posFromEventKey(it.Key())
-		ev, err := toEvent(it.Value(), pos)
+		rec, err := recordOf(it.Value())
 		if err != nil {
 			return nil, err
 		}
-		if filter.Match(&ev) {
-			if size += eventSize(&ev); size > q.MaxBytes && len(res.Events) > 0 {
+		if filter.matchRecord(&rec) {
+			if size += rec.size(); size > q.MaxBytes && len(res.Events) > 0 {
 				break
 			}
-			res.Events = append(res.Events, ev)
+			res.Events = append(res.Events, rec.event(pos))
 		}
 		scanned++
 		res.Next = pos + 1

@@ -287,30 +287,26 @@ func (p *pageOut) n() int {
 	return len(p.events)
 }
 
-// add adds the stored record b at pos if it passes f (nil: every event;
-// an encoded page takes no filter); full reports that it would pass the
-// page's size instead, and rev is its revision.
+// add adds the stored record b at pos if it passes f (nil: every event);
+// full reports that it would pass the page's size instead, and rev is its
+// revision. A record that fails f is never made an Event.
 func (p *pageOut) add(b []byte, pos uint64, f *Filter) (full bool, rev uint64, err error) {
 	rec, err := recordOf(b)
 	if err != nil {
 		return false, 0, err
 	}
-	if p.enc == nil {
-		ev := rec.event(pos)
-		if !f.Match(&ev) {
-			return false, ev.Revision, nil
-		}
-		if p.size += eventSize(&ev); p.size > p.maxReply && len(p.events) > 0 {
-			return true, 0, nil
-		}
-		p.events = append(p.events, ev)
-		return false, ev.Revision, nil
+	if !f.matchRecord(&rec) {
+		return false, rec.revision, nil
 	}
-	if p.size += rec.size(); p.size > p.maxReply && p.enc.N > 0 {
+	if p.size += rec.size(); p.size > p.maxReply && p.n() > 0 {
 		return true, 0, nil
 	}
-	p.enc.B = rec.appendWire(p.enc.B, pos)
-	p.enc.N++
+	if p.enc == nil {
+		p.events = append(p.events, rec.event(pos))
+	} else {
+		p.enc.B = rec.appendWire(p.enc.B, pos)
+		p.enc.N++
+	}
 	return false, rec.revision, nil
 }
 
