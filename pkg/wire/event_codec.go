@@ -43,8 +43,7 @@ func (e *RecordedEvent) appendMsgpack(b []byte) []byte {
 // strings are strings (a RecordedEvent) or bytes (a stored record).
 func appendEvent[S string | []byte](b []byte, id, stream, typ S, revision, position uint64, timestamp int64, data []byte, dataCT S, meta []byte, metaCT S) []byte {
 	b = msgp.AppendMapLen(b, 10)
-	b = msgp.AppendString(b, "id")
-	b = msgp.AppendStr(b, id)
+	b = msgp.AppendStr(msgp.AppendString(b, "id"), id)
 	b = msgp.AppendStr(msgp.AppendString(b, "stream"), stream)
 	b = msgp.AppendStr(msgp.AppendString(b, "type"), typ)
 	b = msgp.AppendUint(msgp.AppendString(b, "revision"), revision)
