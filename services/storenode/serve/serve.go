@@ -52,28 +52,43 @@ func (s *Server) Handle(timeout time.Duration, h Handler) nats.MsgHandler {
 
 // Dispatch serves one message with h under timeout (see Handle).
 func (s *Server) Dispatch(m *nats.Msg, timeout time.Duration, h Handler) {
-	select {
-	case s.inflight <- struct{}{}:
-	case <-s.ctx.Done():
+	if !s.admit(context.Background()) {
 		Respond(m, nil, codes.New(codes.NotWritten, "storenode is stopping"))
 		return
 	}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		<-s.inflight
-		Respond(m, nil, codes.New(codes.NotWritten, "storenode is stopping"))
-		return
-	}
-	s.requests.Add(1)
-	s.mu.Unlock()
 	s.workers.Go(func() {
-		defer func() { <-s.inflight; s.requests.Done() }()
+		defer s.release()
 		ctx, cancel := context.WithTimeout(s.ctx, timeout)
 		defer cancel()
 		v, err := h(ctx, m)
 		Respond(m, v, err)
 	})
+}
+
+// admit takes a place for one request, waiting while max are running; it
+// is false when the server is stopping or closing, or ctx ends first. An
+// admitted request ends with release.
+func (s *Server) admit(ctx context.Context) bool {
+	select {
+	case s.inflight <- struct{}{}:
+	case <-s.ctx.Done():
+		return false
+	case <-ctx.Done():
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		<-s.inflight
+		return false
+	}
+	s.requests.Add(1)
+	return true
+}
+
+func (s *Server) release() {
+	<-s.inflight
+	s.requests.Done()
 }
 
 // Drain refuses new requests and waits for those in flight, which are
@@ -132,22 +147,10 @@ func Reply(v any, err error) *nats.Msg {
 // not run, when the server is closing or ctx ends while max requests are
 // running. The request's context also ends with ctx.
 func (s *Server) Call(ctx context.Context, timeout time.Duration, h func(context.Context) (any, error)) (v any, err error, ok bool) {
-	select {
-	case s.inflight <- struct{}{}:
-	case <-s.ctx.Done():
-		return nil, nil, false
-	case <-ctx.Done():
+	if !s.admit(ctx) {
 		return nil, nil, false
 	}
-	defer func() { <-s.inflight }()
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return nil, nil, false
-	}
-	s.requests.Add(1)
-	s.mu.Unlock()
-	defer s.requests.Done()
+	defer s.release()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	stop := context.AfterFunc(s.ctx, cancel)
