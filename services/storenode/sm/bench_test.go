@@ -26,15 +26,23 @@ func seedInterleaved(b *testing.B, s *StateMachine, n int) {
 	}
 }
 
-// BenchmarkReadStream1000 reads 1,000 events of one stream in one page, the
-// storenode's share of the lbbench read scenario.
-func BenchmarkReadStream1000(b *testing.B) {
+// seeded1000 is a state machine holding 1,000 events of stream "target"
+// among as many of other streams (seedInterleaved), closed at the end.
+func seeded1000(b *testing.B) *StateMachine {
+	b.Helper()
 	s := New(testEngine(b, b.TempDir()), 1, 1, "", wire.DefaultLimits())
 	if _, err := s.Open(nil); err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	b.Cleanup(func() { s.Close() })
 	seedInterleaved(b, s, 1000)
+	return s
+}
+
+// BenchmarkReadStream1000 reads 1,000 events of one stream in one page, the
+// storenode's share of the lbbench read scenario.
+func BenchmarkReadStream1000(b *testing.B) {
+	s := seeded1000(b)
 	q := ReadStream{Stream: "target", Count: 4096}
 	b.ResetTimer()
 	for range b.N {
@@ -48,12 +56,7 @@ func BenchmarkReadStream1000(b *testing.B) {
 
 // BenchmarkReadAll1000 reads 1,000 events of $all in one page.
 func BenchmarkReadAll1000(b *testing.B) {
-	s := New(testEngine(b, b.TempDir()), 1, 1, "", wire.DefaultLimits())
-	if _, err := s.Open(nil); err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	seedInterleaved(b, s, 1000)
+	s := seeded1000(b)
 	q := ReadAll{Count: 1000}
 	b.ResetTimer()
 	for range b.N {
@@ -67,12 +70,7 @@ func BenchmarkReadAll1000(b *testing.B) {
 // BenchmarkReadAllFiltered1000 reads 1,000 events of $all through a stream
 // filter that half the scanned events fail (a catch-up of one category).
 func BenchmarkReadAllFiltered1000(b *testing.B) {
-	s := New(testEngine(b, b.TempDir()), 1, 1, "", wire.DefaultLimits())
-	if _, err := s.Open(nil); err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	seedInterleaved(b, s, 1000)
+	s := seeded1000(b)
 	q := ReadAll{Count: 1000, Filter: &Filter{Stream: "target"}}
 	b.ResetTimer()
 	for range b.N {
